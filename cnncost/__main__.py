@@ -1,0 +1,5 @@
+"""``python -m cnncost``."""
+
+from .cli import run
+
+run()

@@ -1,0 +1,132 @@
+"""Architecture registry: each architecture is a builder plus its declared parameters.
+
+A builder takes the input size (``h``, ``w``) and the architecture's
+hyperparameters — ints, or sympy symbols on the symbolic path — and returns a
+``layers.Network``. Parameters are declared as data so the CLI, validation and
+documentation all read the same declaration.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+from ..errors import CnncostError
+
+
+class Param(NamedTuple):
+    """One hyperparameter an architecture accepts."""
+
+    name: str  # option name (--name) and builder keyword
+    default: Any  # value used when the user gives none
+    help: str  # one line for --help and error messages
+    choices: tuple = ()  # allowed values for a choice parameter
+    minimum: int = 1  # smallest allowed integer
+    symbolic: bool = False  # a design variable that formulas keep as a symbol
+    meaning: str = ""  # what the symbol stands for, for formula output
+
+
+class Arch(NamedTuple):
+    """A registered architecture."""
+
+    name: str
+    build: Callable[..., Any]  # (h=..., w=..., **hyperparameters) -> layers.Network
+    params: tuple  # Param declarations, including h and w
+    description: str
+    source: str  # where the architecture comes from (paper or report)
+
+    def param(self, name: str) -> Param | None:
+        """The declaration of one parameter, or None."""
+        return next((p for p in self.params if p.name == name), None)
+
+
+_REGISTRY: dict[str, Arch] = {}
+
+
+def register(name: str, params: tuple, description: str, source: str) -> Callable:
+    """Decorator registering a builder under ``name``; duplicate names raise."""
+
+    def decorate(build: Callable) -> Callable:
+        if name in _REGISTRY:
+            raise ValueError(f"architecture {name!r} is already registered")
+        _REGISTRY[name] = Arch(name, build, tuple(params), description, source)
+        return build
+
+    return decorate
+
+
+def get(name: str) -> Arch:
+    """Look up an architecture by name (``zoo.`` prefix accepted)."""
+    key = name.removeprefix("zoo.")
+    if key not in _REGISTRY:
+        raise CnncostError(f"unknown architecture {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[key]
+
+
+def names() -> list:
+    """Registered architecture names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def resolve(arch: Arch, given: dict, keep_symbolic: bool = False) -> dict:
+    """Validated builder keywords: user values checked, defaults filled in.
+
+    With ``keep_symbolic``, design variables the user did not give are left out
+    (the caller binds them to symbols).
+    """
+    unknown = sorted(set(given) - {p.name for p in arch.params})
+    if unknown:
+        accepted = ", ".join("--" + p.name for p in arch.params)
+        raise CnncostError(f"--{unknown[0]}: not an option of {arch.name} (it takes {accepted})")
+    values = {}
+    for p in arch.params:
+        if p.name in given:
+            values[p.name] = check_value(arch, p, given[p.name])
+        elif not (keep_symbolic and p.symbolic):
+            values[p.name] = p.default
+    return values
+
+
+def check_value(arch: Arch, p: Param, value: Any) -> Any:
+    """One value checked against its declaration; bad values are one-line errors."""
+    if p.choices:
+        if value not in p.choices:
+            raise CnncostError(f"--{p.name}: {value!r} is not allowed for {arch.name}; choose one of "
+                               + ", ".join(map(str, p.choices)))
+        return value
+    if isinstance(p.default, bool):
+        return bool(value)
+    if isinstance(p.default, float):
+        return _check_float(p, value)
+    return _check_int(p, value)
+
+
+def _check_int(p: Param, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and value.strip().lstrip("+").isdigit():
+            value = int(value)
+        else:
+            raise CnncostError(f"--{p.name}: {value!r} is not a whole number (need an integer ≥ {p.minimum})")
+    if value < p.minimum:
+        raise CnncostError(f"--{p.name}: {value} is out of range (need an integer ≥ {p.minimum})")
+    return value
+
+
+def _check_float(p: Param, value: Any) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise CnncostError(f"--{p.name}: {value!r} is not a number") from None
+    if not 0.0 <= value < 1.0:
+        raise CnncostError(f"--{p.name}: {value} is out of range (need 0 ≤ value < 1)")
+    return value
+
+
+# Input-size parameters shared by every image architecture.
+def input_size_params(default: int) -> tuple:
+    """The ``h``/``w`` declarations with the architecture's default size."""
+    return (
+        Param("h", default, "input height in pixels", symbolic=True, meaning="input height"),
+        Param("w", default, "input width in pixels", symbolic=True, meaning="input width"),
+    )

@@ -1,0 +1,61 @@
+"""Arithmetic that works on Python ints and on sympy expressions alike.
+
+The engine's rules are written once with these helpers. On the numeric path
+every value is an ``int`` and sympy is never imported; on the symbolic path the
+same code builds sympy expressions (sympy's ``//`` is ``floor``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def is_number(value: Any) -> bool:
+    """True for plain Python ints (bools excluded)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def floordiv(a: Any, b: Any) -> Any:
+    """⌊a / b⌋ for ints or sympy expressions."""
+    return a // b
+
+
+def ceildiv(a: Any, b: Any) -> Any:
+    """⌈a / b⌉ for ints or sympy expressions."""
+    return -((-a) // b)
+
+
+def exact_div(a: Any, b: Any, what: str) -> Any:
+    """a / b, which must be a whole number; ``what`` names it in the error."""
+    from .errors import CnncostError
+
+    if is_number(a) and is_number(b):
+        if a % b:
+            raise CnncostError(f"{what}: {a}/{b} is not a whole number")
+        return a // b
+    return a / b  # symbolic: recorded as a divisibility condition by the caller
+
+
+def maximum(*values: Any) -> Any:
+    """max() for ints, sympy.Max for expressions."""
+    if all(is_number(v) for v in values):
+        return max(values)
+    import sympy
+
+    return sympy.Max(*values)
+
+
+def product(values) -> Any:
+    """Product of ints or expressions (1 for an empty sequence)."""
+    result = 1
+    for value in values:
+        result = result * value
+    return result
+
+
+def is_positive_known(value: Any) -> bool | None:
+    """True/False when ``value >= 1`` is decidable, None when it is not."""
+    if is_number(value):
+        return value >= 1
+    decided = (value >= 1)
+    return bool(decided) if decided in (True, False) else None

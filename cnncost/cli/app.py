@@ -1,0 +1,57 @@
+"""The ``cnncost`` command line: parse, call the library, render. Nothing else."""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import typer
+
+from ..errors import CnncostError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Exact parameter and operation counts of CNNs, as formulas and numbers.")
+
+
+def fail(message: str) -> None:
+    """Print one error line to stderr and exit with code 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def friendly(command):
+    """Turn CnncostError into one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except CnncostError as error:
+            fail(str(error))
+
+    return wrapper
+
+
+def main(argv: list | None = None) -> int:
+    """Entry point: usage errors become one line and exit code 2, never a traceback."""
+    from . import commands  # noqa: F401  (registers the commands)
+
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="cnncost", standalone_mode=False)
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        return 1
+    except Exception as error:  # click's UsageError/BadParameter: one line, exit 2
+        if hasattr(error, "format_message") and hasattr(error, "exit_code"):
+            typer.echo(f"error: {error.format_message()}", err=True)
+            return 2
+        raise
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

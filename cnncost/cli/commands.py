@@ -1,0 +1,81 @@
+"""The commands: each parses options, calls the library and hands the result to a view."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+
+from .. import archs, engine
+from ..conventions import CONVENTIONS, DEFAULT_CONVENTION, convention
+from ..errors import CnncostError
+from ..render import count_view
+from . import options as o
+from .app import app, friendly
+
+ALL = "all"
+
+
+@app.command()
+@friendly
+def count(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
+          h: o.H = None, w: o.W = None, classes: o.Classes = None, in_channels: o.InChannels = None,
+          padding: o.PaddingOpt = None, org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
+          activation: o.ActivationOpt = None, json_out: o.Json = False,
+          convention_name: str = typer.Option(DEFAULT_CONVENTION, "--convention",
+                                              help="headline total: " + ", ".join(CONVENTIONS)),
+          all_layers: bool = typer.Option(False, "--all-layers", help="also list activations, dropout, flatten")):
+    """Count parameters and operations, layer by layer, for concrete sizes (no torch, no sympy)."""
+    headline = convention(convention_name).name
+    spec = archs.get(arch)
+    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation)
+    config = archs.resolve(spec, given)
+    table = engine.analyze(spec.build(**config))
+    if json_out:
+        typer.echo(json.dumps(count_view.count_json(spec.name, config, table), indent=2))
+        return
+    console = Console(highlight=False)
+    console.print(count_view.header(spec.name, config), soft_wrap=True)
+    console.print(count_view.layer_table(table, all_layers))
+    console.print()
+    console.print(count_view.totals_table(table, headline))
+
+
+@app.command()
+@friendly
+def formula(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
+            h: o.H = None, w: o.W = None, classes: o.Classes = None, in_channels: o.InChannels = None,
+            padding: o.PaddingOpt = None, org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
+            activation: o.ActivationOpt = None, json_out: o.Json = False,
+            symbolic: bool = typer.Option(True, "--symbolic", help="keep every variable not given as a symbol (default)"),
+            quantity: str = typer.Option("params,macs", "--quantity",
+                                         help="comma-separated conventions, or 'all': " + ", ".join(CONVENTIONS)),
+            divisible: int = typer.Option(None, "--divisible", min=2,
+                                          help="assume H and W are multiples of this number and simplify"),
+            latex: bool = typer.Option(False, "--latex", help="print LaTeX")):
+    """Closed-form formulas (exact, floors included) for parameters and operation counts."""
+    from .. import symbolic as sym  # sympy is imported only here
+    from ..render import formula_view
+
+    quantities = _quantities(quantity)
+    spec = archs.get(arch)
+    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation)
+    derivation = sym.derive(spec.name, given, divisible)
+    if json_out:
+        typer.echo(json.dumps(formula_view.json_view(derivation, quantities), indent=2))
+    elif latex:
+        typer.echo(formula_view.latex_view(derivation, quantities))
+    else:
+        coefficient = {sym.symbol(p.name) for p in spec.params if p.name in ("m", "n")}
+        typer.echo(formula_view.text_view(derivation, spec, quantities, coefficient))
+
+
+def _quantities(text: str) -> list:
+    names = list(CONVENTIONS) if text.strip() == ALL else [q.strip() for q in text.split(",") if q.strip()]
+    for name in names:
+        if name not in CONVENTIONS:
+            raise CnncostError(f"--quantity: unknown quantity {name!r}; choose from {', '.join(CONVENTIONS)} or all")
+    if not names:
+        raise CnncostError("--quantity: give at least one quantity")
+    return names

@@ -1,0 +1,78 @@
+"""What every count means: the one place where quantities and totals are defined.
+
+Per layer (``rules.Counts`` plus the output size):
+  params       trainable parameters, as ``sum(p.numel() for p in model.parameters())``
+  buffers      BatchNorm running mean + variance (2C; not num_batches_tracked)
+  macs         multiply-accumulates of conv and linear layers, bias excluded:
+               conv = outputs·(Cin/g)·kh·kw, linear = in·out
+  mults        multiplications those layers perform (= macs)
+  adds         additions those layers perform: (terms − 1) per output inside the
+               sum, plus one per output for the bias
+  activations  elements of the layer's output tensor
+
+Elementwise layers (BatchNorm, activations, pooling, residual adds) have no
+mults/adds in these conventions; the fvcore/ptflops conventions, which do count
+some of them, reproduce those tools.
+
+Totals (``--convention``) are functions of the per-quantity sums.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+QUANTITIES = ("params", "buffers", "macs", "mults", "adds", "activations")
+
+
+class Convention(NamedTuple):
+    """A named total and the sentence that says what it counts."""
+
+    name: str
+    unit: str  # short label for tables: "params", "MACs", ...
+    meaning: str  # printed beside every total
+    total: Callable[[dict], Any]  # sums by quantity -> total
+
+
+CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
+    Convention("params", "params", "PyTorch trainable parameters (sum of numel)",
+               lambda s: s["params"]),
+    Convention("keras", "Keras total params", "Keras 'Total params': trainable + BatchNorm moving statistics",
+               lambda s: s["params"] + s["buffers"]),
+    Convention("buffers", "buffers", "BatchNorm running mean + variance",
+               lambda s: s["buffers"]),
+    Convention("macs", "MACs", "multiply-accumulates of conv/linear, bias excluded (torchvision 'GFLOPS', ResNet paper 'FLOPs')",
+               lambda s: s["macs"]),
+    Convention("flops", "FLOPs", "2 × MACs (torch.utils.flop_counter, MFU)",
+               lambda s: 2 * s["macs"]),
+    Convention("mults", "mults", "multiplications of conv/linear (= MACs)",
+               lambda s: s["mults"]),
+    Convention("adds", "adds", "additions of conv/linear, bias adds included",
+               lambda s: s["adds"]),
+    Convention("mults+adds", "mults+adds", "every multiplication and addition of conv/linear, bias adds included",
+               lambda s: s["mults"] + s["adds"]),
+    Convention("activations", "activations", "elements of every layer's output tensor",
+               lambda s: s["activations"]),
+)}
+
+DEFAULT_CONVENTION = "macs"
+
+
+def convention(name: str) -> Convention:
+    """Look up a convention by name; unknown names are a one-line error."""
+    from .errors import CnncostError
+
+    if name not in CONVENTIONS:
+        raise CnncostError(f"--convention: unknown convention {name!r}; choose one of "
+                           + ", ".join(CONVENTIONS))
+    return CONVENTIONS[name]
+
+
+def sums(table: Any) -> dict:
+    """Per-quantity sums of a CostTable."""
+    return {q: table.total(q) for q in QUANTITIES}
+
+
+def totals(table: Any) -> dict:
+    """Every convention's total for a CostTable, keyed by convention name."""
+    s = sums(table)
+    return {name: c.total(s) for name, c in CONVENTIONS.items()}

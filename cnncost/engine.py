@@ -1,0 +1,158 @@
+"""The engine: walks an architecture's layer tree and tabulates each layer's costs.
+
+The same walk serves both paths: with int hyperparameters it produces exact
+numbers (and raises at the first layer whose output would be empty); with
+sympy symbols it produces closed forms. A ``namer`` hook, used only on the
+symbolic path, replaces each new spatial size by a named symbol (H1, P1, ...)
+so formulas can be shown compactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+from . import layers as L
+from .arith import is_number, maximum, product
+from .errors import CnncostError
+from .rules import rule_for
+
+Namer = Callable[[str, tuple, tuple], tuple]  # (layer name, input shape, output shape) -> output shape
+
+
+class LayerCost(NamedTuple):
+    """One leaf layer's row: its shapes and quantities (see conventions.QUANTITIES)."""
+
+    name: str
+    type: str
+    input_shape: tuple
+    output_shape: tuple
+    params: Any
+    buffers: Any
+    macs: Any
+    mults: Any
+    adds: Any
+    activations: Any
+    free: bool = False  # free on purpose (activation, dropout), not merely zero
+
+
+class CostTable:
+    """Everything the engine derives for one network: rows in execution order."""
+
+    def __init__(self, network: L.Network):
+        self.network = network
+        self.layers: list = []  # LayerCost rows in execution order
+        self.output_shape: tuple = ()
+
+    def total(self, quantity: str) -> Any:
+        """Sum of one per-layer quantity over all layers."""
+        return sum((getattr(row, quantity) for row in self.layers), 0)
+
+
+def analyze(network: L.Network, namer: Namer | None = None) -> CostTable:
+    """Walk ``network`` from its input shape and return its CostTable."""
+    table = CostTable(network)
+    table.output_shape = _walk_all(network.layers, tuple(network.input_shape), table, namer)
+    return table
+
+
+def _walk_all(nodes: tuple, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
+    for node in nodes:
+        x = _walk(node, x, table, namer)
+    return x
+
+
+def _walk(node: Any, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
+    if isinstance(node, L.Sequential):
+        return _walk_all(node.children, x, table, namer)
+    if isinstance(node, L.Residual):
+        return _walk_residual(node, x, table, namer)
+    if isinstance(node, L.Concat):
+        return _walk_concat(node, x, table, namer)
+    return _walk_leaf(node, x, table, namer)
+
+
+def _walk_leaf(node: Any, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
+    rule = rule_for(node)
+    y = rule.shape(node, x)
+    _check_not_empty(node, x, y, table.network)
+    if namer is not None and len(y) == 3 and y[1:] != x[1:]:
+        y = namer(node.name, x, y)
+    c = rule.counts(node, x, y)
+    table.layers.append(LayerCost(node.name, type(node).__name__, x, y, c.params, c.buffers,
+                                  c.macs, c.mults, c.adds, product(y), rule.free))
+    return y
+
+
+def _walk_residual(node: L.Residual, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
+    body = _walk_all(node.body, x, table, namer)
+    short = _walk_all(node.shortcut, x, table, namer)
+    if not _same_shape(body, short):
+        raise CnncostError(f"{node.name}: residual branches disagree: body gives {_fmt(body)}, "
+                           f"shortcut gives {_fmt(short)}")
+    return _walk_all(node.after, body, table, namer)
+
+
+def _walk_concat(node: L.Concat, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
+    outs = [_walk_all(branch, x, table, namer) for branch in node.branches]
+    for out in outs[1:]:
+        if not _same_shape(out[1:], outs[0][1:]):
+            raise CnncostError(f"{node.name}: concatenated branches have different sizes "
+                               f"{_fmt(outs[0])} and {_fmt(out)}")
+    return (sum(out[0] for out in outs),) + tuple(outs[0][1:])
+
+
+def _same_shape(a: tuple, b: tuple) -> bool:
+    if len(a) != len(b):
+        return False
+    for u, v in zip(a, b):
+        if is_number(u) and is_number(v):
+            if u != v:
+                return False
+        elif (u - v) != 0 and getattr(u - v, "is_zero", None) is False:
+            return False
+    return True
+
+
+def _check_not_empty(node: Any, x: tuple, y: tuple, network: L.Network) -> None:
+    """Numeric path: stop at the first layer whose output would be empty."""
+    if not all(is_number(d) for d in y) or min(y, default=1) >= 1:
+        return
+    hint = ""
+    if len(network.input_shape) == 3:
+        hmin, wmin = min_input_size(network)
+        if is_number(hmin) and is_number(wmin):
+            hint = f"; this network needs an input of at least {hmin}×{wmin}"
+    raise CnncostError(f"{node.name} ({type(node).__name__}): its {_fmt(x[1:])} input is too small "
+                       f"for it (the output would be empty){hint}")
+
+
+def min_input_size(network: L.Network) -> tuple:
+    """Smallest (H, W) for which every layer's output is non-empty."""
+    return _need_all(network.layers, (1, 1))
+
+
+def _need_all(nodes: tuple, need: tuple) -> tuple:
+    for node in reversed(nodes):
+        need = _need(node, need)
+    return need
+
+
+def _need(node: Any, need: tuple) -> tuple:
+    if isinstance(node, L.Sequential):
+        return _need_all(node.children, need)
+    if isinstance(node, L.Residual):
+        after = _need_all(node.after, need)
+        return _elementwise_max(_need_all(node.body, after), _need_all(node.shortcut, after))
+    if isinstance(node, L.Concat):
+        needs = [_need_all(branch, need) for branch in node.branches]
+        return _elementwise_max(*needs)
+    rule = rule_for(node)
+    return rule.min_input(node, need) if rule.min_input else need
+
+
+def _elementwise_max(*needs: tuple) -> tuple:
+    return (maximum(*(n[0] for n in needs)), maximum(*(n[1] for n in needs)))
+
+
+def _fmt(shape: tuple) -> str:
+    return "×".join(str(d) for d in shape)

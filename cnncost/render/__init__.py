@@ -1,0 +1,1 @@
+"""Views of the engine's plain data: rich tables, text, LaTeX and JSON."""

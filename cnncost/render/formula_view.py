@@ -1,0 +1,113 @@
+"""Views of a Derivation: readable text, LaTeX and JSON."""
+
+from __future__ import annotations
+
+import sympy
+
+from ..conventions import CONVENTIONS
+from . import printer
+
+
+def mirrored_names(sizes: dict) -> set:
+    """W-axis size names whose definition mirrors the H-axis one (shown once, 'likewise')."""
+    items = list(sizes.items())
+    rename = {printer_symbol("H"): printer_symbol("W")}
+    mirrored = set()
+    for (hs, hdef), (ws, wdef) in zip(items[0::2], items[1::2]):
+        rename[hs] = ws
+        if hdef.xreplace(rename) == wdef:
+            mirrored.add(ws)
+    return mirrored
+
+
+def printer_symbol(name: str) -> sympy.Symbol:
+    """The symbol of an input dimension as the engine creates it."""
+    from ..symbolic import DISPLAY, symbol
+
+    return symbol({v: k for k, v in DISPLAY.items()}.get(name, name))
+
+
+def size_lines(sizes: dict) -> list:
+    """'H1 = H − k + 1' lines, W-axis mirrors folded into one note."""
+    mirrored = mirrored_names(sizes)
+    shown = [f"{s} = {printer.text(d)}" for s, d in sizes.items() if s not in mirrored]
+    lines = ["  " + "    ".join(shown[i:i + 2]) for i in range(0, len(shown), 2)]
+    if mirrored:
+        names = [str(s) for s in sizes if s in mirrored]
+        lines.append(f"  ({', '.join(names)}: likewise, from W)")
+    return lines
+
+
+def example_text(derivation, arch) -> str:
+    """'e.g. k = 3 needs H ≥ 94': the conditions at the architecture's defaults."""
+    from ..symbolic import symbol
+
+    defaults = {symbol(p.name): p.default
+                for p in arch.params if p.symbolic and p.name not in ("h", "w")}
+    examples: dict = {}  # (binding, value) -> dimensions
+    for cond in derivation.conditions:
+        if isinstance(cond, sympy.GreaterThan) and cond.rhs.free_symbols:
+            used = {s: v for s, v in defaults.items() if s in cond.rhs.free_symbols}
+            value = cond.rhs.xreplace(used)
+            if value.is_Number and used:
+                binding = ", ".join(f"{s} = {v}" for s, v in used.items())
+                examples.setdefault((binding, value), []).append(str(cond.lhs))
+    parts = [f"{binding} needs {', '.join(dims)} ≥ {value}" for (binding, value), dims in examples.items()]
+    return f" (e.g. {'; '.join(parts)})" if parts else ""
+
+
+def text_view(derivation, arch, quantities: list, coefficient_symbols: set) -> str:
+    """The readable formula page."""
+    out = [f"{derivation.arch} — closed forms in {', '.join(derivation.symbols) or 'no free variables'}"]
+    out += [f"  {s}: {meaning}" for s, meaning in derivation.symbols.items()]
+    if derivation.divisible:
+        out.append(f"assuming H and W are multiples of {derivation.divisible}")
+    elif derivation.sizes:
+        out += ["sizes after each layer that changes them (⌊x⌋ = floor):"] + size_lines(derivation.sizes)
+    for q in quantities:
+        conv = CONVENTIONS[q]
+        out.append(f"{conv.unit} [{q}: {conv.meaning}]")
+        if not derivation.divisible and derivation.sizes:
+            out.append("  = " + printer.text(printer.grouped(derivation.compact[q], coefficient_symbols)))
+        full = derivation.formulas[q]
+        # Floors of sizes stay as products; only polynomials are regrouped (grouping expands).
+        if not full.has(sympy.floor):
+            full = printer.grouped(full, coefficient_symbols)
+        out.append("  = " + printer.text(full))
+    if derivation.conditions:
+        conds = " and ".join(printer.relation_text(c) for c in derivation.conditions)
+        out.append(f"valid when {conds}{example_text(derivation, arch)}")
+    return "\n".join(out)
+
+
+def latex_view(derivation, quantities: list) -> str:
+    """LaTeX: one aligned equation per quantity (compact and substituted)."""
+    lines = [r"\begin{aligned}"]
+    for s, d in derivation.sizes.items():
+        lines.append(f"{printer.latex(s)} &= {printer.latex(d)} \\\\")
+    for q in quantities:
+        name = r"\mathrm{" + CONVENTIONS[q].unit.replace(" ", r"\ ") + "}"
+        lines.append(f"{name} &= {printer.latex(derivation.formulas[q])} \\\\")
+    for c in derivation.conditions:
+        lines.append(f"&\\text{{valid when }} {printer.latex(c)} \\\\")
+    lines.append(r"\end{aligned}")
+    return "\n".join(lines)
+
+
+def json_view(derivation, quantities: list) -> dict:
+    """JSON: every expression is a string that ``sympy.sympify`` parses back."""
+    config = {k: (str(v) if isinstance(v, sympy.Basic) else v) for k, v in derivation.config.items()}
+    return {
+        "arch": derivation.arch,
+        "config": config,
+        "symbols": derivation.symbols,
+        "assumptions": {
+            "positive_integers": list(derivation.symbols),
+            "divisible": ({"H": derivation.divisible, "W": derivation.divisible}
+                          if derivation.divisible else {}),
+        },
+        "sizes": {str(s): str(d) for s, d in derivation.sizes.items()},
+        "formulas": {q: str(derivation.formulas[q]) for q in quantities},
+        "compact": {q: str(derivation.compact[q]) for q in quantities},
+        "conditions": [str(c) for c in derivation.conditions],
+    }

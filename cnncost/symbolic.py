@@ -1,0 +1,163 @@
+"""Closed forms: the engine's walk run on sympy symbols, then targeted simplification.
+
+Only this module (and the renderers of its output) import sympy. Simplification
+is targeted, never a blind ``simplify()``:
+  * nested floors collapse: ⌊(⌊y⌋ + c)/b⌋ = ⌊(y + c)/b⌋ for integer c, b ≥ 1;
+  * ``divisible=N`` substitutes H = N·h, W = N·w (h, w positive integers), which
+    turns ⌊N·h/2⌋ into N·h/2, then substitutes back;
+  * the result is expanded into a polynomial in the design variables and floors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Any
+
+import sympy
+
+from . import engine
+from .archs import registry
+from .conventions import CONVENTIONS, sums
+
+DISPLAY = {"h": "H", "w": "W"}  # builder keyword -> symbol name
+
+
+def symbol(name: str) -> sympy.Symbol:
+    """The design variable ``name`` as a positive integer symbol."""
+    return sympy.Symbol(DISPLAY.get(name, name), integer=True, positive=True)
+
+
+@dataclass
+class Derivation:
+    """Closed forms for one architecture configuration."""
+
+    arch: str
+    config: dict  # builder keywords: bound values and symbols
+    symbols: dict  # symbol name -> meaning
+    sizes: dict  # named intermediate size symbol -> definition (in earlier names)
+    compact: dict  # convention -> expression in the named sizes
+    formulas: dict  # convention -> fully substituted, simplified expression
+    conditions: list  # sympy relations that must hold for the network to be valid
+    divisible: int | None = None
+    table: Any = field(default=None, repr=False)  # the symbolic CostTable (named sizes)
+
+
+def derive(arch_name: str, given: dict | None = None, divisible: int | None = None) -> Derivation:
+    """Derive every convention's closed form; ``given`` binds some variables to numbers."""
+    arch = registry.get(arch_name)
+    config = registry.resolve(arch, given or {}, keep_symbolic=True)
+    free = [p for p in arch.params if p.symbolic and p.name not in config]
+    config.update({p.name: symbol(p.name) for p in free})
+    network = arch.build(**config)
+    namer = SizeNamer(network.size_names or {})
+    table = engine.analyze(network, namer)
+    by_quantity = sums(table)
+    compact = {name: sympy.expand(c.total(by_quantity)) for name, c in CONVENTIONS.items()}
+    full = full_sizes(namer.definitions)
+    formulas = {name: finish(expr, full, divisible) for name, expr in compact.items()}
+    return Derivation(arch.name, config, {str(symbol(p.name)): p.meaning for p in free},
+                      dict(namer.definitions), compact, formulas,
+                      conditions(network, table), divisible, table)
+
+
+class SizeNamer:
+    """Engine hook: gives each new spatial size a name (H1, P1, ...) and remembers it."""
+
+    def __init__(self, preferred: dict):
+        self.preferred = preferred  # layer name -> (h name, w name)
+        self.definitions: dict = {}  # symbol -> definition
+        self._by_expr: dict = {}  # definition -> symbol, so equal sizes share a name
+        self._count = 0
+
+    def __call__(self, layer: str, x: tuple, y: tuple) -> tuple:
+        names = self.preferred.get(layer)
+        if names is None:
+            self._count += 1
+            names = (f"H{self._count}", f"W{self._count}")
+        return (y[0], self._name(y[1], names[0]), self._name(y[2], names[1]))
+
+    def _name(self, expr: Any, name: str) -> Any:
+        expr = sympy.sympify(expr)
+        if expr.is_Number or expr.is_Symbol:
+            return expr
+        if expr not in self._by_expr:
+            sym = sympy.Symbol(name, integer=True)
+            self._by_expr[expr] = sym
+            self.definitions[sym] = expr
+        return self._by_expr[expr]
+
+
+def full_sizes(definitions: dict) -> dict:
+    """Each named size in terms of the input size alone, nested floors collapsed."""
+    full: dict = {}
+    for sym, definition in definitions.items():
+        full[sym] = collapse_floors(definition.xreplace(full))
+    return full
+
+
+def finish(expr: Any, full: dict, divisible: int | None = None) -> Any:
+    """A compact expression with every named size substituted.
+
+    Products of sizes stay factored (expanding them buries the structure);
+    under ``divisible`` the floors vanish and the result is expanded.
+    """
+    expr = expr.xreplace(full)
+    return assume_divisible(expr, divisible) if divisible else expr
+
+
+def assume_divisible(expr: Any, n: int) -> Any:
+    """Simplify under H = n·h, W = n·w with h, w positive integers."""
+    H, W = symbol("h"), symbol("w")
+    h = sympy.Symbol("h_", integer=True, positive=True)
+    w = sympy.Symbol("w_", integer=True, positive=True)
+    expr = collapse_floors(sympy.expand(expr.xreplace({H: n * h, W: n * w})))
+    return sympy.expand(expr.xreplace({h: H / n, w: W / n}))
+
+
+def collapse_floors(expr: Any) -> Any:
+    """Rewrite ⌊(⌊y⌋ + c)/b⌋ as ⌊(y + c)/b⌋ wherever c is an integer and b ≥ 1 an integer."""
+    if not isinstance(expr, sympy.Basic):
+        return expr
+    return expr.replace(lambda e: isinstance(e, sympy.floor), _collapse_one)
+
+
+def _collapse_one(f: Any) -> Any:
+    terms = sympy.Add.make_args(sympy.expand(f.args[0]))
+    inner = [t for t in terms if any(isinstance(a, sympy.floor) for a in sympy.Mul.make_args(t))]
+    if len(inner) != 1:
+        return f
+    coeff, rest = inner[0].as_coeff_Mul()
+    if not (isinstance(rest, sympy.floor) and coeff.is_Rational and coeff.p == 1 and coeff.q >= 1):
+        return f
+    b = coeff.q
+    remainder = sympy.Add(*[t for t in terms if t is not inner[0]])
+    if (remainder * b).is_integer is not True:
+        return f
+    return sympy.floor(sympy.expand((rest.args[0] + remainder * b) / b))
+
+
+def conditions(network: Any, table: Any) -> list:
+    """Validity conditions: every output non-empty, every channel count whole."""
+    result = []
+    if len(network.input_shape) == 3:
+        hmin, wmin = engine.min_input_size(network)
+        for dim, need in ((network.input_shape[1], hmin), (network.input_shape[2], wmin)):
+            need = sympy.expand(need)
+            if not (need.is_Number and need <= 1):
+                result.append(sympy.Ge(dim, need))
+    return result + _channel_conditions(table)
+
+
+def _channel_conditions(table: Any) -> list:
+    """m/16 filters requires 16 | m: keep the strongest divisibility per numerator."""
+    strongest: dict = {}
+    for row in table.layers:
+        if len(row.output_shape) != 3 and row.type != "Linear":
+            continue  # flattened features inherit the channels' condition
+        channels = sympy.sympify(row.output_shape[0])
+        if channels.is_integer is True:
+            continue
+        numer, denom = channels.as_numer_denom()
+        strongest[numer] = reduce(sympy.ilcm, [strongest.get(numer, 1), int(denom)])
+    return [sympy.Eq(sympy.Mod(numer, denom), 0) for numer, denom in strongest.items()]
