@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple
 
 from . import layers as L
-from .arith import exact_div, product
+from .arith import exact_div, is_number, product
 from .errors import CnncostError
 from .sizes import window_min_input, window_output
 
@@ -110,6 +110,10 @@ def _pool_geometry(node: Any) -> tuple:
 def pool_shape(node: Any, x: Shape) -> Shape:
     c, h, w = _spatial(node, x)
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = _pool_geometry(node)
+    for pad, k, d in ((ph, kh, dh), (pw, kw, dw)):
+        # PyTorch: "pad should be at most half of effective kernel size".
+        if is_number(pad) and is_number(k) and 2 * pad > d * (k - 1) + 1:
+            raise CnncostError(f"{node.name}: padding {pad} is more than half the kernel size {k}")
     return (c, window_output(h, kh, sh, 2 * ph, dh, node.ceil_mode, ph),
             window_output(w, kw, sw, 2 * pw, dw, node.ceil_mode, pw))
 

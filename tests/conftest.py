@@ -1,0 +1,14 @@
+"""Hypothesis profiles: deterministic in CI, so a green run is reproducible."""
+
+import os
+import warnings
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# torch warns on every even-kernel padding="same" conv; that case is tested on purpose.
+warnings.filterwarnings("ignore", message=".*padding='same'.*")

@@ -1,0 +1,112 @@
+"""The command line: typer's CliRunner for output, main() for usage errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import sympy
+from typer.testing import CliRunner
+
+from cnncost.cli import app, main
+from cnncost.cli import commands  # noqa: F401  (registers the commands)
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_count_table_shows_report_numbers_with_conventions():
+    result = invoke("count", "--m", "64", "--k", "3", "--hw", "100")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "159,114" in out and "116,801,536" in out and "233,603,072" in out
+    assert "PyTorch trainable parameters" in out and "bias adds included" in out
+    assert "input 3×100×100" in out
+
+
+def test_count_json():
+    result = invoke("count", "scratch5", "--m", "64", "--k", "3", "--hw", "100", "--json")
+    doc = json.loads(result.output)
+    assert doc["arch"] == "scratch5"
+    assert doc["totals"]["params"] == 159_114 and doc["totals"]["mults+adds"] == 233_603_072
+    assert set(doc["totals"]) >= {"params", "buffers", "keras", "macs", "mults", "adds", "flops",
+                                  "mults+adds", "activations"}
+    assert set(doc["layers"][0]) == {"name", "type", "output_shape", "params", "buffers", "macs",
+                                     "mults", "adds", "activations"}
+    assert sum(layer["macs"] for layer in doc["layers"]) == doc["totals"]["macs"]
+
+
+def test_count_headline_convention_comes_first():
+    result = invoke("count", "--convention", "mults+adds")
+    totals_section = result.output.split("\n\n")[-1].strip().splitlines()
+    assert totals_section[0].startswith("mults+adds") and "233,603,072" in totals_section[0]
+
+
+def test_count_zoo_prefix_and_bn_buffers():
+    result = invoke("count", "zoo.scratch5", "--bn", "--json")
+    doc = json.loads(result.output)
+    assert doc["totals"]["buffers"] == 2 * 5 * 64
+    assert doc["totals"]["keras"] == doc["totals"]["params"] + doc["totals"]["buffers"]
+
+
+def test_formula_text_shows_sizes_and_condition():
+    result = invoke("formula", "scratch5", "--symbolic")
+    assert result.exit_code == 0, result.output
+    assert "H1 = H − k + 1" in result.output and "P1 = ⌊H1/2⌋" in result.output
+    assert "valid when H ≥ 31k + 1" in result.output and "H, W ≥ 94" in result.output
+
+
+def test_formula_divisible():
+    result = invoke("formula", "--padding", "same", "--divisible", "32", "--quantity", "macs")
+    assert "HWk²·(85m²/256 + 3m) + HWmn/1024 + 10n" in result.output
+
+
+def test_formula_json_parses_back_and_matches_count():
+    result = invoke("formula", "--json", "--quantity", "all")
+    doc = json.loads(result.output)
+    assert set(doc) >= {"arch", "symbols", "assumptions", "formulas", "conditions"}
+    values = {"H": 100, "W": 100, "m": 64, "k": 3, "n": 128}
+    params = sympy.sympify(doc["formulas"]["params"]).subs(values)
+    flops = sympy.sympify(doc["formulas"]["mults+adds"]).subs(values)
+    assert (params, flops) == (159_114, 233_603_072)
+    assert [str(sympy.sympify(c)) for c in doc["conditions"]] == ["H >= 31*k + 1", "W >= 31*k + 1"]
+
+
+def test_formula_latex():
+    result = invoke("formula", "--latex")
+    assert r"\left\lfloor" in result.output and r"\begin{aligned}" in result.output
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["count", "--m", "0"], "--m: 0 is out of range"),
+    (["count", "--k", "9"], "too small"),
+    (["count", "--hw", "93"], "at least 94×94"),
+    (["count", "--org", "half", "--m", "24"], "not a whole number"),
+    (["count", "nosuchnet"], "unknown architecture"),
+    (["count", "--convention", "gflops"], "--convention"),
+    (["count", "--padding", "full"], "--padding"),
+    (["count", "--m", "abc"], "--m"),
+    (["count", "--hw", "100", "--h", "90"], "--hw"),
+    (["count", "--bogus"], "--bogus"),
+    (["formula", "--quantity", "watts"], "--quantity"),
+    (["formula", "--divisible", "1"], "--divisible"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, fragment, capsys):
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_python_dash_m_and_no_heavy_imports():
+    """`cnncost count` runs without importing sympy or torch."""
+    code = ("import sys; from cnncost.cli import main; rc = main(['count', '--json']); "
+            "print('HEAVY', sorted(m for m in ('sympy', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out
+    result = subprocess.run([sys.executable, "-m", "cnncost", "count", "--json"], capture_output=True, text=True)
+    assert result.returncode == 0 and '"params": 159114' in result.stdout
