@@ -88,11 +88,31 @@ class SizeNamer:
         return self._by_expr[expr]
 
 
+def mirrored_sizes(definitions: dict) -> dict:
+    """W-axis size -> H-axis size, for each W size defined exactly like its H twin.
+
+    The namer records sizes in (height, width) pairs; a width size mirrors its
+    height twin when renaming H -> W (and earlier twins) maps one onto the other.
+    """
+    rename = {symbol("h"): symbol("w")}
+    mirrors = {}
+    items = list(definitions.items())
+    for (hs, hdef), (ws, wdef) in zip(items[0::2], items[1::2]):
+        rename[hs] = ws
+        if hdef.xreplace(rename) == wdef:
+            mirrors[ws] = hs
+    return mirrors
+
+
 def full_sizes(definitions: dict) -> dict:
     """Each named size in terms of the input size alone, nested floors collapsed."""
+    mirrors = mirrored_sizes(definitions)
     full: dict = {}
     for sym, definition in definitions.items():
-        full[sym] = collapse_floors(definition.xreplace(full))
+        if sym in mirrors:  # the twin's closed form with H renamed W: half the work
+            full[sym] = full[mirrors[sym]].xreplace({symbol("h"): symbol("w")})
+        else:
+            full[sym] = collapse_floors(definition.xreplace(full))
     return full
 
 
@@ -123,6 +143,8 @@ def collapse_floors(expr: Any) -> Any:
 
 
 def _collapse_one(f: Any) -> Any:
+    if not f.args[0].has(sympy.floor):
+        return f  # nothing nested (the common case): skip the costly expand
     terms = sympy.Add.make_args(sympy.expand(f.args[0]))
     inner = [t for t in terms if any(isinstance(a, sympy.floor) for a in sympy.Mul.make_args(t))]
     if len(inner) != 1:

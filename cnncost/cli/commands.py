@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import typer
 from rich.console import Console
@@ -35,7 +36,8 @@ def count(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = None
     if json_out:
         typer.echo(json.dumps(count_view.count_json(spec.name, config, table), indent=2))
         return
-    console = Console(highlight=False)
+    # Piped output has no terminal width; 120 columns keep every row on one line.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     console.print(count_view.header(spec.name, config), soft_wrap=True)
     console.print(count_view.layer_table(table, all_layers))
     console.print()

@@ -8,28 +8,11 @@ from ..conventions import CONVENTIONS
 from . import printer
 
 
-def mirrored_names(sizes: dict) -> set:
-    """W-axis size names whose definition mirrors the H-axis one (shown once, 'likewise')."""
-    items = list(sizes.items())
-    rename = {printer_symbol("H"): printer_symbol("W")}
-    mirrored = set()
-    for (hs, hdef), (ws, wdef) in zip(items[0::2], items[1::2]):
-        rename[hs] = ws
-        if hdef.xreplace(rename) == wdef:
-            mirrored.add(ws)
-    return mirrored
-
-
-def printer_symbol(name: str) -> sympy.Symbol:
-    """The symbol of an input dimension as the engine creates it."""
-    from ..symbolic import DISPLAY, symbol
-
-    return symbol({v: k for k, v in DISPLAY.items()}.get(name, name))
-
-
 def size_lines(sizes: dict) -> list:
     """'H1 = H − k + 1' lines, W-axis mirrors folded into one note."""
-    mirrored = mirrored_names(sizes)
+    from ..symbolic import mirrored_sizes
+
+    mirrored = mirrored_sizes(sizes)
     shown = [f"{s} = {printer.text(d)}" for s, d in sizes.items() if s not in mirrored]
     lines = ["  " + "    ".join(shown[i:i + 2]) for i in range(0, len(shown), 2)]
     if mirrored:

@@ -1,0 +1,1 @@
+"""Benchmarks: run with ``python -m benchmarks``; figures go to docs/benchmarks.md."""

@@ -1,0 +1,45 @@
+"""Run every benchmark and print a Markdown table (method in docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+from .timing import cnncost_command, median_call, process_times
+
+COMMANDS = [  # (label, arguments, budget in seconds)
+    ("cnncost count --m 64 --k 3 --hw 100", ["count", "--m", "64", "--k", "3", "--hw", "100"], 0.25),
+    ("cnncost formula scratch5 --symbolic", ["formula", "scratch5", "--symbolic"], 1.0),
+    ("cnncost formula scratch5 --symbolic --quantity all",
+     ["formula", "scratch5", "--symbolic", "--quantity", "all"], 1.0),
+    ("cnncost formula scratch5 --padding same --divisible 32",
+     ["formula", "scratch5", "--padding", "same", "--divisible", "32"], 1.0),
+]
+
+
+def main() -> None:
+    """Measure whole-process commands and in-process engine calls."""
+    import cnncost
+
+    print(f"python {platform.python_version()} · {platform.machine()} · {sys.executable}\n")
+    print("| whole process (30 runs) | median wall | min wall | median CPU | budget |\n|---|---|---|---|---|")
+    base = cnncost_command()
+    rows = [(label, base + args, budget) for label, args, budget in COMMANDS]
+    rows.append(("python -c pass (interpreter start)", [sys.executable, "-c", "pass"], None))
+    for label, argv, budget in rows:
+        t = process_times(argv)
+        limit = f"{budget * 1000:.0f} ms" if budget else ""
+        print(f"| `{label}` | {t['median'] * 1000:.0f} ms | {t['min'] * 1000:.0f} ms | "
+              f"{t['cpu'] * 1000:.0f} ms | {limit} |")
+    print("\n| in process | median |\n|---|---|")
+    seconds = median_call(lambda: cnncost.count("scratch5", m=64, k=3, h=100, w=100).total("macs"))
+    print(f"| `cnncost.count('scratch5', m=64, k=3, h=100, w=100)` (200 calls) | {seconds * 1e6:.0f} µs |")
+    import sympy  # noqa: F401  (imported outside the timed region)
+    from cnncost import symbolic
+
+    seconds = median_call(lambda: symbolic.derive("scratch5"), runs=5)
+    print(f"| `symbolic.derive('scratch5')`, sympy loaded and warm (5 calls) | {seconds * 1000:.1f} ms |")
+
+
+if __name__ == "__main__":
+    main()
