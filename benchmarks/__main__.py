@@ -12,15 +12,24 @@ COMMANDS = [  # (label, arguments, budget in seconds)
     ("cnncost formula scratch5 --symbolic", ["formula", "scratch5", "--symbolic"], 1.0),
     ("cnncost formula scratch5 --symbolic --quantity all",
      ["formula", "scratch5", "--symbolic", "--quantity", "all"], 1.0),
-    ("cnncost formula scratch5 --padding same --divisible 32",
-     ["formula", "scratch5", "--padding", "same", "--divisible", "32"], 1.0),
+    ("cnncost formula scratch5 --symbolic --no-cache (cold: derive every time)",
+     ["formula", "scratch5", "--symbolic", "--no-cache"], 1.0),
+    ("cnncost formula scratch5 --symbolic --quantity all --no-cache",
+     ["formula", "scratch5", "--symbolic", "--quantity", "all", "--no-cache"], 1.0),
+    ("cnncost formula scratch5 --padding same --divisible 32 --no-cache",
+     ["formula", "scratch5", "--padding", "same", "--divisible", "32", "--no-cache"], 1.0),
 ]
 
 
 def main() -> None:
     """Measure whole-process commands and in-process engine calls."""
+    import os
+    import tempfile
+
     import cnncost
 
+    # A private formula cache: the first run of each command fills it, the rest hit it.
+    os.environ["CNNCOST_CACHE_DIR"] = tempfile.mkdtemp(prefix="cnncost-bench-")
     print(f"python {platform.python_version()} · {platform.machine()} · {sys.executable}\n")
     print("| whole process (30 runs) | median wall | min wall | median CPU | budget |\n|---|---|---|---|---|")
     base = cnncost_command()

@@ -17,6 +17,8 @@ def window_output(size: Any, kernel: Any, stride: Any, pad_total: Any,
                   dilation: Any = 1, ceil_mode: bool = False, pad_left: Any = 0) -> Any:
     """Output length of a sliding window along one axis."""
     span = size + pad_total - dilation * (kernel - 1) - 1
+    if stride == 1:
+        return span + 1  # ⌊x/1⌋ = ⌈x/1⌉ = x; skipping sympy's floor saves most of a symbolic walk
     if not ceil_mode:
         return floordiv(span, stride) + 1
     out = ceildiv(span, stride) + 1

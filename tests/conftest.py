@@ -12,3 +12,12 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # torch warns on every even-kernel padding="same" conv; that case is tested on purpose.
 warnings.filterwarnings("ignore", message=".*padding='same'.*")
+
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def private_formula_cache(tmp_path, monkeypatch):
+    """Every test gets an empty formula cache of its own, never the user's."""
+    monkeypatch.setenv("CNNCOST_CACHE_DIR", str(tmp_path / "formula-cache"))

@@ -110,3 +110,34 @@ def test_python_dash_m_and_no_heavy_imports():
     assert "HEAVY []" in out
     result = subprocess.run([sys.executable, "-m", "cnncost", "count", "--json"], capture_output=True, text=True)
     assert result.returncode == 0 and '"params": 159114' in result.stdout
+
+
+def test_formula_cache_hit_gives_the_same_text_without_sympy(tmp_path):
+    env = {**__import__("os").environ, "CNNCOST_CACHE_DIR": str(tmp_path / "c")}
+    code = ("import sys; from cnncost.cli import main; main(['formula', '--quantity', 'all']); "
+            "print('SYMPY', 'sympy' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout
+    assert "SYMPY True" in first and "SYMPY False" in second
+    assert first.replace("SYMPY True", "") == second.replace("SYMPY False", "")
+    uncached = subprocess.run([sys.executable, "-c", code.replace("'all']", "'all', '--no-cache']")],
+                              capture_output=True, text=True, env=env).stdout
+    assert "SYMPY True" in uncached
+
+
+def test_formula_cache_key_depends_on_request_and_code(monkeypatch):
+    from cnncost import cache
+
+    a = cache.key({"arch": "scratch5", "divisible": None})
+    assert a == cache.key({"arch": "scratch5", "divisible": None})
+    assert a != cache.key({"arch": "scratch5", "divisible": 32})
+    monkeypatch.setattr(cache, "code_fingerprint", lambda: "changed")
+    assert a != cache.key({"arch": "scratch5", "divisible": None})
+
+
+def test_unwritable_cache_is_ignored(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("CNNCOST_CACHE_DIR", str(blocker / "sub"))
+    result = invoke("formula", "--quantity", "params")
+    assert result.exit_code == 0 and "5m + 11n + 10" in result.output

@@ -55,22 +55,38 @@ def formula(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = No
                                          help="comma-separated conventions, or 'all': " + ", ".join(CONVENTIONS)),
             divisible: int = typer.Option(None, "--divisible", min=2,
                                           help="assume H and W are multiples of this number and simplify"),
-            latex: bool = typer.Option(False, "--latex", help="print LaTeX")):
+            latex: bool = typer.Option(False, "--latex", help="print LaTeX"),
+            use_cache: bool = typer.Option(True, "--cache/--no-cache", help="reuse formulas derived before")):
     """Closed-form formulas (exact, floors included) for parameters and operation counts."""
-    from .. import symbolic as sym  # sympy is imported only here
-    from ..render import formula_view
+    from .. import cache
 
     quantities = _quantities(quantity)
     spec = archs.get(arch)
-    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation)
+    given = archs.resolve(spec, o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org,
+                                                  bn, dropout, activation), keep_symbolic=True)
+    view = "json" if json_out else "latex" if latex else "text"
+    entry = cache.key({"arch": spec.name, "given": given, "divisible": divisible,
+                       "quantities": quantities, "view": view})
+    text = cache.get(entry) if use_cache else None
+    if text is None:
+        text = _render_formula(spec, given, divisible, quantities, view)
+        if use_cache:
+            cache.put(entry, text)
+    typer.echo(text)
+
+
+def _render_formula(spec, given: dict, divisible: int | None, quantities: list, view: str) -> str:
+    """Derive and render; sympy is imported only here."""
+    from .. import symbolic as sym
+    from ..render import formula_view
+
     derivation = sym.derive(spec.name, given, divisible)
-    if json_out:
-        typer.echo(json.dumps(formula_view.json_view(derivation, quantities), indent=2))
-    elif latex:
-        typer.echo(formula_view.latex_view(derivation, quantities))
-    else:
-        coefficient = {sym.symbol(p.name) for p in spec.params if p.name in ("m", "n")}
-        typer.echo(formula_view.text_view(derivation, spec, quantities, coefficient))
+    if view == "json":
+        return json.dumps(formula_view.json_view(derivation, quantities), indent=2)
+    if view == "latex":
+        return formula_view.latex_view(derivation, quantities)
+    coefficient = {sym.symbol(p.name) for p in spec.params if p.name in ("m", "n")}
+    return formula_view.text_view(derivation, spec, quantities, coefficient)
 
 
 def _quantities(text: str) -> list:
