@@ -9,10 +9,15 @@ Per layer (``rules.Counts`` plus the output size):
   adds         additions those layers perform: (terms − 1) per output inside the
                sum, plus one per output for the bias
   activations  elements of the layer's output tensor
+  fvcore       what fvcore 0.1.5's FlopCountAnalysis(model.eval(), x).total() counts
+               for the layer (batch 1), with a handler for padding="same"/"valid"
+               convs, which fvcore itself counts 0 (aten::_convolution_mode)
+  ptflops      what ptflops 0.7.5's get_model_complexity_info (pytorch backend)
+               counts as MACs for the layer (batch 1)
 
 Elementwise layers (BatchNorm, activations, pooling, residual adds) have no
 mults/adds in these conventions; the fvcore/ptflops conventions, which do count
-some of them, reproduce those tools.
+some of them, reproduce those tools (rules in ``cnncost.tool_conventions``).
 
 Totals (``--convention``) are functions of the per-quantity sums.
 """
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-QUANTITIES = ("params", "buffers", "macs", "mults", "adds", "activations")
+QUANTITIES = ("params", "buffers", "macs", "mults", "adds", "activations", "fvcore", "ptflops")
 
 
 class Convention(NamedTuple):
@@ -52,6 +57,12 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
                lambda s: s["mults"] + s["adds"]),
     Convention("activations", "activations", "elements of every layer's output tensor",
                lambda s: s["activations"]),
+    Convention("fvcore", "fvcore flops", "fvcore FlopCountAnalysis total: MACs + BatchNorm + adaptive pool "
+               "(same/valid-padded convs counted, which fvcore 0.1.5 counts 0)",
+               lambda s: s["fvcore"]),
+    Convention("ptflops", "ptflops MACs", "ptflops (pytorch backend) MACs: + bias, BatchNorm, "
+               "activations, pooling",
+               lambda s: s["ptflops"]),
 )}
 
 DEFAULT_CONVENTION = "macs"

@@ -15,7 +15,9 @@ from . import layers as L
 from .arith import is_number, maximum, product
 from .errors import CnncostError
 from .rules import rule_for
+from .tool_conventions import counts as tool_counts
 
+STORED_QUANTITIES = ("params", "buffers")  # what an auxiliary head contributes
 Namer = Callable[[str, tuple, tuple], tuple]  # (layer name, input shape, output shape) -> output shape
 
 
@@ -32,7 +34,10 @@ class LayerCost(NamedTuple):
     mults: Any
     adds: Any
     activations: Any
+    fvcore: Any  # what fvcore's FlopCountAnalysis counts (see cnncost.tool_conventions)
+    ptflops: Any  # what ptflops (pytorch backend) counts as MACs
     free: bool = False  # free on purpose (activation, dropout), not merely zero
+    auxiliary: bool = False  # inside a training-only side head: params only, no inference cost
 
 
 class CostTable:
@@ -44,8 +49,13 @@ class CostTable:
         self.output_shape: tuple = ()
 
     def total(self, quantity: str) -> Any:
-        """Sum of one per-layer quantity over all layers."""
-        return sum((getattr(row, quantity) for row in self.layers), 0)
+        """Sum of one per-layer quantity over all layers.
+
+        Auxiliary (training-only) heads contribute parameters and buffers only:
+        they do not run at inference.
+        """
+        stored = quantity in STORED_QUANTITIES
+        return sum((getattr(row, quantity) for row in self.layers if stored or not row.auxiliary), 0)
 
 
 def analyze(network: L.Network, namer: Namer | None = None) -> CostTable:
@@ -68,6 +78,11 @@ def _walk(node: Any, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
         return _walk_residual(node, x, table, namer)
     if isinstance(node, L.Concat):
         return _walk_concat(node, x, table, namer)
+    if isinstance(node, L.Auxiliary):
+        start = len(table.layers)
+        _walk_all(node.nodes, x, table, namer)
+        table.layers[start:] = [row._replace(auxiliary=True) for row in table.layers[start:]]
+        return x
     return _walk_leaf(node, x, table, namer)
 
 
@@ -79,7 +94,8 @@ def _walk_leaf(node: Any, x: tuple, table: CostTable, namer: Namer | None) -> tu
         y = namer(node.name, x, y)
     c = rule.counts(node, x, y)
     table.layers.append(LayerCost(node.name, type(node).__name__, x, y, c.params, c.buffers,
-                                  c.macs, c.mults, c.adds, product(y), rule.free))
+                                  c.macs, c.mults, c.adds, product(y), *tool_counts(node, x, y),
+                                  rule.free))
     return y
 
 
@@ -146,6 +162,8 @@ def _need(node: Any, need: tuple) -> tuple:
     if isinstance(node, L.Concat):
         needs = [_need_all(branch, need) for branch in node.branches]
         return _elementwise_max(*needs)
+    if isinstance(node, L.Auxiliary):
+        return _elementwise_max(need, _need_all(node.nodes, (1, 1)))
     rule = rule_for(node)
     return rule.min_input(node, need) if rule.min_input else need
 

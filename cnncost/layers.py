@@ -82,6 +82,7 @@ class BatchNorm2d(NamedTuple):
     name: str
     affine: bool = True  # learnable weight and bias (2C params)
     track_running_stats: bool = True  # running mean and var (2C buffers)
+    eps: float = 1e-5  # numerical only (torchvision's Inception/GoogLeNet use 1e-3)
 
 
 class BatchNorm1d(NamedTuple):
@@ -90,6 +91,7 @@ class BatchNorm1d(NamedTuple):
     name: str
     affine: bool = True
     track_running_stats: bool = True
+    eps: float = 1e-5
 
 
 class Activation(NamedTuple):
@@ -140,6 +142,17 @@ class Concat(NamedTuple):
 
     name: str
     branches: tuple  # each a tuple of nodes
+
+
+class Auxiliary(NamedTuple):
+    """A training-only side head (GoogLeNet/Inception aux classifiers) fed from this point.
+
+    Its parameters exist (and are counted); at inference it does not run, so it
+    adds no operations and the main path continues with the unchanged input.
+    """
+
+    name: str
+    nodes: tuple
 
 
 class Network(NamedTuple):

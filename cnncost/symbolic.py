@@ -62,20 +62,31 @@ def derive(arch_name: str, given: dict | None = None, divisible: int | None = No
 
 
 class SizeNamer:
-    """Engine hook: gives each new spatial size a name (H1, P1, ...) and remembers it."""
+    """Engine hook: gives each new spatial size a name (H1, P1, ...) and remembers it.
+
+    Architectures may choose names per layer (``Network.size_names``); other
+    size changes get H<i>/W<i>, skipping every name an architecture reserved,
+    so two different sizes can never share a name.
+    """
 
     def __init__(self, preferred: dict):
         self.preferred = preferred  # layer name -> (h name, w name)
+        self.reserved = {name for pair in preferred.values() for name in pair}
         self.definitions: dict = {}  # symbol -> definition
         self._by_expr: dict = {}  # definition -> symbol, so equal sizes share a name
         self._count = 0
 
     def __call__(self, layer: str, x: tuple, y: tuple) -> tuple:
-        names = self.preferred.get(layer)
-        if names is None:
+        names = self.preferred.get(layer) or self._automatic()
+        return (y[0], self._name(y[1], names[0]), self._name(y[2], names[1]))
+
+    def _automatic(self) -> tuple:
+        taken = self.reserved | {str(s) for s in self.definitions}
+        while True:
             self._count += 1
             names = (f"H{self._count}", f"W{self._count}")
-        return (y[0], self._name(y[1], names[0]), self._name(y[2], names[1]))
+            if not taken & set(names):
+                return names
 
     def _name(self, expr: Any, name: str) -> Any:
         expr = sympy.sympify(expr)
@@ -83,6 +94,9 @@ class SizeNamer:
             return expr
         if expr not in self._by_expr:
             sym = sympy.Symbol(name, integer=True)
+            if sym in self.definitions:
+                raise ValueError(f"size name {name} names two different sizes "
+                                 f"({self.definitions[sym]} and {expr}): fix the architecture's size_names")
             self._by_expr[expr] = sym
             self.definitions[sym] = expr
         return self._by_expr[expr]

@@ -9,7 +9,8 @@ import fnmatch
 
 from cnncost import archs
 
-from .from_spec import to_module
+from .from_spec import SpecModule, to_module
+from .weights import load_weights
 
 
 def build(name: str, num_classes: int | None = None, **hyperparameters):
@@ -29,4 +30,4 @@ def list_models(pattern: str = "*") -> list:
     return [n for n in archs.names() if fnmatch.fnmatch(n, pattern)]
 
 
-__all__ = ["build", "list_models", "to_module"]
+__all__ = ["SpecModule", "build", "list_models", "load_weights", "to_module"]

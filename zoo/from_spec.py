@@ -1,50 +1,107 @@
 """Instantiate an engine layer tree as a real ``torch.nn.Module``.
 
-Each leaf node becomes the torch layer it describes, with its input size taken
-from the engine's own shape walk (so a Linear after a Flatten gets the right
-``in_features`` for any input size). Module paths follow the nodes'
-hierarchical names, so ``named_modules()`` and the engine's rows line up.
+Module paths are the nodes' names: a leaf named ``layer1.0.downsample.0`` is
+registered at exactly that path (containers are created on demand), so the
+state_dict keys are whatever the description names them — torchvision's own
+keys for the classic networks. The forward pass walks the same node tree the
+engine walks: sequences, residual adds, channel concatenations and auxiliary
+heads (run in training mode only, their outputs returned beside the logits).
+Each layer's input size comes from the engine's shape walk.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
+import torch
 from torch import nn
 
 from cnncost import engine
 from cnncost import layers as L
 
-from .modules import Concat, Residual
-
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "mish": nn.Mish, "elu": nn.ELU,
-               "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "gelu": nn.GELU, "silu": nn.SiLU, "mish": nn.Mish,
+               "elu": nn.ELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
 
-def to_module(network: L.Network) -> nn.Module:
+class Container(nn.Module):
+    """A namespace for submodules (the path segments between the root and a layer)."""
+
+
+class SpecModule(nn.Module):
+    """A network whose forward pass follows its cnncost description."""
+
+    def __init__(self, network: L.Network):
+        super().__init__()
+        table = engine.analyze(network)
+        self.network_name = network.name
+        self.input_shape = tuple(network.input_shape)
+        self._nodes = network.layers  # plain data, not registered
+        nodes = _leaf_nodes(network.layers)
+        leaves = {row.name: _register(self, row.name, _leaf(nodes[row.name], row.input_shape))
+                  for row in table.layers}
+        self.__dict__["_leaves"] = leaves  # name -> module, without registering twice
+
+    def forward(self, x: torch.Tensor):
+        """Logits; in training mode with auxiliary heads, (logits, deepest aux, ..., first aux)."""
+        aux: list = []
+        out = self._run(self._nodes, x, aux)
+        # As torchvision's GoogLeNet: the deepest auxiliary head first.
+        return (out, *reversed(aux)) if aux else out
+
+    def _run(self, nodes: tuple, x: torch.Tensor, aux: list) -> torch.Tensor:
+        for node in nodes:
+            x = self._step(node, x, aux)
+        return x
+
+    def _step(self, node, x: torch.Tensor, aux: list) -> torch.Tensor:
+        if isinstance(node, L.Sequential):
+            return self._run(node.children, x, aux)
+        if isinstance(node, L.Residual):
+            body = self._run(node.body, x, aux)
+            return self._run(node.after, body + (self._run(node.shortcut, x, aux) if node.shortcut else x), aux)
+        if isinstance(node, L.Concat):
+            return torch.cat([self._run(branch, x, aux) for branch in node.branches], dim=1)
+        if isinstance(node, L.Auxiliary):
+            if self.training:
+                aux.append(self._run(node.nodes, x, aux))
+            return x
+        return self._leaves[node.name](x)
+
+
+def to_module(network: L.Network) -> SpecModule:
     """The torch module of ``network`` (validated by the engine's walk first)."""
-    table = engine.analyze(network)
-    inputs = {row.name: row.input_shape for row in table.layers}
-    return _sequence(network.layers, inputs)
+    return SpecModule(network)
 
 
-def _sequence(nodes: tuple, inputs: dict) -> nn.Module:
-    return nn.Sequential(OrderedDict((node.name.rsplit(".", 1)[-1], _module(node, inputs)) for node in nodes))
+def _leaf_nodes(nodes: tuple, found: dict | None = None) -> dict:
+    """Every leaf node by name."""
+    found = {} if found is None else found
+    for node in nodes:
+        if isinstance(node, L.Sequential):
+            _leaf_nodes(node.children, found)
+        elif isinstance(node, L.Residual):
+            for part in (node.body, node.shortcut, node.after):
+                _leaf_nodes(part, found)
+        elif isinstance(node, L.Concat):
+            for branch in node.branches:
+                _leaf_nodes(branch, found)
+        elif isinstance(node, L.Auxiliary):
+            _leaf_nodes(node.nodes, found)
+        else:
+            found[node.name] = node
+    return found
 
 
-def _optional(nodes: tuple, inputs: dict) -> nn.Module | None:
-    return _sequence(nodes, inputs) if nodes else None
-
-
-def _module(node, inputs: dict) -> nn.Module:
-    if isinstance(node, L.Sequential):
-        return _sequence(node.children, inputs)
-    if isinstance(node, L.Residual):
-        return Residual(_sequence(node.body, inputs), _optional(node.shortcut, inputs),
-                        _optional(node.after, inputs))
-    if isinstance(node, L.Concat):
-        return Concat([_sequence(branch, inputs) for branch in node.branches])
-    return _leaf(node, inputs[node.name])
+def _register(root: nn.Module, path: str, module: nn.Module) -> nn.Module:
+    """Attach ``module`` at dotted ``path`` under ``root``, creating containers on the way."""
+    *parents, last = path.split(".")
+    owner = root
+    for part in parents:
+        if not hasattr(owner, part):
+            owner.add_module(part, Container())
+        owner = getattr(owner, part)
+    if hasattr(owner, last) and isinstance(getattr(owner, last), nn.Module):
+        raise ValueError(f"{path}: two layers share this module path")
+    owner.add_module(last, module)
+    return module
 
 
 def _leaf(node, x: tuple) -> nn.Module:
@@ -61,7 +118,7 @@ def _leaf(node, x: tuple) -> nn.Module:
         return nn.AdaptiveAvgPool2d(node.output_size)
     if isinstance(node, (L.BatchNorm2d, L.BatchNorm1d)):
         kind = nn.BatchNorm2d if isinstance(node, L.BatchNorm2d) else nn.BatchNorm1d
-        return kind(x[0], affine=node.affine, track_running_stats=node.track_running_stats)
+        return kind(x[0], eps=node.eps, affine=node.affine, track_running_stats=node.track_running_stats)
     if isinstance(node, L.Activation):
         return ACTIVATIONS[node.function]()
     if isinstance(node, L.Dropout):

@@ -1,14 +1,20 @@
-"""Independent counts of a real torch module: numel, BatchNorm buffers, shapes, fvcore.
+"""Independent counts of a real torch module: numel, BatchNorm buffers, shapes, fvcore, ptflops.
 
 These are the oracles the engine is verified against. fvcore 0.1.5 counts 0
 for convolutions built with ``padding="same"``/``"valid"``: torch traces them as
 ``aten::_convolution_mode``, for which fvcore has no handler. ``fvcore_analysis``
 registers one (MACs = output elements × Cin/g × kh × kw, as fvcore counts other
 convolutions) and reports that it did.
+
+ptflops is run as its users run it (``get_model_complexity_info``, pytorch
+backend); ``ptflops_per_module`` drives the same machinery and also credits each
+patched functional call (F.relu, F.max_pool2d, ...) to the leaf module whose
+forward made it.
 """
 
 from __future__ import annotations
 
+import io
 import math
 
 import torch
@@ -72,3 +78,75 @@ def fvcore_macs(module: nn.Module, input_shape: tuple) -> int:
     """fvcore's conv + linear counts (its 'flops' are multiply-accumulates)."""
     by_operator = fvcore_analysis(module, input_shape).by_operator()
     return sum(v for op, v in by_operator.items() if any(key in op for key in FVCORE_MAC_OPERATORS))
+
+
+def fvcore_total(module: nn.Module, input_shape: tuple) -> int:
+    """``FlopCountAnalysis(module.eval(), x).total()`` for one sample, conv-mode handler registered."""
+    return int(fvcore_analysis(module, input_shape).total())
+
+
+def ptflops_macs(module: nn.Module, input_shape: tuple) -> int:
+    """ptflops' MACs (first element of ``get_model_complexity_info``, pytorch backend)."""
+    from ptflops import get_model_complexity_info
+
+    log = io.StringIO()  # ptflops prints failures here and returns None
+    macs, _params = get_model_complexity_info(module, tuple(input_shape), print_per_layer_stat=False,
+                                              as_strings=False, backend="pytorch", ost=log)
+    if macs is None:
+        raise RuntimeError(f"ptflops failed: {log.getvalue().strip()}")
+    return int(macs)
+
+
+def ptflops_per_module(module: nn.Module, input_shape: tuple) -> dict:
+    """ptflops' count per leaf module path: its hook's count + patched functional calls inside it.
+
+    Calls made outside every leaf (in a container's forward) are credited to "".
+    The values sum to ``ptflops_macs`` for a batch of one.
+    """
+    from ptflops import pytorch_engine as pe
+
+    model = pe.add_flops_counting_methods(module)
+    model.eval()
+    model.start_flops_count(ost=io.StringIO(), verbose=False, ignore_list=[])
+    collected: list = []
+    leaves = [(name, m) for name, m in model.named_modules() if not list(m.children())]
+    spans: dict = {}
+    hooks = []
+    for name, leaf in leaves:
+        hooks.append(leaf.register_forward_pre_hook(_span_start(name, spans, collected)))
+        hooks.append(leaf.register_forward_hook(_span_end(name, spans, collected)))
+    pe.patch_functional(collected)
+    pe.patch_tensor_ops(collected)
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape))
+        result = {name: int(getattr(leaf, "__flops__", 0)) for name, leaf in leaves}
+        inside = 0
+        for name, calls in spans.items():
+            functional = sum(int(sum(collected[start:end])) for start, end in calls)
+            result[name] += functional
+            inside += functional
+        outside = int(sum(collected)) - inside
+        if outside:
+            result[""] = outside
+    finally:
+        pe.unpatch_functional()
+        pe.unpatch_tensor_ops()
+        for hook in hooks:
+            hook.remove()
+        model.stop_flops_count()
+    return result
+
+
+def _span_start(name: str, spans: dict, collected: list):
+    def start(_module, _inputs):
+        spans.setdefault(name, []).append([len(collected), None])
+
+    return start
+
+
+def _span_end(name: str, spans: dict, collected: list):
+    def end(_module, _inputs, _output):
+        spans[name][-1][1] = len(collected)
+
+    return end

@@ -1,6 +1,6 @@
 """Registered architectures; importing this package registers them all."""
 
-from . import scratch5  # noqa: F401  (registers)
+from . import googlenet, inception, mobilenet, resnet, scratch5, seeds, vgg  # noqa: F401  (register)
 from .registry import Arch, Param, get, names, register, resolve
 
 __all__ = ["Arch", "Param", "get", "names", "register", "resolve"]

@@ -33,6 +33,7 @@ class Arch(NamedTuple):
     params: tuple  # Param declarations, including h and w
     description: str
     source: str  # where the architecture comes from (paper or report)
+    torchvision: str | None = None  # manifest key when state_dict-compatible with torchvision
 
     def param(self, name: str) -> Param | None:
         """The declaration of one parameter, or None."""
@@ -42,13 +43,18 @@ class Arch(NamedTuple):
 _REGISTRY: dict[str, Arch] = {}
 
 
-def register(name: str, params: tuple, description: str, source: str) -> Callable:
-    """Decorator registering a builder under ``name``; duplicate names raise."""
+def register(name: str, params: tuple, description: str, source: str,
+             torchvision: str | None = None) -> Callable:
+    """Decorator registering a builder under ``name``; duplicate names raise.
+
+    ``torchvision`` names the torchvision model whose state_dict this network
+    reproduces at its default hyperparameters (key in the reference manifest).
+    """
 
     def decorate(build: Callable) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"architecture {name!r} is already registered")
-        _REGISTRY[name] = Arch(name, build, tuple(params), description, source)
+        _REGISTRY[name] = Arch(name, build, tuple(params), description, source, torchvision)
         return build
 
     return decorate
@@ -63,8 +69,10 @@ def get(name: str) -> Arch:
 
 
 def names() -> list:
-    """Registered architecture names, sorted."""
-    return sorted(_REGISTRY)
+    """Registered architecture names in natural order (resnet18 before resnet101)."""
+    import re
+
+    return sorted(_REGISTRY, key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
 
 
 def resolve(arch: Arch, given: dict, keep_symbolic: bool = False) -> dict:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import typer
-from rich.console import Console
 
 from .. import archs, engine
 from ..conventions import CONVENTIONS, DEFAULT_CONVENTION, convention
@@ -23,25 +21,24 @@ ALL = "all"
 def count(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
           h: o.H = None, w: o.W = None, classes: o.Classes = None, in_channels: o.InChannels = None,
           padding: o.PaddingOpt = None, org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
-          activation: o.ActivationOpt = None, json_out: o.Json = False,
+          activation: o.ActivationOpt = None, aux_logits: o.Aux = None, json_out: o.Json = False,
           convention_name: str = typer.Option(DEFAULT_CONVENTION, "--convention",
                                               help="headline total: " + ", ".join(CONVENTIONS)),
           all_layers: bool = typer.Option(False, "--all-layers", help="also list activations, dropout, flatten")):
     """Count parameters and operations, layer by layer, for concrete sizes (no torch, no sympy)."""
     headline = convention(convention_name).name
     spec = archs.get(arch)
-    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation)
+    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation,
+                              aux_logits)
     config = archs.resolve(spec, given)
     table = engine.analyze(spec.build(**config))
     if json_out:
         typer.echo(json.dumps(count_view.count_json(spec.name, config, table), indent=2))
         return
-    # Piped output has no terminal width; 120 columns keep every row on one line.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-    console.print(count_view.header(spec.name, config), soft_wrap=True)
-    console.print(count_view.layer_table(table, all_layers))
-    console.print()
-    console.print(count_view.totals_table(table, headline))
+    typer.echo(count_view.header(spec.name, config))
+    typer.echo(count_view.layer_table(table, all_layers))
+    typer.echo()
+    typer.echo(count_view.totals_table(table, headline))
 
 
 @app.command()
@@ -49,7 +46,7 @@ def count(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = None
 def formula(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
             h: o.H = None, w: o.W = None, classes: o.Classes = None, in_channels: o.InChannels = None,
             padding: o.PaddingOpt = None, org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
-            activation: o.ActivationOpt = None, json_out: o.Json = False,
+            activation: o.ActivationOpt = None, aux_logits: o.Aux = None, json_out: o.Json = False,
             symbolic: bool = typer.Option(True, "--symbolic", help="keep every variable not given as a symbol (default)"),
             quantity: str = typer.Option("params,macs", "--quantity",
                                          help="comma-separated conventions, or 'all': " + ", ".join(CONVENTIONS)),
@@ -63,7 +60,7 @@ def formula(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = No
     quantities = _quantities(quantity)
     spec = archs.get(arch)
     given = archs.resolve(spec, o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org,
-                                                  bn, dropout, activation), keep_symbolic=True)
+                                                  bn, dropout, activation, aux_logits), keep_symbolic=True)
     view = "json" if json_out else "latex" if latex else "text"
     entry = cache.key({"arch": spec.name, "given": given, "divisible": divisible,
                        "quantities": quantities, "view": view})

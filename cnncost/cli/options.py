@@ -20,11 +20,13 @@ Org = Annotated[Optional[str], typer.Option("--org", help="filter organisation: 
 BN = Annotated[Optional[bool], typer.Option("--bn/--no-bn", help="BatchNorm after each conv")]
 DropoutOpt = Annotated[Optional[float], typer.Option("--dropout", help="dropout rate (no cost)")]
 ActivationOpt = Annotated[Optional[str], typer.Option("--activation", help="activation function")]
+Aux = Annotated[Optional[bool], typer.Option("--aux-logits/--no-aux-logits",
+                                             help="auxiliary classifiers (GoogLeNet, Inception-v3; training only)")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 
 
 def hyperparameters(m=None, k=None, n=None, hw=None, h=None, w=None, classes=None, in_channels=None,
-                    padding=None, org=None, bn=None, dropout=None, activation=None) -> dict:
+                    padding=None, org=None, bn=None, dropout=None, activation=None, aux_logits=None) -> dict:
     """The options the user actually gave, as builder keywords (``--hw`` sets both h and w)."""
     from ..errors import CnncostError
 
@@ -33,5 +35,5 @@ def hyperparameters(m=None, k=None, n=None, hw=None, h=None, w=None, classes=Non
     if hw is not None:
         h = w = hw
     given = dict(m=m, k=k, n=n, h=h, w=w, classes=classes, in_channels=in_channels, padding=padding,
-                 org=org, bn=bn, dropout=dropout, activation=activation)
+                 org=org, bn=bn, dropout=dropout, activation=activation, aux_logits=aux_logits)
     return {key: value for key, value in given.items() if value is not None}

@@ -1,9 +1,8 @@
-"""Views of a numeric CostTable: the per-layer rich table, totals with conventions, JSON."""
+"""Views of a numeric CostTable: the per-layer table, totals with conventions, JSON."""
 
 from __future__ import annotations
 
-from rich.table import Table
-
+from . import plain_table
 from ..conventions import CONVENTIONS, QUANTITIES, totals
 
 HIDDEN_TYPES = ("Flatten",)  # shape bookkeeping, never any cost
@@ -28,35 +27,23 @@ def visible_rows(table, all_layers: bool) -> list:
     return [r for r in table.layers if all_layers or not (r.free or r.type in HIDDEN_TYPES)]
 
 
-def layer_table(table, all_layers: bool = False) -> Table:
-    """The per-layer table with a total row."""
-    show_buffers = table.total("buffers") != 0
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("layer", "type", "output"):
-        t.add_column(col)
-    numeric = ["params"] + (["buffers"] if show_buffers else []) + ["MACs", "mults", "adds"]
-    for col in numeric:
-        t.add_column(col, justify="right")
-    keys = ["params"] + (["buffers"] if show_buffers else []) + ["macs", "mults", "adds"]
-    for row in visible_rows(table, all_layers):
-        t.add_row(row.name, row.type, shape_text(row.output_shape), *(f"{getattr(row, k):,}" for k in keys))
-    t.add_section()
-    t.add_row("total", "", "", *(f"{table.total(k):,}" for k in keys), style="bold")
-    return t
+def layer_table(table, all_layers: bool = False) -> str:
+    """The per-layer table with a total row (plain text: fast for hundreds of rows)."""
+    keys = ["params"] + (["buffers"] if table.total("buffers") != 0 else []) + ["macs", "mults", "adds"]
+    titles = {"params": "params", "buffers": "buffers", "macs": "MACs", "mults": "mults", "adds": "adds"}
+    columns = [("layer", "left"), ("type", "left"), ("output", "left")] + [(titles[k], "right") for k in keys]
+    rows = [[r.name + (" (aux)" if r.auxiliary else ""), r.type, shape_text(r.output_shape),
+             *(f"{getattr(r, k):,}" for k in keys)] for r in visible_rows(table, all_layers)]
+    total = ["total", "", "", *(f"{table.total(k):,}" for k in keys)]
+    return plain_table.render(columns, rows, total)
 
 
-def totals_table(table, headline: str) -> Table:
+def totals_table(table, headline: str) -> str:
     """Every convention's total, the headline first, each with its meaning."""
     values = totals(table)
-    t = Table(box=None, show_header=False, pad_edge=False)
-    t.add_column("convention")
-    t.add_column("total", justify="right")
-    t.add_column("meaning", style="dim")
     order = [headline] + [name for name in CONVENTIONS if name != headline]
-    for name in order:
-        style = "bold" if name == headline else None
-        t.add_row(name, f"{values[name]:,}", CONVENTIONS[name].meaning, style=style)
-    return t
+    rows = [[name, f"{values[name]:,}", CONVENTIONS[name].meaning] for name in order]
+    return plain_table.render([("convention", "left"), ("total", "right"), ("meaning", "left")], rows)
 
 
 def count_json(arch_name: str, config: dict, table) -> dict:

@@ -1,0 +1,80 @@
+"""``cnncost zoo`` (the networks we ship) and ``cnncost verify`` (engine vs torch vs tools)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .. import archs, engine
+from ..errors import CnncostError
+from ..render.count_view import shape_text
+from . import options as o
+from .app import app, friendly
+
+
+def _console() -> Console:
+    # Piped output has no terminal width; 120 columns keep rows on one line.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+@app.command("zoo")
+@friendly
+def zoo_list(json_out: o.Json = False):
+    """The networks cnncost knows: default input, parameters, MACs, provenance."""
+    rows = []
+    for name in archs.names():
+        spec = archs.get(name)
+        table = engine.analyze(spec.build(**archs.resolve(spec, {})))
+        rows.append({"name": name, "input": list(table.network.input_shape),
+                     "params": table.total("params"), "macs": table.total("macs"),
+                     "source": spec.source, "torchvision": spec.torchvision})
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    t = Table(box=None, header_style="bold", pad_edge=False)
+    for col, justify in (("name", "left"), ("input", "left"), ("params", "right"), ("MACs", "right"),
+                         ("torchvision state_dict", "left"), ("source", "left")):
+        t.add_column(col, justify=justify)
+    for r in rows:
+        t.add_row(r["name"], shape_text(r["input"]), f"{r['params']:,}", f"{r['macs']:,}",
+                  r["torchvision"] or "—", r["source"])
+    console = _console()
+    console.print(t)
+    console.print("params = PyTorch trainable parameters · MACs = multiply-accumulates of conv/linear, "
+                  "bias excluded, at the default input", style="dim")
+
+
+@app.command()
+@friendly
+def verify(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
+           h: o.H = None, w: o.W = None, classes: o.Classes = None, in_channels: o.InChannels = None,
+           padding: o.PaddingOpt = None, org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
+           activation: o.ActivationOpt = None, aux_logits: o.Aux = None, json_out: o.Json = False):
+    """Engine vs the instantiated torch module vs fvcore (vs ptflops), layer by layer; exit 1 on any mismatch."""
+    spec = archs.get(arch)
+    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation,
+                              aux_logits)
+    network = spec.build(**archs.resolve(spec, given))
+    engine.analyze(network)  # invalid configurations fail here, before torch is imported
+    try:
+        from zoo.verify import verify as run_verify
+    except ImportError as error:
+        raise CnncostError(f"verify needs torch, fvcore and ptflops: pip install 'cnncost[torch]' ({error})") from None
+    from ..render.verify_view import verify_json, verify_table
+
+    result = run_verify(network)
+    if json_out:
+        typer.echo(json.dumps(verify_json(result), indent=2))
+    else:
+        console = _console()
+        console.print(f"{spec.name} · input {shape_text(network.input_shape)} · engine value, "
+                      f"✓ when the reference agrees, ✗ and the reference when not")
+        console.print(verify_table(result))
+        for note in result.notes:
+            console.print(f"note: {note}", style="dim")
+        console.print("[bold green]all agree[/]" if result.ok else "[bold red]MISMATCH[/]")
+    raise typer.Exit(0 if result.ok else 1)

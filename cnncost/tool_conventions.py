@@ -1,0 +1,223 @@
+"""What fvcore and ptflops report, layer by layer: each tool's counting rules, reproduced without torch.
+
+Each tool has a registry (``FVCORE``, ``PTFLOPS``: layer type -> rule); a rule is a
+small pure function ``(node, x, y) -> count`` of the layer and its input and output
+shapes (ints, or sympy expressions on the symbolic path). A layer type missing
+from a registry, or an activation function missing from its table, is an error,
+never a silent zero; where a tool really counts 0, the registry says so with an
+``uncounted`` rule naming the reason.
+
+fvcore 0.1.5 — ``FlopCountAnalysis(model.eval(), x).total()``, batch 1, default handlers
+(fvcore/nn/flop_count.py:26-44; "one fused multiply-add as one flop"):
+  Conv2d          outputs · Cin/g · kh · kw, bias ignored (jit_handles.py:127-171)
+  Linear          in · out, bias ignored (aten::linear, jit_handles.py:99-110)
+  BatchNorm       eval with running stats: elements · (2 if affine else 1);
+                  without running stats torch runs it in training mode even in eval,
+                  and fvcore counts elements · (5 if affine else 4) (jit_handles.py:230-258)
+  AdaptiveAvgPool2d  input elements (elementwise_flop_counter(1, 0), flop_count.py:42)
+  0: MaxPool2d, AvgPool2d, ZeroPad2d and every activation (aten::max_pool2d,
+     avg_pool2d, pad, hardtanh, gelu, ... have no handler: "unsupported", counted 0);
+     ReLU, Dropout, Flatten, torch.cat (in _IGNORED_OPS, jit_analysis.py:28-87);
+     residual additions (aten::add, unsupported).
+  Known bug: convolutions built with padding="same"/"valid" trace as
+  aten::_convolution_mode, which fvcore 0.1.5 has no handler for, so fvcore alone
+  counts them 0. This convention counts them like every other convolution, i.e.
+  it matches fvcore *with* the handler ``zoo.oracles.fvcore_analysis`` registers.
+
+ptflops 0.7.5 — ``get_model_complexity_info(model, input_res, backend='pytorch',
+as_strings=False)[0]``: forward hooks on modules of exactly the mapped types
+(ptflops/pytorch_ops.py:271-324) plus, while the model runs, wrappers around some
+torch.nn.functional functions and tensor ops (pytorch_engine.py:348-456) whose
+counts are added on top (pytorch_engine.py:69-71):
+  Conv2d          kh·kw · Cin · Cout/g per output position, + output elements for a bias
+                  (pytorch_ops.py:60-92; equals fvcore's conv + bias adds)
+  Linear          in · out + (out for a bias) (pytorch_ops.py:35-43; its F.linear patch
+                  is commented out, pytorch_engine.py:349)
+  BatchNorm       input elements · (2 if affine else 1), in any mode (pytorch_ops.py:51-57)
+  ReLU, ELU, GELU    2 · elements: the module hook (pytorch_ops.py:30-32) *and* the
+                  patched F.relu/F.elu/F.gelu the module's forward calls
+                  (pytorch_engine.py:350-354) both count them
+  ReLU6           elements: module hook only (nn.ReLU6 is a Hardtanh and calls
+                  F.hardtanh, which is not patched)
+  SiLU            elements: no module hook, but the patched F.silu counts (pytorch_engine.py:389-390)
+  Mish, Tanh, Sigmoid  0: neither hooked nor patched (F.mish, torch.tanh, torch.sigmoid)
+  BatchNorm, Conv2d, Linear: counted by their hooks only (F.batch_norm, F.conv2d unpatched)
+  MaxPool2d, AvgPool2d, AdaptiveAvgPool2d  2 · input elements: module hook
+                  (pytorch_ops.py:46-48) and patched functional (pytorch_engine.py:356-379)
+  0: Dropout, Flatten, ZeroPad2d (no hook, F.dropout/F.pad not patched); residual
+     additions written ``a + b`` (Tensor.__add__ is not patched; only torch.add and
+     Tensor.add are, pytorch_engine.py:454-456); torch.cat.
+
+Neither tool counts residual additions or concatenations of the networks as the
+zoo builds them, so composites add nothing. Auxiliary heads do not run in eval,
+so ``CostTable.total`` leaves their rows out, as for every compute quantity.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import layers as L
+from .arith import exact_div, product
+from .errors import CnncostError
+
+ToolRule = Callable[[Any, tuple, tuple], Any]  # (node, input shape, output shape) -> count
+TOOLS = ("fvcore", "ptflops")
+
+
+# --- factories for rule families -------------------------------------------
+
+def uncounted(why: str) -> ToolRule:
+    """A layer the tool itself counts 0 for, on purpose or not; ``why`` says where."""
+
+    def rule(node: Any, x: tuple, y: tuple) -> Any:
+        return 0
+
+    rule.__doc__ = f"0: {why}"
+    return rule
+
+
+def input_elements(scale: int, why: str) -> ToolRule:
+    """``scale`` × elements of the layer's input."""
+
+    def rule(node: Any, x: tuple, y: tuple) -> Any:
+        return scale * product(x)
+
+    rule.__doc__ = f"{scale} × input elements: {why}"
+    return rule
+
+
+def output_elements(scale: int, why: str) -> ToolRule:
+    """``scale`` × elements of the layer's output."""
+
+    def rule(node: Any, x: tuple, y: tuple) -> Any:
+        return scale * product(y)
+
+    rule.__doc__ = f"{scale} × output elements: {why}"
+    return rule
+
+
+def by_function(tool: str, table: dict) -> ToolRule:
+    """An Activation's rule, looked up by its function name; unknown names raise."""
+
+    def rule(node: L.Activation, x: tuple, y: tuple) -> Any:
+        if node.function not in table:
+            raise CnncostError(f"{node.name}: the {tool} convention has no rule for activation "
+                               f"{node.function!r} (known: {', '.join(table)})")
+        return table[node.function](node, x, y)
+
+    rule.__doc__ = f"{tool}: by activation function ({', '.join(table)})"
+    return rule
+
+
+# --- shared arithmetic -------------------------------------------------------
+
+def conv_macs(node: L.Conv2d, x: tuple, y: tuple) -> Any:
+    """Output elements × Cin/g × kh × kw (bias excluded)."""
+    kh, kw = L.pair(node.kernel_size)
+    return product(y) * exact_div(x[0], node.groups, f"{node.name}: input channels / groups") * kh * kw
+
+
+def linear_macs(node: L.Linear, x: tuple, y: tuple) -> Any:
+    """in · out (bias excluded)."""
+    return x[0] * node.out_features
+
+
+# --- fvcore ----------------------------------------------------------------
+
+def fvcore_batchnorm(node: Any, x: tuple, y: tuple) -> Any:
+    """aten::batch_norm: eval → elements·(2|1); no running stats → training mode → elements·(5|4)."""
+    if node.track_running_stats:
+        return product(x) * (2 if node.affine else 1)
+    return product(x) * (5 if node.affine else 4)
+
+
+_NO_HANDLER = "fvcore has no handler for aten::{} (unsupported op, counted 0)"
+
+FVCORE_ACTIVATIONS: dict[str, ToolRule] = {
+    "relu": uncounted("aten::relu is in fvcore's _IGNORED_OPS"),
+    **{function: uncounted(_NO_HANDLER.format(op)) for function, op in (
+        ("relu6", "hardtanh"), ("gelu", "gelu"), ("silu", "silu"), ("mish", "mish"),
+        ("elu", "elu"), ("tanh", "tanh"), ("sigmoid", "sigmoid"))},
+}
+
+FVCORE: dict[type, ToolRule] = {
+    L.Conv2d: conv_macs,  # aten::_convolution; aten::_convolution_mode via the harness's handler
+    L.Linear: linear_macs,
+    L.BatchNorm2d: fvcore_batchnorm,
+    L.BatchNorm1d: fvcore_batchnorm,
+    L.AdaptiveAvgPool2d: input_elements(1, "aten::adaptive_avg_pool2d = elementwise_flop_counter(1, 0)"),
+    L.MaxPool2d: uncounted(_NO_HANDLER.format("max_pool2d")),
+    L.AvgPool2d: uncounted(_NO_HANDLER.format("avg_pool2d")),
+    L.ZeroPad2d: uncounted(_NO_HANDLER.format("pad")),
+    L.Dropout: uncounted("aten::dropout is in fvcore's _IGNORED_OPS"),
+    L.Flatten: uncounted("aten::flatten is in fvcore's _IGNORED_OPS"),
+    L.Activation: by_function("fvcore", FVCORE_ACTIVATIONS),
+}
+
+
+# --- ptflops ---------------------------------------------------------------
+
+def ptflops_conv(node: L.Conv2d, x: tuple, y: tuple) -> Any:
+    """conv_flops_counter_hook: kh·kw·Cin·(Cout/g) per output position, + output elements for a bias."""
+    kh, kw = L.pair(node.kernel_size)
+    per_position = kh * kw * x[0] * exact_div(node.out_channels, node.groups,
+                                              f"{node.name}: output channels / groups")
+    return per_position * y[1] * y[2] + (product(y) if node.bias else 0)
+
+
+def ptflops_linear(node: L.Linear, x: tuple, y: tuple) -> Any:
+    """linear_flops_counter_hook: in·out + out for a bias."""
+    return linear_macs(node, x, y) + (node.out_features if node.bias else 0)
+
+
+def ptflops_batchnorm(node: Any, x: tuple, y: tuple) -> Any:
+    """bn_flops_counter_hook: input elements, doubled when affine, in any mode."""
+    return product(x) * (2 if node.affine else 1)
+
+
+_HOOK_AND_PATCH = "module hook and patched F.{} both count"
+
+PTFLOPS_ACTIVATIONS: dict[str, ToolRule] = {
+    "relu": output_elements(2, _HOOK_AND_PATCH.format("relu")),
+    "gelu": output_elements(2, _HOOK_AND_PATCH.format("gelu")),
+    "elu": output_elements(2, _HOOK_AND_PATCH.format("elu")),
+    "relu6": output_elements(1, "module hook only (nn.ReLU6 calls the unpatched F.hardtanh)"),
+    "silu": input_elements(1, "patched F.silu only (nn.SiLU has no module hook)"),
+    "mish": uncounted("nn.Mish has no hook and F.mish is not patched"),
+    "tanh": uncounted("nn.Tanh has no hook and torch.tanh is not patched"),
+    "sigmoid": uncounted("nn.Sigmoid has no hook and torch.sigmoid is not patched"),
+}
+
+_POOL = "pool_flops_counter_hook and patched F.{} both count the input"
+
+PTFLOPS: dict[type, ToolRule] = {
+    L.Conv2d: ptflops_conv,
+    L.Linear: ptflops_linear,
+    L.BatchNorm2d: ptflops_batchnorm,
+    L.BatchNorm1d: ptflops_batchnorm,
+    L.MaxPool2d: input_elements(2, _POOL.format("max_pool2d")),
+    L.AvgPool2d: input_elements(2, _POOL.format("avg_pool2d")),
+    L.AdaptiveAvgPool2d: input_elements(2, _POOL.format("adaptive_avg_pool2d")),
+    L.ZeroPad2d: uncounted("nn.ZeroPad2d has no hook and F.pad is not patched"),
+    L.Dropout: uncounted("nn.Dropout has no hook and F.dropout is not patched"),
+    L.Flatten: uncounted("nn.Flatten has no hook"),
+    L.Activation: by_function("ptflops", PTFLOPS_ACTIVATIONS),
+}
+
+REGISTRIES: dict[str, dict] = {"fvcore": FVCORE, "ptflops": PTFLOPS}
+
+
+def tool_count(tool: str, node: Any, x: tuple, y: tuple) -> Any:
+    """What ``tool`` counts for one leaf layer; a layer type it has no rule for raises."""
+    try:
+        rule = REGISTRIES[tool][type(node)]
+    except KeyError:
+        raise CnncostError(f"{getattr(node, 'name', node)}: the {tool} convention has no rule for "
+                           f"layer type {type(node).__name__}") from None
+    return rule(node, x, y)
+
+
+def counts(node: Any, x: tuple, y: tuple) -> tuple:
+    """(fvcore, ptflops) counts of one leaf layer, in ``TOOLS`` order."""
+    return tool_count("fvcore", node, x, y), tool_count("ptflops", node, x, y)

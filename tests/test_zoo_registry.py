@@ -1,0 +1,105 @@
+"""Every registered architecture, engine vs the instantiated torch module.
+
+Parametrised over the registry: a network is tested the moment it is registered.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import cnncost
+import zoo
+from cnncost import archs
+from zoo import oracles
+
+from .zoo_helpers import config, manifest, small_size
+
+NAMES = archs.names()
+TORCHVISION = [n for n in NAMES if archs.get(n).torchvision]
+
+
+def _sized(name: str) -> dict:
+    spec = archs.get(name)
+    if spec.param("h") is None:
+        return config(name)
+    size = small_size(name)
+    return config(name, h=size, w=size + 3)  # non-square catches H/W mix-ups
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_engine_matches_torch_module(name):
+    cfg = _sized(name)
+    table = cnncost.count(name, **cfg)
+    module = zoo.build(name, **cfg)
+    shape = table.network.input_shape
+    assert table.total("params") == oracles.param_count(module)
+    assert table.total("buffers") == oracles.batchnorm_buffers(module)
+    shapes = oracles.output_shapes(module, shape)
+    assert {r.name: tuple(r.output_shape) for r in table.layers if not r.auxiliary} == \
+        {k: v for k, v in shapes.items() if k in {r.name for r in table.layers if not r.auxiliary}}
+    assert set(shapes) <= {r.name for r in table.layers}
+    assert table.total("macs") == oracles.fvcore_macs(module, shape)
+
+
+@pytest.mark.parametrize("name", TORCHVISION)
+def test_state_dict_matches_torchvision(name):
+    spec = archs.get(name)
+    reference = manifest()[spec.torchvision]
+    module = zoo.build(name)  # default hyperparameters: torchvision's model
+    got = {k: list(v.shape) for k, v in module.state_dict().items()}
+    assert got == reference["state_dict"]
+    assert cnncost.count(name).total("params") == reference["num_params"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_training_mode_runs_with_auxiliary_heads(name):
+    cfg = _sized(name)
+    table = cnncost.count(name, **cfg)
+    if not any(r.auxiliary for r in table.layers):
+        pytest.skip("no auxiliary heads")
+    module = zoo.build(name, **cfg).train()
+    out = module(torch.zeros(2, *table.network.input_shape))
+    assert isinstance(out, tuple) and out[0].shape[-1] == cfg["classes"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_symbolic_formula_equals_count(name):
+    """The closed form in H, W (other hyperparameters at defaults) at two sizes."""
+    from cnncost import symbolic
+    from cnncost.conventions import totals
+
+    spec = archs.get(name)
+    fixed = {p.name: p.default for p in spec.params if p.name not in ("h", "w")}
+    derivation = symbolic.derive(name, fixed)
+    low = small_size(name)
+    for h, w in ((low, low + 5), (low + 19, low + 2)):
+        numeric = totals(cnncost.count(name, **fixed, h=h, w=w))
+        values = {symbolic.symbol("h"): h, symbolic.symbol("w"): w}
+        for quantity in ("params", "macs", "mults+adds", "activations"):
+            assert derivation.formulas[quantity].xreplace(values) == numeric[quantity], quantity
+
+
+def test_googlenet_aux_logits_is_torchvision_googlenet_aux():
+    reference = manifest()["googlenet_aux"]
+    module = zoo.build("googlenet", aux_logits=True)
+    assert {k: list(v.shape) for k, v in module.state_dict().items()} == reference["state_dict"]
+    table = cnncost.count("googlenet", aux_logits=True)
+    assert table.total("params") == reference["num_params"]
+    assert table.total("macs") == cnncost.count("googlenet").total("macs")  # aux heads: training only
+
+
+def test_inception_v3_without_aux_logits_matches_torchvision_count():
+    """torchvision's inception_v3(aux_logits=False) has 23,834,568 parameters."""
+    assert cnncost.count("inception_v3", aux_logits=False).total("params") == 23_834_568
+
+
+def test_size_names_never_collide():
+    from cnncost import layers as L
+    from cnncost import symbolic
+
+    net = L.Network("t", (3, symbolic.symbol("h"), symbolic.symbol("w")),
+                    (L.MaxPool2d("a", 2), L.MaxPool2d("b", 3)), {"b": ("H1", "W1")})
+    namer = symbolic.SizeNamer(net.size_names)
+    cnncost.engine.analyze(net, namer)
+    assert len(namer.definitions) == 4 and {"H1", "W1"} <= {str(s) for s in namer.definitions}

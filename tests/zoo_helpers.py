@@ -1,0 +1,37 @@
+"""Shared helpers for the zoo tests: build an architecture both ways at a given size."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from cnncost import archs, engine
+
+MANIFEST = Path(__file__).parent / "data" / "torchvision_state_dicts.json"
+
+
+@lru_cache(maxsize=None)
+def manifest() -> dict:
+    """torchvision's state_dict keys and shapes per model (copied from shared/reference)."""
+    return json.loads(MANIFEST.read_text())
+
+
+def config(name: str, **overrides) -> dict:
+    """Validated builder keywords for ``name`` with overrides."""
+    spec = archs.get(name)
+    return archs.resolve(spec, overrides)
+
+
+def network(name: str, **overrides):
+    """The engine description of ``name``."""
+    return archs.get(name).build(**config(name, **overrides))
+
+
+def small_size(name: str, **overrides) -> int:
+    """A small valid square input size for fast tests: the minimum, at least 32."""
+    net = network(name, **overrides)
+    if len(net.input_shape) != 3:
+        return 0
+    h, w = engine.min_input_size(net)
+    return max(h, w, 32)

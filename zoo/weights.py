@@ -1,0 +1,67 @@
+"""Loading checkpoint files (torchvision's among them) into zoo networks, strictly.
+
+Nothing is ever downloaded: the user points at a local file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cnncost.errors import CnncostError
+
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load a state_dict file into ``model`` strictly (``weights_only=True``).
+
+    On any mismatch, raises CnncostError naming the missing, unexpected and
+    wrong-shaped keys; the model is left untouched.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CnncostError(f"--weights: no such file: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle, zip and torch errors alike: one line
+        raise CnncostError(f"--weights: {path} is not a readable PyTorch checkpoint ({error.__class__.__name__})") from None
+    state = _unwrap(state, path)
+    problems = mismatches(model, state)
+    if problems:
+        raise CnncostError(f"--weights: {path.name} does not fit {type(model).__name__}: {problems}")
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def _unwrap(state, path: Path) -> dict:
+    """Accept a bare state_dict or the common {'state_dict': ...}/{'model': ...} wrappers."""
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CnncostError(f"--weights: {path} does not hold a state_dict of tensors")
+    return state
+
+
+def mismatches(model: nn.Module, state: dict, shown: int = 5) -> str:
+    """'' when ``state`` fits ``model`` exactly, else a one-line summary of the differences."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    given = {k: tuple(v.shape) for k, v in state.items()}
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(given) if expected[k] != given[k])
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing ({_list(missing, shown)})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected ({_list(unexpected, shown)})")
+    if wrong:
+        shapes = [f"{k} {list(given[k])} vs {list(expected[k])}" for k in wrong]
+        parts.append(f"{len(wrong)} wrong-shaped ({_list(shapes, shown)})")
+    return "; ".join(parts)
+
+
+def _list(items: list, shown: int) -> str:
+    more = f", … {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
