@@ -9,6 +9,7 @@ from .timing import cnncost_command, median_call, process_times
 
 COMMANDS = [  # (label, arguments, budget in seconds)
     ("cnncost count --m 64 --k 3 --hw 100", ["count", "--m", "64", "--k", "3", "--hw", "100"], 0.25),
+    ("cnncost count resnet152 --hw 224", ["count", "resnet152", "--hw", "224"], 0.25),
     ("cnncost formula scratch5 --symbolic", ["formula", "scratch5", "--symbolic"], 1.0),
     ("cnncost formula scratch5 --symbolic --quantity all",
      ["formula", "scratch5", "--symbolic", "--quantity", "all"], 1.0),
@@ -43,11 +44,40 @@ def main() -> None:
     print("\n| in process | median |\n|---|---|")
     seconds = median_call(lambda: cnncost.count("scratch5", m=64, k=3, h=100, w=100).total("macs"))
     print(f"| `cnncost.count('scratch5', m=64, k=3, h=100, w=100)` (200 calls) | {seconds * 1e6:.0f} µs |")
+    zoo_counts()
     import sympy  # noqa: F401  (imported outside the timed region)
     from cnncost import symbolic
 
     seconds = median_call(lambda: symbolic.derive("scratch5"), runs=5)
     print(f"| `symbolic.derive('scratch5')`, sympy loaded and warm (5 calls) | {seconds * 1000:.1f} ms |")
+    zoo_formulas(base)
+
+
+def zoo_counts() -> None:
+    """In-process count of every zoo network at sizes it has not seen (description built each time)."""
+    from cnncost import archs, engine
+
+    for name in archs.names():
+        spec = archs.get(name)
+        default = spec.param("h").default
+        sizes = iter(range(default, default + 10_000))
+
+        def count_once():
+            size = next(sizes)
+            engine.analyze(spec.build(**archs.resolve(spec, {"h": size, "w": size}))).total("macs")
+
+        print(f"| count {name} at a new size (build + walk, 50 calls) | {median_call(count_once, 50) * 1000:.2f} ms |")
+
+
+def zoo_formulas(base: list) -> None:
+    """Cold derivation of every convention for every zoo network, as a whole process."""
+    print("\n| `cnncost formula NAME --quantity all --no-cache` (3 runs) | median wall | median CPU | budget |")
+    print("|---|---|---|---|")
+    from cnncost import archs
+
+    for name in archs.names():
+        t = process_times(base + ["formula", name, "--quantity", "all", "--no-cache"], runs=3)
+        print(f"| {name} | {t['median']:.2f} s | {t['cpu']:.2f} s | 3 s |")
 
 
 if __name__ == "__main__":

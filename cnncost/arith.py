@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import CnncostError
+
 
 def is_number(value: Any) -> bool:
     """True for plain Python ints (bools excluded)."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    return type(value) is int  # exact type check: hot path of every numeric count
 
 
 def floordiv(a: Any, b: Any) -> Any:
@@ -25,13 +27,15 @@ def ceildiv(a: Any, b: Any) -> Any:
     return -((-a) // b)
 
 
-def exact_div(a: Any, b: Any, what: str) -> Any:
-    """a / b, which must be a whole number; ``what`` names it in the error."""
-    from .errors import CnncostError
+def exact_div(a: Any, b: Any, where: str, what: str = "") -> Any:
+    """a / b, which must be a whole number.
 
-    if is_number(a) and is_number(b):
+    The error names ``where`` (a layer) and ``what`` (the quantity); both are
+    formatted only on failure, because this runs for every conv of every count.
+    """
+    if type(a) is int and type(b) is int:
         if a % b:
-            raise CnncostError(f"{what}: {a}/{b} is not a whole number")
+            raise CnncostError(f"{where}: {what + ' ' if what else ''}{a}/{b} is not a whole number")
         return a // b
     return a / b  # symbolic: recorded as a divisibility condition by the caller
 

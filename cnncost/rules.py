@@ -73,8 +73,8 @@ def conv_padding(node: L.Conv2d) -> tuple:
 
 def conv_shape(node: L.Conv2d, x: Shape) -> Shape:
     cin, h, w = _spatial(node, x)
-    exact_div(cin, node.groups, f"{node.name}: input channels / groups")
-    exact_div(node.out_channels, node.groups, f"{node.name}: output channels / groups")
+    exact_div(cin, node.groups, node.name, "input channels / groups:")
+    exact_div(node.out_channels, node.groups, node.name, "output channels / groups:")
     (th, tw), (lh, lw) = conv_padding(node)
     (kh, kw), (sh, sw), (dh, dw) = L.pair(node.kernel_size), L.pair(node.stride), L.pair(node.dilation)
     return (node.out_channels, window_output(h, kh, sh, th, dh, pad_left=lh),

@@ -115,7 +115,7 @@ def by_function(tool: str, table: dict) -> ToolRule:
 def conv_macs(node: L.Conv2d, x: tuple, y: tuple) -> Any:
     """Output elements × Cin/g × kh × kw (bias excluded)."""
     kh, kw = L.pair(node.kernel_size)
-    return product(y) * exact_div(x[0], node.groups, f"{node.name}: input channels / groups") * kh * kw
+    return product(y) * exact_div(x[0], node.groups, node.name, "input channels / groups:") * kh * kw
 
 
 def linear_macs(node: L.Linear, x: tuple, y: tuple) -> Any:
@@ -161,8 +161,8 @@ FVCORE: dict[type, ToolRule] = {
 def ptflops_conv(node: L.Conv2d, x: tuple, y: tuple) -> Any:
     """conv_flops_counter_hook: kh·kw·Cin·(Cout/g) per output position, + output elements for a bias."""
     kh, kw = L.pair(node.kernel_size)
-    per_position = kh * kw * x[0] * exact_div(node.out_channels, node.groups,
-                                              f"{node.name}: output channels / groups")
+    per_position = kh * kw * x[0] * exact_div(node.out_channels, node.groups, node.name,
+                                              "output channels / groups:")
     return per_position * y[1] * y[2] + (product(y) if node.bias else 0)
 
 

@@ -1,5 +1,10 @@
-"""Command-line interface."""
+"""Command-line interface: importing it registers every command on ``app``.
 
+(With a single registered command typer would make it the default and read its
+name as an argument, so all commands are always registered together.)
+"""
+
+from . import check_command, commands, zoo_commands  # noqa: F401  (register the commands)
 from .app import app, main, run
 
 __all__ = ["app", "main", "run"]

@@ -34,7 +34,7 @@ def friendly(command):
 
 def main(argv: list | None = None) -> int:
     """Entry point: usage errors become one line and exit code 2, never a traceback."""
-    from . import commands, zoo_commands  # noqa: F401  (register the commands)
+    from . import check_command, commands, zoo_commands  # noqa: F401  (register the commands)
 
     command = typer.main.get_command(app)
     try:

@@ -1,0 +1,1 @@
+"""Auditing claimed formulas; import ``cnncost.claims.parser`` explicitly (it loads sympy)."""

@@ -1,0 +1,44 @@
+"""``cnncost check``: audit a claimed formula or number against the engine."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from .. import archs
+from ..conventions import CONVENTIONS
+from ..errors import CnncostError
+from . import options as o
+from .app import app, friendly
+
+
+@app.command()
+@friendly
+def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula or number"),
+          arch: str = typer.Argument("scratch5", help="architecture name"),
+          quantity: str = typer.Option("params", "--quantity", help="what the claim counts: " + ", ".join(CONVENTIONS)),
+          layer: Optional[str] = typer.Option(None, "--layer", help="the claim is about this layer only"),
+          m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None, h: o.H = None, w: o.W = None,
+          classes: o.Classes = None, in_channels: o.InChannels = None, padding: o.PaddingOpt = None,
+          org: o.Org = None, bn: o.BN = None, aux_logits: o.Aux = None, json_out: o.Json = False,
+          claims: Optional[str] = typer.Option(None, "--claims", help="a TOML file of many claims"),
+          markdown: bool = typer.Option(False, "--markdown", help="with --claims: a Markdown report"),
+          tolerance: float = typer.Option(0.0, "--tolerance", min=0.0, max=1.0,
+                                          help="a number claim within this relative error is accepted (rounded figures)")):
+    """Is a claimed formula or number right? If not: the difference, why, and a counterexample."""
+    from ..claims import run
+
+    if claims:
+        header, items = run.load(claims)
+        results = [run.check_item(item) for item in items]
+        typer.echo(run.batch_markdown(header, results) if markdown else run.batch_text(results, json_out),
+                   nl=not markdown)
+        raise typer.Exit(0 if all(r["equal"] for r in results) else 1)
+    if claim is None:
+        raise CnncostError("CLAIM: give a formula or a number to check (or --claims FILE)")
+    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, None, None, aux_logits)
+    result = run.check_one(claim, arch, quantity, layer, given, tolerance)
+    typer.echo(json.dumps(result, indent=2, default=str) if json_out else run.single_text(result))
+    raise typer.Exit(0 if result["equal"] else 1)

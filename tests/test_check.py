@@ -1,0 +1,166 @@
+"""`cnncost check`: verdicts, differences, explanations and counterexamples."""
+
+import json
+from pathlib import Path
+
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from cnncost import symbolic
+from cnncost.claims.audit import audit
+from cnncost.claims.parser import parse_claim
+from cnncost.cli import app, main
+from cnncost.cli import check_command  # noqa: F401  (registers the command)
+from cnncost.render.printer import text
+
+runner = CliRunner()
+NAMES = {s: symbolic.symbol(s.lower() if s in "HW" else s) for s in ("H", "W", "m", "k", "n")}
+m, k, n, H, W = (NAMES[s] for s in ("m", "k", "n", "H", "W"))
+DOCS = Path(__file__).parent.parent / "docs"
+
+structures = st.fixed_dictionaries({"padding": st.sampled_from(["valid", "same"]),
+                                    "org": st.sampled_from(["same", "double"]), "bn": st.booleans()})
+quantities = st.sampled_from(["params", "macs", "mults+adds", "keras"])
+
+
+@settings(max_examples=25)
+@given(structures, quantities, st.sampled_from(["expanded", "printed", "compact"]))
+def test_the_engines_own_formula_rearranged_is_equal(structure, quantity, form):
+    derivation = symbolic.derive("scratch5", structure)
+    true = derivation.formulas[quantity]
+    claim = {"expanded": sympy.expand(true),
+             "printed": parse_claim(text(true), NAMES),  # our display text, parsed back
+             "compact": symbolic.finish(derivation.compact[quantity], symbolic.full_sizes(derivation.sizes))}[form]
+    result = audit(claim, derivation, quantity)
+    assert result.equal and result.counterexample is None
+
+
+def _perturb(true, how, derivation):
+    terms = sympy.Add.make_args(sympy.expand(true))
+    if how == "dropped term":
+        return sympy.Add(*terms[1:]), -terms[0]
+    if how == "MACs as FLOPs":
+        return 2 * true, true
+    shifted = true.xreplace({H: H + 1, W: W + 1})  # an off-by-one input size
+    return shifted, sympy.expand(shifted - true)
+
+
+@settings(max_examples=15)
+@given(structures, quantities, st.sampled_from(["dropped term", "MACs as FLOPs", "off by one"]))
+def test_perturbations_are_not_equal_with_the_exact_difference(structure, quantity, how):
+    derivation = symbolic.derive("scratch5", structure)
+    true = derivation.formulas[quantity]
+    claim, expected_difference = _perturb(true, how, derivation)
+    result = audit(claim, derivation, quantity)
+    if sympy.expand(expected_difference) == 0:
+        return  # e.g. params do not depend on H for some structures: no perturbation happened
+    assert not result.equal
+    assert sympy.expand(result.difference - expected_difference) == 0
+    point = {NAMES[name]: value for name, value in result.counterexample.items() if name in NAMES}
+    assert claim.xreplace(point) == result.counterexample["claimed"] != result.counterexample["true"]
+    assert true.xreplace(point) == result.counterexample["true"]
+    assert all(bool(c.xreplace(point)) for c in derivation.conditions)  # a valid configuration
+
+
+def test_report_001_claim_at_256():
+    result = runner.invoke(app, ["check", "k*k*3*m + (k*k*m*m)*4 + (8*8*m*n+n) + (10*n+10)",
+                                 "--quantity", "params", "--padding", "same", "--hw", "256", "--json"])
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    assert doc["equal"] is False and sympy.sympify(doc["difference"]) == -5 * sympy.Symbol("m")
+    assert "conv1…conv5 bias: 5m missing" in doc["explanation"]
+    assert {k: doc["counterexample"][k] for k in ("m", "k", "n", "claimed", "true")} == \
+        {"m": 1, "k": 1, "n": 1, "claimed": 92, "true": 97}
+    assert any("fc1: the claim has 64mn" in s for s in doc["explanation"])  # only right at 256×256
+    assert set(doc) >= {"equal", "difference", "explanation", "counterexample", "holds_when"}
+
+
+def test_report_001_general_formula_holds_exactly_at_hw_65536():
+    derivation = symbolic.derive("scratch5", {"padding": "same"})
+    claim = parse_claim("k*k*3*m + (k*k*m*m)*4 + (8*8*m*n+n) + (10*n+10)", NAMES)
+    result = audit(claim, derivation, "params")
+    assert "apart from the parts named above, the claim holds when HW = 65536" in result.holds_when
+
+
+def test_dropped_floors_are_named():
+    derivation = symbolic.derive("scratch5", {"padding": "same"})
+    claim = parse_claim("k^2HW(3m + 85m^2/256) + mnHW/1024 + 10n", NAMES)
+    result = audit(claim, derivation, "macs")
+    assert not result.equal and "multiples of 32" in result.explanation[0]
+    assert result.holds_when == ["the claim holds when H and W are multiples of 32"]
+
+
+def test_number_claim_names_the_convention_mistake():
+    result = runner.invoke(app, ["check", "233,603,072", "--quantity", "macs", "--json"])
+    doc = json.loads(result.output)
+    assert result.exit_code == 1 and doc["number"]["relative_error"] == 1.0
+    assert "the claimed number equals the flops convention" in doc["explanation"]
+    ok = runner.invoke(app, ["check", "233,603,072", "--quantity", "mults+adds"])
+    assert ok.exit_code == 0 and ok.output.startswith("EQUAL")
+
+
+def test_layer_claims_and_bias_free_parameters():
+    result = runner.invoke(app, ["check", "2mk^2 + m", "--layer", "conv1", "--json"])
+    assert "conv1: the claim has 2k²m where the true count has 3k²m" in json.loads(result.output)["explanation"]
+    weights_only = runner.invoke(app, ["check", "159114 - 5*64 - 128 - 10", "--m", "64", "--hw", "100", "--json"])
+    assert "the claimed number equals parameters without the biases" in json.loads(weights_only.output)["explanation"]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["check", "__import__('os').system('true')"], "column"),
+    (["check", "k.__class__"], "'.' at column 2"),
+    (["check", "9^9^9^9"], "exponent"),
+    (["check", "x + 1"], "unknown name"),
+    (["check", "m", "--layer", "conv9"], "--layer"),
+    (["check", "m", "--quantity", "joules"], "--quantity"),
+    (["check"], "CLAIM"),
+    (["check", "159114"], "hw"),  # defaults are used for unbound variables: this one is fine...
+])
+def test_bad_claims_are_one_line_and_exit_2(args, fragment, capsys):
+    code = main(args)
+    captured = capsys.readouterr()
+    if args == ["check", "159114"]:
+        assert code == 0  # ...a plain number is checked at the defaults (m=64 k=3 n=128 100×100)
+        return
+    assert code == 2 and len(captured.err.strip().splitlines()) == 1 and fragment in captured.err
+
+
+def test_claims_file(tmp_path):
+    path = tmp_path / "claims.toml"
+    path.write_text('''
+[[claim]]
+name = "right"
+claim = "159114"
+quantity = "params"
+options = { m = 64, k = 3, n = 128, hw = 100 }
+
+[[claim]]
+name = "wrong"
+claim = "2mk^2 + m"
+quantity = "params"
+layer = "conv1"
+
+[[claim]]
+name = "broken"
+claim = "k..m"
+quantity = "params"
+''')
+    result = runner.invoke(app, ["check", "--claims", str(path)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert "EQUAL" in lines[0] and "NOT EQUAL" in lines[1] and "ERROR" in lines[2]
+
+
+def test_bad_claims_file_is_one_line(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text("[[claim]]\nname = 1\nclaim = 'm'\nquantity = 'params'\nbogus = 2\n")
+    assert main(["check", "--claims", str(path)]) == 2
+    assert "unknown key 'bogus'" in capsys.readouterr().err
+
+
+def test_docs_audit_page_is_the_tools_output():
+    result = runner.invoke(app, ["check", "--claims", str(DOCS / "seed_claims.toml"), "--markdown"])
+    assert result.output == (DOCS / "audit.md").read_text(encoding="utf-8")
