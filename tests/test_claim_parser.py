@@ -178,7 +178,8 @@ HOSTILE = [
     "2^k", "k^(1/2)", "9^99999", "2**2**2**2**2", "((10^60)^64)^64", "1" * 61, "k=3", "k<3",
     "k;k", "k:k", "k@k", "k!", "k%2", "k&k", "k|k", "~k", "k\\k", "import os", "x", "f(k)",
     "", "   ", "(k", "k)", "[k)", "k+", "k*", "k^", "k/0", "k/(m-m)", "1,", ",1", "1,,2", "1_",
-    "k,m", "k 2", "233 603 072", "floor k", "floor()", "⌊k", "k⌋", "k²⁻¹", "1.", ".5", "k^-1",
+    "k,m", "k 2", "233 603 072", "floor k", "floor()", "⌊k", "k⌋", "k²⁻¹", "1.", ".5",
+    "k^-1",
     "k" + "^2" * 900, "k" + "^(" * 500 + "2" + ")" * 500, "⌊" * 99 + "k" + "*0.5+0.25⌋" * 99,
     "ceil(" * 40 + "k" + ")" * 40, "k" * 1001, "(k+m+n+H+W)^64^2", "$k", "k\x00",
     "k\u200bm", "·k",
@@ -245,7 +246,8 @@ def test_long_valid_formula_is_fast_and_never_evaluates_text(monkeypatch):
     for module in [mod for name, mod in list(sys.modules.items()) if name.startswith("sympy")]:
         for name in ("sympify", "parse_expr"):  # every alias a sympy module holds
             if name in vars(module):
-                monkeypatch.setattr(module, name, strict_sympify if name == "sympify" else forbidden)
+                trap = strict_sympify if name == "sympify" else forbidden
+                monkeypatch.setattr(module, name, trap)
     with pytest.raises(AssertionError):  # the trap works: a string reaching sympify is caught
         sympy.Integer(1) + "2"
     text = " + ".join(f"{i}k²HW(3m + 85m²/256)/⌊H/{i}⌋ - n(64m + 10)^2" for i in range(1, 40))

@@ -104,9 +104,9 @@ def test_bad_input_is_one_line_and_exit_2(args, fragment, capsys):
 
 
 def test_python_dash_m_and_no_heavy_imports():
-    """`cnncost count` runs without importing sympy or torch."""
+    """`cnncost count` runs without importing sympy, torch or rich."""
     code = ("import sys; from cnncost.cli import main; rc = main(['count', '--json']); "
-            "print('HEAVY', sorted(m for m in ('sympy', 'torch') if m in sys.modules))")
+            "print('HEAVY', sorted(m for m in ('sympy', 'torch', 'rich') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
     result = subprocess.run([sys.executable, "-m", "cnncost", "count", "--json"], capture_output=True, text=True)

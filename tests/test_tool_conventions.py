@@ -25,7 +25,7 @@ from zoo import oracles, to_module
 from zoo.from_spec import ACTIVATIONS
 
 from .strategies import scratch5_configs
-from .zoo_helpers import config, small_size
+from .zoo_helpers import config, fast_build, small_size
 
 warnings.filterwarnings("ignore", module="fvcore")  # tracer and unsupported-op chatter
 warnings.filterwarnings("ignore", message=".*TracerWarning.*")
@@ -231,19 +231,11 @@ def _sized(name: str) -> dict:
     return config(name, h=size, w=size + 3)  # non-square catches H/W mix-ups
 
 
-def _uninitialised(name: str, cfg: dict):
-    """The zoo module with parameters allocated but not initialised: counts ignore values,
-    and initialising VGG's 10⁸ weights would take most of the test's time."""
-    with torch.device("meta"):
-        module = zoo.build(name, **cfg)
-    return module.to_empty(device="cpu")
-
-
 @pytest.mark.parametrize("name", archs.names())
 def test_registered_network_matches_the_tools(name):
     cfg = _sized(name)
     table = cnncost.count(name, **cfg)
-    module = _uninitialised(name, cfg)
+    module = fast_build(name, **cfg)
     shape = table.network.input_shape
     t = totals(table)
     assert t["fvcore"] == oracles.fvcore_total(module, shape)

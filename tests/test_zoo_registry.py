@@ -13,7 +13,10 @@ import zoo
 from cnncost import archs
 from zoo import oracles
 
-from .zoo_helpers import config, manifest, small_size
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from .zoo_helpers import config, fast_build, manifest, small_size
 
 NAMES = archs.names()
 TORCHVISION = [n for n in NAMES if archs.get(n).torchvision]
@@ -103,3 +106,40 @@ def test_size_names_never_collide():
     namer = symbolic.SizeNamer(net.size_names)
     cnncost.engine.analyze(net, namer)
     assert len(namer.definitions) == 4 and {"H1", "W1"} <= {str(s) for s in namer.definitions}
+
+
+@st.composite
+def hyperparameters(draw, name: str) -> dict:
+    """Random valid hyperparameters of one architecture: its design variables, classes, input size."""
+    spec = archs.get(name)
+    chosen = {}
+    for p in spec.params:
+        if p.symbolic and p.name not in ("h", "w"):
+            top = 5 if p.name == "k" else min(p.default, 16 if p.name == "m" else 64)
+            chosen[p.name] = draw(st.integers(1, max(top, 1)))
+    if spec.param("classes"):
+        chosen["classes"] = draw(st.integers(1, 20))
+    if spec.param("in_channels"):
+        chosen["in_channels"] = draw(st.integers(1, 4))
+    if spec.param("h") and len(archs.get(name).build(**config(name, **chosen)).input_shape) == 3:
+        low = small_size(name, **chosen)
+        chosen["h"] = draw(st.integers(low, low + 40))
+        chosen["w"] = draw(st.integers(low, low + 40))
+    return config(name, **chosen)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_random_hyperparameters_match_torch(name):
+    @settings(max_examples=3)
+    @given(hyperparameters(name))
+    def check(cfg):
+        table = cnncost.count(name, **cfg)
+        module = fast_build(name, **cfg)
+        shape = table.network.input_shape
+        assert table.total("params") == oracles.param_count(module)
+        assert table.total("buffers") == oracles.batchnorm_buffers(module)
+        shapes = oracles.output_shapes(module, shape)
+        assert all(shapes[r.name] == tuple(r.output_shape) for r in table.layers if not r.auxiliary)
+        assert table.total("macs") == oracles.fvcore_macs(module, shape)
+
+    check()

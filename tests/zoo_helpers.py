@@ -35,3 +35,15 @@ def small_size(name: str, **overrides) -> int:
         return 0
     h, w = engine.min_input_size(net)
     return max(h, w, 32)
+
+
+def fast_build(name: str, **cfg):
+    """The zoo module with parameters allocated but not initialised: counts ignore values,
+    and initialising VGG's 10⁸ weights would take most of a test's time."""
+    import torch
+
+    import zoo
+
+    with torch.device("meta"):
+        module = zoo.build(name, **cfg)
+    return module.to_empty(device="cpu")

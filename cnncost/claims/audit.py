@@ -10,6 +10,7 @@ BatchNorm, bias additions, the MACs/FLOPs factor) — never guessed text.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any, NamedTuple
 
 import sympy
@@ -43,6 +44,9 @@ def audit(claim: Any, derivation: symbolic.Derivation, quantity: str, layer: str
     if quantity not in CONVENTIONS:
         raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}")
     true = P.true_expression(derivation, quantity, layer)
+    if expanded_terms(claim) > MAX_TERMS:
+        raise CnncostError(f"claim: expands to more than {MAX_TERMS:,} terms; write it in expanded or factored "
+                           "form with smaller powers")
     claim = claim.xreplace(_bound_symbols(derivation))
     unknown = claim.free_symbols - set(_free_symbols(derivation))
     if unknown:
@@ -72,6 +76,21 @@ def audit(claim: Any, derivation: symbolic.Derivation, quantity: str, layer: str
     if equal:
         explanation = ["equal at every valid point examined; sympy could not prove the identity"]
     return Audit(equal, claim, true, difference, explanation, counterexample, holds, None)
+
+
+MAX_TERMS = 20_000  # an upper bound on the expanded claim; (k+m+n+H+W)^64 would hang expand()
+
+
+def expanded_terms(expr) -> int:
+    """Upper bound on the number of terms of ``sympy.expand(expr)``, computed without expanding."""
+    if expr.is_Add:
+        return sum(expanded_terms(a) for a in expr.args)
+    if expr.is_Mul:
+        return math.prod(expanded_terms(a) for a in expr.args)
+    if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
+        n = expanded_terms(expr.base)
+        return math.comb(n + int(expr.exp) - 1, int(expr.exp))  # monomials of degree e in n terms
+    return 1
 
 
 def floors_dropped(claim, true) -> int | None:

@@ -6,8 +6,6 @@ import json
 import sys
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from .. import archs, engine
 from ..errors import CnncostError
@@ -16,7 +14,10 @@ from . import options as o
 from .app import app, friendly
 
 
-def _console() -> Console:
+def _console():
+    """A rich console (imported here: `count` and `formula` never load rich)."""
+    from rich.console import Console
+
     # Piped output has no terminal width; 120 columns keep rows on one line.
     return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
@@ -35,6 +36,8 @@ def zoo_list(json_out: o.Json = False):
     if json_out:
         typer.echo(json.dumps(rows, indent=2))
         return
+    from rich.table import Table
+
     t = Table(box=None, header_style="bold", pad_edge=False)
     for col, justify in (("name", "left"), ("input", "left"), ("params", "right"), ("MACs", "right"),
                          ("torchvision state_dict", "left"), ("source", "left")):
