@@ -23,6 +23,19 @@ from .conventions import CONVENTIONS, sums
 DISPLAY = {"h": "H", "w": "W"}  # builder keyword -> symbol name
 
 
+def as_expr(value: Any) -> Any:
+    """An engine value (int or sympy expression) as a sympy expression.
+
+    Deliberately not ``sympify``: engine values are never text, and this
+    keeps any string from ever being parsed as code.
+    """
+    if isinstance(value, sympy.Basic):
+        return value
+    if type(value) is int:
+        return sympy.Integer(value)
+    raise TypeError(f"not an engine value: {value!r}")
+
+
 def symbol(name: str) -> sympy.Symbol:
     """The design variable ``name`` as a positive integer symbol."""
     return sympy.Symbol(DISPLAY.get(name, name), integer=True, positive=True)
@@ -89,7 +102,7 @@ class SizeNamer:
                 return names
 
     def _name(self, expr: Any, name: str) -> Any:
-        expr = sympy.sympify(expr)
+        expr = as_expr(expr)
         if expr.is_Number or expr.is_Symbol:
             return expr
         if expr not in self._by_expr:
@@ -191,7 +204,7 @@ def _channel_conditions(table: Any) -> list:
     for row in table.layers:
         if len(row.output_shape) != 3 and row.type != "Linear":
             continue  # flattened features inherit the channels' condition
-        channels = sympy.sympify(row.output_shape[0])
+        channels = as_expr(row.output_shape[0])
         if channels.is_integer is True:
             continue
         numer, denom = channels.as_numer_denom()

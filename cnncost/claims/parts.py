@@ -23,7 +23,7 @@ def _rows(derivation, divisor: int | None = None) -> list:
     full = symbolic.full_sizes(derivation.sizes)
 
     def closed(expr):
-        expr = sympy.sympify(expr).xreplace(full)
+        expr = symbolic.as_expr(expr).xreplace(full)
         return symbolic.assume_divisible(expr, divisor) if divisor else expr
 
     return [(row, {q: closed(getattr(row, q)) for q in QUANTITIES}, closed(row.output_shape[0]),
