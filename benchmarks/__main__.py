@@ -1,4 +1,8 @@
-"""Run every benchmark and print a Markdown table (method in docs/benchmarks.md)."""
+"""Run every benchmark and print a Markdown table (method in docs/benchmarks.md).
+
+``python -m benchmarks --tools`` also times cnncost against fvcore, ptflops and
+FlopCounterMode on every zoo network (``benchmarks.tools``; needs torch).
+"""
 
 from __future__ import annotations
 
@@ -45,12 +49,25 @@ def main() -> None:
     seconds = median_call(lambda: cnncost.count("scratch5", m=64, k=3, h=100, w=100).total("macs"))
     print(f"| `cnncost.count('scratch5', m=64, k=3, h=100, w=100)` (200 calls) | {seconds * 1e6:.0f} µs |")
     zoo_counts()
+    sweep_rate()
     import sympy  # noqa: F401  (imported outside the timed region)
     from cnncost import symbolic
 
     seconds = median_call(lambda: symbolic.derive("scratch5"), runs=5)
     print(f"| `symbolic.derive('scratch5')`, sympy loaded and warm (5 calls) | {seconds * 1000:.1f} ms |")
     zoo_formulas(base)
+
+
+def sweep_rate() -> None:
+    """Configurations per second of `cnncost sweep` on a 1,000,000-configuration scratch5 grid."""
+    from cnncost.sweep.run import sweep
+
+    grid = {"m": list(range(1, 101)), "k": list(range(1, 6)), "n": list(range(1, 41)), "hw": list(range(160, 210))}
+    for quantities in (["macs"], ["params", "macs"]):
+        sweep("scratch5", grid, quantities)  # derive and compile once (cached by sympy) before timing
+        result = sweep("scratch5", grid, quantities)
+        print(f"| sweep scratch5, 1,000,000 configurations, {'+'.join(quantities)} (evaluation only) | "
+              f"{result.total / result.seconds / 1e6:.2f} M configurations/s |")
 
 
 def zoo_counts() -> None:
@@ -82,3 +99,7 @@ def zoo_formulas(base: list) -> None:
 
 if __name__ == "__main__":
     main()
+    if "--tools" in sys.argv[1:]:
+        from . import tools
+
+        tools.main([])

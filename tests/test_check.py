@@ -13,7 +13,6 @@ from cnncost import symbolic
 from cnncost.claims.audit import audit
 from cnncost.claims.parser import parse_claim
 from cnncost.cli import app, main
-from cnncost.cli import check_command  # noqa: F401  (registers the command)
 from cnncost.render.printer import text
 
 runner = CliRunner()

@@ -9,7 +9,6 @@ import sympy
 from typer.testing import CliRunner
 
 from cnncost.cli import app, main
-from cnncost.cli import commands  # noqa: F401  (registers the commands)
 
 runner = CliRunner()
 

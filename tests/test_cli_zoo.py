@@ -7,7 +7,6 @@ from typer.testing import CliRunner
 from cnncost import layers as L
 from cnncost import rules
 from cnncost.cli import app
-from cnncost.cli import commands, zoo_commands  # noqa: F401  (register the commands)
 
 runner = CliRunner()
 

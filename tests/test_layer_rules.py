@@ -3,7 +3,7 @@ even kernels), dilation, groups, and pooling with ceil_mode."""
 
 import pytest
 import torch
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 

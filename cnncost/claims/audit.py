@@ -20,7 +20,7 @@ from ..conventions import CONVENTIONS
 from ..errors import CnncostError
 from ..render.printer import text
 from . import parts as P
-from .evaluate import compile_exact
+from ..exact import compile_exact
 
 SQUARE_SEARCH = 1024  # largest square input size examined for "holds when"
 

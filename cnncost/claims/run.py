@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sympy
 
 from .. import archs, symbolic
 from ..conventions import CONVENTIONS

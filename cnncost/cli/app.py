@@ -34,7 +34,7 @@ def friendly(command):
 
 def main(argv: list | None = None) -> int:
     """Entry point: usage errors become one line and exit code 2, never a traceback."""
-    from . import check_command, commands, zoo_commands  # noqa: F401  (register the commands)
+    from .. import cli  # noqa: F401  (importing the package registers every command)
 
     command = typer.main.get_command(app)
     try:

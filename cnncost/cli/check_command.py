@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from .. import archs
 from ..conventions import CONVENTIONS
 from ..errors import CnncostError
 from . import options as o

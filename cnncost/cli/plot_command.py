@@ -1,0 +1,98 @@
+"""``cnncost plot``: how a cost grows with one variable, one line per architecture, on one chart.
+
+sympy and matplotlib are imported only when the command runs, so ``cnncost count``
+never loads them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List
+
+import typer
+
+from .. import archs
+from ..conventions import CONVENTIONS
+from ..errors import CnncostError
+from . import options as o
+from .app import app, friendly
+
+FORMATS = (".png", ".svg", ".pdf")
+MAX_POINTS = 100_000
+
+
+@app.command()
+@friendly
+def plot(arch: List[str] = typer.Argument(..., help="architectures, one line each (zoo. prefix accepted)"),
+         vary: str = typer.Option(..., "--vary", help="the variable on the x axis: hw (H = W), h, w, m, k or n"),
+         start: int = typer.Option(..., "--from", help="first value of the varied variable"),
+         stop: int = typer.Option(..., "--to", help="last value (inclusive)"),
+         step: int = typer.Option(1, "--step", help="spacing of the values"),
+         quantity: str = typer.Option("macs", "--quantity", help="one of: " + ", ".join(CONVENTIONS)),
+         out: str = typer.Option(..., "--out", help="chart file: .png, .svg or .pdf"),
+         m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None, h: o.H = None, w: o.W = None,
+         classes: o.Classes = None, in_channels: o.InChannels = None, padding: o.PaddingOpt = None,
+         org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
+         activation: o.ActivationOpt = None, aux_logits: o.Aux = None):
+    """Chart a cost against one design variable, exact at every point, leading terms in the legend."""
+    check_out(out)
+    xs = _points(start, stop, step)
+    if quantity not in CONVENTIONS:
+        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose one of {', '.join(CONVENTIONS)}")
+    from .. import plot as charts
+
+    charts.require_matplotlib()
+    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation,
+                              aux_logits)
+    specs = [charts.check_vary(archs.get(name), vary) for name in arch]
+    _check_used(given, specs)
+    label = charts.axis_label(specs[0], vary)
+    all_series = []
+    for spec in specs:
+        mine = {key: value for key, value in given.items() if spec.param(key)}
+        s = charts.series(spec.name, vary, xs, quantity, mine)
+        needs = f" (valid only where {' and '.join(s.needs)})" if s.needs else ""
+        if not s.xs:
+            raise CnncostError(f"{spec.name}: no valid point for {label} from {start} to {stop}{needs}")
+        if s.skipped:
+            typer.echo(f"note: {spec.name}: skipped {s.skipped} of {len(xs)} points where the network "
+                       f"is invalid{needs}", err=True)
+        all_series.append(s)
+    fixed = ", ".join(f"{key}={value}" for key, value in given.items())
+    title = (f"{CONVENTIONS[quantity].unit} as {label.split(' (')[0]} grows; "
+             + (f"{fixed}, other variables at defaults" if fixed else "other variables at their defaults"))
+    charts.draw(all_series, label, quantity, out, title)
+    total = sum(len(s.xs) for s in all_series)
+    typer.echo(f"wrote {out}: {total} points, {len(all_series)} "
+               f"architecture{'s' if len(all_series) > 1 else ''}")
+
+
+def check_out(path: str) -> None:
+    """``--out`` checked before any work: a known extension, in an existing writable directory."""
+    if os.path.splitext(path)[1].lower() not in FORMATS:
+        raise CnncostError(f"--out: {path!r} must end in {', '.join(FORMATS)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
+        raise CnncostError(f"--out: cannot write into {folder!r} (not a writable directory)")
+    if os.path.isdir(path):
+        raise CnncostError(f"--out: {path!r} is a directory")
+
+
+def _points(start: int, stop: int, step: int) -> range:
+    if step < 1:
+        raise CnncostError(f"--step: {step} is out of range (need an integer ≥ 1)")
+    if start < 1:
+        raise CnncostError(f"--from: {start} is out of range (need an integer ≥ 1)")
+    if start > stop:
+        raise CnncostError(f"--from {start} is greater than --to {stop}")
+    xs = range(start, stop + 1, step)
+    if len(xs) > MAX_POINTS:
+        raise CnncostError(f"--from/--to: {len(xs):,} points is too many (at most {MAX_POINTS:,}; raise --step)")
+    return xs
+
+
+def _check_used(given: dict, specs: list) -> None:
+    """An option no architecture takes is an error (one taken by some applies to those)."""
+    for key in given:
+        if not any(spec.param(key) for spec in specs):
+            archs.resolve(specs[0], {key: given[key]})  # raises the registry's one-line error

@@ -1,0 +1,1 @@
+"""Sweeps: the cost of whole hyperparameter grids from compiled closed forms."""

@@ -1,0 +1,107 @@
+"""Closed forms compiled to exact vectorised NumPy arithmetic.
+
+⌊p/q⌋ with an integer polynomial p and integer q is printed as ``(p) // q`` on
+int64 arrays, and the whole expression is multiplied by the least common
+denominator of its coefficients first, so no float ever enters: the result is
+exact as long as int64 does not overflow (|value| < 9.2·10¹⁸), which the
+caller checks against the numeric engine on a sample.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+import numpy as np
+import sympy
+from sympy.printing.pycode import PythonCodePrinter
+
+
+class IntegerPrinter(PythonCodePrinter):
+    """Python source over integer arrays: floors become floor division, Mod becomes %."""
+
+    def _print_floor(self, expr):
+        numer, denom = sympy.fraction(sympy.together(expr.args[0]))
+        if not denom.is_Integer:
+            raise ValueError(f"floor of a non-integer denominator: {expr}")
+        return f"(({self._print(sympy.expand(numer))}) // {int(denom)})"
+
+    def _print_Mod(self, expr):
+        return f"(({self._print(expr.args[0])}) % ({self._print(expr.args[1])}))"
+
+    def _print_Max(self, expr):
+        return reduce(lambda a, b: f"maximum({a}, {b})", (self._print(a) for a in expr.args))
+
+    def _print_Rational(self, expr):
+        raise ValueError(f"rational coefficient left in an integer expression: {expr}")
+
+    def _print_Relational(self, expr):
+        return f"(({self._print(expr.lhs)}) {expr.rel_op} ({self._print(expr.rhs)}))"
+
+
+def _denominator(expr) -> int:
+    """Least common denominator of the rational coefficients outside floors."""
+    rationals = [r for r in expr.atoms(sympy.Rational) if not r.is_Integer]
+    outside = [r for r in rationals if any(r in t.atoms(sympy.Rational) for t in _outside_floors(expr))]
+    return int(reduce(sympy.ilcm, [r.q for r in outside], 1))
+
+
+def _outside_floors(expr) -> list:
+    """The expression's subterms that are not inside a floor."""
+    if isinstance(expr, (sympy.floor, sympy.ceiling)):
+        return []
+    return [expr] + [t for a in expr.args for t in _outside_floors(a)] if expr.args else [expr]
+
+
+def compile_count(expr, symbols: list):
+    """A function of integer arrays (one per symbol) returning ``expr`` exactly as int64.
+
+    Every distinct floor is computed once (innermost first) as an integer floor
+    division and reused wherever it appears: the named sizes recur across layers.
+    """
+    denominator = _denominator(expr)
+    scaled = sympy.expand(expr * denominator) if denominator != 1 else expr
+    steps, body = _floor_steps(scaled, list(symbols))
+    final = _lambdify(list(symbols) + [dummy for dummy, _, _ in steps], body)
+    known = list(symbols)
+    compiled_steps = []
+    for dummy, numer, denom in steps:
+        compiled_steps.append((_lambdify(list(known), numer), denom))
+        known.append(dummy)
+
+    def evaluate(*arrays):
+        values = list(arrays)
+        for numerator, denom in compiled_steps:
+            values.append(numerator(*values) // denom)
+        value = final(*values)
+        return value // denominator if denominator != 1 else value
+
+    return evaluate
+
+
+def _floor_steps(expr, symbols: list) -> tuple:
+    """[(dummy, integer numerator, integer denominator)] innermost first, and expr in the dummies."""
+    steps = []
+    while True:
+        innermost = [f for f in expr.atoms(sympy.floor) if not f.args[0].has(sympy.floor)]
+        if not innermost:
+            return steps, expr
+        replacements = {}
+        for f in sorted(innermost, key=sympy.default_sort_key):
+            numer, denom = sympy.fraction(sympy.together(f.args[0]))
+            if not denom.is_Integer:
+                raise ValueError(f"floor of a non-integer denominator: {f}")
+            dummy = sympy.Symbol(f"_floor{len(steps)}", integer=True)
+            steps.append((dummy, sympy.expand(numer), int(denom)))
+            replacements[f] = dummy
+        expr = expr.xreplace(replacements)
+
+
+def _lambdify(symbols: list, expr):
+    return sympy.lambdify(symbols, expr, modules=[{"maximum": np.maximum}, "numpy"], printer=IntegerPrinter)
+
+
+def compile_condition(relation, symbols: list):
+    """A function of integer arrays returning where ``relation`` holds (boolean array)."""
+    if isinstance(relation, sympy.Eq):
+        relation = sympy.Eq(relation.lhs - relation.rhs, 0, evaluate=False)
+    return sympy.lambdify(symbols, relation, modules=[{"maximum": np.maximum}, "numpy"], printer=IntegerPrinter)
