@@ -27,6 +27,9 @@ def _factor_rank(factor) -> tuple:
     return (1 if single else 2, base.name if single else "")
 
 
+_FLOOR_TEXT: dict = {}  # floor expression -> its text (expressions are immutable)
+
+
 class TextPrinter(StrPrinter):
     """StrPrinter with superscript powers, ⌊⌋ floors and ordered products."""
 
@@ -47,10 +50,15 @@ class TextPrinter(StrPrinter):
         return s
 
     def _print_floor(self, expr):
-        return "⌊" + self._print(sympy.together(expr.args[0])) + "⌋"
+        # The same few floors (the named sizes) recur in every term of every quantity;
+        # sympy.together is the costly part, so each floor's text is computed once.
+        if expr not in _FLOOR_TEXT:
+            _FLOOR_TEXT[expr] = "⌊" + self._print(sympy.together(expr.args[0])) + "⌋"
+        return _FLOOR_TEXT[expr]
 
     def _print_ceiling(self, expr):
         return "⌈" + self._print(sympy.together(expr.args[0])) + "⌉"
+
 
     def _print_Max(self, expr):
         return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
