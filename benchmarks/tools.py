@@ -64,12 +64,14 @@ def input_shape(name: str) -> tuple:
 # --- what each tool's user runs (model build included) ------------------------------------------
 
 def cnncost_macs(name: str, _shape: tuple) -> int:
+    """cnncost's MAC count, description built each call."""
     import cnncost
 
     return cnncost.count(name).total("macs")
 
 
 def fvcore_total(name: str, shape: tuple) -> int:
+    """fvcore's total after building the model."""
     import zoo
     from zoo.oracles import fvcore_analysis
 
@@ -77,6 +79,7 @@ def fvcore_total(name: str, shape: tuple) -> int:
 
 
 def ptflops_macs(name: str, shape: tuple) -> int:
+    """ptflops' MACs after building the model."""
     import zoo
     from zoo.oracles import ptflops_macs as macs
 
@@ -84,6 +87,7 @@ def ptflops_macs(name: str, shape: tuple) -> int:
 
 
 def flop_counter_flops(name: str, shape: tuple) -> int:
+    """FlopCounterMode's FLOPs of one forward pass after building the model."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -184,6 +188,7 @@ def measure(name: str, base: list) -> dict:
 
 
 def print_times(rows: list) -> None:
+    """The timing table."""
     print("| network | input | cnncost in process | `cnncost count` process | fvcore | ptflops "
           "| FlopCounterMode | tool runs | fvcore ÷ cnncost in process |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -261,6 +266,7 @@ def _totals(name: str) -> dict:
 
 
 def print_targets(rows: list, processes: dict) -> None:
+    """The issue's speed-up targets, measured."""
     name = TARGET_NETWORK
     print(f"\n| target ({name}) | cnncost | fvcore | ratio | met |\n|---|---|---|---|---|")
     row = next((r for r in rows if r["name"] == name), None)
@@ -290,6 +296,7 @@ def warm_up() -> None:
 
 
 def main(argv: list | None = None) -> None:
+    """Run the tool comparison."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.tools", description=__doc__.splitlines()[0])
     parser.add_argument("--networks", default="*", help="shell pattern of zoo networks (default: all)")
     args = parser.parse_args(argv)

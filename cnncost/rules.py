@@ -72,6 +72,7 @@ def conv_padding(node: L.Conv2d) -> tuple:
 
 
 def conv_shape(node: L.Conv2d, x: Shape) -> Shape:
+    """Output C×H×W of a convolution (channels must divide by the groups)."""
     cin, h, w = _spatial(node, x)
     exact_div(cin, node.groups, node.name, "input channels / groups:")
     exact_div(node.out_channels, node.groups, node.name, "output channels / groups:")
@@ -82,6 +83,7 @@ def conv_shape(node: L.Conv2d, x: Shape) -> Shape:
 
 
 def conv_counts(node: L.Conv2d, x: Shape, y: Shape) -> Counts:
+    """Weights + bias; MACs = outputs·(Cin/g)·kh·kw; adds per CONVENTIONS."""
     kh, kw = L.pair(node.kernel_size)
     cin_per_group = exact_div(x[0], node.groups, node.name)
     weights = node.out_channels * cin_per_group * kh * kw
@@ -92,6 +94,7 @@ def conv_counts(node: L.Conv2d, x: Shape, y: Shape) -> Counts:
 
 
 def conv_min_input(node: L.Conv2d, need: tuple) -> tuple:
+    """Smallest input (h, w) for which the convolution gives at least ``need``."""
     (th, tw), _ = conv_padding(node)
     (kh, kw), (sh, sw), (dh, dw) = L.pair(node.kernel_size), L.pair(node.stride), L.pair(node.dilation)
     return (window_min_input(need[0], kh, sh, th, dh), window_min_input(need[1], kw, sw, tw, dw))
@@ -108,6 +111,7 @@ def _pool_geometry(node: Any) -> tuple:
 
 
 def pool_shape(node: Any, x: Shape) -> Shape:
+    """Output of max/avg pooling (PyTorch floor or ceil_mode arithmetic)."""
     c, h, w = _spatial(node, x)
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = _pool_geometry(node)
     for pad, k, d in ((ph, kh, dh), (pw, kw, dw)):
@@ -119,67 +123,79 @@ def pool_shape(node: Any, x: Shape) -> Shape:
 
 
 def pool_min_input(node: Any, need: tuple) -> tuple:
+    """Smallest input (h, w) for which the pooling gives at least ``need``."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = _pool_geometry(node)
     return (window_min_input(need[0], kh, sh, 2 * ph, dh, node.ceil_mode),
             window_min_input(need[1], kw, sw, 2 * pw, dw, node.ceil_mode))
 
 
 def adaptive_pool_shape(node: L.AdaptiveAvgPool2d, x: Shape) -> Shape:
+    """Adaptive pooling: the fixed output size, channels unchanged."""
     c, _, _ = _spatial(node, x)
     oh, ow = L.pair(node.output_size)
     return (c, oh, ow)
 
 
 def adaptive_pool_min_input(node: Any, need: tuple) -> tuple:
+    """Any non-empty input works."""
     return (1, 1)  # any non-empty input gives the fixed output size
 
 
 # --- dense, normalisation, reshaping ---------------------------------------
 
 def linear_shape(node: L.Linear, x: Shape) -> Shape:
+    """Output features of a Linear layer (needs a flat input)."""
     if len(x) != 1:
         raise CnncostError(f"{node.name}: Linear expects flat features, got a {len(x)}-D input (add a Flatten)")
     return (node.out_features,)
 
 
 def linear_counts(node: L.Linear, x: Shape, y: Shape) -> Counts:
+    """in·out weights + out biases; MACs = in·out."""
     fin, fout = x[0], node.out_features
     c = _accumulate(fin * fout, fout, node.bias)
     return Counts(params=fin * fout + (fout if node.bias else 0), macs=c.macs, mults=c.mults, adds=c.adds)
 
 
 def batchnorm_counts(node: Any, x: Shape, y: Shape) -> Counts:
+    """2C parameters (affine) and 2C running statistics."""
     channels = x[0]
     return Counts(params=2 * channels if node.affine else 0,
                   buffers=2 * channels if node.track_running_stats else 0)
 
 
 def batchnorm1d_shape(node: L.BatchNorm1d, x: Shape) -> Shape:
+    """BatchNorm1d keeps its flat input shape."""
     if len(x) != 1:
         raise CnncostError(f"{node.name}: BatchNorm1d expects flat features")
     return x
 
 
 def flatten_shape(node: L.Flatten, x: Shape) -> Shape:
+    """C×H×W becomes C·H·W features."""
     return (product(x),)
 
 
 def zeropad_shape(node: L.ZeroPad2d, x: Shape) -> Shape:
+    """Explicit padding enlarges H and W."""
     c, h, w = _spatial(node, x)
     left, right, top, bottom = node.padding
     return (c, h + top + bottom, w + left + right)
 
 
 def zeropad_min_input(node: L.ZeroPad2d, need: tuple) -> tuple:
+    """Padding lowers the input size a later layer needs."""
     left, right, top, bottom = node.padding
     return (need[0] - top - bottom, need[1] - left - right)
 
 
 def identity_shape(node: Any, x: Shape) -> Shape:
+    """Elementwise layers keep their input shape."""
     return x
 
 
 def no_counts(node: Any, x: Shape, y: Shape) -> Counts:
+    """No parameters and no arithmetic in these conventions."""
     return Counts()
 
 

@@ -143,34 +143,42 @@ class _Parser:
         self.text, self.tokens, self.pos, self.depth, self.rounding = text, tokens, 0, 0, 0
 
     def peek(self) -> Token:
+        """The next token without consuming it."""
         return self.tokens[self.pos]
 
     def take(self) -> Token:
+        """Consume and return the next token."""
         self.pos += 1
         return self.tokens[self.pos - 1]
 
     def fail(self, token: Token, problem: str):
+        """Raise a one-line error pointing at a column."""
         raise _error(self.text, token.col, problem)
 
     def unexpected(self, token: Token):
+        """Raise the error for an unexpected token."""
         what = "end of formula" if token.kind == "end" else repr(self.text[token.col - 1])
         self.fail(token, f"unexpected {what}")
 
     def is_op(self, chars: str) -> bool:
+        """Whether the next token is one of these operators."""
         token = self.peek()
         return token.kind == "op" and token.value in chars
 
     def bounded(self, token: Token, size: int) -> int:
+        """Check the size bound before building an expression."""
         if size > MAX_SIZE:
             self.fail(token, f"formula too large (size bound {MAX_SIZE})")
         return size
 
     def enter(self, token: Token):
+        """One level deeper in brackets or exponents, within the nesting limit."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
             self.fail(token, f"nesting deeper than {MAX_DEPTH}")
 
     def expr(self):
+        """expr = term { (+|-) term }."""
         first, size = self.term()
         terms = [first]
         while self.is_op("+-"):
@@ -181,6 +189,7 @@ class _Parser:
         return sympy.Add(*terms), size  # one Add: pairwise Adds would be quadratic
 
     def term(self):
+        """term = unary { (*|/) unary | juxtaposed power }."""
         first, size = self.unary()
         factors = [first]
         while True:
@@ -202,6 +211,7 @@ class _Parser:
             factors.append(factor)
 
     def unary(self):
+        """unary = { +|- } power."""
         negative = False
         while self.is_op("+-"):  # a loop, not recursion: '----k' cannot exhaust the stack
             negative ^= self.take().value == "-"
@@ -209,6 +219,7 @@ class _Parser:
         return (sympy.Mul(sympy.Integer(-1), value) if negative else value), size
 
     def power(self):
+        """power = atom { ^ exponent | superscript }."""
         value, size = self.atom()
         while True:
             token = self.peek()
@@ -244,6 +255,7 @@ class _Parser:
         return value
 
     def atom(self):
+        """atom = number | name | function call | bracketed expression | floor/ceil brackets."""
         token = self.take()
         if token.kind in ("int", "num"):
             p, q = token.value.p, token.value.q
@@ -271,6 +283,7 @@ class _Parser:
         return function(value), size
 
     def group(self, opener: Token):
+        """A bracketed expression."""
         self.enter(opener)
         result = self.expr()
         self.close(opener)
@@ -278,6 +291,7 @@ class _Parser:
         return result
 
     def close(self, opener: Token):
+        """Consume the matching closing bracket."""
         token, want = self.take(), _CLOSER[opener.value]
         if token.kind == "end":
             self.fail(opener, f"unclosed {opener.value!r}")
