@@ -55,11 +55,3 @@ def product(values) -> Any:
     for value in values:
         result = result * value
     return result
-
-
-def is_positive_known(value: Any) -> bool | None:
-    """True/False when ``value >= 1`` is decidable, None when it is not."""
-    if is_number(value):
-        return value >= 1
-    decided = (value >= 1)
-    return bool(decided) if decided in (True, False) else None

@@ -11,10 +11,6 @@ from .. import archs
 from ..conventions import CONVENTIONS
 from .app import app, friendly
 
-GRID_OPTIONS = ("m", "k", "n", "hw", "h", "w", "classes", "in_channels", "padding", "org", "bn", "activation",
-                "aux_logits")
-
-
 def _grid(help_text: str):
     return typer.Option(None, help=help_text + " (comma list; ranges a:b[:step])")
 
