@@ -34,6 +34,9 @@ class Arch(NamedTuple):
     description: str
     source: str  # where the architecture comes from (paper or report)
     torchvision: str | None = None  # manifest key when state_dict-compatible with torchvision
+    # For architectures read from outside the registry (a file, a user's module): a digest
+    # of their content, so cached formulas are never reused after the source changes.
+    fingerprint: str = ""
 
     def param(self, name: str) -> Param | None:
         """The declaration of one parameter, or None."""
@@ -41,6 +44,7 @@ class Arch(NamedTuple):
 
 
 _REGISTRY: dict[str, Arch] = {}
+MODULE_PREFIX = "module:"  # how an architecture name says "import this nn.Module factory"
 
 
 def register(name: str, params: tuple, description: str, source: str,
@@ -61,7 +65,17 @@ def register(name: str, params: tuple, description: str, source: str,
 
 
 def get(name: str) -> Arch:
-    """Look up an architecture by name (``zoo.`` prefix accepted)."""
+    """Look up an architecture: a zoo name (``zoo.`` prefix accepted), an architecture
+    file (``*.toml``) or a user's PyTorch module (``module:package.module:factory`` or
+    ``module:path/to/file.py:factory``, which imports torch)."""
+    if name.startswith(MODULE_PREFIX):
+        from zoo.fx_import import arch_from_module  # torch is needed only for this form
+
+        return arch_from_module(name.removeprefix(MODULE_PREFIX))
+    if name.endswith(".toml"):
+        from ..archfile import load_arch
+
+        return load_arch(name)
     key = name.removeprefix("zoo.")
     if key not in _REGISTRY:
         raise CnncostError(f"unknown architecture {name!r}; known: {', '.join(sorted(_REGISTRY))}")

@@ -62,7 +62,7 @@ def formula(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = No
     given = archs.resolve(spec, o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org,
                                                   bn, dropout, activation, aux_logits), keep_symbolic=True)
     view = "json" if json_out else "latex" if latex else "text"
-    entry = cache.key({"arch": spec.name, "given": given, "divisible": divisible,
+    entry = cache.key({"arch": spec.name, "fingerprint": spec.fingerprint, "given": given, "divisible": divisible,
                        "quantities": quantities, "view": view})
     text = cache.get(entry) if use_cache else None
     if text is None:
