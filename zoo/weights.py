@@ -20,18 +20,27 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     wrong-shaped keys; the model is left untouched.
     """
     path = Path(path).expanduser()
+    state = read_state_dict(path)
+    problems = mismatches(model, state)
+    if problems:
+        raise CnncostError(f"--weights: {path.name} does not fit {type(model).__name__}: {problems}")
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def read_state_dict(path: str | Path) -> dict:
+    """The tensors of a checkpoint file (``weights_only=True``; common wrappers unwrapped).
+
+    A missing or unreadable file is a one-line ``--weights:`` error.
+    """
+    path = Path(path).expanduser()
     if not path.is_file():
         raise CnncostError(f"--weights: no such file: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle, zip and torch errors alike: one line
         raise CnncostError(f"--weights: {path} is not a readable PyTorch checkpoint ({error.__class__.__name__})") from None
-    state = _unwrap(state, path)
-    problems = mismatches(model, state)
-    if problems:
-        raise CnncostError(f"--weights: {path.name} does not fit {type(model).__name__}: {problems}")
-    model.load_state_dict(state, strict=True)
-    return model
+    return _unwrap(state, path)
 
 
 def _unwrap(state, path: Path) -> dict:

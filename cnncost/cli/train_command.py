@@ -1,0 +1,103 @@
+"""``cnncost train`` and ``cnncost evaluate``: thin wrappers over ``zoo.training`` (which imports torch)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from . import options as o
+from .app import app, fail, friendly
+
+
+def _config(**values):
+    from zoo.training.config import TrainConfig
+
+    return TrainConfig(**values)
+
+
+@app.command()
+@friendly
+def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5, ...) or architecture file"),
+          strategy: str = typer.Option("scratch", help="scratch | last-layer | partial:K | full"),
+          data: str = typer.Option("synthetic", help="image folder (train/<class>/*, optional val/ or test/) "
+                                                     "or 'synthetic'"),
+          epochs: int = typer.Option(10, help="training epochs"),
+          batch_size: int = typer.Option(32, "--batch-size", help="images per step"),
+          lr: float = typer.Option(1e-3, help="peak learning rate"),
+          img_size: Optional[int] = typer.Option(None, "--img-size", help="input side S (S×S); default: the network's"),
+          weights: str = typer.Option("none", help="checkpoint PATH, 'imagenet' (torch hub cache) or 'none'"),
+          out: str = typer.Option("runs/run", help="run folder (checkpoints, metrics.json, plots)"),
+          device: str = typer.Option("auto", help="auto | cpu | cuda"),
+          resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out"),
+          seed: int = typer.Option(0, help="seed for init, split, order and augmentation"),
+          m: o.M = None, k: o.K = None, n: o.N = None, org: o.Org = None, bn: o.BN = None,
+          activation: o.ActivationOpt = None, padding: o.PaddingOpt = None,
+          dropout: Optional[float] = typer.Option(None, help="dropout rate (the network's dropout layers)"),
+          optimizer: str = typer.Option("adam", help="adam | adamw | sgd"),
+          momentum: float = typer.Option(0.9, help="sgd momentum"),
+          nesterov: bool = typer.Option(False, "--nesterov", help="sgd with Nesterov momentum"),
+          weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty (decoupled for adamw)"),
+          schedule: str = typer.Option("constant", help="constant | cosine | onecycle | step"),
+          warmup_epochs: float = typer.Option(0.0, "--warmup-epochs", help="linear warmup length in epochs"),
+          step_size: int = typer.Option(10, "--step-size", help="step schedule: epochs per decay"),
+          gamma: float = typer.Option(0.1, help="step schedule: decay factor"),
+          clip_grad: Optional[float] = typer.Option(None, "--clip-grad", help="max gradient norm"),
+          label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="label smoothing in [0, 1)"),
+          augment: bool = typer.Option(False, "--augment", help="training-time augmentation"),
+          cache: bool = typer.Option(True, "--cache/--no-cache", help="last-layer: train on cached features"),
+          patience: Optional[int] = typer.Option(None, help="early stopping after this many epochs without "
+                                                            "a better validation accuracy"),
+          val_fraction: float = typer.Option(0.2, "--val-fraction", help="stratified validation share of train/"),
+          workers: Optional[int] = typer.Option(None, help="data-loading processes (default: 8 on CUDA, 0 on CPU)"),
+          amp: Optional[bool] = typer.Option(None, "--amp/--no-amp", help="bf16 autocast (default: on for CUDA)"),
+          channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last",
+                                                       help="NHWC memory format (default: on for CUDA)"),
+          compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model"),
+          topk: int = typer.Option(5, help="k of the top-k accuracy"),
+          synthetic_size: int = typer.Option(2000, "--synthetic-size", help="images in --data synthetic"),
+          quiet: bool = typer.Option(False, "--quiet", help="no progress output")):
+    """Train a network from scratch or fine-tune it (last-layer, partial:K, full) on an image folder."""
+    hyper = o.hyperparameters(m=m, k=k, n=n, org=org, bn=bn, activation=activation, padding=padding)
+    config = _config(arch=arch, strategy=strategy, data=data, epochs=epochs, batch_size=batch_size, lr=lr,
+                     img_size=img_size, weights=weights, out=out, device=device, resume=resume, seed=seed,
+                     hyperparameters=hyper, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+                     weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
+                     step_size=step_size, gamma=gamma, clip_grad=clip_grad, label_smoothing=label_smoothing,
+                     dropout=dropout, augment=augment, cache=cache, patience=patience, val_fraction=val_fraction,
+                     workers=workers, amp=amp, channels_last=channels_last, compile=compile_model, topk=topk,
+                     synthetic_size=synthetic_size, quiet=quiet)
+    from zoo.training.freeze import EngineMismatch
+    from zoo.training.run import train as run_training
+
+    try:
+        run_training(config)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: the last finished epoch is saved in {out}; continue with --resume", err=True)
+        raise typer.Exit(130)
+    except EngineMismatch as bug:  # never the user's fault: loud, and not exit 2
+        typer.echo(f"internal error (please report): {bug}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def evaluate(run_file: str = typer.Argument(..., help="a run's checkpoint.pt or best.pt"),
+             data: str = typer.Option(..., help="image folder whose test/ (or val/) split is evaluated"),
+             batch_size: int = typer.Option(64, "--batch-size", help="images per batch"),
+             device: str = typer.Option("auto", help="auto | cpu | cuda"),
+             json_out: o.Json = False):
+    """Accuracy of a saved run on a dataset's test split (top-1, top-k, per class)."""
+    from zoo.training.evaluate import evaluate_run
+
+    result = evaluate_run(run_file, data, batch_size=batch_size, device=device)
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(result, indent=2))
+        return
+    if result["count"] == 0:
+        fail("--data: no readable test images")
+    typer.echo(f"{result['arch']} · {result['split']} split of {data} · {result['count']:,} images")
+    typer.echo(f"top-1 accuracy {result['top1']:.4f} · top-{result['k']} {result['topk']:.4f} · "
+               f"loss {result['loss']:.4f}")

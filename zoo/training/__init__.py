@@ -1,0 +1,1 @@
+"""Training zoo networks: data, strategies, loop, reports. Imports torch."""

@@ -1,0 +1,160 @@
+"""Image decoding and transforms with PIL + torch (torchvision is never imported).
+
+Eval: resize the shorter side to round(size·256/224) (bilinear), centre-crop
+``size``. Train with augmentation: random resized crop (area 35–100 %, aspect
+3/4–4/3), horizontal flip, mild brightness/contrast jitter. Every random choice
+comes from a ``numpy.random.Generator`` the caller seeds (the dataset seeds it
+from (seed, epoch, index)), so a picture never depends on worker processes or
+on what ran before it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+# Normalisation of torchvision's ImageNet checkpoints, used by every pretrained zoo network.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Random resized crop: fraction of the area kept, and width/height ratio (log-uniform).
+CROP_SCALE = (0.35, 1.0)
+CROP_RATIO = (3 / 4, 4 / 3)
+# Brightness and contrast factors are drawn uniformly from [1 - JITTER, 1 + JITTER].
+JITTER = 0.2
+# Alpha is composited onto white: transparent cut-outs are usually shown on white pages.
+MATTE = (255, 255, 255)
+
+
+def eval_resize(size: int) -> int:
+    """The shorter side before the centre crop: round(size·256/224), the ImageNet ratio."""
+    return int(math.floor(size * 256 / 224 + 0.5))
+
+
+def decode(path: str, channels: int = 3, min_side: int = 0) -> Image.Image:
+    """The image at ``path`` fully decoded, upright, as RGB (``channels`` 3) or L (1).
+
+    ``min_side`` lets JPEG decode at 1/2, 1/4 or 1/8 scale while both sides stay
+    ≥ it, which is most of the decoding time on large photos. Raises whatever
+    PIL raises for an unreadable file (the dataset turns that into a marker).
+    """
+    with Image.open(path) as image:
+        if min_side:
+            image.draft(None, (min_side, min_side))  # no-op for non-JPEG formats
+        image.load()  # PIL is lazy: decode now, inside the caller's error handling
+        return to_mode(_upright(image), channels)
+
+
+def to_mode(image: Image.Image, channels: int) -> Image.Image:
+    """``image`` as 8-bit RGB (channels 3) or L (channels 1): palette, alpha, 16-bit, CMYK handled."""
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")  # keeps the palette's transparency for the matte below
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        image = _on_matte(image)
+    if image.mode.startswith(("I", "F")):
+        image = _to_8_bit(image)
+    wanted = {1: "L", 3: "RGB"}[channels]
+    return image if image.mode == wanted else image.convert(wanted)
+
+
+def eval_transform(image: Image.Image, size: int) -> Image.Image:
+    """Resize the shorter side to ``eval_resize(size)`` (bilinear), then centre-crop size×size."""
+    return center_crop(resize_shorter(image, eval_resize(size)), size)
+
+
+def train_transform(image: Image.Image, size: int, rng: np.random.Generator) -> torch.Tensor:
+    """Augmented size×size tensor in [0, 1]: random resized crop, flip, brightness/contrast."""
+    image = random_resized_crop(image, size, rng)
+    if rng.random() < 0.5:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return jitter(to_tensor(image), rng)
+
+
+def resize_shorter(image: Image.Image, side: int) -> Image.Image:
+    """``image`` scaled (bilinear, aspect kept) so that its shorter side is ``side``."""
+    width, height = image.size
+    scale = side / min(width, height)
+    new = (max(side, round(width * scale)), max(side, round(height * scale)))
+    return image if new == image.size else image.resize(new, Image.Resampling.BILINEAR)
+
+
+def center_crop(image: Image.Image, size: int) -> Image.Image:
+    """The central size×size square (torchvision's rounding of the offsets)."""
+    width, height = image.size
+    left, top = int(round((width - size) / 2.0)), int(round((height - size) / 2.0))
+    return image.crop((left, top, left + size, top + size))
+
+
+def random_resized_crop(image: Image.Image, size: int, rng: np.random.Generator) -> Image.Image:
+    """A random crop (area CROP_SCALE, aspect CROP_RATIO) resized to size×size, bilinear."""
+    left, top, width, height = _crop_box(image.size, rng)
+    box = (left, top, left + width, top + height)
+    return image.resize((size, size), Image.Resampling.BILINEAR, box=box)
+
+
+def jitter(tensor: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Brightness then contrast scaled by factors in [1 - JITTER, 1 + JITTER], clamped to [0, 1]."""
+    brightness, contrast = rng.uniform(1 - JITTER, 1 + JITTER, size=2)
+    tensor = (tensor * float(brightness)).clamp_(0.0, 1.0)
+    grey = _luma(tensor).mean()  # contrast pivots on the mean grey level, as torchvision does
+    return ((tensor - grey) * float(contrast) + grey).clamp_(0.0, 1.0)
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    """An L/RGB PIL image as a float32 [C, H, W] tensor in [0, 1]."""
+    array = np.array(image, dtype=np.uint8)  # a writable copy: torch warns on read-only buffers
+    if array.ndim == 2:
+        array = array[:, :, None]
+    return torch.from_numpy(array).permute(2, 0, 1).float().div_(255.0)
+
+
+def normalise(tensor: torch.Tensor, mean, std) -> torch.Tensor:
+    """``(tensor - mean) / std`` per channel, on a [C, H, W] tensor."""
+    mean_t = torch.tensor(mean, dtype=tensor.dtype).view(-1, 1, 1)
+    std_t = torch.tensor(std, dtype=tensor.dtype).view(-1, 1, 1)
+    return (tensor - mean_t).div_(std_t)  # one new tensor, not two: this runs once per image
+
+
+def _crop_box(image_size, rng: np.random.Generator):
+    """(left, top, width, height) of a random resized crop; the whole centred image as fallback."""
+    width, height = image_size
+    area = width * height
+    for _ in range(10):  # torchvision's rejection sampling: ten tries, then give up
+        target = area * rng.uniform(*CROP_SCALE)
+        ratio = math.exp(rng.uniform(math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1])))
+        w, h = round(math.sqrt(target * ratio)), round(math.sqrt(target / ratio))
+        if 0 < w <= width and 0 < h <= height:
+            return int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1)), w, h
+    side = min(width, height)  # a square centre crop: never distorts the fallback
+    return (width - side) // 2, (height - side) // 2, side, side
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """``image`` rotated as its EXIF orientation says; a broken EXIF block leaves it as it is."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - bad metadata must not make a readable image "corrupt"
+        return image
+
+
+def _on_matte(image: Image.Image) -> Image.Image:
+    """An image with alpha flattened onto the MATTE colour, as RGB."""
+    rgba = image.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, MATTE + (255,))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _to_8_bit(image: Image.Image) -> Image.Image:
+    """A 16/32-bit integer or float greyscale image scaled into 8-bit L."""
+    array = np.asarray(image, dtype=np.float64)
+    top = 65535.0 if array.max(initial=0.0) > 255.0 else 255.0
+    return Image.fromarray((np.clip(array / top, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), "L")
+
+
+def _luma(tensor: torch.Tensor) -> torch.Tensor:
+    """Grey level of a [C, H, W] tensor (ITU-R 601 weights for RGB; itself for one channel)."""
+    if tensor.shape[0] == 1:
+        return tensor[0]
+    return 0.299 * tensor[0] + 0.587 * tensor[1] + 0.114 * tensor[2]

@@ -1,0 +1,125 @@
+"""One training epoch and one evaluation pass, for a module or for a head on cached features.
+
+Batches are ``(inputs, labels, bad_paths)``: the data pipeline drops images it
+cannot decode and names them, and the loop reports each such file once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .metrics import ClassificationMeter
+
+
+@dataclass
+class Runtime:
+    """Where and how tensors run (decided once per run)."""
+
+    device: torch.device
+    amp: bool  # bf16 autocast
+    channels_last: bool  # NHWC memory format for 4-D inputs
+    bad_files: set = field(default_factory=set)  # undecodable images reported so far
+    warn: object = print  # how a new bad file is reported (one line each)
+
+    def autocast(self):
+        """bf16 autocast on this device when amp is on, else nothing."""
+        if not self.amp:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def inputs(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Move a batch to the device (non-blocking from pinned memory), NHWC when asked."""
+        tensor = tensor.to(self.device, non_blocking=True)
+        if self.channels_last and tensor.dim() == 4:
+            tensor = tensor.contiguous(memory_format=torch.channels_last)
+        return tensor
+
+    def note_bad(self, paths: list) -> None:
+        """Report each undecodable file the first time it is met."""
+        for path in paths:
+            if path not in self.bad_files:
+                self.bad_files.add(path)
+                self.warn(f"skipped unreadable image: {path}")
+
+    def synchronize(self) -> None:
+        """Wait for queued GPU work (so timings measure the work, not its queueing)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+class Step(NamedTuple):
+    """What one optimisation step needs."""
+
+    forward: nn.Module  # the whole model, or the classifier alone on cached features
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    criterion: nn.Module  # mean cross-entropy (with label smoothing)
+    clip_grad: float | None
+    parameters: list  # the trainable parameters (for clipping)
+
+
+def logits_of(output) -> torch.Tensor:
+    """The main logits of a model output (auxiliary outputs, if any, come after them)."""
+    return output[0] if isinstance(output, tuple) else output
+
+
+def train_epoch(step: Step, batches, runtime: Runtime, meter: ClassificationMeter, progress=None) -> dict:
+    """Train over ``batches`` once; returns the meter's result plus images and seconds."""
+    meter.reset()
+    images, loss_total, correct, start = 0, 0.0, 0, time.perf_counter()
+    for inputs, labels, bad in batches:
+        runtime.note_bad(bad)
+        if len(labels) == 0:
+            continue
+        inputs, labels = runtime.inputs(inputs), labels.to(runtime.device, non_blocking=True)
+        with runtime.autocast():
+            logits = logits_of(step.forward(inputs)).float()
+        loss = step.criterion(logits, labels)
+        step.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if step.clip_grad:
+            nn.utils.clip_grad_norm_(step.parameters, step.clip_grad)
+        step.optimizer.step()
+        step.scheduler.step()
+        batch_loss = loss.item() * len(labels)
+        meter.update(logits.detach(), labels, batch_loss)
+        images += len(labels)
+        loss_total += batch_loss
+        correct += int((logits.detach().argmax(1) == labels).sum())
+        if progress is not None:
+            progress.advance(loss_total / images, correct / images, images / (time.perf_counter() - start))
+    runtime.synchronize()
+    return {**meter.result(), "images": images, "seconds": time.perf_counter() - start}
+
+
+@torch.no_grad()
+def evaluate(forward: nn.Module, batches, runtime: Runtime, meter: ClassificationMeter, keep: int = 0) -> dict:
+    """Evaluate over ``batches``; ``keep`` first inputs are returned with their predictions.
+
+    Returns the meter's result plus ``kept`` = (inputs on CPU, true labels, predicted labels).
+    """
+    meter.reset()
+    kept_inputs, kept_true, kept_pred = [], [], []
+    criterion = nn.CrossEntropyLoss(reduction="sum")
+    for inputs, labels, bad in batches:
+        runtime.note_bad(bad)
+        if len(labels) == 0:
+            continue
+        device_inputs, labels_on = runtime.inputs(inputs), labels.to(runtime.device)
+        with runtime.autocast():
+            logits = logits_of(forward(device_inputs)).float()
+        meter.update(logits, labels_on, criterion(logits, labels_on).item())
+        taken = sum(len(t) for t in kept_true)
+        if taken < keep:
+            room = keep - taken
+            kept_inputs.append(inputs[:room].cpu())
+            kept_true.append(labels[:room].tolist())
+            kept_pred.append(logits.argmax(1)[:room].tolist())
+    kept = (torch.cat(kept_inputs) if kept_inputs else None, sum(kept_true, []), sum(kept_pred, []))
+    return {**meter.result(), "kept": kept}

@@ -1,0 +1,164 @@
+"""The network a run trains: built from its description, pretrained weights loaded, classifier replaced.
+
+The classifier (the last Linear layer, see ``cnncost.finetune``) is built for
+the dataset's classes from the start; pretrained weights fill every other
+layer, strictly: any missing, unexpected or wrong-shaped tensor outside the
+classifier and the auxiliary heads is a one-line error naming it. Nothing is
+ever downloaded: ``--weights imagenet`` only looks in the torch hub cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+
+from cnncost import archs, engine, finetune
+from cnncost import layers as L
+from cnncost.errors import CnncostError
+
+from ..from_spec import SpecModule
+from ..weights import mismatches, read_state_dict
+
+# torchvision's checkpoint file names (its download URLs end in these; the hub cache keeps the name).
+TORCHVISION_FILES = {
+    "alexnet": "alexnet-owt-7be5be79.pth",
+    "vgg11": "vgg11-8a719046.pth", "vgg13": "vgg13-19584684.pth",
+    "vgg16": "vgg16-397923af.pth", "vgg19": "vgg19-dcbb9e9d.pth",
+    "vgg11_bn": "vgg11_bn-6002323d.pth", "vgg13_bn": "vgg13_bn-abd245e5.pth",
+    "vgg16_bn": "vgg16_bn-6c64b313.pth", "vgg19_bn": "vgg19_bn-c79401a0.pth",
+    "resnet18": "resnet18-f37072fd.pth", "resnet34": "resnet34-b627a593.pth",
+    "resnet50": "resnet50-0676ba61.pth", "resnet101": "resnet101-63fe2227.pth",
+    "resnet152": "resnet152-394f9c45.pth",
+    "googlenet": "googlenet-1378be20.pth", "inception_v3": "inception_v3_google-0cc3c7bd.pth",
+    "mobilenet_v2": "mobilenet_v2-b0353104.pth",
+}
+DOWNLOAD_BASE = "https://download.pytorch.org/models/"
+
+
+class Prepared(NamedTuple):
+    """A run's network: its description, the engine's table, the torch module."""
+
+    arch: Any  # the registry Arch
+    config: dict  # the builder keywords actually used
+    network: L.Network
+    table: Any  # engine.CostTable of ``network``
+    model: SpecModule
+    classifier: str  # name of the replaced final Linear layer
+
+
+def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classes: int,
+             dropout: float | None = None) -> tuple:
+    """(arch, builder keywords, Network) for training at img_size × img_size with ``classes`` outputs.
+
+    Auxiliary heads are left out (training uses the main logits only); an input
+    too small for the network is a one-line ``--img-size`` error with the
+    smallest valid size, which the engine derives.
+    """
+    arch = archs.get(arch_name)
+    given = dict(hyperparameters)
+    size = img_size or arch.param("h").default
+    given.update(h=size, w=size, classes=classes)
+    if arch.param("aux_logits"):
+        given["aux_logits"] = False
+    if dropout is not None and arch.param("dropout"):
+        given["dropout"] = dropout
+    config = archs.resolve(arch, given)
+    network = arch.build(**config)
+    if len(network.input_shape) == 3:
+        need = max(engine.min_input_size(network))
+        if size < need:
+            raise CnncostError(f"--img-size: {size} is too small for {arch.name} "
+                               f"(the smallest valid input is {need}×{need})")
+    return arch, config, network
+
+
+def prepare(arch_name: str, hyperparameters: dict, img_size: int | None, classes: int,
+            weights: str = "none", dropout: float | None = None) -> Prepared:
+    """Build the module (seed torch first for a reproducible initialisation) and load weights."""
+    arch, config, network = describe(arch_name, hyperparameters, img_size, classes, dropout)
+    model = SpecModule(network)
+    if dropout is not None and not arch.param("dropout"):
+        _set_dropout(model, dropout, arch.name)
+    head = finetune.classifier(network)
+    path = weights_file(arch, weights)
+    if path is not None:
+        load_backbone(model, arch, config, head, path)
+    return Prepared(arch, config, network, engine.analyze(network), model, head)
+
+
+def _set_dropout(model: torch.nn.Module, rate: float, name: str) -> None:
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    if not layers:
+        raise CnncostError(f"--dropout: {name} has no dropout layer to set")
+    for layer in layers:
+        layer.p = rate
+
+
+def weights_file(arch, weights: str) -> Path | None:
+    """The checkpoint to load: None for ``none``, a hub-cache file for ``imagenet``, else the path."""
+    if weights == "none":
+        return None
+    if weights != "imagenet":
+        return Path(weights).expanduser()
+    file = TORCHVISION_FILES.get(arch.name)
+    if file is None:
+        raise CnncostError(f"--weights imagenet: {arch.name} has no torchvision weights; "
+                           "pass --weights PATH or train with --strategy scratch")
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    if not (folder / file).is_file():
+        raise CnncostError(f"--weights imagenet: {folder / file} not found; nothing is downloaded — put "
+                           f"torchvision's {file} ({DOWNLOAD_BASE}{file}) there, or pass --weights PATH")
+    return folder / file
+
+
+def load_backbone(model: SpecModule, arch, config: dict, head: str, path: Path) -> None:
+    """Load every tensor but the classifier's (when its class count differs) from ``path``, strictly.
+
+    Auxiliary-head tensors in the file (torchvision's GoogLeNet and
+    Inception-v3 checkpoints carry them) are accepted and not used.
+    """
+    state = read_state_dict(path)
+    aux = _auxiliary_prefixes(arch, config)
+    state = {k: v for k, v in state.items() if not k.startswith(aux)}
+    expected = model.state_dict()
+    replaced = {k for k in expected if k.startswith(head + ".")}
+    if all(k in state and state[k].shape == expected[k].shape for k in replaced):
+        replaced = set()  # same classes: the pretrained classifier is kept
+    state = {k: v for k, v in state.items() if k not in replaced}
+    body = {k: v for k, v in expected.items() if k not in replaced}
+    problems = mismatches(_Keys(body), state)
+    if problems:
+        raise CnncostError(f"--weights: {path.name} does not fit {arch.name}: {problems}")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert set(missing) == replaced and not unexpected, (missing, unexpected)
+
+
+def _auxiliary_prefixes(arch, config: dict) -> tuple:
+    """Module-path prefixes of the architecture's auxiliary heads (empty when it has none)."""
+    if not arch.param("aux_logits"):
+        return ()
+    network = arch.build(**{**config, "aux_logits": True})
+    return tuple(node.name + "." for node in _auxiliaries(network.layers))
+
+
+def _auxiliaries(nodes: tuple) -> list:
+    found = []
+    for node in nodes:
+        if isinstance(node, L.Auxiliary):
+            found.append(node)
+        elif isinstance(node, L.Sequential):
+            found += _auxiliaries(node.children)
+    return found
+
+
+class _Keys:
+    """Just enough of a module for ``weights.mismatches``: a fixed state_dict."""
+
+    def __init__(self, state: dict):
+        self._state = state
+
+    def state_dict(self) -> dict:
+        """The fixed state."""
+        return self._state

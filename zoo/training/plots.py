@@ -1,0 +1,273 @@
+"""PNG plots for a training run: learning curves, confusion matrix, test predictions, first-layer filters.
+
+Each ``*_figure`` function builds a matplotlib Figure (so tests can inspect it)
+and each ``plot_*`` function draws one and writes it to a PNG atomically. Figures
+are created with ``matplotlib.figure.Figure`` on an Agg canvas, never through
+pyplot: no display is needed, no global figure list grows, and the process's
+matplotlib backend is left alone. matplotlib and numpy are imported inside the
+functions, so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from cnncost.errors import CnncostError
+from zoo.training.files import open_atomic
+
+RIGHT_COLOUR = "tab:green"  # title colour of a correctly classified test image
+WRONG_COLOUR = "tab:red"  # title colour of a misclassified one
+TEXT_CLASSES_MAX = 30  # above this many classes the confusion cells carry no count text
+FILTER_GAP_RGB = (1.0, 1.0, 1.0)  # between colour filters: white, like the page
+FILTER_GAP_GREY = (0.55, 0.75, 0.95)  # between grey filters: light blue, never a grey value
+
+
+def plot_curves(history: list[dict], path: str | os.PathLike) -> Path:
+    """Loss and accuracy per epoch, train vs validation, as a PNG at ``path``."""
+    return save_png(curves_figure(history), path)
+
+
+def plot_confusion(matrix: list[list[int]], class_names: list[str], path: str | os.PathLike) -> Path:
+    """The confusion matrix (rows true, columns predicted) as a PNG at ``path``."""
+    return save_png(confusion_figure(matrix, class_names), path)
+
+
+def plot_predictions(images, true: list[int], pred: list[int], class_names: list[str],
+                     path: str | os.PathLike, rows: int = 10, cols: int = 3) -> Path:
+    """A rows × cols grid of test images titled with predicted and true class, as a PNG at ``path``."""
+    return save_png(predictions_figure(images, true, pred, class_names, rows, cols), path)
+
+
+def plot_filters(weight, path: str | os.PathLike, max_filters: int = 64) -> Path:
+    """The first conv layer's filters in a grid, as a PNG at ``path``."""
+    return save_png(filters_figure(weight, max_filters), path)
+
+
+def save_png(figure, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Write ``figure`` to ``path`` as a PNG, atomically (temporary file + rename)."""
+    with open_atomic(path) as handle:
+        figure.savefig(handle, format="png", dpi=dpi)
+    return Path(path)
+
+
+def new_figure(width: float, height: float, layout: str | None = "constrained"):
+    """An empty Figure of ``width`` × ``height`` inches on an Agg canvas (constrained layout by
+    default; grids of many small axes pass None and place them with ``subplots_adjust``,
+    several times faster)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise CnncostError("training plots need matplotlib: pip install 'cnncost[train]'") from None
+    figure = Figure(figsize=(width, height), layout=layout)
+    FigureCanvasAgg(figure)  # attaches itself to the figure
+    return figure
+
+
+def curves_figure(history: list[dict]):
+    """Two panels, loss and top-1 accuracy per epoch, train vs validation.
+
+    Rows need ``epoch`` and any of ``train_loss``, ``val_loss``, ``train_acc``,
+    ``val_acc``; missing, None and non-finite values are skipped (no validation
+    split, a diverged loss). The best validation accuracy is marked.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    figure = new_figure(11, 4.2)
+    loss_axes, acc_axes = figure.subplots(1, 2)
+    for axes, quantity, title in ((loss_axes, "loss", "loss (mean per image)"),
+                                  (acc_axes, "acc", "accuracy (top-1)")):
+        for split, style in (("train", "-o"), ("val", "-s")):
+            epochs, values = _series(history, f"{split}_{quantity}")
+            if epochs:
+                axes.plot(epochs, values, style, markersize=4, label="train" if split == "train" else "validation")
+        axes.set(title=title, xlabel="epoch", ylabel=quantity if quantity == "loss" else "accuracy")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(True, alpha=0.3)
+    acc_axes.set_ylim(0, 1)
+    _mark_best(acc_axes, history)
+    for axes in (loss_axes, acc_axes):
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend()
+    return figure
+
+
+def _series(history: list[dict], key: str) -> tuple[list, list]:
+    points = [(row["epoch"], row[key]) for row in history
+              if row.get(key) is not None and math.isfinite(row[key])]
+    return [e for e, _ in points], [v for _, v in points]
+
+
+def _mark_best(axes, history: list[dict]) -> None:
+    epochs, values = _series(history, "val_acc")
+    if not values:
+        return
+    best = max(range(len(values)), key=values.__getitem__)  # the first epoch reaching the maximum
+    axes.plot([epochs[best]], [values[best]], "*", color="black", markersize=10, zorder=3)
+    # Below the point: the train curve usually runs above the validation one.
+    axes.annotate(f"best val {values[best]:.3f}\n(epoch {epochs[best]})", (epochs[best], values[best]),
+                  xytext=(0, -10), textcoords="offset points", ha="center", va="top", fontsize=8)
+
+
+def confusion_figure(matrix: list[list[int]], class_names: list[str]):
+    """The confusion matrix: colour is the share of each true class (row-normalised, so
+    rare classes are as visible as common ones), cells carry the counts (up to
+    ``TEXT_CLASSES_MAX`` classes)."""
+    import numpy as np
+
+    counts = np.asarray(matrix, dtype=np.int64).reshape(len(matrix), -1)
+    size = counts.shape[0]
+    if counts.shape != (size, size) or len(class_names) != size:
+        raise ValueError(f"confusion matrix {counts.shape} does not match {len(class_names)} class names")
+    support = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, support, out=np.zeros(counts.shape), where=support > 0)
+    side = min(4.0 + 0.45 * size, 30.0)
+    figure = new_figure(side + 1.5, side)
+    axes = figure.subplots()
+    image = axes.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    figure.colorbar(image, ax=axes, shrink=0.8, label="share of the true class")
+    _label_classes(axes, class_names)
+    if size <= TEXT_CLASSES_MAX:
+        _write_counts(axes, counts, share)
+    total = int(counts.sum())
+    accuracy = f"accuracy {np.trace(counts) / total:.3f}" if total else "no images"
+    axes.set(title=f"confusion matrix · {total:,} images · {accuracy}",
+             xlabel="predicted class", ylabel="true class")
+    return figure
+
+
+def _label_classes(axes, class_names: list[str]) -> None:
+    if len(class_names) > 60:  # names would overlap into a black bar; indices stay readable
+        return
+    ticks = range(len(class_names))
+    names = [_short(name, 24) for name in class_names]
+    axes.set_xticks(ticks, names, rotation=45, ha="right", rotation_mode="anchor", fontsize=8)
+    axes.set_yticks(ticks, names, fontsize=8)
+
+
+def _write_counts(axes, counts, share) -> None:
+    fontsize = 9 if len(counts) <= 12 else 7 if len(counts) <= 20 else 5
+    for (true, predicted), count in _cells(counts):
+        colour = "white" if share[true, predicted] > 0.5 else "black"  # readable on dark and light blue
+        axes.text(predicted, true, f"{count:,}", ha="center", va="center", color=colour, fontsize=fontsize)
+
+
+def _cells(counts):
+    for true, row in enumerate(counts.tolist()):
+        for predicted, count in enumerate(row):
+            yield (true, predicted), count
+
+
+def predictions_figure(images, true: list[int], pred: list[int], class_names: list[str],
+                       rows: int = 10, cols: int = 3):
+    """A ``rows`` × ``cols`` grid of images ([N, 3, H, W] or [N, 1, H, W] in [0, 1]),
+    each titled "pred X / true Y", green (``RIGHT_COLOUR``) when right and red
+    (``WRONG_COLOUR``) when wrong. Extra images are dropped; missing ones leave blank cells.
+    """
+    pictures = _channels_last(images)
+    if not len(pictures) == len(true) == len(pred):
+        raise ValueError(f"{len(pictures)} images, {len(true)} true and {len(pred)} predicted labels")
+    shown = min(len(pictures), rows * cols)
+    height = 2.5 * rows + 0.6  # inches; the extra is for the suptitle
+    figure = new_figure(2.4 * cols, height, layout=None)
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.01, top=1 - 0.75 / height, wspace=0.08, hspace=0.25)
+    for index, axes in enumerate(figure.subplots(rows, cols, squeeze=False).flat):
+        axes.axis("off")
+        if index < shown:
+            _show_prediction(axes, pictures[index], true[index], pred[index], class_names)
+    right = sum(int(t) == int(p) for t, p in zip(true[:shown], pred[:shown]))
+    figure.suptitle(f"test images: {right} of {shown} predicted right (green right, red wrong)",
+                    y=1 - 0.2 / height, va="top")
+    return figure
+
+
+def _show_prediction(axes, picture, true: int, pred: int, class_names: list[str]) -> None:
+    grey = picture.shape[-1] == 1
+    axes.imshow(picture[..., 0] if grey else picture, cmap="gray" if grey else None, vmin=0, vmax=1)
+    colour = RIGHT_COLOUR if int(true) == int(pred) else WRONG_COLOUR
+    title = f"pred {_short(class_names[int(pred)], 18)} / true {_short(class_names[int(true)], 18)}"
+    axes.set_title(title, color=colour, fontsize=8)
+
+
+def _channels_last(images):
+    """[N, C, H, W] tensor or array → float numpy [N, H, W, C] clipped to [0, 1]."""
+    import numpy as np
+
+    if hasattr(images, "detach"):  # a torch tensor, possibly on a GPU and in bf16
+        images = images.detach().float().cpu().numpy()
+    array = np.asarray(images, dtype=np.float32)
+    if array.ndim != 4 or array.shape[1] not in (1, 3):
+        raise ValueError(f"images should be [N, 3, H, W] or [N, 1, H, W], got {list(array.shape)}")
+    # Clipping, not rescaling: values outside [0, 1] come from resampling overshoot,
+    # and rescaling would change the colours the network actually saw.
+    return np.clip(array.transpose(0, 2, 3, 1), 0.0, 1.0)
+
+
+def filters_figure(weight, max_filters: int = 64):
+    """The first ``max_filters`` filters of a conv weight [out, in, kh, kw] in a near-square
+    grid; RGB when in = 3, otherwise the mean over input channels in grey."""
+    pictures = normalise_filters(weight, max_filters)
+    out_channels, in_channels, kh, kw = _shape(weight)
+    count = len(pictures)
+    cols = max(1, math.ceil(math.sqrt(count)))
+    rows = max(1, math.ceil(count / cols))
+    figure = new_figure(max(5.0, 0.7 * cols + 0.6), max(3.0, 0.7 * rows + 1.0))
+    axes = figure.subplots()
+    grey = pictures.ndim == 3
+    if grey:  # as RGB, so that the gaps can take a colour no grey filter has
+        pictures = pictures[..., None].repeat(3, axis=-1)
+    gap = FILTER_GAP_GREY if grey else FILTER_GAP_RGB
+    axes.imshow(filter_mosaic(pictures, rows, cols, gap), interpolation="nearest")
+    axes.axis("off")
+    mode = "RGB" if in_channels == 3 else f"grey: mean of {in_channels} input channels"
+    axes.set_title(f"first conv layer: {count} of {out_channels} filters, {kh}×{kw}\n"
+                   f"{mode}, each min-max scaled", fontsize=9)
+    return figure
+
+
+def filter_mosaic(pictures, rows: int, cols: int, gap: tuple = (1.0, 1.0, 1.0)):
+    """RGB filters [n, kh, kw, 3] tiled row by row into one image, with gaps of colour ``gap``.
+
+    One image in one Axes draws in a fraction of the time of an Axes per filter.
+    """
+    import numpy as np
+
+    count, height, width = pictures.shape[:3]
+    pad = max(1, min(height, width) // 4)  # gaps stay visible when a filter is drawn large
+    mosaic = np.empty((rows * (height + pad) - pad, cols * (width + pad) - pad, 3))
+    mosaic[:] = gap
+    for index in range(count):
+        top, left = (index // cols) * (height + pad), (index % cols) * (width + pad)
+        mosaic[top:top + height, left:left + width] = pictures[index]
+    return mosaic
+
+
+def normalise_filters(weight, max_filters: int = 64):
+    """numpy filters scaled one by one to [0, 1]: [n, kh, kw, 3] when in = 3, else
+    [n, kh, kw] (mean over input channels). A constant filter becomes 0.5 grey."""
+    import numpy as np
+
+    _shape(weight)
+    if hasattr(weight, "detach"):
+        weight = weight.detach().float().cpu().numpy()
+    array = np.asarray(weight, dtype=np.float64)[:max_filters]
+    pictures = array.transpose(0, 2, 3, 1) if array.shape[1] == 3 else array.mean(axis=1)
+    flat = pictures.reshape(len(pictures), -1)
+    shape = (-1,) + (1,) * (pictures.ndim - 1)  # broadcasts one number per filter
+    # Per filter, over all its colour channels together: the RGB balance of a filter survives.
+    low = flat.min(axis=1).reshape(shape)
+    span = flat.max(axis=1).reshape(shape) - low
+    return np.divide(pictures - low, span, out=np.full(pictures.shape, 0.5), where=span > 0)
+
+
+def _shape(weight) -> tuple[int, int, int, int]:
+    shape = tuple(weight.shape)
+    if len(shape) != 4:
+        raise ValueError(f"a conv weight is [out, in, kh, kw], got {list(shape)}")
+    return shape
+
+
+def _short(name: str, limit: int) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"

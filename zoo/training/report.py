@@ -1,0 +1,117 @@
+"""What a run says and leaves behind: the headline, epoch rows, metrics.json and the plots.
+
+Throughput: images/s over the training steps of an epoch, and achieved
+FLOP/s = images/s × training FLOPs per image, where the FLOPs per image come
+from the engine (see ``flops.py`` for the backward-pass approximation). For
+cached last-layer epochs only the classifier runs, so only its FLOPs count.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import checkpoint, plots
+from .files import write_json_atomic
+from .loop import evaluate
+from .metrics import ClassificationMeter, peak_flops_for
+
+FLOPS_NOTE = ("training FLOPs/image = engine forward FLOPs (2 x MACs of conv and linear layers) "
+              "x 3 for trainable layers, x 2 for frozen layers behind a trainable one, x 1 for the frozen "
+              "prefix (backward ~ 2 x forward); cached last-layer epochs count the classifier only")
+PREDICTION_GRID = 30  # the 10 x 3 grid of test images
+
+
+def headline(session) -> str:
+    """'vgg19 · last-layer · 10 classes · trainable 40,970 of 139,611,210 (engine formula agrees)'."""
+    plan, data = session.plan, session.data
+    total = plan.trainable_params + plan.frozen_params
+    return (f"{session.prepared.arch.name} · {session.strategy} · {len(data.classes)} classes · "
+            f"{session.size}×{session.size} · trainable {plan.trainable_params:,} of {total:,} "
+            f"(engine formula agrees) · {session.runtime.device.type}"
+            + (" bf16" if session.runtime.amp else "") + (" channels_last" if session.runtime.channels_last else ""))
+
+
+def device_name(runtime) -> str:
+    """The accelerator's name, or 'cpu'."""
+    return torch.cuda.get_device_name(runtime.device) if runtime.device.type == "cuda" else "cpu"
+
+
+def precision(runtime) -> str:
+    """The matmul precision the peak is taken at: bf16 under autocast; on CUDA float32
+    convolutions run as TF32 when cuDNN allows it (the default), else fp32."""
+    if runtime.amp:
+        return "bf16"
+    if runtime.device.type == "cuda" and torch.backends.cudnn.allow_tf32:
+        return "tf32"
+    return "fp32"
+
+
+def epoch_row(session, epoch: int, trained: dict, validated: dict, step, cached: bool) -> dict:
+    """One history row: losses, accuracies, throughput and the learning rate at the epoch's end."""
+    images_per_s = trained["images"] / max(trained["seconds"], 1e-9)
+    flops = session.flops.head_only if cached else session.flops.train
+    peak = peak_flops_for(device_name(session.runtime), precision(session.runtime))
+    return {"peak_fraction": images_per_s * flops / peak if peak else None,
+            "epoch": epoch + 1, "train_loss": trained["loss"], "train_acc": trained["top1"],
+            "val_loss": validated["loss"], "val_acc": validated["top1"], "val_topk": validated["topk"],
+            "k": validated["k"], "images_per_s": images_per_s, "tflops": images_per_s * flops / 1e12,
+            "lr": step.optimizer.param_groups[0]["lr"], "seconds": trained["seconds"], "cached": cached}
+
+
+def finish(session, state: dict, loaders, console) -> dict:
+    """Evaluate the best weights on the test split (else validation); write metrics.json and plots."""
+    model, folder = session.prepared.model, session.folder
+    best_file = folder / checkpoint.BEST
+    if best_file.exists():
+        model.load_state_dict(checkpoint.load(best_file)["model"])
+    split = "test" if loaders.test_set is not None else "val"
+    dataset = loaders.test_set if split == "test" else loaders.val_set
+    meter = ClassificationMeter(len(session.data.classes), session.config.topk)
+    model.eval()
+    result = evaluate(model, loaders.fixed(dataset), session.runtime, meter, keep=PREDICTION_GRID)
+    metrics = _metrics(session, state, split, result, meter)
+    write_json_atomic(folder / "metrics.json", metrics)
+    _plots(session, state, result, meter)
+    console.line(f"{split} accuracy {result['top1']:.4f} (top-{result['k']} {result['topk']:.4f}) · run saved "
+                 f"to {folder}/ (metrics.json, curves.png, confusion.png, predictions.png, filters.png)")
+    return metrics
+
+
+def _metrics(session, state: dict, split: str, result: dict, meter) -> dict:
+    history = state["history"]
+    device, dtype = device_name(session.runtime), precision(session.runtime)
+    return {
+        "config": session.config.to_dict(), "arch_config": session.prepared.config,
+        "classes": session.data.classes,
+        "data": {"train": len(session.data.train), "val": len(session.data.val), "test": len(session.data.test),
+                 "skipped_files": len(session.data.skipped), "unreadable_images": sorted(session.runtime.bad_files)},
+        "params": {"trainable": session.plan.trainable_params, "frozen": session.plan.frozen_params,
+                   "trainable_layers": sorted(session.plan.trainable), "convention": "params (PyTorch numel)"},
+        "epochs": history, "best": state["best"],
+        "evaluated_on": split, "test_accuracy": result["top1"], "test_topk": result["topk"], "k": result["k"],
+        "test_loss": result["loss"], "per_class": meter.per_class(), "confusion": meter.confusion(),
+        "throughput": {"device": device, "dtype": dtype, "peak_flops": peak_flops_for(device, dtype),
+                       "forward_flops_per_image": session.flops.forward,
+                       "train_flops_per_image": session.flops.train,
+                       "head_flops_per_image": session.flops.head_only, "approximation": FLOPS_NOTE},
+    }
+
+
+def _plots(session, state: dict, result: dict, meter) -> None:
+    """The four PNGs; each is optional in spirit but written whenever its data exists."""
+    folder, names = session.folder, session.data.classes
+    if state["history"]:
+        plots.plot_curves(state["history"], folder / "curves.png")
+    plots.plot_confusion(meter.confusion(), names, folder / "confusion.png")
+    images, true, pred = result["kept"]
+    if images is not None and images.dim() == 4:
+        from .loaders import denormalise
+
+        mean, std = session.normalisation
+        shown = denormalise(images, mean, std)
+        if shown.shape[1] == 1:
+            shown = shown.expand(-1, 3, -1, -1)
+        plots.plot_predictions(shown, true, pred, names, folder / "predictions.png")
+    first_conv = next((m for m in session.prepared.model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    if first_conv is not None:
+        plots.plot_filters(first_conv.weight.detach().float().cpu(), folder / "filters.png")

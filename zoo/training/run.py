@@ -1,0 +1,161 @@
+"""``cnncost train``: the epoch loop, checkpoints, early stopping and the final report.
+
+Order of events per epoch: train, validate, record, save the checkpoint (and
+the best weights when validation accuracy improved), then early stopping.
+After the last epoch the best weights are evaluated on the test split (or on
+validation when the dataset has no test split) and the run folder gets
+``metrics.json`` and the plots.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch.utils.data import DataLoader
+
+from . import checkpoint, optim, report, setup
+from .config import TrainConfig
+from .console import TrainConsole
+from .features import extract, feature_batches
+from .loaders import collate, make_dataset
+from .loop import Step, evaluate, train_epoch
+from .metrics import ClassificationMeter
+
+
+def epoch_order(count: int, seed: int, epoch: int) -> list:
+    """The training order of epoch ``epoch``: a permutation fixed by (seed, epoch) alone."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(count, generator=generator).tolist()
+
+
+def train(config: TrainConfig, console: TrainConsole | None = None,
+          on_epoch_end: Callable | None = None) -> dict:
+    """Run (or resume) a training run; returns the metrics also written to ``metrics.json``.
+
+    ``on_epoch_end(epoch, row)`` is called after each epoch's checkpoint is
+    saved (tests use it to interrupt a run).
+    """
+    console = console or TrainConsole(quiet=config.quiet)
+    session = setup.start(config, warn=console.line)
+    session.folder.mkdir(parents=True, exist_ok=True)  # only now: every option has been checked
+    console.line(report.headline(session))
+    loaders = _Loaders(session)
+    step = _with_schedule(session, loaders.steps_per_epoch())
+    cached = _cache(session, loaders, console)
+    state = _restore(session, step)
+    for epoch in range(state["epoch"], config.epochs):
+        row = _one_epoch(session, step, loaders, cached, epoch, console)
+        state["history"].append(row)
+        improved = row["val_acc"] > state["best"].get("val_acc", -1.0)
+        if improved:
+            state["best"], state["stale"] = {"epoch": epoch + 1, "val_acc": row["val_acc"]}, 0
+            checkpoint.save_best(session.folder, config=config, classes=session.data.classes,
+                                 epoch=epoch + 1, model=session.prepared.model)
+        else:
+            state["stale"] += 1
+        row["best"] = improved
+        console.epoch_row(row)
+        checkpoint.save(session.folder, config=config, classes=session.data.classes, epoch=epoch + 1,
+                        model=session.prepared.model, optimizer=step.optimizer, scheduler=step.scheduler,
+                        history=state["history"], best=state["best"], stale=state["stale"])
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
+        if config.patience and state["stale"] >= config.patience:
+            console.line(f"early stopping: no better validation accuracy for {config.patience} epochs")
+            break
+    console.epoch_table()
+    return report.finish(session, state, loaders, console)
+
+
+class _Loaders:
+    """The run's datasets and loaders (a new training loader per epoch: its order depends on it)."""
+
+    def __init__(self, session):
+        self.session = session
+        config = session.config
+        mean, std = session.normalisation
+        common = dict(size=session.size, seed=config.seed, mean=mean, std=std, channels=session.channels)
+        self.train_set = make_dataset(session.data, "train", augment=config.augment, **common)
+        self.val_set = make_dataset(session.data, "val", **common)
+        self.test_set = make_dataset(session.data, "test", **common) if session.data.test else None
+        self.workers = setup.workers(config, session.runtime)
+
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps in one epoch."""
+        size = self.session.config.batch_size
+        return max(1, -(-len(self.train_set) // size))
+
+    def train(self, epoch: int) -> DataLoader:
+        """The training batches of ``epoch``, in ``epoch_order``."""
+        if hasattr(self.train_set, "set_epoch"):
+            self.train_set.set_epoch(epoch)
+        order = epoch_order(len(self.train_set), self.session.config.seed, epoch)
+        return self._loader(self.train_set, order)
+
+    def fixed(self, dataset) -> DataLoader:
+        """Batches of ``dataset`` in index order (validation, test, feature extraction)."""
+        return self._loader(dataset, list(range(len(dataset))))
+
+    def _loader(self, dataset, order: list) -> DataLoader:
+        cuda = self.session.runtime.device.type == "cuda"
+        return DataLoader(dataset, batch_size=self.session.config.batch_size, sampler=order,
+                          num_workers=self.workers, pin_memory=cuda, collate_fn=collate)
+
+
+def _with_schedule(session, steps_per_epoch: int) -> Step:
+    step = session.step
+    return step._replace(scheduler=optim.make_schedule(step.optimizer, steps_per_epoch, session.config))
+
+
+def _cache(session, loaders: _Loaders, console) -> dict | None:
+    """Backbone features of train and val, computed once, when last-layer training allows it."""
+    config = session.config
+    if session.strategy.kind != "last-layer" or not config.cache or config.augment:
+        return None
+    cached = {}
+    for split, dataset in (("train", loaders.train_set), ("val", loaders.val_set)):
+        with console.task_bar(f"caching backbone features: {split}", len(dataset)) as bar:
+            features, labels, _ = extract(session.prepared.model, session.prepared.classifier,
+                                          loaders.fixed(dataset), session.runtime, bar)
+        cached[split] = (features, labels)
+    return cached
+
+
+def _restore(session, step: Step) -> dict:
+    """Fresh run state, or the checkpoint's (model, optimiser, schedule, history, RNG)."""
+    saved = session.resumed
+    if saved is None:
+        return {"epoch": 0, "history": [], "best": {}, "stale": 0}
+    session.prepared.model.load_state_dict(saved["model"])
+    step.optimizer.load_state_dict(saved["optimizer"])
+    step.scheduler.load_state_dict(saved["scheduler"])
+    torch.set_rng_state(saved["rng"])
+    return {"epoch": saved["epoch"], "history": list(saved["history"]), "best": dict(saved["best"]),
+            "stale": saved["stale"]}
+
+
+def _one_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoch: int, console) -> dict:
+    """Train and validate once; the epoch's row of the history."""
+    config, runtime, model = session.config, session.runtime, session.prepared.model
+    classes = len(session.data.classes)
+    setup.freeze.set_training_mode(model, session.plan, True)
+    meter = ClassificationMeter(classes, config.topk)
+    with console.epoch_bar(epoch + 1, config.epochs, loaders.steps_per_epoch()) as bar:
+        if cached is None:
+            trained = train_epoch(step, loaders.train(epoch), runtime, meter, bar)
+        else:
+            head = model._leaves[session.prepared.classifier]
+            features, labels = cached["train"]
+            order = epoch_order(len(features), config.seed, epoch)
+            trained = train_epoch(step._replace(forward=head),
+                                  feature_batches(features, labels, config.batch_size, order), runtime, meter, bar)
+    model.eval()
+    if cached is None:
+        validated = evaluate(model, loaders.fixed(loaders.val_set), runtime, meter)
+    else:
+        features, labels = cached["val"]
+        validated = evaluate(model._leaves[session.prepared.classifier],
+                             feature_batches(features, labels, config.batch_size, list(range(len(features)))),
+                             runtime, meter)
+    return report.epoch_row(session, epoch, trained, validated, step, cached is not None)

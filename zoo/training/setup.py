@@ -1,0 +1,113 @@
+"""Everything a run needs before its first step: device, data, model, strategy, optimiser.
+
+Each choice is checked here, before anything is written, so a bad option
+costs nothing (no half-made run folder).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from cnncost import finetune
+from cnncost.errors import CnncostError
+
+from . import checkpoint, freeze, model, optim
+from .config import TrainConfig
+from .data import load_data
+from .flops import training_flops
+from .loop import Runtime, Step
+
+GRAY_MEAN, GRAY_STD = (0.5,), (0.5,)  # inputs that are not RGB (MNIST-style MLPs)
+
+
+class Session(NamedTuple):
+    """A run, set up: the pieces the epoch loop and the report use."""
+
+    config: TrainConfig
+    strategy: finetune.Strategy
+    folder: Path
+    data: Any  # data.DataSource
+    prepared: model.Prepared
+    plan: freeze.Plan
+    runtime: Runtime
+    step: Step
+    flops: Any  # flops.TrainingFlops
+    size: int  # input side in pixels
+    channels: int
+    normalisation: tuple  # (mean, std)
+    resumed: dict | None  # the checkpoint continued from, if any
+
+
+def start(config: TrainConfig, warn=print) -> Session:
+    """Check the options, load data, build the model and optimiser; resume if asked."""
+    config.check()
+    strategy = finetune.parse_strategy(config.strategy)
+    _check_weights(strategy, config.weights)
+    folder = Path(config.out).expanduser()
+    resumed = checkpoint.resume_state(folder, config) if config.resume else None
+    if resumed is None and (folder / checkpoint.CHECKPOINT).exists():
+        raise CnncostError(f"--out: {folder} already holds a run; pass --resume to continue it or "
+                           "choose another --out")
+    data = load_data(config.data, val_fraction=config.val_fraction, seed=config.seed,
+                     synthetic_size=config.synthetic_size)
+    torch.manual_seed(config.seed)  # the initialisation, new classifier included, follows the seed
+    prepared = model.prepare(config.arch, config.hyperparameters, config.img_size, len(data.classes),
+                             config.weights, config.dropout)
+    plan = freeze.apply_strategy(prepared.model, prepared.network, prepared.table, strategy)
+    runtime = make_runtime(config, warn)
+    net = prepared.model.to(runtime.device)
+    if runtime.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    channels, size = prepared.network.input_shape[0], prepared.config["h"]
+    normalisation = (model_mean_std(channels))
+    return Session(config, strategy, folder, data, prepared, plan, runtime, _step(config, prepared, plan),
+                   training_flops(prepared.table, plan), size, channels, normalisation, resumed)
+
+
+def _check_weights(strategy: finetune.Strategy, weights: str) -> None:
+    if strategy.kind == "scratch" and weights != "none":
+        raise CnncostError("--weights: scratch trains from random initialisation; drop --weights, "
+                           "or use --strategy full to train everything from these weights")
+    if strategy.pretrained and weights == "none":
+        raise CnncostError(f"--weights: {strategy} fine-tunes pretrained weights; pass --weights PATH or "
+                           "--weights imagenet (or use --strategy scratch)")
+
+
+def make_runtime(config: TrainConfig, warn=print) -> Runtime:
+    """Device and speed settings: on CUDA, bf16 autocast and channels_last unless turned off."""
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise CnncostError("--device: cuda was asked for but torch sees no CUDA device")
+    use_cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda" if use_cuda else "cpu")
+    amp = use_cuda if config.amp is None else config.amp
+    channels_last = use_cuda if config.channels_last is None else config.channels_last
+    return Runtime(device, amp, channels_last, warn=warn)
+
+
+def workers(config: TrainConfig, runtime: Runtime) -> int:
+    """Data-loading processes: as asked, else up to 8 on CUDA and none on CPU."""
+    if config.workers is not None:
+        return config.workers
+    return min(8, os.cpu_count() or 1) if runtime.device.type == "cuda" else 0
+
+
+def model_mean_std(channels: int) -> tuple:
+    """Normalisation: ImageNet's statistics for RGB (what pretrained weights expect), 0.5 otherwise."""
+    from .images import IMAGENET_MEAN, IMAGENET_STD
+
+    if channels == 3:
+        return IMAGENET_MEAN, IMAGENET_STD
+    return GRAY_MEAN * channels, GRAY_STD * channels
+
+
+def _step(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan) -> Step:
+    parameters = freeze.trainable_parameters(prepared.model)
+    optimizer = optim.make_optimizer(parameters, config)
+    # The schedule needs the steps per epoch, known once the loaders exist: run.py attaches it.
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    return Step(prepared.model, optimizer, None, criterion, config.clip_grad, parameters)
