@@ -249,3 +249,16 @@ def test_engine_mismatch_fails_loudly(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(finetune, "trainable_params", lambda table, names: (1, 2))
     code = run_cli("smallcnn_res", "--img-size", "32", "--synthetic-size", "100", "--out", str(tmp_path / "o"))
     assert code == 1 and "internal error" in capsys.readouterr().err
+
+
+def test_compile_wraps_the_same_module(tmp_path):
+    """--compile hands torch.compile's wrapper to the loop; it shares the module's parameters.
+
+    (Compiling itself is not run here: inductor needs minutes of C++ builds on a CPU.)
+    """
+    from zoo.training import setup
+
+    session = setup.start(config(tmp_path, compile=True))
+    wrapped = session.step.forward
+    assert wrapped is not session.prepared.model and wrapped._orig_mod is session.prepared.model
+    assert not (tmp_path / "run").exists()  # setting up writes nothing

@@ -152,7 +152,7 @@ def _one_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoc
                                   feature_batches(features, labels, config.batch_size, order), runtime, meter, bar)
     model.eval()
     if cached is None:
-        validated = evaluate(model, loaders.fixed(loaders.val_set), runtime, meter)
+        validated = evaluate(step.forward, loaders.fixed(loaders.val_set), runtime, meter)
     else:
         features, labels = cached["val"]
         validated = evaluate(model._leaves[session.prepared.classifier],

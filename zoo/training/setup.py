@@ -64,7 +64,7 @@ def start(config: TrainConfig, warn=print) -> Session:
     if runtime.channels_last:
         net = net.to(memory_format=torch.channels_last)
     channels, size = prepared.network.input_shape[0], prepared.config["h"]
-    normalisation = (model_mean_std(channels))
+    normalisation = model_mean_std(channels)
     return Session(config, strategy, folder, data, prepared, plan, runtime, _step(config, prepared, plan),
                    training_flops(prepared.table, plan), size, channels, normalisation, resumed)
 
@@ -110,4 +110,7 @@ def _step(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan) -> S
     optimizer = optim.make_optimizer(parameters, config)
     # The schedule needs the steps per epoch, known once the loaders exist: run.py attaches it.
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    return Step(prepared.model, optimizer, None, criterion, config.clip_grad, parameters)
+    # torch.compile wraps the same module (same parameters), so checkpoints and the
+    # frozen-layer modes are unaffected; only the forward/backward kernels change.
+    forward = torch.compile(prepared.model) if config.compile else prepared.model
+    return Step(forward, optimizer, None, criterion, config.clip_grad, parameters)
