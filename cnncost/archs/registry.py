@@ -97,8 +97,8 @@ def resolve(arch: Arch, given: dict, keep_symbolic: bool = False) -> dict:
     """
     unknown = sorted(set(given) - {p.name for p in arch.params})
     if unknown:
-        accepted = ", ".join("--" + p.name for p in arch.params)
-        raise CnncostError(f"--{unknown[0]}: not an option of {arch.name} (it takes {accepted})")
+        accepted = ", ".join(flag(p.name) for p in arch.params)
+        raise CnncostError(f"{flag(unknown[0])}: not an option of {arch.name} (it takes {accepted})")
     values = {}
     for p in arch.params:
         if p.name in given:
@@ -108,11 +108,16 @@ def resolve(arch: Arch, given: dict, keep_symbolic: bool = False) -> dict:
     return values
 
 
+def flag(name: str) -> str:
+    """The command-line spelling of a parameter: in_channels -> --in-channels."""
+    return "--" + name.replace("_", "-")
+
+
 def check_value(arch: Arch, p: Param, value: Any) -> Any:
     """One value checked against its declaration; bad values are one-line errors."""
     if p.choices:
         if value not in p.choices:
-            raise CnncostError(f"--{p.name}: {value!r} is not allowed for {arch.name}; choose one of "
+            raise CnncostError(f"{flag(p.name)}: {value!r} is not allowed for {arch.name}; choose one of "
                                + ", ".join(map(str, p.choices)))
         return value
     if isinstance(p.default, bool):
@@ -129,9 +134,9 @@ def _check_int(p: Param, value: Any) -> int:
         elif isinstance(value, str) and value.strip().lstrip("+").isdigit():
             value = int(value)
         else:
-            raise CnncostError(f"--{p.name}: {value!r} is not a whole number (need an integer ≥ {p.minimum})")
+            raise CnncostError(f"{flag(p.name)}: {value!r} is not a whole number (need an integer ≥ {p.minimum})")
     if value < p.minimum:
-        raise CnncostError(f"--{p.name}: {value} is out of range (need an integer ≥ {p.minimum})")
+        raise CnncostError(f"{flag(p.name)}: {value} is out of range (need an integer ≥ {p.minimum})")
     return value
 
 
@@ -139,9 +144,9 @@ def _check_float(p: Param, value: Any) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise CnncostError(f"--{p.name}: {value!r} is not a number") from None
+        raise CnncostError(f"{flag(p.name)}: {value!r} is not a number") from None
     if not 0.0 <= value < 1.0:
-        raise CnncostError(f"--{p.name}: {value} is out of range (need 0 ≤ value < 1)")
+        raise CnncostError(f"{flag(p.name)}: {value} is out of range (need 0 ≤ value < 1)")
     return value
 
 

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from .. import archs
 from ..conventions import CONVENTIONS
 from ..errors import CnncostError
 from . import options as o
@@ -16,12 +17,13 @@ from .app import app, friendly
 @app.command()
 @friendly
 def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula or number"),
-          arch: str = typer.Argument("scratch5", help="architecture name"),
+          arch: o.Arch = o.DEFAULT_ARCH,
           quantity: str = typer.Option("params", "--quantity", help="what the claim counts: " + ", ".join(CONVENTIONS)),
           layer: Optional[str] = typer.Option(None, "--layer", help="the claim is about this layer only"),
           m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None, h: o.H = None, w: o.W = None,
           classes: o.Classes = None, in_channels: o.InChannels = None, padding: o.PaddingOpt = None,
-          org: o.Org = None, bn: o.BN = None, aux_logits: o.Aux = None, json_out: o.Json = False,
+          org: o.Org = None, bn: o.BN = None, aux_logits: o.Aux = None, set_: o.Set = None,
+          module: o.Module = None, json_out: o.Json = False,
           claims: Optional[str] = typer.Option(None, "--claims", help="a TOML file of many claims"),
           markdown: bool = typer.Option(False, "--markdown", help="with --claims: a Markdown report"),
           tolerance: float = typer.Option(0.0, "--tolerance", min=0.0, max=1.0,
@@ -37,7 +39,10 @@ def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula 
         raise typer.Exit(0 if all(r["equal"] for r in results) else 1)
     if claim is None:
         raise CnncostError("CLAIM: give a formula or a number to check (or --claims FILE)")
+    arch = o.arch_name(arch, module)
     given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, None, None, aux_logits)
+    if set_:
+        given = o.with_settings(archs.get(arch), given, set_)
     result = run.check_one(claim, arch, quantity, layer, given, tolerance)
     typer.echo(json.dumps(result, indent=2, default=str) if json_out else run.single_text(result))
     raise typer.Exit(0 if result["equal"] else 1)

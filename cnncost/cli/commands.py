@@ -18,19 +18,20 @@ ALL = "all"
 
 @app.command()
 @friendly
-def count(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
+def count(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
           h: o.H = None, w: o.W = None, classes: o.Classes = None, in_channels: o.InChannels = None,
           padding: o.PaddingOpt = None, org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
-          activation: o.ActivationOpt = None, aux_logits: o.Aux = None, json_out: o.Json = False,
+          activation: o.ActivationOpt = None, aux_logits: o.Aux = None, set_: o.Set = None,
+          module: o.Module = None, json_out: o.Json = False,
           convention_name: str = typer.Option(DEFAULT_CONVENTION, "--convention",
                                               help="headline total: " + ", ".join(CONVENTIONS)),
           all_layers: bool = typer.Option(False, "--all-layers", help="also list activations, dropout, flatten")):
     """Count parameters and operations, layer by layer, for concrete sizes (no torch, no sympy)."""
     headline = convention(convention_name).name
-    spec = archs.get(arch)
+    spec = archs.get(o.arch_name(arch, module))
     given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation,
                               aux_logits)
-    config = archs.resolve(spec, given)
+    config = archs.resolve(spec, o.with_settings(spec, given, set_))
     table = engine.analyze(spec.build(**config))
     if json_out:
         typer.echo(json.dumps(count_view.count_json(spec.name, config, table), indent=2))
@@ -43,10 +44,11 @@ def count(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = None
 
 @app.command()
 @friendly
-def formula(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
+def formula(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
             h: o.H = None, w: o.W = None, classes: o.Classes = None, in_channels: o.InChannels = None,
             padding: o.PaddingOpt = None, org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
-            activation: o.ActivationOpt = None, aux_logits: o.Aux = None, json_out: o.Json = False,
+            activation: o.ActivationOpt = None, aux_logits: o.Aux = None, set_: o.Set = None,
+            module: o.Module = None, json_out: o.Json = False,
             symbolic: bool = typer.Option(True, "--symbolic", help="keep every variable not given as a symbol (default)"),
             quantity: str = typer.Option("params,macs", "--quantity",
                                          help="comma-separated conventions, or 'all': " + ", ".join(CONVENTIONS)),
@@ -58,9 +60,10 @@ def formula(arch: o.Arch = "scratch5", m: o.M = None, k: o.K = None, n: o.N = No
     from .. import cache
 
     quantities = _quantities(quantity)
-    spec = archs.get(arch)
-    given = archs.resolve(spec, o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org,
-                                                  bn, dropout, activation, aux_logits), keep_symbolic=True)
+    spec = archs.get(o.arch_name(arch, module))
+    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation,
+                              aux_logits)
+    given = archs.resolve(spec, o.with_settings(spec, given, set_), keep_symbolic=True)
     view = "json" if json_out else "latex" if latex else "text"
     entry = cache.key({"arch": spec.name, "fingerprint": spec.fingerprint, "given": given, "divisible": divisible,
                        "quantities": quantities, "view": view})

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
-Arch = Annotated[str, typer.Argument(help="architecture name (zoo. prefix accepted)")]
+from ..errors import CnncostError
+
+DEFAULT_ARCH = "scratch5"
+Arch = Annotated[str, typer.Argument(help="architecture: a zoo name (zoo. prefix accepted), an architecture "
+                                          "file (*.toml) or module:SPEC")]
 M = Annotated[Optional[int], typer.Option("--m", help="filters in the first conv layer")]
 K = Annotated[Optional[int], typer.Option("--k", help="kernel size k (k×k)")]
 N = Annotated[Optional[int], typer.Option("--n", help="neurons in the dense layer")]
@@ -23,13 +27,19 @@ ActivationOpt = Annotated[Optional[str], typer.Option("--activation", help="acti
 Aux = Annotated[Optional[bool], typer.Option("--aux-logits/--no-aux-logits",
                                              help="auxiliary classifiers (GoogLeNet, Inception-v3; training only)")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
+Set = Annotated[Optional[List[str]], typer.Option(
+    "--set", metavar="NAME=VALUE",
+    help="set any parameter the architecture declares, e.g. an architecture file's symbol: "
+         "--set growth=12 (repeatable)")]
+Module = Annotated[Optional[str], typer.Option(
+    "--module", metavar="SPEC",
+    help="count a PyTorch module instead of ARCH: package.module:factory or path/to/file.py:factory "
+         "(same as ARCH = module:SPEC; imports torch)")]
 
 
 def hyperparameters(m=None, k=None, n=None, hw=None, h=None, w=None, classes=None, in_channels=None,
                     padding=None, org=None, bn=None, dropout=None, activation=None, aux_logits=None) -> dict:
     """The options the user actually gave, as builder keywords (``--hw`` sets both h and w)."""
-    from ..errors import CnncostError
-
     if hw is not None and (h is not None or w is not None):
         raise CnncostError("--hw: give either --hw or --h/--w, not both")
     if hw is not None:
@@ -37,3 +47,63 @@ def hyperparameters(m=None, k=None, n=None, hw=None, h=None, w=None, classes=Non
     given = dict(m=m, k=k, n=n, h=h, w=w, classes=classes, in_channels=in_channels, padding=padding,
                  org=org, bn=bn, dropout=dropout, activation=activation, aux_logits=aux_logits)
     return {key: value for key, value in given.items() if value is not None}
+
+
+def arch_name(arch: str, module: Optional[str]) -> str:
+    """ARCH, or ``module:SPEC`` for ``--module SPEC`` (which leaves no room for another ARCH)."""
+    if module is None:
+        return arch
+    if arch != DEFAULT_ARCH:
+        raise CnncostError(f"--module: give either ARCH ({arch}) or --module, not both")
+    from ..archs.registry import MODULE_PREFIX
+
+    return MODULE_PREFIX + module
+
+
+def settings(items: Optional[list]) -> dict:
+    """``--set NAME=VALUE`` items as {name: value text}; a name set twice is an error."""
+    result: dict = {}
+    for item in items or ():
+        name, equals, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not equals or not name or not text.strip():
+            raise CnncostError(f"--set {item}: expected NAME=VALUE, e.g. --set growth=12")
+        if name in result:
+            raise CnncostError(f"--set {name}: given twice")
+        result[name] = text.strip()
+    return result
+
+
+def check_settings(spec, given, items: Optional[list]) -> dict:
+    """The ``--set`` items as {name: value text}: declared by the architecture, not in ``given``."""
+    raw = settings(items)
+    for name in raw:
+        if spec.param(name) is None:
+            accepted = ", ".join(p.name for p in spec.params)
+            raise CnncostError(f"--set {name}: {spec.name} has no parameter {name!r} (accepted: {accepted})")
+        if name in given:
+            raise CnncostError(f"--set {name}: {name} is given twice (as --set and as an option)")
+    return raw
+
+
+def with_settings(spec, given: dict, items: Optional[list]) -> dict:
+    """``given`` plus the ``--set`` values, typed and checked by their declarations."""
+    from ..archs.registry import check_value
+
+    result = dict(given)
+    for name, text in check_settings(spec, given, items).items():
+        try:
+            result[name] = check_value(spec, spec.param(name), _typed(spec.param(name), text))
+        except CnncostError as error:  # the registry says "--name: ..."; the user wrote --set name=...
+            raise CnncostError("--set " + str(error).removeprefix("--")) from None
+    return result
+
+
+def _typed(param, text: str):
+    """Text as the declaration's type: true/false for switches; check_value converts numbers."""
+    if isinstance(param.default, bool):
+        lowered = text.lower()
+        if lowered not in ("true", "false", "1", "0", "yes", "no"):
+            raise CnncostError(f"--set {param.name}: {text!r} is not true/false")
+        return lowered in ("true", "1", "yes")
+    return text

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
 from .. import archs
 from ..conventions import CONVENTIONS
+from . import options as o
 from .app import app, friendly
+
 
 def _grid(help_text: str):
     return typer.Option(None, help=help_text + " (comma list; ranges a:b[:step])")
@@ -17,7 +19,7 @@ def _grid(help_text: str):
 
 @app.command()
 @friendly
-def sweep(arch: str = typer.Argument("scratch5", help="architecture name"),
+def sweep(arch: o.Arch = o.DEFAULT_ARCH,
           m: Optional[str] = _grid("filters"), k: Optional[str] = _grid("kernel sizes"),
           n: Optional[str] = _grid("dense neurons"), hw: Optional[str] = _grid("square input sizes"),
           h: Optional[str] = _grid("input heights"), w: Optional[str] = _grid("input widths"),
@@ -26,6 +28,10 @@ def sweep(arch: str = typer.Argument("scratch5", help="architecture name"),
           padding: Optional[str] = _grid("paddings"), org: Optional[str] = _grid("filter organisations"),
           bn: Optional[str] = _grid("BatchNorm true/false"), activation: Optional[str] = _grid("activations"),
           aux_logits: Optional[str] = typer.Option(None, "--aux-logits", help="true/false (comma list)"),
+          set_: Optional[List[str]] = typer.Option(None, "--set", metavar="NAME=VALUES",
+                                                   help="values of any declared parameter, e.g. an architecture "
+                                                        "file's symbol: --set growth=8,12,16 (repeatable)"),
+          module: o.Module = None,
           quantity: str = typer.Option("params,macs", "--quantity", help="comma list of: " + ", ".join(CONVENTIONS)),
           sort: Optional[str] = typer.Option(None, "--sort", help="column to sort by (default: the first quantity)"),
           descending: bool = typer.Option(False, "--desc", help="largest first"),
@@ -33,23 +39,13 @@ def sweep(arch: str = typer.Argument("scratch5", help="architecture name"),
           csv_path: Optional[str] = typer.Option(None, "--csv", help="write every row to this CSV file"),
           json_out: bool = typer.Option(False, "--json", help="print every row as JSON")):
     """Every combination's parameters and operation counts, from compiled closed forms."""
-    from ..errors import CnncostError
-    from ..sweep import grid, views
+    from ..sweep import views
     from ..sweep.run import sweep as run_sweep
 
-    spec = archs.get(arch)
+    spec = archs.get(o.arch_name(arch, module))
     given = dict(m=m, k=k, n=n, hw=hw, h=h, w=w, classes=classes, in_channels=in_channels, padding=padding,
                  org=org, bn=bn, activation=activation, aux_logits=aux_logits)
-    if hw is not None and (h is not None or w is not None):
-        raise CnncostError("--hw: give either --hw or --h/--w, not both")
-    values = {}
-    for name, text in given.items():
-        if text is None:
-            continue
-        key = "h" if name == "hw" else name
-        if spec.param(key) is None:
-            raise CnncostError(f"--{name.replace('_', '-')}: not an option of {spec.name}")
-        values[name] = grid.parse_values(spec, key, text)
+    values = _grid_values(spec, {name: text for name, text in given.items() if text is not None}, set_)
     quantities = [q.strip() for q in quantity.split(",") if q.strip()]
     result = run_sweep(spec.name, values, quantities)
     key = sort or quantities[0]
@@ -60,3 +56,25 @@ def sweep(arch: str = typer.Argument("scratch5", help="architecture name"),
         typer.echo(json.dumps(views.as_json(result, key, descending), indent=1))
     elif not csv_path:
         typer.echo(views.text(result, key, descending, limit))
+
+
+def _grid_values(spec, given: dict, set_: Optional[List[str]]) -> dict:
+    """Each gridded option's values, by option name (``hw`` zips H and W), ``--set`` ones included."""
+    from ..errors import CnncostError
+    from ..sweep import grid
+
+    if "hw" in given and ("h" in given or "w" in given):
+        raise CnncostError("--hw: give either --hw or --h/--w, not both")
+    values = {}
+    for name, text in given.items():
+        key = "h" if name == "hw" else name
+        if spec.param(key) is None:
+            raise CnncostError(f"--{name.replace('_', '-')}: not an option of {spec.name}")
+        values[name] = grid.parse_values(spec, key, text)
+    taken = set(values) | ({"h", "w"} if "hw" in values else set())
+    for name, text in o.check_settings(spec, taken, set_).items():
+        try:
+            values[name] = grid.parse_values(spec, name, text)
+        except CnncostError as error:  # grid says "--name: ..."; the user wrote --set name=...
+            raise CnncostError("--set " + str(error).removeprefix("--")) from None
+    return values

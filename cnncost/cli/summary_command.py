@@ -1,0 +1,72 @@
+"""``cnncost summary``: a Keras-style summary (layers, output shapes, Param #, MACs) with named totals.
+
+torch is imported only for ``--module`` (through the registry's ``module:`` form).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from .. import archs, engine
+from . import options as o
+from .app import app, friendly
+
+AllLayers = Annotated[bool, typer.Option("--all-layers", help="also list activations (Keras folds them into layers)")]
+StrategyOpt = Annotated[Optional[str], typer.Option(
+    "--strategy", help="also split the parameters as `cnncost train --strategy` would: "
+                       "scratch, last-layer, partial:K or full")]
+
+
+@app.command()
+@friendly
+def summary(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
+            h: o.H = None, w: o.W = None, classes: o.Classes = None, in_channels: o.InChannels = None,
+            padding: o.PaddingOpt = None, org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
+            activation: o.ActivationOpt = None, aux_logits: o.Aux = None, set_: o.Set = None,
+            module: o.Module = None, json_out: o.Json = False, all_layers: AllLayers = False,
+            strategy: StrategyOpt = None):
+    """Keras-style model summary with MACs per layer; totals in the PyTorch and Keras conventions."""
+    from ..render import summary_view as view
+
+    spec = archs.get(o.arch_name(arch, module))
+    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation,
+                              aux_logits)
+    config = archs.resolve(spec, o.with_settings(spec, given, set_))
+    network = spec.build(**config)
+    table = engine.analyze(network)
+    entries = view.summary_entries(network, table, all_layers)
+    split = view.strategy_split(network, table, strategy) if strategy else None
+    if json_out:
+        result = view.summary_json(spec.name, config, network, table, entries)
+        if split:
+            result["strategy"] = split
+        typer.echo(json.dumps(result, indent=2))
+        return
+    console = _console()
+    items = view.nest(entries, view.composite_types(network.layers))
+    console.print(_title(spec.name, network, config), style="bold")
+    console.print(view.summary_table(items))
+    console.print()
+    console.print(view.totals_grid(table))
+    if split:
+        console.print(view.strategy_line(split))
+    console.print(view.legend(all_layers), style="dim")
+
+
+def _title(name: str, network, config: dict) -> str:
+    """'Model: smallcnn · m=32 k=3 … · input 3×32×32'."""
+    settings = " ".join(f"{key}={value}" for key, value in config.items()
+                        if key not in ("h", "w", "in_channels") and value not in (False, 0.0))
+    size = "×".join(str(d) for d in network.input_shape)
+    return " · ".join(part for part in (f"Model: {name}", settings, f"input {size}") if part)
+
+
+def _console():
+    """A rich console; piped output gets a fixed wide width so rows never wrap."""
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
