@@ -1,0 +1,228 @@
+"""``cnncost summary``: a Keras-style model summary with MACs, nested by module path.
+
+Plain data first (``summary_entries``: every layer, and every residual add and
+concatenation, in execution order, with its output shape), then views: a rich
+table whose rows nest by dotted name (``layer1`` → ``layer1.0`` → ``conv1``, each
+group with its subtotal), the totals in the conventions of ``cnncost.conventions``,
+and JSON.
+
+The per-row "Param #" is Keras' (trainable parameters + BatchNorm moving
+statistics), so a Keras summary of the same network reads the same numbers; the
+totals give the PyTorch count beside it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .. import layers as L
+from ..conventions import CONVENTIONS, totals
+from .count_view import shape_text
+
+HIDDEN_TYPES = ("Activation",)  # Keras folds activations into their layer; --all-layers shows them
+# The totals under the table: Keras' three lines, then operations; each names its convention.
+TOTALS = (("Total params", "keras"), ("Trainable params", "params"), ("Non-trainable params", "buffers"),
+          ("MACs", "macs"), ("FLOPs", "flops"))
+MERGE_TYPES = {L.Residual: ("Add", "add"), L.Concat: ("Concat", "cat")}
+
+
+class Entry(NamedTuple):
+    """One row of the summary before nesting: a layer, or the add/concat of a merge."""
+
+    path: str  # dotted name that places it in the hierarchy
+    type: str
+    output_shape: tuple
+    params: Any  # trainable (PyTorch)
+    buffers: Any  # BatchNorm moving statistics
+    macs: Any  # 0 for auxiliary (training-only) rows, as in CostTable.total
+    auxiliary: bool = False
+
+
+def summary_entries(network: L.Network, table: Any, all_layers: bool = False) -> list:
+    """Layers and merges in execution order; activations only with ``all_layers``."""
+    rows = iter(table.layers)  # the engine's rows come in the order of this same walk
+    groups = _group_names(table)
+    entries: list = []
+    _walk_all(network.layers, tuple(network.input_shape), rows, groups, entries)
+    return [e for e in entries if all_layers or e.type not in HIDDEN_TYPES]
+
+
+def _group_names(table: Any) -> set:
+    return {".".join(row.name.split(".")[:i]) for row in table.layers for i in range(1, row.name.count(".") + 1)}
+
+
+def _walk_all(nodes: tuple, x: tuple, rows: Any, groups: set, out: list) -> tuple:
+    for node in nodes:
+        x = _walk(node, x, rows, groups, out)
+    return x
+
+
+def _walk(node: Any, x: tuple, rows: Any, groups: set, out: list) -> tuple:
+    if isinstance(node, L.Sequential):
+        return _walk_all(node.children, x, rows, groups, out)
+    if isinstance(node, L.Auxiliary):
+        _walk_all(node.nodes, x, rows, groups, out)
+        return x
+    if isinstance(node, L.Residual):
+        y = _walk_all(node.body, x, rows, groups, out)
+        _walk_all(node.shortcut, x, rows, groups, out)
+        _merge(node, y, groups, out)
+        return _walk_all(node.after, y, rows, groups, out)
+    if isinstance(node, L.Concat):
+        outs = [_walk_all(branch, x, rows, groups, out) for branch in node.branches]
+        y = (sum(o[0] for o in outs),) + tuple(outs[0][1:])
+        _merge(node, y, groups, out)
+        return y
+    row = next(rows)
+    out.append(Entry(row.name, row.type, row.output_shape, row.params, row.buffers,
+                     0 if row.auxiliary else row.macs, row.auxiliary))
+    return row.output_shape
+
+
+def _merge(node: Any, y: tuple, groups: set, out: list) -> None:
+    """The add or concatenation itself; named inside its block when the block's layers are named under it."""
+    kind, short = MERGE_TYPES[type(node)]
+    path = f"{node.name}.{short}" if node.name in groups else node.name
+    out.append(Entry(path, kind, y, 0, 0, 0))
+
+
+# --- nesting -------------------------------------------------------------------
+
+class Item(NamedTuple):
+    """A displayed row: a layer or a group of consecutive rows sharing a name prefix."""
+
+    label: str  # name relative to the enclosing group
+    type: str
+    output_shape: tuple
+    keras_params: Any
+    macs: Any
+    children: tuple = ()  # non-empty for a group
+    auxiliary: bool = False
+
+
+def nest(entries: list, composite_types: dict, level: int = 0) -> list:
+    """Consecutive entries sharing the next name segment become one group (if two or more)."""
+    items, i = [], 0
+    while i < len(entries):
+        parts = entries[i].path.split(".")
+        j = i + 1
+        if len(parts) > level + 1:
+            while j < len(entries) and _segment(entries[j], level) == parts[level] and \
+                    entries[j].path.count(".") > level:
+                j += 1
+        run = entries[i:j]
+        if len(run) == 1:
+            items.append(_leaf_item(run[0], ".".join(parts[level:])))
+        else:
+            prefix = ".".join(parts[:level + 1])
+            children = tuple(nest(run, composite_types, level + 1))
+            items.append(Item(parts[level], composite_types.get(prefix, ""), run[-1].output_shape,
+                              sum(e.params + e.buffers for e in run), sum(e.macs for e in run), children,
+                              all(e.auxiliary for e in run)))
+        i = j
+    return items
+
+
+def _segment(entry: Entry, level: int) -> str | None:
+    parts = entry.path.split(".")
+    return parts[level] if len(parts) > level else None
+
+
+def _leaf_item(entry: Entry, label: str) -> Item:
+    return Item(label, entry.type, entry.output_shape, entry.params + entry.buffers, entry.macs,
+                auxiliary=entry.auxiliary)
+
+
+def composite_types(nodes: tuple, found: dict | None = None) -> dict:
+    """Name -> type of every composite node (Sequential, Residual, Concat, Auxiliary)."""
+    found = {} if found is None else found
+    for node in nodes:
+        children = {L.Sequential: lambda n: (n.children,), L.Residual: lambda n: (n.body, n.shortcut, n.after),
+                    L.Concat: lambda n: n.branches, L.Auxiliary: lambda n: (n.nodes,)}.get(type(node))
+        if children:
+            found[node.name] = type(node).__name__
+            for part in children(node):
+                composite_types(part, found)
+    return found
+
+
+# --- views -----------------------------------------------------------------------
+
+def summary_table(items: list):
+    """The rich table: layer (tree-indented), type, output shape, Param # (Keras), MACs."""
+    from rich import box
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
+    t.add_column("Layer", no_wrap=True)
+    t.add_column("Type", no_wrap=True)
+    t.add_column("Output shape", no_wrap=True)
+    t.add_column("Param #", justify="right", no_wrap=True)
+    t.add_column("MACs", justify="right", no_wrap=True)
+    _add_rows(t, items, "", top=True)
+    return t
+
+
+def _add_rows(t: Any, items: list, prefix: str, top: bool = False, in_aux: bool = False) -> None:
+    for n, item in enumerate(items):
+        last = n == len(items) - 1
+        branch = "" if top else ("└─ " if last else "├─ ")
+        marker = " (aux)" if item.auxiliary and not in_aux else ""  # once per training-only head
+        style = "bold" if item.children else ("dim" if item.type in ("Add", "Concat") else None)
+        t.add_row(prefix + branch + item.label + marker, item.type, shape_text(item.output_shape),
+                  f"{item.keras_params:,}", "—" if item.auxiliary else f"{item.macs:,}", style=style)
+        if item.children:
+            _add_rows(t, list(item.children), prefix + ("" if top else ("   " if last else "│  ")),
+                      in_aux=in_aux or item.auxiliary)
+
+
+def totals_grid(table: Any):
+    """Keras' three parameter lines and the operation totals, each naming its convention."""
+    from rich.table import Table
+
+    values = totals(table)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(justify="right")
+    grid.add_column(style="dim")
+    for label, name in TOTALS:
+        grid.add_row(label + ":", f"{values[name]:,}", f"{name} = {CONVENTIONS[name].meaning}")
+    return grid
+
+
+def strategy_split(network: L.Network, table: Any, text: str) -> dict:
+    """The trainable/frozen split of a training strategy, and the layers that train."""
+    from .. import finetune
+
+    strategy = finetune.parse_strategy(text)
+    names = finetune.trainable_layers(network, strategy)
+    trainable, frozen = finetune.trainable_params(table, names)
+    order = [row.name for row in table.layers if row.name in names]
+    return {"strategy": str(strategy), "trainable": trainable, "frozen": frozen, "layers": order}
+
+
+def strategy_line(split: dict) -> str:
+    """'--strategy partial:1: trains 2,360,320 of 11,689,512 params (features.34, classifier.0, …)'."""
+    total = split["trainable"] + split["frozen"]
+    shown = ", ".join(split["layers"][:6]) + (", …" if len(split["layers"]) > 6 else "")
+    return (f"--strategy {split['strategy']}: trains {split['trainable']:,} of {total:,} params "
+            f"(PyTorch convention; {split['frozen']:,} frozen) in {len(split['layers'])} layers: {shown}")
+
+
+def legend(all_layers: bool) -> str:
+    """What the columns count, under the totals."""
+    shown = "" if all_layers else " · activations hidden (--all-layers)"
+    return ("Param # = trainable + BatchNorm moving statistics (Keras) · MACs = conv/linear multiply-accumulates, "
+            f"bias excluded\nbold rows: groups of the rows under them, with subtotals{shown}")
+
+
+def summary_json(arch_name: str, config: dict, network: L.Network, table: Any, entries: list) -> dict:
+    """Every row (layers and merges, execution order) and every total, as integers."""
+    values = totals(table)
+    rows = [{"name": e.path, "type": e.type, "output_shape": list(e.output_shape), "params": e.params,
+             "buffers": e.buffers, "keras_params": e.params + e.buffers, "macs": e.macs, "auxiliary": e.auxiliary}
+            for e in entries]
+    return {"arch": arch_name, "network": network.name, "config": config,
+            "input_shape": list(network.input_shape), "layers": rows,
+            "totals": {name: values[name] for _, name in TOTALS},
+            "conventions": {name: CONVENTIONS[name].meaning for _, name in TOTALS}}

@@ -1,0 +1,161 @@
+"""A user's ``torch.nn.Module`` as a cnncost architecture: ``module:SPEC``.
+
+SPEC is ``package.module:factory`` (imported with the current directory on
+``sys.path``) or ``path/to/file.py:factory`` (imported from that file). The factory —
+a class or a function — is called with no arguments; its module is traced with
+``torch.fx`` (in eval mode: training-only branches are left out), every node is
+mapped to a layer (``zoo.fx_ops``/``zoo.fx_units``) and the graph is decomposed into
+sequences, residual adds and concatenations (``zoo.fx_graph``).
+
+The result is an unregistered ``Arch`` whose only parameters are the input height
+and width: widths are the module's own numbers, H and W stay symbolic in formulas.
+Its default input size is the ``input_size`` attribute of the factory or of the module
+((C, H, W), (H, W) or one int; ``input_shape`` is read too, as zoo modules carry it),
+else 224×224; the input channels are the first convolution's. A module whose Linear
+layers fix the input size is checked at every concrete size (a mismatch is an error,
+not a count of some other network); formulas in H, W describe the same layers at any
+size, with the Linear layers' input features following the input (as Keras' Dense).
+
+Anything without a counting rule is listed by name and nothing is counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from cnncost import engine
+from cnncost import layers as L
+from cnncost.archs.registry import MODULE_PREFIX, Arch, Param
+from cnncost.errors import CnncostError
+
+from .fx_load import digest, input_size, instantiate, load_factory, parse_size, source_file, split_spec
+
+DEFAULT_SIZE = 224
+_CACHE: dict = {}  # (spec, cwd, source digest) -> Arch: one trace per process
+
+
+class Converted(NamedTuple):
+    """A traced module as cnncost data, independent of the input size."""
+
+    name: str  # the factory's name
+    layers: tuple  # the layer tree
+    in_channels: int
+    default_size: tuple  # (h, w)
+    expected: dict  # leaf name -> input channels/features its module was built for
+
+    def network(self, h: Any, w: Any) -> L.Network:
+        """The description at input size h×w; concrete sizes are checked against the module's widths."""
+        network = L.Network(self.name, (self.in_channels, h, w), self.layers)
+        if type(h) is int and type(w) is int:
+            check_widths(network, self.expected)
+        return network
+
+
+def arch_from_module(spec: str) -> Arch:
+    """The architecture of ``package.module:factory`` or ``path/to/file.py:factory``."""
+    target, factory_name = split_spec(spec)
+    source = source_file(target)
+    key = (spec, os.getcwd(), digest(source))
+    if key not in _CACHE:
+        factory = load_factory(target, factory_name)
+        module = instantiate(factory, factory_name)
+        converted = convert_module(module, factory_name, input_size(factory, module))
+        _CACHE[key] = _arch(spec, converted, source)
+    return _CACHE[key]
+
+
+def _arch(spec: str, converted: Converted, source: Path | None) -> Arch:
+    h, w = converted.default_size
+    params = (Param("h", h, "input height in pixels", symbolic=True, meaning="input height"),
+              Param("w", w, "input width in pixels", symbolic=True, meaning="input width"))
+    fingerprint = hashlib.sha256(f"{spec}\n{digest(source)}\n{converted!r}".encode()).hexdigest()[:16]
+    # Named MODULE_PREFIX + spec, not the factory's name: formula, sweep and plot look
+    # architectures up again by Arch.name, and only this name finds this one.
+    return Arch(MODULE_PREFIX + spec, converted.network, params,
+                f"{converted.name}() from {source or spec}", f"user module {spec}", fingerprint=fingerprint)
+
+
+def network_from_module(module: Any, name: str = "module", size: Any = None) -> L.Network:
+    """The description of an ``nn.Module`` instance at ``size`` ((C, H, W), (H, W) or one int),
+    by default its ``input_size``/``input_shape`` attribute, else 224×224."""
+    size = parse_size(size, "size") if size is not None else input_size(module)
+    converted = convert_module(module, name, size)
+    return converted.network(*converted.default_size)
+
+
+def convert_module(module: Any, name: str, size: tuple | None = None) -> Converted:
+    """Trace ``module`` and convert it; unsupported layers and graphs raise, listed by name."""
+    from . import fx_graph, fx_units
+
+    graph = trace(module, name)
+    conversion = fx_units.convert(graph, module)
+    if conversion.problems:
+        raise CnncostError(f"cannot convert {name}(): " + "; ".join(conversion.problems))
+    try:
+        tree = fx_graph.decompose(conversion)
+    except CnncostError as error:
+        raise CnncostError(f"cannot convert {name}(): {error}") from None
+    _check_coverage(module, name, [leaf.name for leaf in fx_graph.leaves(tree)])
+    channels = size[0] if size and size[0] else _first_channels(tree, conversion.expected, name)
+    hw = tuple(size[1:]) if size else (DEFAULT_SIZE, DEFAULT_SIZE)
+    return Converted(name, tree, channels, hw, conversion.expected)
+
+
+def trace(module: Any, name: str):
+    """The module's fx graph in eval mode; modules cnncost has a rule for stay leaves."""
+    import torch.fx
+
+    from .fx_ops import module_rule
+
+    class Tracer(torch.fx.Tracer):
+        """fx's tracer, with every module cnncost has a rule for kept whole."""
+
+        def is_leaf_module(self, m, qualified_name: str) -> bool:
+            """True for supported layers (subclasses included) and fx's own leaves."""
+            # A subclass of a supported layer that keeps its forward is that layer.
+            return module_rule(m) is not None or super().is_leaf_module(m, qualified_name)
+
+    module.eval()
+    try:
+        return Tracer().trace(module)
+    except Exception as error:  # user code: data-dependent control flow, unsupported Python, ...
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CnncostError(f"torch.fx cannot trace {name}(): {first}") from None
+
+
+def _check_coverage(module: Any, name: str, emitted: list) -> None:
+    """Every module holding parameters must be a layer of the tree, or they would go uncounted."""
+    used = set(emitted)
+    missing = [f"{path} ({type(m).__name__})" for path, m in module.named_modules()
+               if path not in used and (any(True for _ in m.parameters(recurse=False))
+                                        or any(True for _ in m.buffers(recurse=False)))]
+    if missing:
+        raise CnncostError(f"cannot convert {name}(): layers with parameters or buffers take no part in "
+                           f"computing the output, so they would go uncounted: {', '.join(missing)}")
+
+
+def _first_channels(tree: tuple, expected: dict, name: str) -> int:
+    """Input channels: what the first convolution (or BatchNorm2d) was built for."""
+    from .fx_graph import leaves
+
+    for leaf in leaves(tree):
+        if isinstance(leaf, (L.Conv2d, L.BatchNorm2d)):
+            return expected[leaf.name]
+    raise CnncostError(f"cannot tell the input channels of {name}() (no convolution); give them as "
+                       "input_size = (C, H, W) on the factory or the module")
+
+
+def check_widths(network: L.Network, expected: dict) -> None:
+    """At a concrete size, every layer gets the channels/features its module was built for."""
+    table = engine.analyze(network)
+    for row in table.layers:
+        want = expected.get(row.name)
+        if want is not None and row.input_shape[0] != want:
+            unit = "features" if len(row.input_shape) == 1 else "channels"
+            size = "×".join(str(d) for d in network.input_shape)
+            raise CnncostError(f"{row.name} ({row.type}) was built for {want:,} input {unit}, but a {size} input "
+                               f"gives it {row.input_shape[0]:,}: the module fixes its input size; give the size "
+                               "it was written for (--h/--w, or input_size = (C, H, W) on the factory)")

@@ -1,0 +1,277 @@
+"""Every node of a traced graph as a ``fx_ops.Unit``, with names, and the problems found.
+
+Names: a module's node is named by its module path (``layer1.0.conv1``), so the
+converted network's state_dict keys are the user's. Parameter-free calls (F.relu,
+the adds, a ReLU module called a second time) get generated names in the scope of
+the module whose forward made them (``layer1.0.add``), never colliding with a module
+path. A module with parameters or buffers called more than once shares its weights,
+which the description cannot express (each call would count them again): a problem.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections import Counter
+from typing import Any, NamedTuple
+
+from torch import fx, nn
+
+from . import fx_ops as ops
+from .fx_ops import ADD, BAD, CAT, LEAF, PASS, SHAPE, SOURCE, TENSOR_KINDS, Unit, Unsupported
+
+
+class Conversion(NamedTuple):
+    """The units of a graph and what stands in the way of counting it."""
+
+    units: dict  # fx node -> Unit
+    source: Any  # the input placeholder
+    sink: Any  # the fx node whose tensor forward returns
+    expected: dict  # leaf name -> input channels/features its module was built for
+    problems: list  # one readable string per category
+
+
+class Namer:
+    """Unique names: module paths as they are, generated names that collide with nothing."""
+
+    def __init__(self, root: nn.Module):
+        self.taken = {name for name, _ in root.named_modules()}
+        self.reserved = set(dir(nn.Module))  # the zoo registers leaves as attributes of containers
+
+    def fresh(self, scope: str, stem: str) -> str:
+        """``scope.stem``, or ``scope.stem_1``, ``_2``, ... when taken."""
+        base = f"{scope}.{stem}" if scope else stem
+        candidate, i = base, 0
+        while candidate in self.taken or candidate.rsplit(".", 1)[-1] in self.reserved:
+            i += 1
+            candidate = f"{base}_{i}"
+        self.taken.add(candidate)
+        return candidate
+
+
+class _State:
+    def __init__(self, root: nn.Module):
+        self.root = root
+        self.namer = Namer(root)
+        self.units: dict = {}
+        self.expected: dict = {}
+        self.calls: Counter = Counter()
+        self.unsupported: list = []  # "name (what)"
+        self.other: list = []  # problems of other kinds, as sentences
+        self.source = None
+        self.sink = None
+
+
+def convert(graph: fx.Graph, root: nn.Module) -> Conversion:
+    """Units for every node of ``graph`` (traced from ``root``), in graph order."""
+    state = _State(root)
+    for node in graph.nodes:
+        HANDLERS[node.op](state, node)
+    return Conversion(state.units, state.source, state.sink, state.expected, _problems(state))
+
+
+def _problems(state: _State) -> list:
+    problems = []
+    if state.unsupported:
+        problems.append("no counting rule for " + ", ".join(dict.fromkeys(state.unsupported)))
+    shared = [f"{target} ({type(state.root.get_submodule(target)).__name__}, {n} calls)"
+              for target, n in state.calls.items() if n > 1 and _has_state(state.root.get_submodule(target))]
+    if shared:
+        problems.append("weights shared by several calls (each call would count them again): " + ", ".join(shared))
+    return problems + state.other
+
+
+def _has_state(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+
+
+def _scope(node: fx.Node) -> str:
+    """Path of the module whose forward made this call ("" for the root's own forward)."""
+    stack = node.meta.get("nn_module_stack") or {}
+    return list(stack.values())[-1][0] if stack else ""
+
+
+def _stem(node: fx.Node) -> str:
+    return re.sub(r"_\d+$", "", node.name)
+
+
+def _bad(state: _State, node: fx.Node, what: str, listed: bool = True) -> None:
+    if listed:
+        state.unsupported.append(f"{state.namer.fresh(_scope(node), _stem(node))} ({what})")
+    state.units[node] = Unit(BAD, _tensor_inputs(state, node.args))
+
+
+def _kind(state: _State, value: Any) -> str | None:
+    unit = state.units.get(value) if isinstance(value, fx.Node) else None
+    return unit.kind if unit else None
+
+
+def _tensor_inputs(state: _State, args: Any) -> tuple:
+    flat = args if isinstance(args, (tuple, list)) else (args,)
+    found = []
+    for a in flat:
+        if isinstance(a, (tuple, list)):
+            found += _tensor_inputs(state, a)
+        elif _kind(state, a) in TENSOR_KINDS:
+            found.append(a)
+    return tuple(found)
+
+
+# --- per node kind ---------------------------------------------------------------
+
+def _placeholder(state: _State, node: fx.Node) -> None:
+    if state.source is None:
+        state.source = node
+        state.units[node] = Unit(SOURCE)
+    elif node.users:
+        state.other.append(f"forward takes more than one input ({node.name}); one image tensor is supported")
+        state.units[node] = Unit(BAD)
+
+
+def _get_attr(state: _State, node: fx.Node) -> None:
+    state.unsupported.append(f"{node.target} (a parameter or buffer used directly, not through a layer)")
+    state.units[node] = Unit(BAD)
+
+
+def _output(state: _State, node: fx.Node) -> None:
+    value = node.args[0]
+    if _kind(state, value) in TENSOR_KINDS:
+        state.sink = value
+    else:
+        what = f"a {type(value).__name__}" if not isinstance(value, fx.Node) else "a size"
+        state.other.append(f"forward returns {what}, not one tensor (one output is supported; auxiliary "
+                           "outputs are not)")
+
+
+def _call_module(state: _State, node: fx.Node) -> None:
+    module = state.root.get_submodule(node.target)
+    state.calls[node.target] += 1
+    first = state.calls[node.target] == 1
+    parent, _, last = node.target.rpartition(".")
+    name = node.target if first else state.namer.fresh(parent, last)
+    kind = ops.module_rule(module)
+    if kind is None:
+        state.unsupported.append(f"{node.target} ({type(module).__name__})")
+        state.units[node] = Unit(BAD, _tensor_inputs(state, node.args))
+        return
+    if ops.MODULES[kind] is None:
+        state.units[node] = Unit(PASS, _tensor_inputs(state, node.args[:1]))
+        return
+    try:
+        layer = ops.MODULES[kind](module, name)
+    except Unsupported as why:
+        state.unsupported.append(f"{node.target} ({why})")
+        state.units[node] = Unit(BAD, _tensor_inputs(state, node.args))
+        return
+    if kind in ops.EXPECTED_INPUT:
+        state.expected[name] = getattr(module, ops.EXPECTED_INPUT[kind])
+    _leaf(state, node, layer)
+
+
+def _leaf(state: _State, node: fx.Node, layer: Any) -> None:
+    """A one-input layer: the first argument must be a tensor, no other argument may be one."""
+    inputs = _tensor_inputs(state, node.args) + _tensor_inputs(state, tuple(node.kwargs.values()))
+    if len(inputs) != 1 or inputs[0] is not node.args[0]:
+        _bad(state, node, f"{ops.describe(node) if node.op != 'call_module' else node.target} "
+                          "with more than one tensor argument")
+        return
+    state.units[node] = Unit(LEAF, inputs, layer, layer.name)
+
+
+def _call(state: _State, node: fx.Node, rule: Any) -> None:
+    """A function or method with a leaf rule: its layer gets a generated name."""
+    name = state.namer.fresh(_scope(node), _stem(node))
+    try:
+        layer = rule(node, name)
+    except Unsupported as why:
+        state.namer.taken.discard(name)
+        _bad(state, node, str(why))
+        return
+    _leaf(state, node, layer)
+
+
+def _call_function(state: _State, node: fx.Node) -> None:
+    target = node.target
+    if target in ops.LEAF_FUNCTIONS:
+        _call(state, node, ops.LEAF_FUNCTIONS[target])
+    elif target in ops.ADD_FUNCTIONS:
+        _add(state, node)
+    elif target in ops.CAT_FUNCTIONS:
+        _cat(state, node)
+    elif target in ops.RESHAPES:
+        _reshape(state, node, tuple(node.args[1:]) + tuple(node.kwargs.values()))
+    elif target is getattr:
+        _shape_attribute(state, node)
+    elif target is operator.getitem:
+        _getitem(state, node)
+    else:
+        _bad(state, node, ops.describe(node))
+
+
+def _call_method(state: _State, node: fx.Node) -> None:
+    method = node.target
+    if method in ops.LEAF_METHODS:
+        _call(state, node, ops.LEAF_METHODS[method])
+    elif method in ops.ADD_METHODS:
+        _add(state, node)
+    elif method in ops.RESHAPE_METHODS:
+        _reshape(state, node, tuple(node.args[1:]))
+    elif method == "size":
+        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+        state.units[node] = Unit(SHAPE, batch=dim == 0)
+    elif method in ops.PASS_METHODS:
+        state.units[node] = Unit(PASS, _tensor_inputs(state, node.args[:1]))
+    else:
+        _bad(state, node, ops.describe(node))
+
+
+def _add(state: _State, node: fx.Node) -> None:
+    a, b = (list(node.args) + [node.kwargs.get("other")])[:2]
+    kinds = (_kind(state, a), _kind(state, b))
+    if SHAPE in kinds or all(k is None for k in kinds):
+        state.units[node] = Unit(SHAPE)  # arithmetic on sizes
+    elif all(k in TENSOR_KINDS for k in kinds) and node.kwargs.get("alpha", 1) == 1:
+        state.units[node] = Unit(ADD, (a, b), name=state.namer.fresh(_scope(node), _stem(node)))
+    else:
+        _bad(state, node, f"{ops.describe(node)} of a constant or with alpha")
+
+
+def _cat(state: _State, node: fx.Node) -> None:
+    tensors = node.args[0] if node.args else node.kwargs.get("tensors", ())
+    dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", node.kwargs.get("axis", 0))
+    inputs = _tensor_inputs(state, tensors)
+    if dim != 1 or len(inputs) != len(tensors):
+        _bad(state, node, f"{ops.describe(node)} along dim {dim}; only channels, dim 1, are supported")
+        return
+    state.units[node] = Unit(CAT, inputs, name=state.namer.fresh(_scope(node), _stem(node)))
+
+
+def _reshape(state: _State, node: fx.Node, shape: tuple) -> None:
+    """``x.view(x.size(0), -1)`` (or reshape, or x.shape[0]) is a flatten; other reshapes are not."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    batch = len(shape) == 2 and isinstance(shape[0], fx.Node) and state.units[shape[0]].batch
+    if batch and shape[1] == -1:
+        _call(state, node, lambda n, name: ops.L.Flatten(name))
+    else:
+        _bad(state, node, f"{ops.describe(node)} to {shape!r}; only x.view(x.size(0), -1) is a flatten")
+
+
+def _shape_attribute(state: _State, node: fx.Node) -> None:
+    if node.args[1] == "shape" and _kind(state, node.args[0]) in TENSOR_KINDS:
+        state.units[node] = Unit(SHAPE)
+    else:
+        _bad(state, node, f"getattr {node.args[1]!r}")
+
+
+def _getitem(state: _State, node: fx.Node) -> None:
+    source, index = node.args
+    kind = _kind(state, source)
+    if kind == SHAPE:
+        state.units[node] = Unit(SHAPE, batch=index == 0)
+    else:
+        _bad(state, node, "tensor indexing or slicing", listed=kind != BAD)
+
+
+HANDLERS = {"placeholder": _placeholder, "get_attr": _get_attr, "call_module": _call_module,
+            "call_function": _call_function, "call_method": _call_method, "output": _output}
