@@ -125,8 +125,10 @@ def mirrored_sizes(definitions: dict) -> dict:
     mirrors = {}
     items = list(definitions.items())
     for (hs, hdef), (ws, wdef) in zip(items[0::2], items[1::2]):
-        rename[hs] = ws
+        # Only a true twin joins the renaming: with different kernels or strides along
+        # H and W, a later W size must not be read as the mirror of an H size.
         if hdef.xreplace(rename) == wdef:
+            rename[hs] = ws
             mirrors[ws] = hs
     return mirrors
 

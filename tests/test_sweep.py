@@ -91,3 +91,12 @@ def test_bad_input_is_one_line(args, fragment, capsys, tmp_path, monkeypatch):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and fragment in err
     assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_a_quantity_constant_over_the_grid_is_swept(capsys):
+    """params do not depend on the input size of resnet18: one value per configuration anyway."""
+    from cnncost.cli import main
+
+    assert main(["sweep", "resnet18", "--hw", "64,224", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [row["params"] for row in rows] == [11_689_512, 11_689_512]

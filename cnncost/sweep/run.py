@@ -113,13 +113,16 @@ def _exact(function, args: list) -> np.ndarray:
     value = np.asarray(function(*args))
     if value.dtype != object and args and _may_overflow(function, args):
         value = np.asarray(function(*[a.astype(object) for a in args]))
+    if value.ndim == 0 and args:  # constant over the grid (e.g. params under an --hw sweep)
+        value = np.full(len(args[0]), value.item(), dtype=value.dtype)
     return value
 
 
 def _may_overflow(function, args: list) -> bool:
     """Float estimate at the largest value of every variable (counts grow with every design variable)."""
     corner = [np.asarray([float(a.max())]) for a in args]
-    return abs(float(np.asarray(function(*corner))[0])) > 2.0**62
+    # A quantity that does not depend on the swept variables comes back as a scalar.
+    return abs(float(np.asarray(function(*corner)).ravel()[0])) > 2.0**62
 
 
 def _cross_check(arch, structure: dict, columns: dict, quantities: list, names: list) -> None:
