@@ -91,6 +91,7 @@ def evaluate(run_file: str = typer.Argument(..., help="a run's checkpoint.pt or 
     from zoo.training.evaluate import evaluate_run
 
     result = evaluate_run(run_file, data, batch_size=batch_size, device=device)
+    result.pop("kept")
     if json_out:
         import json
 

@@ -97,21 +97,27 @@ def _metrics(session, state: dict, split: str, result: dict, meter) -> dict:
     }
 
 
+def save_prediction_grid(kept: tuple, normalisation: tuple, names: list, path) -> bool:
+    """The 10×3 grid of ``evaluate(..., keep=30)``'s kept images, titled green/red; False if none."""
+    images, true, pred = kept
+    if images is None or images.dim() != 4:
+        return False
+    from .loaders import denormalise
+
+    shown = denormalise(images, *normalisation)
+    if shown.shape[1] == 1:
+        shown = shown.expand(-1, 3, -1, -1)
+    plots.plot_predictions(shown, true, pred, names, path)
+    return True
+
+
 def _plots(session, state: dict, result: dict, meter) -> None:
     """The four PNGs; each is optional in spirit but written whenever its data exists."""
     folder, names = session.folder, session.data.classes
     if state["history"]:
         plots.plot_curves(state["history"], folder / "curves.png")
     plots.plot_confusion(meter.confusion(), names, folder / "confusion.png")
-    images, true, pred = result["kept"]
-    if images is not None and images.dim() == 4:
-        from .loaders import denormalise
-
-        mean, std = session.normalisation
-        shown = denormalise(images, mean, std)
-        if shown.shape[1] == 1:
-            shown = shown.expand(-1, 3, -1, -1)
-        plots.plot_predictions(shown, true, pred, names, folder / "predictions.png")
+    save_prediction_grid(result["kept"], session.normalisation, names, folder / "predictions.png")
     first_conv = next((m for m in session.prepared.model.modules() if isinstance(m, torch.nn.Conv2d)), None)
     if first_conv is not None:
         plots.plot_filters(first_conv.weight.detach().float().cpu(), folder / "filters.png")
