@@ -95,13 +95,7 @@ PARAMETRISED = (L.Conv2d, L.Linear, L.BatchNorm2d, L.BatchNorm1d)
 
 def _leaves(node) -> list:
     """Leaf nodes under ``node`` in execution order; auxiliary heads left out."""
-    if isinstance(node, L.Sequential):
-        return [leaf for child in node.children for leaf in _leaves(child)]
-    if isinstance(node, L.Residual):
-        return [leaf for child in node.body + node.shortcut + node.after for leaf in _leaves(child)]
-    if isinstance(node, L.Concat):
-        return [leaf for branch in node.branches for child in branch for leaf in _leaves(child)]
-    return [] if isinstance(node, L.Auxiliary) else [node]
+    return L.leaves((node,), auxiliary=False)
 
 
 def _parametrised(node) -> list:

@@ -164,3 +164,21 @@ class Network(NamedTuple):
     # Optional readable names for intermediate sizes, by layer name:
     # {"pool1": ("P1", "Q1")}. Unnamed size changes get H1, W1, H2, ...
     size_names: dict | None = None
+
+
+def leaves(nodes: tuple, auxiliary: bool = True) -> list:
+    """Every leaf node under ``nodes`` in execution order (branches in order); with
+    ``auxiliary=False`` the training-only side heads are left out."""
+    found: list = []
+    for node in nodes:
+        if isinstance(node, Sequential):
+            found += leaves(node.children, auxiliary)
+        elif isinstance(node, Residual):
+            found += leaves(node.body + node.shortcut + node.after, auxiliary)
+        elif isinstance(node, Concat):
+            found += leaves(tuple(child for branch in node.branches for child in branch), auxiliary)
+        elif isinstance(node, Auxiliary):
+            found += leaves(node.nodes, auxiliary) if auxiliary else []
+        else:
+            found.append(node)
+    return found

@@ -21,3 +21,15 @@ import pytest
 def private_formula_cache(tmp_path, monkeypatch):
     """Every test gets an empty formula cache of its own, never the user's."""
     monkeypatch.setenv("CNNCOST_CACHE_DIR", str(tmp_path / "formula-cache"))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny convolutions run fastest, and most reproducibly, on one intra-op thread: on a
+    busy 2-core machine two torch threads make them about ten times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -21,13 +21,7 @@ from zoo.training.run import train
 SMALL = {"m": 8, "n": 32}  # smallcnn_res: conv, BN, residual block, dropout, dense: every kind, tiny
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run fastest (and most reproducibly) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def config(tmp_path, name="run", **overrides) -> TrainConfig:
@@ -262,3 +256,15 @@ def test_compile_wraps_the_same_module(tmp_path):
     wrapped = session.step.forward
     assert wrapped is not session.prepared.model and wrapped._orig_mod is session.prepared.model
     assert not (tmp_path / "run").exists()  # setting up writes nothing
+
+
+def test_default_run_folder_is_new_per_run(tmp_path, monkeypatch):
+    from cnncost.cli.train_command import default_out
+
+    assert default_out("zoo.vgg19", "partial:2").startswith("runs/vgg19-partial2-")
+    assert default_out("nets/my_net.toml", "scratch").startswith("runs/my_net-scratch-")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("smallcnn_res", "--img-size", "32", "--m", "8", "--n", "32", "--synthetic-size", "40",
+                   "--epochs", "1") == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.startswith("smallcnn_res-scratch-") and (run / "metrics.json").exists()

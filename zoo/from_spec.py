@@ -34,7 +34,7 @@ class SpecModule(nn.Module):
         self.network_name = network.name
         self.input_shape = tuple(network.input_shape)
         self._nodes = network.layers  # plain data, not registered
-        nodes = _leaf_nodes(network.layers)
+        nodes = {leaf.name: leaf for leaf in L.leaves(network.layers)}
         leaves = {row.name: _register(self, row.name, _leaf(nodes[row.name], row.input_shape))
                   for row in table.layers}
         self.__dict__["_leaves"] = leaves  # name -> module, without registering twice
@@ -69,25 +69,6 @@ class SpecModule(nn.Module):
 def to_module(network: L.Network) -> SpecModule:
     """The torch module of ``network`` (validated by the engine's walk first)."""
     return SpecModule(network)
-
-
-def _leaf_nodes(nodes: tuple, found: dict | None = None) -> dict:
-    """Every leaf node by name."""
-    found = {} if found is None else found
-    for node in nodes:
-        if isinstance(node, L.Sequential):
-            _leaf_nodes(node.children, found)
-        elif isinstance(node, L.Residual):
-            for part in (node.body, node.shortcut, node.after):
-                _leaf_nodes(part, found)
-        elif isinstance(node, L.Concat):
-            for branch in node.branches:
-                _leaf_nodes(branch, found)
-        elif isinstance(node, L.Auxiliary):
-            _leaf_nodes(node.nodes, found)
-        else:
-            found[node.name] = node
-    return found
 
 
 def _register(root: nn.Module, path: str, module: nn.Module) -> nn.Module:

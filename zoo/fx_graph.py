@@ -111,20 +111,3 @@ def _label(unit: Any, node: Any) -> str:
     return unit.name or node.name
 
 
-def leaves(nodes: tuple, found: list | None = None) -> list:
-    """Every leaf layer of a tree, in execution order."""
-    found = [] if found is None else found
-    for node in nodes:
-        if isinstance(node, L.Sequential):
-            leaves(node.children, found)
-        elif isinstance(node, L.Residual):
-            for part in (node.body, node.shortcut, node.after):
-                leaves(part, found)
-        elif isinstance(node, L.Concat):
-            for branch in node.branches:
-                leaves(branch, found)
-        elif isinstance(node, L.Auxiliary):
-            leaves(node.nodes, found)
-        else:
-            found.append(node)
-    return found

@@ -98,7 +98,7 @@ def convert_module(module: Any, name: str, size: tuple | None = None) -> Convert
         tree = fx_graph.decompose(conversion)
     except CnncostError as error:
         raise CnncostError(f"cannot convert {name}(): {error}") from None
-    _check_coverage(module, name, [leaf.name for leaf in fx_graph.leaves(tree)])
+    _check_coverage(module, name, [leaf.name for leaf in L.leaves(tree)])
     channels = size[0] if size and size[0] else _first_channels(tree, conversion.expected, name)
     hw = tuple(size[1:]) if size else (DEFAULT_SIZE, DEFAULT_SIZE)
     return Converted(name, tree, channels, hw, conversion.expected)
@@ -139,9 +139,8 @@ def _check_coverage(module: Any, name: str, emitted: list) -> None:
 
 def _first_channels(tree: tuple, expected: dict, name: str) -> int:
     """Input channels: what the first convolution (or BatchNorm2d) was built for."""
-    from .fx_graph import leaves
 
-    for leaf in leaves(tree):
+    for leaf in L.leaves(tree):
         if isinstance(leaf, (L.Conv2d, L.BatchNorm2d)):
             return expected[leaf.name]
     raise CnncostError(f"cannot tell the input channels of {name}() (no convolution); give them as "

@@ -16,6 +16,15 @@ def _config(**values):
     return TrainConfig(**values)
 
 
+def default_out(arch: str, strategy: str) -> str:
+    """runs/vgg19-last-layer-20261122-101500: a new folder per run, named by what it trains."""
+    import time
+    from pathlib import Path
+
+    name = Path(arch).stem if arch.endswith(".toml") else arch.removeprefix("zoo.").split(":")[-1]
+    return f"runs/{name}-{strategy.replace(':', '')}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
 @app.command()
 @friendly
 def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5, ...) or architecture file"),
@@ -27,7 +36,8 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           lr: float = typer.Option(1e-3, help="peak learning rate"),
           img_size: Optional[int] = typer.Option(None, "--img-size", help="input side S (S×S); default: the network's"),
           weights: str = typer.Option("none", help="checkpoint PATH, 'imagenet' (torch hub cache) or 'none'"),
-          out: str = typer.Option("runs/run", help="run folder (checkpoints, metrics.json, plots)"),
+          out: Optional[str] = typer.Option(None, help="run folder (checkpoints, metrics.json, plots); "
+                                                       "default runs/NAME-STRATEGY-TIME"),
           device: str = typer.Option("auto", help="auto | cpu | cuda"),
           resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out"),
           seed: int = typer.Option(0, help="seed for init, split, order and augmentation"),
@@ -59,6 +69,10 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           quiet: bool = typer.Option(False, "--quiet", help="no progress output")):
     """Train a network from scratch or fine-tune it (last-layer, partial:K, full) on an image folder."""
     hyper = o.hyperparameters(m=m, k=k, n=n, org=org, bn=bn, activation=activation, padding=padding)
+    if out is None:
+        if resume:
+            fail("--resume: give the --out folder of the run to continue")
+        out = default_out(arch, strategy)
     config = _config(arch=arch, strategy=strategy, data=data, epochs=epochs, batch_size=batch_size, lr=lr,
                      img_size=img_size, weights=weights, out=out, device=device, resume=resume, seed=seed,
                      hyperparameters=hyper, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
