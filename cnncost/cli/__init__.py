@@ -4,7 +4,7 @@
 name as an argument, so all commands are always registered together.)
 """
 
-from . import (check_command, commands, plot_command, summary_command, sweep_command,  # noqa: F401
+from . import (check_command, commands, plot_command, show_command, summary_command, sweep_command,  # noqa: F401
                train_command, zoo_commands)  # importing registers the commands
 from .app import app, main, run
 

@@ -1,0 +1,103 @@
+"""``cnncost show``: look inside a saved run or a zoo network.
+
+Thin wrappers over ``zoo.inspect`` (which imports torch), one subcommand per view.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from . import options as o
+from .app import app, friendly
+
+show_app = typer.Typer(no_args_is_help=True, help="Look inside a network: filters, activation maps, guided "
+                                                  "backpropagation, activation maximisation, test predictions.")
+app.add_typer(show_app, name="show")
+
+Run = Annotated[str, typer.Argument(help="a run folder (its best.pt), a run's checkpoint.pt/best.pt, or a zoo "
+                                         "network (zoo.vgg11, smallcnn_res, an architecture file)")]
+Out = Annotated[str, typer.Option("--out", help="the PNG to write")]
+Image = Annotated[str, typer.Option("--image", help="the image shown to the network (resized and centre-cropped "
+                                                    "as in evaluation)")]
+Layer = Annotated[Optional[str], typer.Option("--layer", help="layer, by its engine name (features.0, "
+                                                              "layer4.1.conv2)")]
+Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
+Weights = Annotated[Optional[str], typer.Option("--weights", help="zoo network: a state_dict file (or "
+                                                                  "'imagenet', the torch hub cache) loaded "
+                                                                  "strictly; default: random init")]
+ImgSize = Annotated[Optional[int], typer.Option("--img-size", help="zoo network: input side S (S×S); "
+                                                                   "default: the network's")]
+Seed = Annotated[int, typer.Option("--seed", help="zoo network: seed of the random init (and of maximize's noise)")]
+
+
+def _subject(run, device, weights, img_size, seed, m=None, k=None, n=None):
+    from zoo.inspect.source import open_subject
+
+    return open_subject(run, device=device, weights=weights, img_size=img_size, seed=seed,
+                        hyperparameters=o.hyperparameters(m=m, k=k, n=n))
+
+
+@show_app.command()
+@friendly
+def filters(run: Run, layer: Layer = None, out: Out = "filters.png", device: Device = "auto",
+            weights: Weights = None, img_size: ImgSize = None, seed: Seed = 0,
+            m: o.M = None, k: o.K = None, n: o.N = None):
+    """A conv layer's filters in a grid, each scaled on its own (RGB for the first layer, else per input channel)."""
+    from zoo.inspect.views import show_filters
+
+    typer.echo(show_filters(_subject(run, device, weights, img_size, seed, m, k, n), layer, out))
+
+
+@show_app.command()
+@friendly
+def activations(run: Run, image: Image, layers: Annotated[Optional[str], typer.Option(
+                    "--layers", help="comma-separated layer names; default: the conv layers (at most 8, "
+                                     "spread evenly)")] = None,
+                out: Out = "activations.png", device: Device = "auto", weights: Weights = None,
+                img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None):
+    """The activation maps of chosen layers for one image: one panel per layer, its channels tiled."""
+    from zoo.inspect.views import show_activations
+
+    typer.echo(show_activations(_subject(run, device, weights, img_size, seed, m, k, n), image, layers, out))
+
+
+@show_app.command("guided-backprop")
+@friendly
+def guided_backprop(run: Run, image: Image, layer: Layer = None,
+                    neurons: Annotated[int, typer.Option("--neurons", help="channels shown: those with the "
+                                                                           "largest activation")] = 10,
+                    out: Out = "guided.png", device: Device = "auto", weights: Weights = None,
+                    img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None):
+    """Guided backpropagation (ReLU networks) of a layer's most active channels for one image."""
+    from zoo.inspect.views import show_guided
+
+    typer.echo(show_guided(_subject(run, device, weights, img_size, seed, m, k, n), image, layer, neurons, out))
+
+
+@show_app.command()
+@friendly
+def maximize(run: Run, layer: Layer = None,
+             filters_: Annotated[Optional[str], typer.Option("--filters", help="filter indices: 0-15, 3,7 or "
+                                                                               "0-3,8; default: the first 16")] = None,
+             steps: Annotated[int, typer.Option("--steps", help="gradient-ascent steps")] = 100,
+             out: Out = "maximize.png", device: Device = "auto", weights: Weights = None,
+             img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None):
+    """Images that maximise chosen filters of a conv layer: regularised gradient ascent from grey noise."""
+    from zoo.inspect.views import show_maximize
+
+    subject = _subject(run, device, weights, img_size, seed, m, k, n)
+    typer.echo(show_maximize(subject, layer, filters_, steps, seed, out))
+
+
+@show_app.command()
+@friendly
+def predictions(run: Annotated[str, typer.Argument(help="a run folder or its checkpoint.pt/best.pt")],
+                data: Annotated[str, typer.Option("--data", help="image folder whose test/ (or val/) split "
+                                                                 "is shown")],
+                out: Out = "predictions.png", device: Device = "auto"):
+    """The 10×3 grid of test images titled with predicted and true class (as `cnncost train` draws it)."""
+    from zoo.inspect.views import show_predictions
+
+    typer.echo(show_predictions(run, data, out, device))

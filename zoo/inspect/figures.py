@@ -1,0 +1,161 @@
+"""The PNGs of ``cnncost show``: each ``*_figure`` builds a matplotlib Figure from computed tensors
+(tests can inspect it), each ``draw_*`` writes one atomically (``training.plots.save_png``).
+
+Figures come from ``training.plots.new_figure`` (an Agg canvas, no pyplot) and
+grids of small pictures are one mosaic image (``training.plots.filter_mosaic``):
+one Axes per grid draws in a fraction of the time of one Axes per picture.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..training import plots
+
+GREY_GAP = plots.FILTER_GAP_GREY  # between grey pictures: light blue, never a grey value
+RGB_GAP = plots.FILTER_GAP_RGB  # between colour pictures: white
+SMALL = 400  # mosaics narrower than this many pixels are drawn with visible (nearest) pixels
+
+
+def mosaic(pictures, cols: int):
+    """numpy pictures [n, h, w] (grey) or [n, h, w, 3] in [0, 1] tiled row by row, ``cols`` per row."""
+    import numpy as np
+
+    pictures = np.asarray(pictures, dtype=np.float64)
+    grey = pictures.ndim == 3
+    if grey:  # as RGB, so that the gaps can take a colour no grey picture has
+        pictures = np.repeat(pictures[..., None], 3, axis=-1)
+    rows = max(1, math.ceil(len(pictures) / cols))
+    return plots.filter_mosaic(pictures, rows, cols, GREY_GAP if grey else RGB_GAP)
+
+
+def grid_columns(count: int) -> int:
+    """Columns of a near-square grid of ``count`` pictures (8 for 64)."""
+    return max(1, math.ceil(math.sqrt(count)))
+
+
+def _numpy(tensor):
+    return tensor.detach().float().cpu().numpy()
+
+
+def _channels_last(images):
+    """[N, C, H, W] tensor -> numpy [N, H, W, 3] or [N, H, W] (one channel)."""
+    array = _numpy(images).transpose(0, 2, 3, 1)
+    return array[..., 0] if array.shape[-1] == 1 else array
+
+
+def _show(axes, image, title: str = "", fontsize: int = 8) -> None:
+    small = max(image.shape[:2]) < SMALL
+    axes.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1,
+                interpolation="nearest" if small else "antialiased")
+    axes.set_title(title, fontsize=fontsize)
+    axes.axis("off")
+
+
+# ---------------------------------------------------------------- filters
+
+def filters_figure(shown, layer: str, subject_name: str, origin: str):
+    """One conv layer's filters (a ``filters.FilterPictures``) as one mosaic, titled with what is shown."""
+    pictures, layout = shown.pictures, shown.layout
+    count, kh, kw = pictures.shape[0], pictures.shape[2], pictures.shape[3]
+    if layout == "channels":
+        columns = pictures.shape[1]
+        tiles = _numpy(pictures).reshape(-1, kh, kw)  # row f: filter f's kernels, one per input channel
+        mode = (f"rows: {count} of {shown.filters} filters · columns: {columns} of {shown.channels} "
+                "input channels, grey")
+    else:
+        columns = grid_columns(count)
+        tiles = _channels_last(pictures)
+        mode = f"{count} of {shown.filters} filters, " + ("RGB" if layout == "rgb" else "grey")
+    image = mosaic(tiles, columns)
+    rows = math.ceil(len(tiles) / columns)
+    figure = plots.new_figure(min(10.0, max(5.0, 0.7 * columns + 1)), min(14.0, max(3.0, 0.7 * rows + 1.2)))
+    _show(figure.subplots(), image)
+    figure.suptitle(f"{subject_name} · {layer}: {mode}, {kh}×{kw}\n"
+                    f"each filter min-max scaled on its own · {origin}", fontsize=9)
+    return figure
+
+
+def draw_filters(shown, layer: str, subject_name: str, origin: str, path):
+    """``filters_figure`` written to ``path`` as a PNG."""
+    return plots.save_png(filters_figure(shown, layer, subject_name, origin), path)
+
+
+# ---------------------------------------------------------------- activations
+
+def activations_figure(panels: list, image, subject_name: str, note: str = ""):
+    """The input image, then one panel per layer: (name, shape, maps [n, H, W] in [0, 1], channels in all)."""
+    count = len(panels) + 1
+    cols = min(3, count)
+    rows = math.ceil(count / cols)
+    figure = plots.new_figure(4.2 * cols, 4.4 * rows + 0.4)
+    cells = list(figure.subplots(rows, cols, squeeze=False).flat)
+    for axes in cells:
+        axes.axis("off")  # the cells left over stay blank
+    _show(cells[0], _channels_last(image[None])[0], "input image (as the network sees it)", 9)
+    for axes, (name, shape, maps, total) in zip(cells[1:], panels):
+        shown = "" if len(maps) == total else f", first {len(maps)}"
+        _show(axes, mosaic(_numpy(maps), grid_columns(len(maps))),
+              f"{name} · {'×'.join(map(str, shape))}{shown}", 9)
+    figure.suptitle(f"{subject_name}: activation maps, each channel min-max scaled (black: constant)"
+                    + (f"\n{note}" if note else ""), fontsize=10)
+    return figure
+
+
+def draw_activations(panels: list, image, subject_name: str, path, note: str = ""):
+    """``activations_figure`` written to ``path`` as a PNG."""
+    return plots.save_png(activations_figure(panels, image, subject_name, note), path)
+
+
+# ---------------------------------------------------------------- guided backpropagation
+
+PER_ROW = 10  # guided gradients per row: report 001's 10 × 1 grid
+
+
+def guided_figure(image, pictures, channels: list, peaks, layer: str, subject_name: str):
+    """The input image, then one guided-backpropagation picture per channel (``PER_ROW`` to a row)."""
+    count = len(channels)
+    cols = min(count, PER_ROW) + 1
+    rows = math.ceil(count / PER_ROW)
+    figure = plots.new_figure(1.7 * cols, 1.9 * rows + 0.8)
+    grid = figure.subplots(rows, cols, squeeze=False)
+    for axes in grid.flat:
+        axes.axis("off")
+    _show(grid[0][0], _channels_last(image[None])[0], "input", 8)
+    shown = _channels_last(pictures)
+    for i, (channel, peak) in enumerate(zip(channels, peaks.tolist())):
+        _show(grid[i // PER_ROW][1 + i % PER_ROW], shown[i], f"channel {channel}\nmax {peak:.3g}", 8)
+    figure.suptitle(f"{subject_name} · {layer}: guided backpropagation of the {count} channels with the "
+                    "largest activation for this image\n(gradient of each channel's maximum w.r.t. the input, "
+                    "ReLU gradients clipped at zero; each centred on grey and scaled by its deviation)",
+                    fontsize=9)
+    return figure
+
+
+def draw_guided(image, pictures, channels: list, peaks, layer: str, subject_name: str, path):
+    """``guided_figure`` written to ``path`` as a PNG."""
+    return plots.save_png(guided_figure(image, pictures, channels, peaks, layer, subject_name), path)
+
+
+# ---------------------------------------------------------------- activation maximisation
+
+def maximize_figure(ascent, layer: str, subject_name: str, method: str):
+    """One image per filter in a near-square grid, each titled with its mean activation before → after."""
+    count = len(ascent.filters)
+    cols = grid_columns(count)
+    rows = math.ceil(count / cols)
+    figure = plots.new_figure(1.9 * cols + 0.4, 2.0 * rows + 0.9)
+    grid = figure.subplots(rows, cols, squeeze=False)
+    for axes in grid.flat:
+        axes.axis("off")
+    shown = _channels_last(ascent.images)
+    for i, (f, low, high) in enumerate(zip(ascent.filters, ascent.before.tolist(), ascent.after.tolist())):
+        _show(grid[i // cols][i % cols], shown[i], f"filter {f}\n{low:.3g} → {high:.3g}", 8)
+    figure.suptitle(f"{subject_name} · {layer}: images maximising each filter's mean activation "
+                    f"(before → after)\n{method}, {ascent.steps} steps", fontsize=9)
+    return figure
+
+
+def draw_maximized(ascent, layer: str, subject_name: str, method: str, path):
+    """``maximize_figure`` written to ``path`` as a PNG."""
+    return plots.save_png(maximize_figure(ascent, layer, subject_name, method), path)
