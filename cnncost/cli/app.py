@@ -46,7 +46,10 @@ def main(argv: list | None = None) -> int:
         return 1
     except Exception as error:  # click's UsageError/BadParameter: one line, exit 2
         if hasattr(error, "format_message") and hasattr(error, "exit_code"):
-            typer.echo(f"error: {error.format_message()}", err=True)
+            message = error.format_message()
+            if not message:  # no arguments at all: click has printed the help, nothing is wrong
+                return 0
+            typer.echo(f"error: {message}", err=True)
             return 2
         raise
     return result if isinstance(result, int) else 0

@@ -120,7 +120,7 @@ def load_backbone(model: SpecModule, arch, config: dict, head: str, path: Path) 
     Inception-v3 checkpoints carry them) are accepted and not used.
     """
     state = read_state_dict(path)
-    aux = _auxiliary_prefixes(arch, config)
+    aux = auxiliary_prefixes(arch, config)
     state = {k: v for k, v in state.items() if not k.startswith(aux)}
     expected = model.state_dict()
     replaced = {k for k in expected if k.startswith(head + ".")}
@@ -135,7 +135,7 @@ def load_backbone(model: SpecModule, arch, config: dict, head: str, path: Path) 
     assert set(missing) == replaced and not unexpected, (missing, unexpected)
 
 
-def _auxiliary_prefixes(arch, config: dict) -> tuple:
+def auxiliary_prefixes(arch, config: dict) -> tuple:
     """Module-path prefixes of the architecture's auxiliary heads (empty when it has none)."""
     if not arch.param("aux_logits"):
         return ()

@@ -16,8 +16,10 @@ import numpy as np
 from PIL import Image
 
 # One name per class, in label order; the label of image ``index`` is ``index % 10``.
-SHAPES = ["circle", "square", "triangle", "cross", "ring",
-          "bar", "diamond", "frame", "star", "crescent"]
+# Alphabetical, like the classes of an image folder: synthetic images written to disk
+# in the train/<class>/ layout get the same labels back (evaluate, show predictions).
+SHAPES = ["bar", "circle", "crescent", "cross", "diamond",
+          "frame", "ring", "square", "star", "triangle"]
 # Half the spacing between class hues is 0.05; ±0.08 makes neighbours overlap.
 HUE_JITTER = 0.08
 # The shape stays inside [MARGIN, 1 - MARGIN] of the image, so the centre crop
