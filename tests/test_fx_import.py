@@ -20,7 +20,7 @@ from cnncost.cli import main
 from cnncost.conventions import totals
 from cnncost.errors import CnncostError
 from zoo import oracles
-from zoo.fx_graph import leaves
+from cnncost.layers import leaves
 from zoo.fx_import import network_from_module
 from zoo.fx_load import load_factory
 
