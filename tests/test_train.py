@@ -268,3 +268,61 @@ def test_default_run_folder_is_new_per_run(tmp_path, monkeypatch):
                    "--epochs", "1") == 0
     (run,) = (tmp_path / "runs").iterdir()
     assert run.name.startswith("smallcnn_res-scratch-") and (run / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("schedule, warmup, expected", [
+    # 10 steps per epoch, 4 epochs: 40 steps; factors at steps 0, 9, 10, 20, 39.
+    ("constant", 1, [0.1, 1.0, 1.0, 1.0, 1.0]),
+    ("step", 0, [1.0, 1.0, 1.0, 0.1, 0.1]),  # step_size 2 epochs, gamma 0.1
+    ("cosine", 0, [1.0, None, None, 0.5, None]),
+    ("onecycle", 0, [1 / 12, 10 / 12, 11 / 12, None, 1 / 28]),  # rises over 30% (12 steps), then falls
+])
+def test_schedules_by_hand(schedule, warmup, expected):
+    from zoo.training.optim import lr_factor
+
+    cfg = TrainConfig("scratch5", epochs=4, schedule=schedule, warmup_epochs=warmup, step_size=2, gamma=0.1)
+    for step, want in zip((0, 9, 10, 20, 39), expected):
+        if want is not None:
+            assert lr_factor(step, 10, cfg) == pytest.approx(want), (step, want)
+    if schedule == "cosine":
+        factors = [lr_factor(step, 10, cfg) for step in range(40)]
+        assert factors == sorted(factors, reverse=True) and factors[-1] < 0.01
+
+
+@pytest.mark.parametrize("name, options, kind", [
+    ("adam", {}, "Adam"), ("adamw", {"weight_decay": 0.05}, "AdamW"),
+    ("sgd", {"momentum": 0.8, "nesterov": True}, "SGD"),
+])
+def test_optimizers(name, options, kind):
+    from zoo.training.optim import make_optimizer
+
+    parameter = torch.nn.Parameter(torch.zeros(3))
+    optimizer = make_optimizer([parameter], TrainConfig("scratch5", optimizer=name, lr=0.5, **options))
+    group = optimizer.param_groups[0]
+    assert type(optimizer).__name__ == kind and group["lr"] == 0.5
+    for key, value in options.items():
+        assert group[key] == value
+
+
+def test_early_stopping_after_patience_epochs(tmp_path):
+    """With a vanishing learning rate validation accuracy cannot improve after epoch 1."""
+    metrics = train(config(tmp_path, epochs=5, patience=1, lr=1e-12))
+    assert [row["epoch"] for row in metrics["epochs"]] == [1, 2]
+    assert metrics["best"]["epoch"] == 1
+
+
+def test_every_optimisation_option_reaches_the_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli("smallcnn_res", "--img-size", "32", "--m", "8", "--n", "32", "--synthetic-size", "60",
+                   "--epochs", "2", "--optimizer", "sgd", "--momentum", "0.5", "--nesterov", "--weight-decay",
+                   "0.001", "--schedule", "onecycle", "--clip-grad", "1.0", "--label-smoothing", "0.1",
+                   "--dropout", "0.4", "--topk", "3", "--workers", "2", "--augment", "--out", str(out)) == 0
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["config"]["optimizer"] == "sgd" and saved["config"]["workers"] == 2
+    assert saved["arch_config"]["dropout"] == 0.4 and saved["k"] == 3
+    assert all(0 <= row["val_topk"] <= 1 for row in saved["epochs"])
+
+
+def test_dropout_on_a_network_without_dropout_is_refused(tmp_path, capsys):
+    assert run_cli("resnet18", "--img-size", "32", "--dropout", "0.3", "--out", str(tmp_path / "o")) == 2
+    assert capsys.readouterr().err.startswith("error: --dropout: resnet18 has no dropout layer")

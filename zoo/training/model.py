@@ -132,7 +132,8 @@ def load_backbone(model: SpecModule, arch, config: dict, head: str, path: Path) 
     if problems:
         raise CnncostError(f"--weights: {path.name} does not fit {arch.name}: {problems}")
     missing, unexpected = model.load_state_dict(state, strict=False)
-    assert set(missing) == replaced and not unexpected, (missing, unexpected)
+    if set(missing) != replaced or unexpected:  # mismatches() above rules this out: a bug if seen
+        raise RuntimeError(f"{arch.name}: loading left {missing} missing and {unexpected} unexpected")
 
 
 def auxiliary_prefixes(arch, config: dict) -> tuple:
