@@ -54,6 +54,8 @@ class Derivation:
     conditions: list  # sympy relations that must hold for the network to be valid
     divisible: int | None = None
     table: Any = field(default=None, repr=False)  # the symbolic CostTable (named sizes)
+    # Quantities beyond the conventions (a training strategy's split): name -> (unit, meaning).
+    labels: dict = field(default_factory=dict)
 
 
 def derive(arch_name: str, given: dict | None = None, divisible: int | None = None) -> Derivation:
@@ -72,6 +74,26 @@ def derive(arch_name: str, given: dict | None = None, divisible: int | None = No
     return Derivation(arch.name, config, {str(symbol(p.name)): p.meaning for p in free},
                       dict(namer.definitions), compact, formulas,
                       conditions(network, table), divisible, table)
+
+
+def add_strategy_split(derivation: Derivation, strategy_text: str) -> list:
+    """Add 'trainable' and 'frozen' closed forms for a training strategy; returns their names.
+
+    The split is ``cnncost.finetune``'s, the same one ``cnncost train`` checks the
+    torch model against.
+    """
+    from . import finetune
+
+    strategy = finetune.parse_strategy(strategy_text)
+    network = derivation.table.network
+    split = finetune.trainable_params(derivation.table, finetune.trainable_layers(network, strategy))
+    full = full_sizes(derivation.sizes)
+    for name, expr, what in zip(("trainable", "frozen"), split, ("train", "stay frozen")):
+        derivation.compact[name] = sympy.expand(as_expr(expr))
+        derivation.formulas[name] = finish(sympy.expand(as_expr(expr)), full, derivation.divisible)
+        derivation.labels[name] = (f"{name} params", f"parameters that {what} under --strategy {strategy} "
+                                                     "(PyTorch numel; auxiliary heads left out)")
+    return ["trainable", "frozen"]
 
 
 class SizeNamer:

@@ -114,3 +114,24 @@ def test_trainable_counts_in_closed_form():
     assert sympy.expand(trainable("partial:1")[0] - (fc2 + fc1 + conv5)) == 0
     train, frozen = trainable("partial:1")
     assert sympy.expand(train + frozen - derivation.compact["params"]) == 0
+
+
+def test_formula_strategy_option_prints_the_split(capsys):
+    """`cnncost formula --strategy`: the same closed forms, in text, JSON and LaTeX."""
+    import json
+
+    import sympy
+
+    from cnncost.cli import main
+
+    assert main(["formula", "scratch5", "--strategy", "last-layer", "--json", "--no-cache"]) == 0
+    formulas = json.loads(capsys.readouterr().out)["formulas"]
+    n = sympy.Symbol("n", integer=True, positive=True)
+    assert sympy.expand(sympy.sympify(formulas["trainable"], locals={"n": n}) - (10 * n + 10)) == 0
+    params = sympy.sympify(formulas["params"])
+    assert sympy.expand(params - sympy.sympify(formulas["trainable"]) - sympy.sympify(formulas["frozen"])) == 0
+    assert main(["formula", "scratch5", "--strategy", "partial:2", "--no-cache"]) == 0
+    assert "trainable params [trainable: parameters that train under --strategy partial:2" in capsys.readouterr().out
+    assert main(["formula", "scratch5", "--strategy", "full", "--latex", "--no-cache"]) == 0
+    assert r"\mathrm{trainable\ params}" in capsys.readouterr().out
+    assert main(["formula", "scratch5", "--strategy", "some"]) == 2

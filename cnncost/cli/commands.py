@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 import typer
 
@@ -55,7 +56,10 @@ def formula(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N 
             divisible: int = typer.Option(None, "--divisible", min=2,
                                           help="assume H and W are multiples of this number and simplify"),
             latex: bool = typer.Option(False, "--latex", help="print LaTeX"),
-            use_cache: bool = typer.Option(True, "--cache/--no-cache", help="reuse formulas derived before")):
+            use_cache: bool = typer.Option(True, "--cache/--no-cache", help="reuse formulas derived before"),
+            strategy: Optional[str] = typer.Option(None, "--strategy",
+                                                   help="also the trainable and frozen parameters under a "
+                                                        "training strategy: scratch, last-layer, partial:K, full")):
     """Closed-form formulas (exact, floors included) for parameters and operation counts."""
     from .. import cache
 
@@ -65,22 +69,29 @@ def formula(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N 
                               aux_logits)
     given = archs.resolve(spec, o.with_settings(spec, given, set_), keep_symbolic=True)
     view = "json" if json_out else "latex" if latex else "text"
+    if strategy is not None:
+        from ..finetune import parse_strategy
+
+        strategy = str(parse_strategy(strategy))  # checked before anything is derived
     entry = cache.key({"arch": spec.name, "fingerprint": spec.fingerprint, "given": given, "divisible": divisible,
-                       "quantities": quantities, "view": view})
+                       "quantities": quantities, "view": view, "strategy": strategy})
     text = cache.get(entry) if use_cache else None
     if text is None:
-        text = _render_formula(spec, given, divisible, quantities, view)
+        text = _render_formula(spec, given, divisible, quantities, view, strategy)
         if use_cache:
             cache.put(entry, text)
     typer.echo(text)
 
 
-def _render_formula(spec, given: dict, divisible: int | None, quantities: list, view: str) -> str:
+def _render_formula(spec, given: dict, divisible: int | None, quantities: list, view: str,
+                    strategy: str | None = None) -> str:
     """Derive and render; sympy is imported only here."""
     from .. import symbolic as sym
     from ..render import formula_view
 
     derivation = sym.derive(spec.name, given, divisible)
+    if strategy is not None:
+        quantities = quantities + sym.add_strategy_split(derivation, strategy)
     if view == "json":
         return json.dumps(formula_view.json_view(derivation, quantities), indent=2)
     if view == "latex":

@@ -8,6 +8,13 @@ from ..conventions import CONVENTIONS
 from . import printer
 
 
+def label(derivation, quantity: str) -> tuple:
+    """(unit, meaning) of a quantity: its convention's, or the derivation's own label."""
+    if quantity in derivation.labels:
+        return derivation.labels[quantity]
+    return CONVENTIONS[quantity].unit, CONVENTIONS[quantity].meaning
+
+
 def size_lines(sizes: dict) -> list:
     """'H1 = H − k + 1' lines, W-axis mirrors folded into one note."""
     from ..symbolic import mirrored_sizes
@@ -48,8 +55,8 @@ def text_view(derivation, arch, quantities: list, coefficient_symbols: set) -> s
     elif derivation.sizes:
         out += ["sizes after each layer that changes them (⌊x⌋ = floor):"] + size_lines(derivation.sizes)
     for q in quantities:
-        conv = CONVENTIONS[q]
-        out.append(f"{conv.unit} [{q}: {conv.meaning}]")
+        unit, meaning = label(derivation, q)
+        out.append(f"{unit} [{q}: {meaning}]")
         if not derivation.divisible and derivation.sizes:
             out.append("  = " + printer.text(printer.grouped(derivation.compact[q], coefficient_symbols)))
         full = derivation.formulas[q]
@@ -69,7 +76,7 @@ def latex_view(derivation, quantities: list) -> str:
     for s, d in derivation.sizes.items():
         lines.append(f"{printer.latex(s)} &= {printer.latex(d)} \\\\")
     for q in quantities:
-        name = r"\mathrm{" + CONVENTIONS[q].unit.replace(" ", r"\ ") + "}"
+        name = r"\mathrm{" + label(derivation, q)[0].replace(" ", r"\ ") + "}"
         lines.append(f"{name} &= {printer.latex(derivation.formulas[q])} \\\\")
     for c in derivation.conditions:
         lines.append(f"&\\text{{valid when }} {printer.latex(c)} \\\\")
