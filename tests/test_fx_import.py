@@ -259,3 +259,15 @@ def test_functional_spellings_convert_and_compute_the_same():
 def test_untraceable_control_flow_is_reported():
     with pytest.raises(CnncostError, match=r"torch\.fx cannot trace DataDependent\(\)"):
         archs.get(spec("unsupported.py", "DataDependent"))
+
+
+def test_count_header_shows_the_modules_own_channels(tmp_path, capsys):
+    """A converted module declares no in_channels: the header reads the network's input shape."""
+    from cnncost.cli import main
+
+    source = tmp_path / "gray.py"
+    source.write_text("from torch import nn\n\n\ndef make():\n"
+                      "    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))\n\n\n"
+                      "make.input_size = (1, 28, 28)\n")
+    assert main(["count", "--module", f"{source}:make"]) == 0
+    assert "input 1×28×28" in capsys.readouterr().out.splitlines()[0]

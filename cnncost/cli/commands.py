@@ -37,7 +37,7 @@ def count(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N = 
     if json_out:
         typer.echo(json.dumps(count_view.count_json(spec.name, config, table), indent=2))
         return
-    typer.echo(count_view.header(spec.name, config))
+    typer.echo(count_view.header(spec.name, config, table.network.input_shape))
     typer.echo(count_view.layer_table(table, all_layers))
     typer.echo()
     typer.echo(count_view.totals_table(table, headline))

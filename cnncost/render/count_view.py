@@ -13,10 +13,14 @@ def shape_text(shape: tuple) -> str:
     return "×".join(str(d) for d in shape)
 
 
-def header(arch_name: str, config: dict) -> str:
-    """One line naming the architecture, its hyperparameters and its input."""
+def header(arch_name: str, config: dict, input_shape: tuple | None = None) -> str:
+    """One line naming the architecture, its hyperparameters and its input (C×H×W, from
+    ``input_shape`` when given: a converted module declares no in_channels)."""
     c = {k: v for k, v in config.items() if v is not False and v != 0.0}  # omit switched-off options
-    size = f"input {c.pop('in_channels', 3)}×{c.pop('h')}×{c.pop('w')}"
+    channels, height, width = c.pop("in_channels", 3), c.pop("h"), c.pop("w")
+    if input_shape is not None and len(input_shape) == 3:
+        channels, height, width = input_shape
+    size = f"input {channels}×{height}×{width}"
     parts = " ".join(f"{k}={v}" for k, v in c.items() if k not in ("padding", "org", "activation"))
     extras = " · ".join(f"{k} {c[k]}" for k in ("padding", "org", "activation") if k in c)
     return " · ".join(p for p in (arch_name, parts, size, extras) if p)

@@ -53,11 +53,10 @@ def invalid_lines(result, groups: int = 5) -> list:
     """Invalid configurations grouped by the engine's reason, with one example each."""
     if not result.invalid_count:
         return []
-    by_reason = Counter(reason.split(":")[0] + ": " + reason.split(": ", 1)[-1].split(";")[0]
-                        for _, reason in result.invalid)
+    by_reason = Counter(reason.split(";")[0] for _, reason in result.invalid)  # the reason, not its details
     lines = [f"invalid: {result.invalid_count:,} configurations (reasons of the first {len(result.invalid)}):"]
     for reason, count in by_reason.most_common(groups):
-        example = next(c for c, r in result.invalid if r.startswith(reason.split(":")[0]))
+        example = next(c for c, r in result.invalid if r.startswith(reason))
         lines.append(f"  {count:,} × {reason}  e.g. {' '.join(f'{k}={v}' for k, v in example.items())}")
     return lines
 
