@@ -141,3 +141,13 @@ def test_unwritable_cache_is_ignored(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNCOST_CACHE_DIR", str(blocker / "sub"))
     result = invoke("formula", "--quantity", "params")
     assert result.exit_code == 0 and "5m + 11n + 10" in result.output
+
+
+def test_help_describes_the_arguments():
+    """Every command's --help says what its arguments are (typer's help survives click)."""
+    from typer.testing import CliRunner
+
+    from cnncost.cli import app
+
+    result = CliRunner().invoke(app, ["count", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "architecture: a zoo name" in result.output
