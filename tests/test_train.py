@@ -326,3 +326,15 @@ def test_every_optimisation_option_reaches_the_run(tmp_path, capsys):
 def test_dropout_on_a_network_without_dropout_is_refused(tmp_path, capsys):
     assert run_cli("resnet18", "--img-size", "32", "--dropout", "0.3", "--out", str(tmp_path / "o")) == 2
     assert capsys.readouterr().err.startswith("error: --dropout: resnet18 has no dropout layer")
+
+
+def test_headline_prints_trainable_and_frozen_counts(tmp_path, capsys):
+    weights = pretrained_file(tmp_path)
+    assert main(["train", "smallcnn_res", "--img-size", "32", "--m", "8", "--n", "32", "--synthetic-size", "40",
+                 "--epochs", "1", "--strategy", "last-layer", "--weights", weights,
+                 "--out", str(tmp_path / "run")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    head = 32 * 10 + 10  # fc2: n·classes + classes
+    total = sum(p.numel() for p in build("smallcnn_res", num_classes=10, h=32, w=32, **SMALL).parameters())
+    assert f"trainable {head:,} of {total:,}, frozen {total - head:,} (engine formula agrees)" in out
+    assert "caching backbone features" in out and "test accuracy" in out

@@ -22,12 +22,13 @@ PREDICTION_GRID = 30  # the 10 x 3 grid of test images
 
 
 def headline(session) -> str:
-    """'vgg19 · last-layer · 10 classes · trainable 40,970 of 139,611,210 (engine formula agrees)'."""
+    """'vgg19 · last-layer · 10 classes · 224×224 · trainable 40,970 of 139,611,210, frozen 139,570,240
+    (engine formula agrees) · cuda bf16 channels_last'."""
     plan, data = session.plan, session.data
     total = plan.trainable_params + plan.frozen_params
     return (f"{session.prepared.arch.name} · {session.strategy} · {len(data.classes)} classes · "
-            f"{session.size}×{session.size} · trainable {plan.trainable_params:,} of {total:,} "
-            f"(engine formula agrees) · {session.runtime.device.type}"
+            f"{session.size}×{session.size} · trainable {plan.trainable_params:,} of {total:,}, frozen "
+            f"{plan.frozen_params:,} (engine formula agrees) · {session.runtime.device.type}"
             + (" bf16" if session.runtime.amp else "") + (" channels_last" if session.runtime.channels_last else ""))
 
 
