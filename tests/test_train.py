@@ -338,3 +338,16 @@ def test_headline_prints_trainable_and_frozen_counts(tmp_path, capsys):
     total = sum(p.numel() for p in build("smallcnn_res", num_classes=10, h=32, w=32, **SMALL).parameters())
     assert f"trainable {head:,} of {total:,}, frozen {total - head:,} (engine formula agrees)" in out
     assert "caching backbone features" in out and "test accuracy" in out
+
+
+def test_imagenet_weights_load_from_the_hub_cache(tmp_path, monkeypatch):
+    """The torchvision file name in $TORCH_HOME/hub/checkpoints is found and loaded strictly."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.manual_seed(3)
+    source = build("mobilenet_v2", num_classes=1000, h=32, w=32).state_dict()
+    torch.save(source, folder / "mobilenet_v2-b0353104.pth")
+    loaded = model.prepare("mobilenet_v2", {}, 32, 5, "imagenet").model.state_dict()
+    assert loaded["classifier.1.weight"].shape == (5, 1280)
+    assert all(torch.equal(loaded[key], value) for key, value in source.items() if not key.startswith("classifier.1"))
