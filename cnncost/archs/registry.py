@@ -78,7 +78,7 @@ def get(name: str) -> Arch:
         return load_arch(name)
     key = name.removeprefix("zoo.")
     if key not in _REGISTRY:
-        raise CnncostError(f"unknown architecture {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+        raise CnncostError(f"unknown architecture {name!r}; known: {', '.join(names())}")
     return _REGISTRY[key]
 
 
