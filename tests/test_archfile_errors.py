@@ -5,7 +5,9 @@ Each broken file marks the line the error must name with a ``#<`` comment.
 
 from __future__ import annotations
 
+import os
 import re
+import time
 
 import pytest
 
@@ -109,6 +111,16 @@ CASES = [
      "layers[0].out", "division by zero"),
     ("repeat-too-long", HEAD + '[[layers]]\ntype = "repeat"\ntimes = 100000 #<\nlayers = [{ type = "relu" }]\n',
      [], "layers[0].times", "100000 is out of range (need 0 to 10000)"),
+    # Nested repeats are bounded in the work they expand to, empty bodies included (this hung for minutes).
+    ("nested-empty-repeats", HEAD + '[[layers]]\ntype = "repeat"\ntimes = 10000 #<\nlayers = [{ type = "repeat", '
+     'index = "j", times = 10000, layers = [\n  { type = "repeat", index = "q", times = 0, layers = [{ type = "relu" '
+     '}] },\n] }]\n', [], "layers[0].times", "expand to more than 250,000 layer copies (allowed: at most 250,000"),
+    ("nested-empty-branches", HEAD + CONV + '[[layers]]\ntype = "repeat"\ntimes = 10000 #<\nlayers = [{ type = '
+     '"repeat", index = "j", times = 10000, layers = [{ type = "concat", branches = [[], []] }] }]\n', [],
+     "layers[1].times", "expand to more than 250,000 layer copies"),
+    ("nested-too-many-layers", HEAD + '[[layers]]\ntype = "repeat"\ntimes = 400 #<\nlayers = [{ type = "repeat", '
+     'index = "j", times = 400, flat = true, layers = [{ type = "relu" }] }]\n', [], "layers[0].times",
+     "more than 100,000 layers (allowed: at most 100,000"),
     ("exponent-range", HEAD + 'd = { default = 65, symbolic = false }\n[[layers]]\ntype = "linear"\n'
      'out = "2^d" #<\n', [], "layers[0].out", "exponent 65 is out of range"),
     ("too-small", HEAD + '[[layers]] #<\ntype = "conv"\nout = "m"\nkernel = 5\n', ["--hw", "4"], "layers[0]",
@@ -142,8 +154,39 @@ def test_missing_and_binary_files(tmp_path):
     with pytest.raises(CnncostError, match=r"nope\.toml: cannot read the architecture file"):
         load_arch(str(tmp_path / "nope.toml"))
     (tmp_path / "bin.toml").write_bytes(b"\xff\xfe")
-    with pytest.raises(CnncostError, match=r"bin\.toml: not UTF-8 text"):
+    with pytest.raises(CnncostError, match=r"bin\.toml: the architecture file is not UTF-8 text \(byte 0\)"):
         load_arch(str(tmp_path / "bin.toml"))
+
+
+def _hostile(tmp_path, kind: str) -> str:
+    """A path that is not an ordinary small architecture file."""
+    path = tmp_path / f"{kind}.toml"
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: opening it for reading the ordinary way blocks forever
+    elif kind == "zero-link":
+        path.symlink_to("/dev/zero")  # endless bytes: reading it to the end exhausts memory
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "huge":
+        with open(path, "wb") as file:  # 100 MB, sparse: cheap to make, and refused before reading
+            file.truncate(100_000_000)
+    return str(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("kind, words", [("fifo", "cannot read the architecture file (not a regular file: a FIFO)"),
+                                         ("zero-link", "(not a regular file: a device)"),
+                                         ("directory", "(not a regular file: a directory)"),
+                                         ("huge", "the architecture file is too large (100,000,000 bytes; "
+                                                  "at most 1,048,576)")])
+def test_hostile_files_are_refused_at_once(tmp_path, capsys, kind, words):
+    path = _hostile(tmp_path, kind)
+    started = time.monotonic()
+    code = main(["count", path])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and time.monotonic() - started < 5
+    assert captured.err.startswith(f"error: {path}: ") and words in captured.err, captured.err
+    assert captured.err.count("\n") == 1
 
 
 def test_locator_paths():

@@ -15,12 +15,16 @@ from functools import partial
 
 from ..archs.registry import Arch
 from ..errors import CnncostError
+from ..userfile import read_bytes
 from .build import build_network
 from .header import read_header
 from .locate import Source
 from .schema import read_layers
 
 TOP_LEVEL = ("network", "symbols", "layers")
+# Far above any real network's file (the zoo's largest would be a few kB), and small enough
+# that parsing and locating every value of the largest file allowed stays well under a second.
+FILE_LIMIT = 1 << 20
 _LOADED: dict = {}  # (path, digest) -> Arch: commands look the same file up several times
 
 
@@ -38,18 +42,15 @@ def load_arch(path: str) -> Arch:
 
 
 def _read(path: str) -> bytes:
-    try:
-        with open(path, "rb") as file:
-            return file.read()
-    except OSError as error:
-        raise CnncostError(f"{path}: cannot read the architecture file ({error.strerror})") from None
+    """The file's bytes: regular files only (a FIFO or /dev/zero is refused, not waited on), bounded."""
+    return read_bytes(path, "architecture file", FILE_LIMIT)
 
 
 def _parse(path: str, data: bytes, digest: str) -> Arch:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise CnncostError(f"{path}: not UTF-8 text (byte {error.start})") from None
+        raise CnncostError(f"{path}: the architecture file is not UTF-8 text (byte {error.start})") from None
     document = _toml(path, text)
     source = Source(path, text)
     for key in document:

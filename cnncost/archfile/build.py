@@ -22,6 +22,9 @@ from .locate import Source, show_path
 from .schema import MAX_REPEAT, Expr, Layer
 
 MAX_LAYERS = 100_000  # leaf layers in one network; more is surely a runaway repeat
+# Layer tables visited in one build, each repeat copy counted: nested repeats whose bodies add
+# no leaves (times = 0 inside, empty concat branches) would otherwise loop for minutes unseen.
+MAX_EXPANDED = 250_000  # 2.5 × MAX_LAYERS: room for the containers around the most leaves allowed
 BASE = {"conv": "conv", "linear": "fc", "maxpool": "pool", "avgpool": "pool", "adaptiveavgpool": "avgpool",
         "batchnorm": "bn", "dropout": "drop", "flatten": "flatten", "zeropad": "pad", "residual": "res",
         "concat": "concat", "sequence": "seq", "repeat": "block"}
@@ -78,6 +81,8 @@ class _Builder:
         self.source, self.env = source, env
         self.leaves: dict = {}  # leaf name -> data path of its name field (or of its table if unnamed)
         self.where: dict = {}  # any node name -> data path, to place the engine's errors
+        self.expanded = 0  # layer tables and repeat copies visited so far (bounded by MAX_EXPANDED)
+        self.repeats: list = []  # the repeats being expanded, outermost first
 
     def sequence(self, layers: tuple, scope: _Scope, rank: int) -> tuple:
         """The nodes of a layer list and the rank (3: C×H×W, 1: flat) after it."""
@@ -89,6 +94,7 @@ class _Builder:
 
     def layer(self, layer: Layer, scope: _Scope, rank: int) -> tuple:
         """One layer table as a list of nodes (a repeat gives several)."""
+        self.spend(layer)
         if layer.type == "repeat":
             return self.repeat(layer, scope, rank)
         name = scope.named(layer, BASE.get(layer.type, "act"))
@@ -115,7 +121,9 @@ class _Builder:
         if type(times) is not int or times > MAX_REPEAT:
             raise self.source.error(f["times"].path, f"{times} is out of range (need 0 to {MAX_REPEAT})")
         nodes = []
+        self.repeats.append(layer)
         for i in range(times):
+            self.spend(layer)
             self.env[f["index"]] = i
             if f["flat"]:
                 made, rank = self.sequence(f["layers"], scope, rank)
@@ -125,8 +133,19 @@ class _Builder:
             self.where[name] = layer.path
             made, rank = self.sequence(f["layers"], _Scope(name + ".", f["layers"]), rank)
             nodes.append(L.Sequential(name, tuple(made)))
+        self.repeats.pop()
         self.env.pop(f["index"], None)  # no binding at all when times = 0
         return nodes, rank
+
+    def spend(self, layer: Layer) -> None:
+        """Count one unit of expansion; past the limit, blame the outermost repeat being expanded."""
+        self.expanded += 1
+        if self.expanded > MAX_EXPANDED:
+            culprit = self.repeats[0] if self.repeats else layer
+            at = culprit.fields["times"].path if culprit.type == "repeat" else culprit.path
+            raise self.source.error(at, f"the repeats expand to more than {MAX_EXPANDED:,} layer copies "
+                                        f"(allowed: at most {MAX_EXPANDED:,} in one network, each repeat's "
+                                        "copies counted even when empty; check the repeat counts)")
 
     def concat(self, layer: Layer, name: str, rank: int) -> tuple:
         """Branches side by side, each in its own scope (``branch1`` unless named)."""
@@ -145,7 +164,9 @@ class _Builder:
             raise self.source.error(at, f"layer name {name!r} is already taken by {show_path(_table(other))} "
                                         f"(line {self.source.line(other)}); give one of them another name")
         if len(self.leaves) >= MAX_LAYERS:
-            raise self.source.error(layer.path, f"more than {MAX_LAYERS:,} layers (check the repeat counts)")
+            at = self.repeats[0].fields["times"].path if self.repeats else layer.path
+            raise self.source.error(at, f"the network has more than {MAX_LAYERS:,} layers (allowed: at most "
+                                        f"{MAX_LAYERS:,}; check the repeat counts)")
         self.leaves[name] = at
 
     def check_nesting(self) -> None:
