@@ -7,6 +7,7 @@ shapes) and fvcore; zoo networks survive a round trip through fx row for row.
 """
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -184,6 +185,54 @@ def test_what_cannot_be_counted_is_named_in_one_line(file, factory, fragments, c
 def test_bad_specs_are_one_line_errors(bad):
     with pytest.raises(CnncostError):
         archs.get(bad)
+
+
+# A module's code ending the process, or failing, is one line naming the user's file and line, exit 2.
+MISBEHAVING = [
+    ("exits_on_import.py", "make", 5, "the module called sys.exit(0) while being imported"),
+    ("raises_on_import.py", "make", 5, "importing {path} failed: KeyError: 'missing setting'"),
+    ("misbehaving.py", "exits", 10, "the module called sys.exit('bye') while being built"),
+    ("misbehaving.py", "generator_exit", 15, "calling generator_exit() failed: GeneratorExit"),
+    ("misbehaving.py", "deep_error", 19, "calling deep_error() failed: ValueError: in_channels must be divisible by groups"),
+    ("misbehaving.py", "ExitsInForward", 35, "the module called sys.exit(4) while being traced"),
+]
+
+
+@pytest.mark.parametrize("file,factory,line,words", MISBEHAVING)
+def test_misbehaving_user_code_is_one_line_naming_its_line(file, factory, line, words, capsys):
+    path = DATA / file
+    assert main(["count", spec(file, factory)]) == 2  # never SystemExit: that would end cnncost with its code
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1, captured.err
+    assert captured.err.startswith(f"error: {path}:{line}: " + words.format(path=path)), captured.err
+
+
+def test_syntax_errors_name_the_users_line(tmp_path, capsys):
+    path = tmp_path / "broken.py"
+    path.write_text("from torch import nn\n\n\ndef make(:\n    return nn.ReLU()\n")
+    assert main(["count", f"module:{path}:make"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}:4: importing {path} failed: SyntaxError: ") and err.count("\n") == 1, err
+
+
+def test_a_dotted_package_exiting_on_import_is_caught(tmp_path, monkeypatch, capsys):
+    (tmp_path / "exitpkg").mkdir()
+    (tmp_path / "exitpkg" / "__init__.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "exitpkg" / "net.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert main(["count", "module:exitpkg.net:make"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {tmp_path / 'exitpkg' / '__init__.py'}:2: the module called sys.exit(3) while being "
+                   "imported; a module cnncost imports must not exit\n")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_module_path_that_is_no_file_is_refused_at_once(tmp_path, kind, capsys):
+    path = tmp_path / "net.py"
+    os.mkfifo(path) if kind == "fifo" else path.mkdir()  # a FIFO would block the import forever
+    assert main(["count", f"module:{path}:make"]) == 2
+    what = "a FIFO" if kind == "fifo" else "a directory"
+    assert capsys.readouterr().err == f"error: {path}: cannot read the module file (not a regular file: {what})\n"
 
 
 # --- round trip: zoo networks (real nn.Modules) through fx give back their own description ---

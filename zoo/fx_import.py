@@ -31,7 +31,8 @@ from cnncost import layers as L
 from cnncost.archs.registry import MODULE_PREFIX, Arch, Param
 from cnncost.errors import CnncostError
 
-from .fx_load import digest, input_size, instantiate, load_factory, parse_size, source_file, split_spec
+from .fx_load import (digest, input_size, instantiate, load_factory, parse_size, source_file, split_spec,
+                      user_code)
 
 DEFAULT_SIZE = 224
 _CACHE: dict = {}  # (spec, cwd, source digest) -> Arch: one trace per process
@@ -119,11 +120,9 @@ def trace(module: Any, name: str):
             return module_rule(m) is not None or super().is_leaf_module(m, qualified_name)
 
     module.eval()
-    try:
+    # The module's forward is the user's code: data-dependent control flow, unsupported Python, sys.exit ...
+    with user_code("traced", f"torch.fx cannot trace {name}()"):
         return Tracer().trace(module)
-    except Exception as error:  # user code: data-dependent control flow, unsupported Python, ...
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CnncostError(f"torch.fx cannot trace {name}(): {first}") from None
 
 
 def _check_coverage(module: Any, name: str, emitted: list) -> None:

@@ -2,7 +2,9 @@
 
 The dotted form is imported with ``importlib.import_module``, the current directory
 first on ``sys.path``; the file form by path (``spec_from_file_location``), its own
-folder on ``sys.path`` for sibling imports. Errors in the user's code become one line.
+folder on ``sys.path`` for sibling imports. Whatever the user's code raises — an
+exception, a syntax error, even ``sys.exit()`` — becomes one line naming the file and
+line of the user's code (:func:`user_code`); only Ctrl-C stays Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import importlib
 import importlib.util
 import os
 import sys
+import sysconfig
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
 from cnncost.archs.registry import MODULE_PREFIX
 from cnncost.errors import CnncostError
+from cnncost.userfile import read_bytes, require_regular
 
 SIZE_ATTRIBUTES = ("input_size", "input_shape")
 
@@ -39,12 +43,14 @@ def source_file(target: str) -> Path | None:
     """The file the target's code comes from (None when it cannot be told without importing)."""
     if _is_path(target):
         path = Path(target).expanduser()
-        if not path.is_file():
-            raise CnncostError(f"{target}: no such file")
+        require_regular(path, "module file")  # a FIFO would block the import, a directory is no module
         return path.resolve()
     try:
-        with _on_path(os.getcwd()):
+        # find_spec imports the parent packages of a dotted name: their code is the user's too.
+        with _on_path(os.getcwd()), user_code("imported", f"cannot import {target}"):
             found = importlib.util.find_spec(target)
+    except CnncostError:
+        raise
     except (ImportError, ValueError) as error:
         raise CnncostError(f"cannot import {target}: {error}") from None
     if found is None:
@@ -54,7 +60,7 @@ def source_file(target: str) -> Path | None:
 
 def digest(path: Path | None) -> str:
     """SHA-256 of a source file's bytes ("" for none)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path else ""
+    return hashlib.sha256(read_bytes(path, "module file")).hexdigest() if path else ""
 
 
 @contextmanager
@@ -70,12 +76,8 @@ def _on_path(folder: str):
 
 def load_factory(target: str, factory_name: str) -> Callable:
     """Import the target (by path or dotted name) and return its factory attribute."""
-    try:
+    with user_code("imported", f"importing {target} failed"):
         module = _import_path(Path(target).resolve()) if _is_path(target) else _import_dotted(target)
-    except CnncostError:
-        raise
-    except Exception as error:  # the user's module failed to import
-        raise CnncostError(f"importing {target} failed: {type(error).__name__}: {error}") from None
     factory: Any = module
     for part in factory_name.split("."):
         if not hasattr(factory, part):
@@ -107,13 +109,75 @@ def instantiate(factory: Callable, name: str) -> Any:
     """``factory()``, which must return an ``nn.Module``."""
     from torch import nn
 
-    try:
+    with user_code("built", f"calling {name}() failed"):
         module = factory()
-    except Exception as error:
-        raise CnncostError(f"calling {name}() failed: {type(error).__name__}: {error}") from None
     if not isinstance(module, nn.Module):
         raise CnncostError(f"{name}() returned an object of type {type(module).__name__}, not a torch.nn.Module")
     return module
+
+
+@contextmanager
+def user_code(stage: str, failure: str):
+    """Run the user's code; anything it raises becomes one ``CnncostError`` line.
+
+    ``stage`` says what the module was doing ("imported", "built", "traced") and ``failure``
+    begins the line for an exception ("importing net.py failed"). The line starts with the
+    file and line of the user's code where it happened. ``SystemExit`` and the other
+    ``BaseException`` subclasses are caught too: a module calling ``sys.exit()`` must not end
+    cnncost with exit code 0 and no output. ``KeyboardInterrupt`` passes: Ctrl-C stays Ctrl-C.
+    """
+    try:
+        yield
+    except (CnncostError, KeyboardInterrupt):
+        raise
+    except SystemExit as error:
+        raise CnncostError(f"{_where(error)}the module called sys.exit({error.code!r}) while being {stage}; "
+                           "a module cnncost imports must not exit") from None
+    except BaseException as error:  # noqa: BLE001 (the user's code: GeneratorExit, exceptions, ...)
+        raise CnncostError(f"{_where(error)}{failure}: {_describe(error)}") from None
+
+
+def _describe(error: BaseException) -> str:
+    """``Type: first line of the message`` (one line, whatever the message holds)."""
+    if isinstance(error, SyntaxError):
+        text = error.msg or ""
+    else:
+        text = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _library_dirs() -> tuple:
+    """Folders whose code is not the user's: Python's, installed packages', cnncost's and zoo's."""
+    import cnncost
+
+    paths = sysconfig.get_paths()
+    folders = (paths["stdlib"], paths["purelib"], paths["platlib"], os.path.dirname(os.path.abspath(cnncost.__file__)),
+               os.path.dirname(os.path.abspath(__file__)))
+    return tuple({os.path.realpath(folder) + os.sep for folder in folders})
+
+
+_LIBRARY_DIRS = _library_dirs()
+
+
+def _is_users(filename: str) -> bool:
+    """True for a real file that is neither Python's, an installed package's, nor cnncost's own."""
+    if not filename or filename.startswith("<"):
+        return False
+    return not (os.path.realpath(filename) + os.sep).startswith(_LIBRARY_DIRS)
+
+
+def _where(error: BaseException) -> str:
+    """``FILE:LINE: `` of the deepest frame of the user's code in the traceback ("" if none);
+    a syntax error's own file and line."""
+    if isinstance(error, SyntaxError) and error.filename and error.lineno:
+        return f"{error.filename}:{error.lineno}: "
+    found = ""
+    frame = error.__traceback__
+    while frame is not None:
+        if _is_users(frame.tb_frame.f_code.co_filename):
+            found = f"{frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}: "
+        frame = frame.tb_next
+    return found
 
 
 def input_size(*owners: Any) -> tuple | None:
