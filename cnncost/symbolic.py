@@ -19,6 +19,7 @@ import sympy
 from . import engine
 from .archs import registry
 from .conventions import CONVENTIONS, sums
+from .errors import CnncostError
 
 DISPLAY = {"h": "H", "w": "W"}  # builder keyword -> symbol name
 
@@ -73,7 +74,7 @@ def derive(arch_name: str, given: dict | None = None, divisible: int | None = No
     formulas = {name: finish(expr, full, divisible) for name, expr in compact.items()}
     return Derivation(arch.name, config, {str(symbol(p.name)): p.meaning for p in free},
                       dict(namer.definitions), compact, formulas,
-                      conditions(network, table), divisible, table)
+                      _checked_conditions(arch, given or {}, network, table), divisible, table)
 
 
 def add_strategy_split(derivation: Derivation, strategy_text: str) -> list:
@@ -211,15 +212,92 @@ def _collapse_one(f: Any) -> Any:
 
 
 def conditions(network: Any, table: Any) -> list:
-    """Validity conditions: every output non-empty, every channel count whole."""
+    """Validity conditions: every output non-empty, every channel count whole.
+
+    Each is settled against the values already bound: one the bound values meet
+    is dropped, one they break stays as ``sympy.false``, one left in a single
+    variable is solved for it (100 ≥ 31k + 1 becomes k ≤ 3), and a condition
+    is listed once however many axes or layers state it.
+    """
+    relations = [sympy.Ge(dim, need) for _, dim, need in size_requirements(network)]
+    settled = [settle(rel) for rel in relations + _channel_conditions(table)]
+    return list(dict.fromkeys(c for c in settled if c is not sympy.true))
+
+
+def size_requirements(network: Any) -> list:
+    """(keyword, input dimension, smallest value keeping every layer's output non-empty) triples."""
+    if len(network.input_shape) != 3:
+        return []
+    hmin, wmin = engine.min_input_size(network)
     result = []
-    if len(network.input_shape) == 3:
-        hmin, wmin = engine.min_input_size(network)
-        for dim, need in ((network.input_shape[1], hmin), (network.input_shape[2], wmin)):
-            need = sympy.expand(need)
-            if not (need.is_Number and need <= 1):
-                result.append(sympy.Ge(dim, need))
-    return result + _channel_conditions(table)
+    for keyword, dim, need in (("h", network.input_shape[1], hmin), ("w", network.input_shape[2], wmin)):
+        need = sympy.expand(need)
+        if not (need.is_Number and need <= 1):
+            result.append((keyword, as_expr(dim), need))
+    return result
+
+
+def settle(rel: Any) -> Any:
+    """A condition in its plainest form: true, false, solved for its one variable, or as given.
+
+    Only a condition linear in a single positive integer variable is solved (a·s + b ≥ 0
+    with rational a, b); anything else is kept as written rather than guessed at.
+    """
+    if rel in (sympy.true, sympy.false) or not isinstance(rel, sympy.GreaterThan):
+        return rel
+    if len(rel.free_symbols) != 1:
+        return rel
+    (s,) = rel.free_symbols
+    difference = sympy.expand(rel.lhs - rel.rhs)  # the condition is difference ≥ 0
+    if not difference.is_polynomial(s):
+        return rel
+    poly = sympy.Poly(difference, s)
+    if poly.degree() != 1 or not all(c.is_Rational for c in poly.all_coeffs()):
+        return rel
+    a, b = poly.all_coeffs()
+    if a > 0:  # s ≥ ⌈−b/a⌉; every symbol is a positive integer, so s ≥ 1 always holds
+        bound = sympy.ceiling(-b / a)
+        return sympy.true if bound <= 1 else sympy.Ge(s, bound)
+    bound = sympy.floor(b / -a)  # s ≤ ⌊b/(−a)⌋
+    return sympy.false if bound < 1 else sympy.Le(s, bound)
+
+
+def _checked_conditions(arch: Any, given: dict, network: Any, table: Any) -> list:
+    """The settled conditions; a condition the bound values break is an error naming the layer."""
+    result = conditions(network, table)
+    if sympy.false not in result:
+        return result
+    for keyword, dim, need in size_requirements(network):
+        if settle(sympy.Ge(dim, need)) is sympy.false:
+            raise _too_small(arch, given, keyword, dim, need)
+    raise CnncostError(f"{arch.name}: the values given make its channel counts fractional")
+
+
+def _too_small(arch: Any, given: dict, keyword: str, dim: Any, need: Any) -> CnncostError:
+    """The error for an input too small whatever the free variables: the engine's own message
+    (as ``count`` gives it) at the declared defaults, prefixed with the general need when it
+    depends on variables still free."""
+    defaults = registry.resolve(arch, given)
+    try:
+        engine.analyze(arch.build(**defaults))
+        layer = ""
+    except CnncostError as error:
+        layer = str(error)
+    free = sorted(need.free_symbols, key=str)
+    if not free and layer:
+        return CnncostError(layer)
+    from .render.printer import relation_text
+
+    at = ", ".join(f"{s} = {defaults[_keyword(s)]}" for s in free)
+    names = ", ".join(str(s) for s in free)
+    message = (f"{arch.name}: an input {symbol(keyword)} of {dim} is too small for every {names} "
+               f"(it needs {relation_text(sympy.Ge(symbol(keyword), need))})")
+    return CnncostError(message + (f"; at {at}: {layer}" if layer else ""))
+
+
+def _keyword(sym: Any) -> str:
+    """The builder keyword a design symbol stands for (H -> h)."""
+    return next((k for k, v in DISPLAY.items() if v == str(sym)), str(sym))
 
 
 def _channel_conditions(table: Any) -> list:

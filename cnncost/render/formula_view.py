@@ -34,9 +34,11 @@ def example_text(derivation, arch) -> str:
 
     defaults = {symbol(p.name): p.default
                 for p in arch.params if p.symbolic and p.name not in ("h", "w")}
+    dims = {symbol("h"), symbol("w")}
     examples: dict = {}  # (binding, value) -> dimensions
     for cond in derivation.conditions:
-        if isinstance(cond, sympy.GreaterThan) and cond.rhs.free_symbols:
+        # Only a need on the input size has an example; a solved condition (k ≤ 3) is its own.
+        if isinstance(cond, sympy.GreaterThan) and cond.lhs in dims and cond.rhs.free_symbols:
             used = {s: v for s, v in defaults.items() if s in cond.rhs.free_symbols}
             value = cond.rhs.xreplace(used)
             if value.is_Number and used:
@@ -57,13 +59,16 @@ def text_view(derivation, arch, quantities: list, coefficient_symbols: set) -> s
     for q in quantities:
         unit, meaning = label(derivation, q)
         out.append(f"{unit} [{q}: {meaning}]")
+        forms = []
         if not derivation.divisible and derivation.sizes:
-            out.append("  = " + printer.text(printer.grouped(derivation.compact[q], coefficient_symbols)))
+            forms.append(printer.text(printer.grouped(derivation.compact[q], coefficient_symbols)))
         full = derivation.formulas[q]
         # Floors of sizes stay as products; only polynomials are regrouped (grouping expands).
         if not full.has(sympy.floor):
             full = printer.grouped(full, coefficient_symbols)
-        out.append("  = " + printer.text(full))
+        forms.append(printer.text(full))
+        # A quantity that uses no named size reads the same both ways: show it once.
+        out += ["  = " + form for form in dict.fromkeys(forms)]
     if derivation.conditions:
         conds = " and ".join(printer.relation_text(c) for c in derivation.conditions)
         out.append(f"valid when {conds}{example_text(derivation, arch)}")

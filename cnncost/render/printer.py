@@ -67,11 +67,17 @@ class TextPrinter(StrPrinter):
 class TexPrinter(LatexPrinter):
     """LaTeX with floors written over one fraction: ⌊(H − k + 1)/2⌋."""
 
+    # sympy passes a power's exponent in ``exp``: ⌊x⌋² must keep its ², never print as ⌊x⌋.
     def _print_floor(self, expr, exp=None):
-        return r"\left\lfloor " + self._print(sympy.together(expr.args[0])) + r" \right\rfloor"
+        return _power(r"\left\lfloor " + self._print(sympy.together(expr.args[0])) + r" \right\rfloor", exp)
 
     def _print_ceiling(self, expr, exp=None):
-        return r"\left\lceil " + self._print(sympy.together(expr.args[0])) + r" \right\rceil"
+        return _power(r"\left\lceil " + self._print(sympy.together(expr.args[0])) + r" \right\rceil", exp)
+
+
+def _power(tex: str, exp) -> str:
+    """``tex`` raised to the LaTeX exponent ``exp`` (None: no power)."""
+    return tex if exp is None else f"{tex}^{{{exp}}}"
 
 
 def text(expr) -> str:
@@ -106,7 +112,9 @@ def grouped(expr, coefficient_symbols) -> object:
 
 
 def relation_text(rel) -> str:
-    """Readable text of a validity condition."""
+    """Readable text of a validity condition (a settled one may be plain true or false)."""
+    if rel in (sympy.true, sympy.false):
+        return "always" if rel is sympy.true else "never"
     if isinstance(rel, sympy.Eq) and isinstance(rel.lhs, sympy.Mod):
         return f"{text(rel.lhs.args[0])} is a multiple of {text(rel.lhs.args[1])}"
     symbol = {sympy.GreaterThan: "≥", sympy.LessThan: "≤", sympy.StrictGreaterThan: ">",
