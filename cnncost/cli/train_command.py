@@ -34,7 +34,9 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           epochs: int = typer.Option(10, help="training epochs"),
           batch_size: int = typer.Option(32, "--batch-size", help="images per step"),
           lr: float = typer.Option(1e-3, help="peak learning rate"),
-          img_size: Optional[int] = typer.Option(None, "--img-size", help="input side S (S×S); default: the network's"),
+          img_size: Optional[int] = typer.Option(None, "--img-size", "--hw",
+                                                 help="input side S (H = W = S, as formulas write it); "
+                                                      "default: the network's"),
           weights: str = typer.Option("none", help="checkpoint PATH, 'imagenet' (torch hub cache) or 'none'"),
           out: Optional[str] = typer.Option(None, help="run folder (checkpoints, metrics.json, plots); "
                                                        "default runs/NAME-STRATEGY-TIME"),
@@ -87,32 +89,58 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
     try:
         run_training(config)
     except KeyboardInterrupt:
-        typer.echo(f"interrupted: the last finished epoch is saved in {out}; continue with --resume", err=True)
+        typer.echo(_interrupted(out), err=True)
         raise typer.Exit(130)
     except EngineMismatch as bug:  # never the user's fault: loud, and not exit 2
         typer.echo(f"internal error (please report): {bug}", err=True)
         raise typer.Exit(1)
 
 
+def _interrupted(out: str) -> str:
+    """What Ctrl-C leaves: the last finished epoch when one was saved, else the truth that nothing was."""
+    from pathlib import Path
+
+    from zoo.training.runfolder import has_checkpoint
+
+    try:
+        saved = has_checkpoint(Path(out).expanduser())
+    except OSError:
+        saved = False
+    if saved:
+        return f"interrupted: the last finished epoch is saved in {out}; continue with --resume"
+    return "interrupted before the first epoch finished: nothing was saved; run the command again to start over"
+
+
 @app.command()
 @friendly
-def evaluate(run_file: str = typer.Argument(..., help="a run's checkpoint.pt or best.pt"),
+def evaluate(run_file: str = typer.Argument(..., help="a run folder (its best.pt), or a run's checkpoint.pt "
+                                                      "or best.pt"),
              data: str = typer.Option(..., help="image folder whose test/ (or val/) split is evaluated"),
              batch_size: int = typer.Option(64, "--batch-size", help="images per batch"),
              device: str = typer.Option("auto", help="auto | cpu | cuda"),
+             module: Optional[str] = typer.Option(None, "--module", metavar="SPEC",
+                                                  help="a run of a user's module: name its module again "
+                                                       "(package.module:factory or path/to/file.py:factory; "
+                                                       "its code runs). A run file never imports code itself"),
              json_out: o.Json = False):
     """Accuracy of a saved run on a dataset's test split (top-1, top-k, per class)."""
     from zoo.training.evaluate import evaluate_run
 
-    result = evaluate_run(run_file, data, batch_size=batch_size, device=device)
+    result = evaluate_run(run_file, data, batch_size=batch_size, device=device, module=module)
     result.pop("kept")
     if json_out:
-        import json
-
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(evaluation_json(result))
         return
-    if result["count"] == 0:
-        fail("--data: no readable test images")
     typer.echo(f"{result['arch']} · {result['split']} split of {data} · {result['count']:,} images")
     typer.echo(f"top-1 accuracy {result['top1']:.4f} · top-{result['k']} {result['topk']:.4f} · "
                f"loss {result['loss']:.4f}")
+
+
+def evaluation_json(result: dict) -> str:
+    """``evaluate --json``: strict JSON (a 0/0 ratio, such as the precision of a class never
+    predicted, is null rather than the NaN that ``json.dumps`` would write)."""
+    import json
+
+    from zoo.training.files import jsonable
+
+    return json.dumps(jsonable(result), indent=2, allow_nan=False)

@@ -8,6 +8,8 @@ field) and evaluated later without repeating its options.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from dataclasses import dataclass, field
 
 from cnncost.errors import CnncostError
@@ -16,7 +18,18 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "onecycle", "step")
 DEVICES = ("auto", "cpu", "cuda")
 # Fields that may differ when a run is resumed: how long it runs and how it is watched.
-RESUMABLE_CHANGES = frozenset({"epochs", "patience", "resume", "quiet", "workers"})
+# ``out`` is not compared at all: the folder the checkpoint is in *is* the run, however
+# it is spelled (./run, run, /abs/run) and wherever it has been moved.
+RESUMABLE_CHANGES = frozenset({"epochs", "patience", "resume", "quiet", "workers", "out"})
+# Fields holding a path (or a keyword): compared as resolved paths on resume.
+PATH_FIELDS = {"data": ("synthetic",), "weights": ("none", "imagenet")}
+# Seeds feed torch, numpy and blake2b; 0..2^32-1 is the range every one of them takes as is.
+SEED_MAX = 2**32 - 1
+# Bounds that keep a run's bookkeeping (Python lists of samples, PIL images) allocatable;
+# the memory a network needs at a given size is estimated separately (memory.py).
+SYNTHETIC_MAX = 1_000_000
+IMG_SIZE_MAX = 8192
+WORKERS_MAX = 256  # DataLoader processes: more only exhausts the machine
 
 
 @dataclass
@@ -70,34 +83,83 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in names})
 
     def check(self) -> "TrainConfig":
-        """Validate ranges; each problem is a one-line error naming the option."""
-        _need(self.epochs >= 1, "--epochs", self.epochs, "an integer ≥ 1")
-        _need(self.batch_size >= 1, "--batch-size", self.batch_size, "an integer ≥ 1")
-        _need(self.lr > 0, "--lr", self.lr, "a number > 0")
-        _need(self.img_size is None or self.img_size >= 1, "--img-size", self.img_size, "an integer ≥ 1")
+        """Validate types and ranges; each problem is a one-line error naming the option and its range.
+
+        Every float must be finite: ``--lr inf`` or ``--momentum nan`` would
+        train to NaN weights and still exit 0.
+        """
+        _integer(self.epochs, "--epochs", 1)
+        _integer(self.batch_size, "--batch-size", 1)
+        _number(self.lr, "--lr", "a finite number > 0", lambda v: v > 0)
+        if self.img_size is not None:
+            _integer(self.img_size, "--img-size", 1, IMG_SIZE_MAX)
         _need(self.optimizer in OPTIMIZERS, "--optimizer", self.optimizer, "one of " + ", ".join(OPTIMIZERS))
         _need(self.schedule in SCHEDULES, "--schedule", self.schedule, "one of " + ", ".join(SCHEDULES))
         _need(self.device in DEVICES, "--device", self.device, "one of " + ", ".join(DEVICES))
-        _need(self.weight_decay >= 0, "--weight-decay", self.weight_decay, "a number ≥ 0")
-        _need(self.warmup_epochs >= 0, "--warmup-epochs", self.warmup_epochs, "a number ≥ 0")
-        _need(0 <= self.label_smoothing < 1, "--label-smoothing", self.label_smoothing, "0 ≤ value < 1")
-        _need(self.dropout is None or 0 <= self.dropout < 1, "--dropout", self.dropout, "0 ≤ value < 1")
-        _need(self.clip_grad is None or self.clip_grad > 0, "--clip-grad", self.clip_grad, "a number > 0")
-        _need(self.patience is None or self.patience >= 1, "--patience", self.patience, "an integer ≥ 1")
-        _need(0 < self.val_fraction < 1, "--val-fraction", self.val_fraction, "0 < value < 1")
-        _need(self.workers is None or self.workers >= 0, "--workers", self.workers, "an integer ≥ 0")
-        _need(self.topk >= 1, "--topk", self.topk, "an integer ≥ 1")
-        _need(self.step_size >= 1, "--step-size", self.step_size, "an integer ≥ 1")
-        _need(0 < self.gamma <= 1, "--gamma", self.gamma, "0 < value ≤ 1")
-        _need(self.synthetic_size >= 20, "--synthetic-size", self.synthetic_size, "an integer ≥ 20")
+        _integer(self.seed, "--seed", 0, SEED_MAX)
+        _number(self.momentum, "--momentum", "0 ≤ value < 1", lambda v: 0 <= v < 1)
+        _number(self.weight_decay, "--weight-decay", "a finite number ≥ 0", lambda v: v >= 0)
+        _number(self.warmup_epochs, "--warmup-epochs", "a finite number ≥ 0", lambda v: v >= 0)
+        _number(self.label_smoothing, "--label-smoothing", "0 ≤ value < 1", lambda v: 0 <= v < 1)
+        if self.dropout is not None:
+            _number(self.dropout, "--dropout", "0 ≤ value < 1", lambda v: 0 <= v < 1)
+        if self.clip_grad is not None:
+            _number(self.clip_grad, "--clip-grad", "a finite number > 0", lambda v: v > 0)
+        if self.patience is not None:
+            _integer(self.patience, "--patience", 1)
+        _number(self.val_fraction, "--val-fraction", "0 < value < 1", lambda v: 0 < v < 1)
+        if self.workers is not None:
+            _integer(self.workers, "--workers", 0, WORKERS_MAX)
+        _integer(self.topk, "--topk", 1)
+        _integer(self.step_size, "--step-size", 1)
+        _number(self.gamma, "--gamma", "0 < value ≤ 1", lambda v: 0 < v <= 1)
+        _integer(self.synthetic_size, "--synthetic-size", 20, SYNTHETIC_MAX)
+        if not isinstance(self.out, (str, os.PathLike)) or not os.fspath(self.out).strip():
+            raise CnncostError("--out: empty; need the name of a run folder (new, empty, or a run to --resume)")
         return self
 
     def changed_fields(self, saved: "TrainConfig") -> list:
         """Fields that differ from a saved run's config, except those a resume may change."""
         mine, theirs = self.to_dict(), saved.to_dict()
+        for name, keywords in PATH_FIELDS.items():
+            mine[name], theirs[name] = _as_path(mine[name], keywords), _as_path(theirs.get(name), keywords)
         return [name for name in mine if name not in RESUMABLE_CHANGES and mine[name] != theirs.get(name)]
+
+
+def _as_path(value, keywords: tuple):
+    """A path field made comparable: ./data, data and /abs/data are one folder; keywords stay as they are."""
+    if not isinstance(value, str) or value in keywords or not value:
+        return value
+    return os.path.realpath(os.path.expanduser(value))
 
 
 def _need(ok: bool, option: str, value, allowed: str) -> None:
     if not ok:
         raise CnncostError(f"{option}: {value!r} is out of range (need {allowed})")
+
+
+def _integer(value, option: str, low: int, high: int | None = None) -> None:
+    """An int (not a bool) with low ≤ value (≤ high): else the one-line error stating the range."""
+    allowed = f"an integer ≥ {low:,}" if high is None else f"an integer from {low:,} to {high:,}"
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
+    if not ok:
+        raise CnncostError(f"{option}: {_shown(value)} is out of range (need {allowed})")
+
+
+def _number(value, option: str, allowed: str, ok) -> None:
+    """A finite real number for which ``ok`` holds: NaN and ±inf fail every range."""
+    is_real = isinstance(value, (int, float)) and not isinstance(value, bool)
+    try:
+        finite = is_real and math.isfinite(value)
+    except OverflowError:  # an int beyond every float
+        finite = False
+    if not finite or not ok(value):
+        raise CnncostError(f"{option}: {_shown(value)} is out of range (need {allowed})")
+
+
+def _shown(value) -> str:
+    """A value for an error line: digit groups for ints, never hundreds of digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        digits = len(str(abs(value)))
+        return f"{value:,}" if digits <= 30 else f"a {digits}-digit integer"
+    return repr(value)

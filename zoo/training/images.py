@@ -11,6 +11,7 @@ on what ran before it.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -39,12 +40,17 @@ def decode(path: str, channels: int = 3, min_side: int = 0) -> Image.Image:
     ``min_side`` lets JPEG decode at 1/2, 1/4 or 1/8 scale while both sides stay
     ≥ it, which is most of the decoding time on large photos. Raises whatever
     PIL raises for an unreadable file (the dataset turns that into a marker).
+    An image over PIL's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``)
+    raises too, rather than printing PIL's raw warning on stderr: such a file
+    is skipped like any unreadable one.
     """
-    with Image.open(path) as image:
-        if min_side:
-            image.draft(None, (min_side, min_side))  # no-op for non-JPEG formats
-        image.load()  # PIL is lazy: decode now, inside the caller's error handling
-        return to_mode(_upright(image), channels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            if min_side:
+                image.draft(None, (min_side, min_side))  # no-op for non-JPEG formats
+            image.load()  # PIL is lazy: decode now, inside the caller's error handling
+            return to_mode(_upright(image), channels)
 
 
 def to_mode(image: Image.Image, channels: int) -> Image.Image:

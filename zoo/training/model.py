@@ -59,19 +59,31 @@ def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classe
     arch = archs.get(arch_name)
     given = dict(hyperparameters)
     size = img_size or arch.param("h").default
-    given.update(h=size, w=size, classes=classes)
+    given.update(h=size, w=size)
+    if arch.param("classes"):
+        given["classes"] = classes  # a user's module has no such option: its classes are its own
     if arch.param("aux_logits"):
         given["aux_logits"] = False
     if dropout is not None and arch.param("dropout"):
         given["dropout"] = dropout
     config = archs.resolve(arch, given)
     network = arch.build(**config)
+    if not arch.param("classes"):
+        _check_outputs(arch.name, network, classes)
     if len(network.input_shape) == 3:
         need = max(engine.min_input_size(network))
         if size < need:
             raise CnncostError(f"--img-size: {size} is too small for {arch.name} "
                                f"(the smallest valid input is {need}×{need})")
     return arch, config, network
+
+
+def _check_outputs(name: str, network, classes: int) -> None:
+    """A fixed-output network (a user's module) must already have one output per class of the data."""
+    outputs = engine.analyze(network).output_shape
+    if tuple(outputs) != (classes,):
+        raise CnncostError(f"--data: {name} outputs {'×'.join(map(str, outputs))} values but the data has "
+                           f"{classes} classes; make the module's last layer output {classes}")
 
 
 def prepare(arch_name: str, hyperparameters: dict, img_size: int | None, classes: int,

@@ -14,7 +14,9 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader
 
-from . import checkpoint, optim, report, setup
+from cnncost.errors import CnncostError
+
+from . import checkpoint, optim, report, runfolder, setup
 from .config import TrainConfig
 from .console import TrainConsole
 from .features import extract, feature_batches
@@ -37,8 +39,15 @@ def train(config: TrainConfig, console: TrainConsole | None = None,
     saved (tests use it to interrupt a run).
     """
     console = console or TrainConsole(quiet=config.quiet)
+    config.check()
+    folder = runfolder.check_out(config.out)  # every option is checked before anything is written
+    with runfolder.claim(folder, config.resume):
+        return _run(config, console, on_epoch_end)
+
+
+def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | None) -> dict:
+    """``train`` inside its claimed run folder."""
     session = setup.start(config, warn=console.line)
-    session.folder.mkdir(parents=True, exist_ok=True)  # only now: every option has been checked
     console.line(report.headline(session))
     loaders = _Loaders(session)
     step = _with_schedule(session, loaders.steps_per_epoch())
@@ -46,6 +55,7 @@ def train(config: TrainConfig, console: TrainConsole | None = None,
     state = _restore(session, step)
     for epoch in range(state["epoch"], config.epochs):
         row = _one_epoch(session, step, loaders, cached, epoch, console)
+        _require_images(session, row)
         state["history"].append(row)
         improved = row["val_acc"] > state["best"].get("val_acc", -1.0)
         if improved:
@@ -66,6 +76,18 @@ def train(config: TrainConfig, console: TrainConsole | None = None,
             break
     console.epoch_table()
     return report.finish(session, state, loaders, console)
+
+
+def _require_images(session, row: dict) -> None:
+    """An epoch that saw no readable training or validation image is a data error, not a result."""
+    for split, count in (("training", row.pop("train_images")), ("validation", row.pop("val_images"))):
+        if count == 0:
+            bad = len(session.runtime.bad_files)
+            other = len(session.data.skipped)
+            raise CnncostError(f"--data: no readable {split} images in {session.data.root}: "
+                               f"{bad:,} unreadable image files skipped"
+                               + (f", {other:,} non-image entries ignored" if other else "")
+                               + "; nothing was trained")
 
 
 class _Loaders:
@@ -158,4 +180,5 @@ def _one_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoc
         validated = evaluate(model._leaves[session.prepared.classifier],
                              feature_batches(features, labels, config.batch_size, list(range(len(features)))),
                              runtime, meter)
-    return report.epoch_row(session, epoch, trained, validated, step, cached is not None)
+    row = report.epoch_row(session, epoch, trained, validated, step, cached is not None)
+    return {**row, "train_images": trained["images"], "val_images": validated["count"]}

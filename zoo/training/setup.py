@@ -16,7 +16,9 @@ from torch import nn
 from cnncost import finetune
 from cnncost.errors import CnncostError
 
-from . import checkpoint, freeze, model, optim
+from cnncost import engine
+
+from . import checkpoint, freeze, memory, model, optim
 from .config import TrainConfig
 from .data import load_data
 from .flops import training_flops
@@ -49,17 +51,16 @@ def start(config: TrainConfig, warn=print) -> Session:
     strategy = finetune.parse_strategy(config.strategy)
     _check_weights(strategy, config.weights)
     folder = Path(config.out).expanduser()
+    # A new run's folder is checked by runfolder.claim (new or empty); here only resume reads it.
     resumed = checkpoint.resume_state(folder, config) if config.resume else None
-    if resumed is None and (folder / checkpoint.CHECKPOINT).exists():
-        raise CnncostError(f"--out: {folder} already holds a run; pass --resume to continue it or "
-                           "choose another --out")
+    runtime = make_runtime(config, warn)
     data = load_data(config.data, val_fraction=config.val_fraction, seed=config.seed,
                      synthetic_size=config.synthetic_size)
+    _check_memory(config, len(data.classes), runtime)  # before torch allocates the module
     torch.manual_seed(config.seed)  # the initialisation, new classifier included, follows the seed
     prepared = model.prepare(config.arch, config.hyperparameters, config.img_size, len(data.classes),
                              config.weights, config.dropout)
     plan = freeze.apply_strategy(prepared.model, prepared.network, prepared.table, strategy)
-    runtime = make_runtime(config, warn)
     net = prepared.model.to(runtime.device)
     if runtime.channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -67,6 +68,14 @@ def start(config: TrainConfig, warn=print) -> Session:
     normalisation = model_mean_std(channels)
     return Session(config, strategy, folder, data, prepared, plan, runtime, _step(config, prepared, plan),
                    training_flops(prepared.table, plan), size, channels, normalisation, resumed)
+
+
+def _check_memory(config: TrainConfig, classes: int, runtime: Runtime) -> None:
+    """Refuse an input size or batch the machine cannot hold, from the engine's counts alone."""
+    arch, arch_config, network = model.describe(config.arch, config.hyperparameters, config.img_size, classes,
+                                                config.dropout)
+    memory.check_fits(engine.analyze(network), config.batch_size, runtime.device.type, arch_config["h"],
+                      arch.name)
 
 
 def _check_weights(strategy: finetune.Strategy, weights: str) -> None:
