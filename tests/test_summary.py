@@ -168,6 +168,51 @@ def test_summary_splits_parameters_by_training_strategy(capsys):
 
     assert main(["summary", "scratch5", "--strategy", "last-layer", "--json"]) == 0
     split = json.loads(capsys.readouterr().out)["strategy"]
-    assert split == {"strategy": "last-layer", "trainable": 1290, "frozen": 159114 - 1290, "layers": ["fc2"]}
+    assert split == {"strategy": "last-layer", "trainable": 1290, "frozen": 159114 - 1290, "layers": ["fc2"],
+                     "buffers": 0, "non_trainable": 159114 - 1290, "total": 159114}
     assert main(["summary", "scratch5", "--strategy", "partial:9"]) == 2
     assert "partial:9 is out of range for scratch5 (need 1 ≤ K ≤ 5" in capsys.readouterr().err
+
+
+# vgg11_bn partial:2 trains the last two conv+BN blocks and the classifier (torchvision paths, by hand).
+VGG11_BN_PARTIAL2 = {"features.22", "features.23", "features.25", "features.26",
+                     "classifier.0", "classifier.3", "classifier.6"}
+
+
+def test_strategy_totals_are_keras_after_freezing(capsys):
+    """Trainable / Non-trainable under --strategy are what torch's requires_grad gives after freezing,
+    Keras-style (non-trainable = frozen parameters + BatchNorm moving statistics), and every row says
+    whether it trains; before, the totals ignored the strategy (Non-trainable: 0 beside "N frozen")."""
+    import torch
+
+    import zoo
+
+    model = zoo.build("vgg11_bn", num_classes=10)
+    for name, module in model.named_modules():
+        for parameter in module.parameters(recurse=False):
+            parameter.requires_grad_(name in VGG11_BN_PARTIAL2)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    moving = sum(m.running_mean.numel() + m.running_var.numel() for m in model.modules()
+                 if isinstance(m, torch.nn.BatchNorm2d))
+    assert main(["summary", "vgg11_bn", "--classes", "10", "--strategy", "partial:2"]) == 0
+    out = capsys.readouterr().out
+    printed = {label: int(value.replace(",", "")) for label, value in
+               re.findall(r"^(Total|Trainable|Non-trainable) params:\s+([\d,]+)", out, re.MULTILINE)}
+    assert printed == {"Total": trainable + frozen + moving, "Trainable": trainable, "Non-trainable": frozen + moving}
+    assert f"{frozen:,} frozen parameters + {moving:,} BatchNorm moving statistics" in out
+    marks, group = {}, ""
+    for line in out.splitlines():  # "features ... part", then "├─ 22  Conv2d ... Y" under it
+        top = re.match(r"^(\w+)\s", line)
+        group = top.group(1) if top else group
+        row = re.match(r"^[├└]─ (\d+)\s+(?:Conv2d|BatchNorm2d|Linear)\s.*\s([YN])\s*$", line)
+        if row:
+            marks[f"{group}.{row.group(1)}"] = row.group(2)
+    assert len(marks) == 8 + 8 + 3  # every parametrised row is marked
+    assert {name for name, mark in marks.items() if mark == "Y"} == VGG11_BN_PARTIAL2
+    assert main(["summary", "vgg11_bn", "--classes", "10", "--strategy", "partial:2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    marked = {row["name"]: row["trainable"] for row in result["layers"] if "trainable" in row}
+    assert {name for name, trains in marked.items() if trains} == VGG11_BN_PARTIAL2
+    assert len(marked) == 19 and all(row["params"] == 0 for row in result["layers"] if "trainable" not in row)
+    assert (result["strategy"]["trainable"], result["strategy"]["non_trainable"]) == (trainable, frozen + moving)

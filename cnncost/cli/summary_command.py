@@ -38,8 +38,8 @@ def summary(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N 
     config = archs.resolve(spec, o.with_settings(spec, given, set_))
     network = spec.build(**config)
     table = engine.analyze(network)
-    entries = view.summary_entries(network, table, all_layers)
     split = view.strategy_split(network, table, strategy) if strategy else None
+    entries = view.summary_entries(network, table, all_layers, view.trainable_names(split) if split else None)
     if json_out:
         result = view.summary_json(spec.name, config, network, table, entries)
         if split:
@@ -49,12 +49,12 @@ def summary(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N 
     console = _console()
     items = view.nest(entries, view.composite_types(network.layers))
     console.print(_title(spec.name, network, config), style="bold")
-    console.print(view.summary_table(items))
+    console.print(view.summary_table(items, strategy=bool(split)))
     console.print()
-    console.print(view.totals_grid(table))
+    console.print(view.totals_grid(table, split))
     if split:
         console.print(view.strategy_line(split))
-    console.print(view.legend(all_layers), style="dim")
+    console.print(view.legend(all_layers, strategy=bool(split)), style="dim")
 
 
 def _title(name: str, network, config: dict) -> str:

@@ -8,7 +8,10 @@ and JSON.
 
 The per-row "Param #" is Keras' (trainable parameters + BatchNorm moving
 statistics), so a Keras summary of the same network reads the same numbers; the
-totals give the PyTorch count beside it.
+totals give the PyTorch count beside it. Under ``--strategy`` the totals are Keras'
+after freezing (trainable = the parameters that train; non-trainable = the frozen
+ones + the moving statistics) and a "Trainable" column marks each row, as Keras'
+``show_trainable`` does: Y trains, N frozen, "part" for a group holding both.
 """
 
 from __future__ import annotations
@@ -36,15 +39,29 @@ class Entry(NamedTuple):
     buffers: Any  # BatchNorm moving statistics
     macs: Any  # 0 for auxiliary (training-only) rows, as in CostTable.total
     auxiliary: bool = False
+    trains: str = ""  # under a strategy: "Y" trains, "N" frozen, "" no parameters (or no strategy)
 
 
-def summary_entries(network: L.Network, table: Any, all_layers: bool = False) -> list:
-    """Layers and merges in execution order; activations only with ``all_layers``."""
+def summary_entries(network: L.Network, table: Any, all_layers: bool = False,
+                    trainable: frozenset | None = None) -> list:
+    """Layers and merges in execution order; activations only with ``all_layers``.
+
+    ``trainable``: the leaf names a strategy trains; each row with parameters is marked Y or N.
+    """
     rows = iter(table.layers)  # the engine's rows come in the order of this same walk
     groups = _group_names(table)
     entries: list = []
     _walk_all(network.layers, tuple(network.input_shape), rows, groups, entries)
+    if trainable is not None:
+        entries = [e._replace(trains=_trains(e, trainable)) for e in entries]
     return [e for e in entries if all_layers or e.type not in HIDDEN_TYPES]
+
+
+def _trains(entry: Entry, trainable: frozenset) -> str:
+    """Y or N for a row with parameters; "" for one without, and for training-only heads (no strategy's)."""
+    if entry.auxiliary or entry.params == 0:
+        return ""
+    return "Y" if entry.path in trainable else "N"
 
 
 def _group_names(table: Any) -> set:
@@ -98,6 +115,7 @@ class Item(NamedTuple):
     macs: Any
     children: tuple = ()  # non-empty for a group
     auxiliary: bool = False
+    trains: str = ""  # Y, N, part (a group holding both) or ""
 
 
 def nest(entries: list, composite_types: dict, level: int = 0) -> list:
@@ -116,9 +134,11 @@ def nest(entries: list, composite_types: dict, level: int = 0) -> list:
         else:
             prefix = ".".join(parts[:level + 1])
             children = tuple(nest(run, composite_types, level + 1))
+            marks = {e.trains for e in run} - {""}
+            trains = marks.pop() if len(marks) == 1 else ("part" if marks else "")
             items.append(Item(parts[level], composite_types.get(prefix, ""), run[-1].output_shape,
                               sum(e.params + e.buffers for e in run), sum(e.macs for e in run), children,
-                              all(e.auxiliary for e in run)))
+                              all(e.auxiliary for e in run), trains))
         i = j
     return items
 
@@ -130,7 +150,7 @@ def _segment(entry: Entry, level: int) -> str | None:
 
 def _leaf_item(entry: Entry, label: str) -> Item:
     return Item(label, entry.type, entry.output_shape, entry.params + entry.buffers, entry.macs,
-                auxiliary=entry.auxiliary)
+                auxiliary=entry.auxiliary, trains=entry.trains)
 
 
 def composite_types(nodes: tuple, found: dict | None = None) -> dict:
@@ -148,8 +168,9 @@ def composite_types(nodes: tuple, found: dict | None = None) -> dict:
 
 # --- views -----------------------------------------------------------------------
 
-def summary_table(items: list):
-    """The rich table: layer (tree-indented), type, output shape, Param # (Keras), MACs."""
+def summary_table(items: list, strategy: bool = False):
+    """The rich table: layer (tree-indented), type, output shape, Param # (Keras), MACs,
+    and with ``strategy`` a Trainable column (Y, N, part)."""
     from rich import box
     from rich.table import Table
 
@@ -159,46 +180,75 @@ def summary_table(items: list):
     t.add_column("Output shape", no_wrap=True)
     t.add_column("Param #", justify="right", no_wrap=True)
     t.add_column("MACs", justify="right", no_wrap=True)
-    _add_rows(t, items, "", top=True)
+    if strategy:
+        t.add_column("Trainable", justify="center", no_wrap=True)
+    _add_rows(t, items, "", strategy, top=True)
     return t
 
 
-def _add_rows(t: Any, items: list, prefix: str, top: bool = False, in_aux: bool = False) -> None:
+def _add_rows(t: Any, items: list, prefix: str, strategy: bool, top: bool = False, in_aux: bool = False) -> None:
     for n, item in enumerate(items):
         last = n == len(items) - 1
         branch = "" if top else ("└─ " if last else "├─ ")
         marker = " (aux)" if item.auxiliary and not in_aux else ""  # once per training-only head
         style = "bold" if item.children else ("dim" if item.type in ("Add", "Concat") else None)
-        t.add_row(prefix + branch + item.label + marker, item.type, shape_text(item.output_shape),
-                  f"{item.keras_params:,}", "—" if item.auxiliary else f"{item.macs:,}", style=style)
+        cells = [prefix + branch + item.label + marker, item.type, shape_text(item.output_shape),
+                 f"{item.keras_params:,}", "—" if item.auxiliary else f"{item.macs:,}"]
+        t.add_row(*cells, *([item.trains] if strategy else []), style=style)
         if item.children:
-            _add_rows(t, list(item.children), prefix + ("" if top else ("   " if last else "│  ")),
+            _add_rows(t, list(item.children), prefix + ("" if top else ("   " if last else "│  ")), strategy,
                       in_aux=in_aux or item.auxiliary)
 
 
-def totals_grid(table: Any):
-    """Keras' three parameter lines and the operation totals, each naming its convention."""
+def totals_grid(table: Any, split: dict | None = None):
+    """Keras' three parameter lines and the operation totals, each naming its convention;
+    with a strategy's ``split``, the parameter lines are Keras' after freezing."""
     from rich.table import Table
 
-    values = totals(table)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(justify="right")
     grid.add_column(style="dim")
-    for label, name in TOTALS:
-        grid.add_row(label + ":", f"{values[name]:,}", f"{name} = {CONVENTIONS[name].meaning}")
+    for label, value, meaning in total_lines(table, split):
+        grid.add_row(label + ":", f"{value:,}", meaning)
     return grid
 
 
+def total_lines(table: Any, split: dict | None = None) -> list:
+    """(label, value, what it counts) for each line under the table."""
+    values = totals(table)
+    lines = [(label, values[name], f"{name} = {CONVENTIONS[name].meaning}") for label, name in TOTALS]
+    if split is None:
+        return lines
+    strategy = f"--strategy {split['strategy']}"
+    frozen = (("Total params", split["total"], f"trainable + non-trainable under {strategy}"),
+              ("Trainable params", split["trainable"], f"parameters that train under {strategy} (requires_grad)"),
+              ("Non-trainable params", split["non_trainable"],
+               f"{split['frozen']:,} frozen parameters + {split['buffers']:,} BatchNorm moving statistics"))
+    return list(frozen) + lines[3:]
+
+
 def strategy_split(network: L.Network, table: Any, text: str) -> dict:
-    """The trainable/frozen split of a training strategy, and the layers that train."""
+    """The trainable/frozen split of a training strategy, the layers that train, and Keras' totals
+    after freezing: non-trainable = frozen parameters + BatchNorm moving statistics.
+
+    Training-only heads are in no strategy's model (training builds without them), so their
+    rows are left out of every number here.
+    """
     from .. import finetune
 
     strategy = finetune.parse_strategy(text)
     names = finetune.trainable_layers(network, strategy)
     trainable, frozen = finetune.trainable_params(table, names)
+    buffers = sum((row.buffers for row in table.layers if not row.auxiliary), 0)
     order = [row.name for row in table.layers if row.name in names]
-    return {"strategy": str(strategy), "trainable": trainable, "frozen": frozen, "layers": order}
+    return {"strategy": str(strategy), "trainable": trainable, "frozen": frozen, "layers": order,
+            "buffers": buffers, "non_trainable": frozen + buffers, "total": trainable + frozen + buffers}
+
+
+def trainable_names(split: dict) -> frozenset:
+    """The leaf layers a split trains."""
+    return frozenset(split["layers"])
 
 
 def strategy_line(split: dict) -> str:
@@ -209,18 +259,20 @@ def strategy_line(split: dict) -> str:
             f"(PyTorch convention; {split['frozen']:,} frozen) in {len(split['layers'])} layers: {shown}")
 
 
-def legend(all_layers: bool) -> str:
+def legend(all_layers: bool, strategy: bool = False) -> str:
     """What the columns count, under the totals."""
     shown = "" if all_layers else " · activations hidden (--all-layers)"
+    marks = "\nTrainable: Y trains, N frozen, part = a group holding both (blank: no parameters)" if strategy else ""
     return ("Param # = trainable + BatchNorm moving statistics (Keras) · MACs = conv/linear multiply-accumulates, "
-            f"bias excluded\nbold rows: groups of the rows under them, with subtotals{shown}")
+            f"bias excluded\nbold rows: groups of the rows under them, with subtotals{shown}{marks}")
 
 
 def summary_json(arch_name: str, config: dict, network: L.Network, table: Any, entries: list) -> dict:
     """Every row (layers and merges, execution order) and every total, as integers."""
     values = totals(table)
     rows = [{"name": e.path, "type": e.type, "output_shape": list(e.output_shape), "params": e.params,
-             "buffers": e.buffers, "keras_params": e.params + e.buffers, "macs": e.macs, "auxiliary": e.auxiliary}
+             "buffers": e.buffers, "keras_params": e.params + e.buffers, "macs": e.macs, "auxiliary": e.auxiliary,
+             **({"trainable": e.trains == "Y"} if e.trains else {})}
             for e in entries]
     return {"arch": arch_name, "network": network.name, "config": config,
             "input_shape": list(network.input_shape), "layers": rows,
