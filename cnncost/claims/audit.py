@@ -21,6 +21,7 @@ from ..errors import CnncostError
 from ..render.printer import text
 from . import parts as P
 from ..exact import compile_exact
+from . import proof
 
 SQUARE_SEARCH = 1024  # largest square input size examined for "holds when"
 
@@ -36,30 +37,52 @@ class Audit(NamedTuple):
     counterexample: dict | None  # {symbol: value, "claimed": v, "true": v}
     holds_when: list  # sentences
     number: dict | None  # for plain-number claims: true value, relative error, matching mistakes
+    verdict: str = "equal"  # EQUAL, NOT_EQUAL or NOT_PROVEN; ``equal`` is verdict == EQUAL
+
+
+EQUAL, NOT_EQUAL, NOT_PROVEN = "equal", "not equal", "not proven"
 
 
 def audit(claim: Any, derivation: symbolic.Derivation, quantity: str, layer: str | None = None,
-          tolerance: float = 0.0) -> Audit:
-    """Compare ``claim`` (a sympy expression) with the true ``quantity`` of a derivation."""
+          tolerance: float = 0.0, rounding: float = 0.0) -> Audit:
+    """Compare ``claim`` (a sympy expression) with the true ``quantity`` of a derivation.
+
+    The verdict is EQUAL only when proved (see :mod:`.proof`), NOT EQUAL only with a verified
+    counterexample, else NOT PROVEN. ``tolerance`` accepts a plain number within that relative
+    error; ``rounding`` is the written figure's own precision (1.8 × 10⁹: ±0.05/1.8), used to
+    name a nearby convention's value as the likely mix-up.
+    """
     if quantity not in CONVENTIONS:
         raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}")
     true = P.true_expression(derivation, quantity, layer)
     if expanded_terms(claim) > MAX_TERMS:
         raise CnncostError(f"claim: expands to more than {MAX_TERMS:,} terms; write it in expanded or factored "
                            "form with smaller powers")
+    if not (0.0 <= tolerance <= 1.0):  # written so that nan fails too
+        raise CnncostError(f"--tolerance: must be a number from 0 to 1 (a relative error), not {tolerance}")
+    plain_number = not claim.free_symbols
+    # Bound values are sympy Integers: xreplace of a bare symbol returns the value itself.
     claim = claim.xreplace(_bound_symbols(derivation))
     unknown = claim.free_symbols - set(_free_symbols(derivation))
     if unknown:
         names = ", ".join(sorted(map(str, unknown)))
-        raise CnncostError(f"claim: {names} is bound by an option here; remove the option or the symbol")
-    if not claim.free_symbols and true.free_symbols:
+        raise CnncostError(f"claim: {names} is not a variable of this derivation; remove it from the claim")
+    if plain_number and true.free_symbols:
         raise CnncostError("claim: a plain number needs every variable bound (give --m, --k, --n, --hw ...)")
     if not claim.free_symbols and not true.free_symbols:
-        return _number_audit(claim, derivation, quantity, layer, true, tolerance)
+        return _number_audit(claim, derivation, quantity, layer, true, tolerance, rounding)
     difference = sympy.expand(claim - true)
     if difference == 0:
-        return Audit(True, claim, true, difference, [], None, [], None)
-    counterexample = find_counterexample(difference, claim, true, derivation)
+        return Audit(True, claim, true, difference, [], None, [], None, EQUAL)
+    free = _free_symbols(derivation)
+    decided = proof.decide(claim - true, free)
+    if decided.status == "zero":
+        return Audit(True, claim, true, difference, [_proved(decided)], None, [], None, EQUAL)
+    counterexample, checked = find_counterexample(claim - true, claim, true, derivation, decided)
+    if counterexample is None:  # no proof either way: say what was examined, never EQUAL
+        why = decided.reason if decided.status == "unknown" else "the difference is not 0 as a polynomial"
+        return Audit(False, claim, true, difference,
+                     [f"not proven: {why}; no counterexample among {checked}"], None, [], None, NOT_PROVEN)
     divisor = floors_dropped(claim, true)
     explanation, reference = [], true
     if divisor:
@@ -67,15 +90,20 @@ def audit(claim: Any, derivation: symbolic.Derivation, quantity: str, layer: str
         explanation.append(f"the claim drops the floors ⌊·⌋ (exact only when H and W are multiples of {divisor})")
         if sympy.expand(claim - reference) == 0:
             return Audit(False, claim, true, difference, explanation, counterexample,
-                         [f"the claim holds when H and W are multiples of {divisor}"], None)
+                         [f"the claim holds when H and W are multiples of {divisor}"], None, NOT_EQUAL)
     more, rest = P.explain(sympy.expand(claim - reference), derivation, quantity, layer, claim, reference,
                            divisor)
     explanation += more
     holds = holds_when(difference, derivation, rest)
-    equal = counterexample is None
-    if equal:
-        explanation = ["equal at every valid point examined; sympy could not prove the identity"]
-    return Audit(equal, claim, true, difference, explanation, counterexample, holds, None)
+    return Audit(False, claim, true, difference, explanation, counterexample, holds, None, NOT_EQUAL)
+
+
+def _proved(decided) -> str:
+    """The sentence saying how the identity was proved."""
+    if not decided.moduli:
+        return "proved: equal as polynomials once each floor ⌊N/D⌋ is written as (N − (N mod D))/D"
+    classes = ", ".join(f"{v} mod {m}" for v, m in decided.moduli.items())
+    return f"proved on all {decided.classes:,} residue classes ({classes}) of the floors' denominators"
 
 
 MAX_TERMS = 20_000  # an upper bound on the expanded claim; (k+m+n+H+W)^64 would hang expand()
@@ -105,7 +133,7 @@ def floors_dropped(claim, true) -> int | None:
 
 def _bound_symbols(derivation) -> dict:
     """Symbols the user bound by options (e.g. --hw 256) -> their values."""
-    return {symbolic.symbol(k): v for k, v in derivation.config.items()
+    return {symbolic.symbol(k): sympy.Integer(v) for k, v in derivation.config.items()
             if isinstance(v, int) and not isinstance(v, bool) and k in ("h", "w", "m", "k", "n")}
 
 
@@ -145,16 +173,98 @@ def _smallest_size(derivation, point: dict, dimension) -> int:
     return max([int(b) for b in bounds if b.is_Number] + [1])
 
 
-def find_counterexample(difference, claim, true, derivation) -> dict | None:
-    """The smallest valid assignment where the claim and the truth differ (exact arithmetic)."""
+MAX_BOX = 20_000  # points of the (degree + 1)-per-variable grid inside a witness class
+
+
+def find_counterexample(difference, claim, true, derivation, decided=None) -> tuple:
+    """(the smallest valid assignment found where claim and truth differ, or None; what was checked).
+
+    Three sources of points, all checked with exact arithmetic: the small points of
+    :func:`valid_points`; with a 'nonzero' proof, a grid of degree + 1 values per variable
+    inside the witness residue class (a non-zero polynomial cannot vanish on all of it);
+    and values on both sides of each floor's denominator (⌊H/1000⌋ first moves at 1000).
+    """
     free = _free_symbols(derivation)
     differs = compile_exact(difference, free)
-    for point in valid_points(derivation):
-        args = [point[s] for s in free]
-        if differs(*args) != 0:
-            return {**{str(s): v for s, v in point.items()},
-                    "claimed": claim.xreplace(point), "true": true.xreplace(point)}
-    return None
+    conditions = [compile_exact(c, free) for c in derivation.conditions]
+    tried: list = []
+    sources = [valid_points(derivation)]
+    if decided is not None and decided.status == "nonzero":
+        sources.append(_witness_grid(derivation, decided))
+    sources.append(_threshold_points(difference, derivation))
+    for number, points in enumerate(sources):
+        found = None
+        for point in points:
+            args = [point[s] for s in free]
+            if not all(check(*args) for check in conditions):
+                continue
+            tried.append(args)
+            try:
+                value = differs(*args)
+            except ZeroDivisionError:
+                continue  # the claim is undefined here; not a counterexample to report
+            if value != 0 and (found is None or sum(args) < sum(found.values())):
+                found = dict(zip(free, args))
+                if number == 0:
+                    break  # the small points come smallest first; the others are searched whole
+        if found is not None:
+            return ({**{str(s): v for s, v in found.items()},
+                     "claimed": claim.xreplace(found), "true": true.xreplace(found)}, _summary(tried, free))
+    return None, _summary(tried, free)
+
+
+def _summary(tried: list, free: list) -> str:
+    """'1,234 valid points with m 1…4, H 94…1,000' — what a search examined."""
+    if not tried:
+        return "0 valid points (none of the points tried is valid)"
+    spans = []
+    for i, s in enumerate(free):
+        values = [t[i] for t in tried]
+        low, high = min(values), max(values)
+        spans.append(f"{s} = {low:,}" if low == high else f"{s} {low:,}…{high:,}")
+    return f"{len(tried):,} valid points with {', '.join(spans)}"
+
+
+def _witness_grid(derivation, decided):
+    """Points x = r + M·q, q = 0…degree, inside the class where the difference is not 0."""
+    free = _free_symbols(derivation)
+    spatial = [s for s in free if str(s) in ("H", "W")]
+    others = [s for s in free if s not in spatial]
+
+    def values(s, start=1):
+        residue, modulus = decided.residues.get(s, (None, 1))
+        if residue is not None:
+            start = start + (residue - start) % modulus
+        return [start + modulus * q for q in range(decided.degrees.get(s, 0) + 1)]
+
+    if math.prod(decided.degrees.get(s, 0) + 1 for s in free) > MAX_BOX:
+        return
+    channel_grid = list(itertools.product(*[values(s) for s in others]))
+    # One lower bound for H (and W) that is valid for every point of the grid keeps it a product.
+    lows = {s: max(_smallest_size(derivation, dict(zip(others, p)), s) for p in channel_grid)
+            for s in spatial}
+    spatial_grid = list(itertools.product(*[values(s, lows[s]) for s in spatial]))
+    for p in channel_grid:
+        for q in spatial_grid:
+            yield {**dict(zip(others, p)), **dict(zip(spatial, q))}
+
+
+def _threshold_points(difference, derivation):
+    """The smallest valid point with one variable moved to j·D − 1, j·D, j·D + 1 for each floor's D."""
+    free = _free_symbols(derivation)
+    denominators = set()
+    for f in difference.atoms(sympy.floor, sympy.ceiling):
+        _, denominator = sympy.fraction(sympy.together(f.args[0]))
+        if denominator.is_Integer and 1 < denominator <= 10**60:
+            denominators.add(int(denominator))
+    base = next(iter(valid_points(derivation, span=0)), None)
+    if base is None:
+        return
+    for s in free:
+        for d in sorted(denominators):
+            for value in (j * d + e for j in (1, 2, 3) for e in (-1, 0, 1)):
+                if value >= 1:
+                    yield {**base, s: value}
 
 
 def holds_when(difference, derivation, rest) -> list:
@@ -199,18 +309,42 @@ def _ranges(values: list) -> str:
     return "{" + ", ".join(runs) + "}"
 
 
-def _number_audit(claim, derivation, quantity, layer, true, tolerance: float) -> Audit:
-    """A plain number against the fully bound truth: error and the mistake that explains it."""
+def _number_audit(claim, derivation, quantity, layer, true, tolerance: float, rounding: float) -> Audit:
+    """A plain number against the fully bound truth: error and the mistake that explains it.
+
+    A convention's value the claim equals, or lies within the tolerance or the written
+    figure's rounding of (and that the truth does not), is named as the likely mix-up.
+    """
     difference = claim - true
     relative = float(difference / true) if true else None
-    mistakes = [label for label, value in P.mistake_candidates(derivation, quantity, layer).items()
-                if value == claim]
-    number = {"true": int(true), "claimed": claim, "relative_error": relative, "matches": mistakes}
-    equal = difference == 0
-    explanation = [] if equal else [f"the claimed number equals {m}" for m in mistakes]
-    if not equal and relative is not None:
-        explanation.insert(0, f"relative error {relative:+.1%}")
-    if not equal and relative is not None and abs(relative) <= tolerance:
-        equal = True
-        explanation.append(f"equal within the stated tolerance ±{tolerance:.1%} (a rounded figure)")
-    return Audit(equal, claim, true, difference, explanation, None, [], number)
+    window = max(tolerance, rounding)
+    matches, explanation, near = [], [], []
+    for label, value in P.mistake_candidates(derivation, quantity, layer).items():
+        if value == claim:
+            matches.append(label)
+            explanation.append(f"the claimed number equals {label}")
+        elif (window and value and abs(claim - value) <= window * abs(value)
+              and abs(value - true) > window * abs(true)):
+            near.append((abs(claim - value) / abs(value), label, value))
+    if near and not matches:  # one only, conventions first: several differ by a bias or two
+        _, label, value = near[0]
+        matches.append(label)
+        explanation.append(f"the claimed number is within ±{percent(window)} of {label} ({int(value):,}), "
+                           f"the likely mix-up")
+    number = {"true": int(true), "claimed": claim, "relative_error": relative, "matches": matches}
+    if difference == 0:
+        return Audit(True, claim, true, difference, [], None, [], number, EQUAL)
+    if relative is not None and abs(relative) <= tolerance:
+        return Audit(True, claim, true, difference,
+                     [f"equal within the stated tolerance ±{tolerance:.1%} (a rounded figure)"], None, [], number,
+                     EQUAL)
+    if relative is not None and abs(relative) <= rounding:
+        needed = math.ceil(abs(relative) * 1000) / 1000
+        explanation.append(f"within the rounding of the written figure (±{percent(rounding)}): "
+                           f"--tolerance {needed:g} accepts it as a rounded figure")
+    return Audit(False, claim, true, difference, explanation, None, [], number, NOT_EQUAL)
+
+
+def percent(x: float) -> str:
+    """2.8%, 0.19%, 0.0021% — enough digits that a small relative error does not print as 0.0%."""
+    return f"{x:.1%}" if x >= 0.01 else f"{x * 100:.2g}%"

@@ -16,31 +16,95 @@ Top-level ``title`` and ``intro`` head the Markdown report.
 
 from __future__ import annotations
 
+import math
 import tomllib
-from pathlib import Path
 
 from ..errors import CnncostError
+from ..userfile import read_text
 
 KEYS = {"name", "source", "arch", "quantity", "claim", "layer", "options", "note", "tolerance"}
+TOP_KEYS = {"title", "intro", "claim"}
+TEXT_KEYS = ("name", "source", "arch", "quantity", "layer", "note")  # strings when present
+MODULE_PREFIX = "module:"  # archs.registry.MODULE_PREFIX: an arch of this form imports code
 
 
-def load(path: str | Path) -> tuple:
-    """(page header, claims) of a TOML file, validated; errors name the file and the claim."""
-    path = Path(path)
+def load(path) -> tuple:
+    """(page header, claims) of a TOML file, validated; errors name the file, the claim and the field."""
+    text = read_text(path, "claims file")
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise CnncostError(f"--claims: cannot read {path}: {error.strerror}") from None
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise CnncostError(f"--claims: {path}: {error}") from None
+    for key in sorted(set(doc) - TOP_KEYS):
+        raise CnncostError(f"--claims: {path}: unknown top-level key {key!r} (allowed: {', '.join(sorted(TOP_KEYS))})")
+    for key in ("title", "intro"):
+        if key in doc and not isinstance(doc[key], str):
+            raise CnncostError(f"--claims: {path}: {key} must be a string, not {_kind(doc[key])}")
     claims = doc.get("claim")
     if not isinstance(claims, list) or not claims:
         raise CnncostError(f"--claims: {path} has no [[claim]] tables")
     for number, item in enumerate(claims, 1):
-        unknown = set(item) - KEYS
-        if unknown:
-            raise CnncostError(f"--claims: {path}: claim {number}: unknown key {sorted(unknown)[0]!r}")
-        for key in ("claim", "quantity"):
-            if not isinstance(item.get(key), (str, int)):
-                raise CnncostError(f"--claims: {path}: claim {number}: missing {key!r}")
+        _check_item(path, number, item)
     return {"title": doc.get("title", "Claims"), "intro": doc.get("intro", "")}, claims
+
+
+def _check_item(path, number: int, item) -> None:
+    """Refuse a claim table with a missing, unknown or mistyped field."""
+    where = f"--claims: {path}: claim {number}"
+    if not isinstance(item, dict):
+        raise CnncostError(f"{where}: must be a [[claim]] table, not {_kind(item)}")
+    if isinstance(item.get("name"), str):
+        where += f" ({item['name']})"
+    for key in sorted(set(item) - KEYS):
+        raise CnncostError(f"{where}: unknown key {key!r} (allowed: {', '.join(sorted(KEYS))})")
+    for key in ("claim", "quantity"):
+        if key not in item:
+            raise CnncostError(f"{where}: missing {key!r}")
+    for key in TEXT_KEYS:
+        if key in item and not isinstance(item[key], str):
+            raise CnncostError(f"{where}: {key} must be a string, not {_kind(item[key])}")
+    claim = item["claim"]
+    if not isinstance(claim, str) and (not isinstance(claim, int) or isinstance(claim, bool)):
+        raise CnncostError(f"{where}: claim must be a string (or an integer), not {_kind(claim)}")
+    tolerance = item.get("tolerance", 0.0)
+    if (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
+            or not math.isfinite(tolerance) or not 0 <= tolerance <= 1):
+        raise CnncostError(f"{where}: tolerance must be a number from 0 to 1 (a relative error), "
+                           f"not {tolerance!r}")
+    options = item.get("options", {})
+    if not isinstance(options, dict):
+        raise CnncostError(f"{where}: options must be a table such as {{ hw = 100, padding = \"same\" }}, "
+                           f"not {_kind(options)}")
+    for key, value in options.items():
+        if isinstance(value, (dict, list)) or (isinstance(value, float) and not math.isfinite(value)):
+            raise CnncostError(f"{where}: options.{key} must be a number, a string or a boolean, "
+                               f"not {_kind(value)}")
+
+
+def refuse_modules(path, claims: list, allowed: set) -> None:
+    """A claims file is data: an arch ``module:SPEC`` (which imports code) runs only when the
+    user named that same SPEC with --module on the command line."""
+    for number, item in enumerate(claims, 1):
+        arch = item.get("arch", "")
+        if arch.startswith(MODULE_PREFIX) and arch.removeprefix(MODULE_PREFIX) not in allowed:
+            spec = arch.removeprefix(MODULE_PREFIX)
+            raise CnncostError(f"--claims: {path}: claim {number}: arch {arch!r} would import and run code; "
+                               f"a claims file may only name a module given on the command line too: "
+                               f"add --module {spec} to allow it")
+
+
+def _kind(value) -> str:
+    """'the integer 1', 'an array' — the TOML type of a value, for messages."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__

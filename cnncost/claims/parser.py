@@ -13,6 +13,7 @@ Grammar (EBNF; ``juxt`` is multiplication by adjacency, same precedence as ``*``
     unary    = { "+" | "-" } power
     power    = atom { ("^" | "**") exponent | SUPERSCRIPT }
     exponent = ( INT | ("(" | "[") exponent (")" | "]") ) [ ("^" | "**") exponent ]
+    NUMBER   = digits [ "." digits ] [ ("e" | "E") [ "+" | "-" ] digits ]   (no e/E among the names)
     atom     = NUMBER | NAME | FUNC ("(" expr ")" | "[" expr "]")
              | "(" expr ")" | "[" expr "]" | "⌊" expr "⌋" | "⌈" expr "⌉"
 
@@ -76,9 +77,24 @@ def _number(text: str, match: re.Match) -> Token:
         raise _error(text, col, f"number longer than {MAX_DIGITS} digits")
     if raw[0] in _SUPERSCRIPTS:
         return Token("sup", int(whole), col)
-    if not fraction:
-        return Token("int", sympy.Integer(int(whole)), col)
-    return Token("num", sympy.Rational(int(whole + fraction), 10 ** len(fraction)), col)
+    value = sympy.Rational(int(whole + fraction), 10 ** len(fraction))
+    return Token("int" if value.is_Integer else "num", value, col)
+
+
+# Scientific notation (1.8e9, 2E-3) directly after a number literal, when e/E is not a name.
+_EXPONENT = re.compile(r"[eE][+-]?[0-9]+")
+
+
+def _scientific(text: str, token: Token, end: int, symbols: dict) -> tuple[Token, int]:
+    """``token`` times 10^exponent when text[end:] starts with one; (token, end after it)."""
+    match = _EXPONENT.match(text, end)
+    if token.kind not in ("int", "num") or not match or match.group()[0] in symbols:
+        return token, end
+    exponent = int(match.group()[1:])
+    if abs(exponent) > MAX_DIGITS:
+        raise _error(text, end + 1, f"exponent of 10 beyond ±{MAX_DIGITS}")
+    value = token.value * sympy.Rational(10) ** exponent
+    return Token("int" if value.is_Integer else "num", value, token.col), match.end()
 
 
 def _words(text: str, i: int, j: int, symbols: dict) -> list[Token]:
@@ -116,8 +132,8 @@ def tokenize(text: str, symbols: dict) -> list[Token]:
         if c.isspace():
             i += 1
         elif match := _NUMBER.match(text, i) or _SUPERSCRIPT.match(text, i):
-            tokens.append(_number(text, match))
-            i = match.end()
+            token, i = _scientific(text, _number(text, match), match.end(), symbols)
+            tokens.append(token)
         elif c.isalpha():  # str.isalpha, not regex \w: that would take '²' and '_' too
             j = i
             while j < len(text) and text[j].isalpha():

@@ -7,30 +7,48 @@ from .. import archs, symbolic
 from ..conventions import CONVENTIONS
 from ..errors import CnncostError
 from ..render.printer import text
-from .audit import audit
-from .batch import load  # noqa: F401  (re-exported for the CLI)
+from . import units
+from .audit import NOT_PROVEN, audit
+from .batch import load, refuse_modules  # noqa: F401  (re-exported for the CLI)
 
 DESIGN = ("h", "w", "m", "k", "n")
 
 
-def check_one(claim_text: str, arch_name: str, quantity: str, layer: str | None, given: dict,
+def check_one(claim_text: str, arch_name: str, quantity: str | None, layer: str | None, given: dict,
               tolerance: float = 0.0) -> dict:
-    """Audit one claim; returns the JSON-ready verdict."""
+    """Audit one claim; returns the JSON-ready verdict.
+
+    ``quantity`` None means "not given": a unit word in the claim (``4.1 GMACs``) names it,
+    else params. A unit word that names another quantity than the one given is said, not ignored.
+    """
     from .parser import parse_claim
 
-    if quantity not in CONVENTIONS:
+    if quantity is not None and quantity not in CONVENTIONS:
         raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}")
     spec = archs.get(arch_name)
     names = {str(symbolic.symbol(p.name)): symbolic.symbol(p.name) for p in spec.params if p.symbolic}
-    claim = parse_claim(str(claim_text), names)
+    notes, written = [], units.split(str(claim_text), names)
+    if written is not None:
+        claim = parse_claim(written.number, {}) * written.scale
+        if written.quantity and quantity is None:
+            quantity = written.quantity
+        elif written.quantity and written.quantity != quantity:
+            notes.append(f"note: the claim's unit {written.unit} names {written.quantity}, "
+                         f"but {quantity} is checked (--quantity)")
+        precision = units.rounding(written.number, written.scale)
+    else:
+        claim = parse_claim(str(claim_text), names)
+        precision = 0.0 if claim.free_symbols else units.rounding(str(claim_text), 1)
+    quantity = quantity or "params"
     bound = dict(given)
     if not claim.free_symbols:  # a plain number is checked at concrete sizes: defaults fill the gaps
         bound = archs.resolve(spec, given)
     derivation = symbolic.derive(spec.name, bound)
-    result = audit(claim, derivation, quantity, layer, tolerance)
-    if claim.free_symbols and {"h", "w"} & set(given):
+    result = audit(claim, derivation, quantity, layer, tolerance, precision)
+    if claim.free_symbols and {"h", "w"} & set(given) and result.verdict != NOT_PROVEN:
         result = result._replace(explanation=result.explanation + _only_because_bound(
             claim, spec.name, quantity, layer, given, result.explanation))
+    result = result._replace(explanation=notes + result.explanation)
     return _as_dict(result, claim_text, spec.name, quantity, layer, bound, derivation)
 
 
@@ -48,6 +66,7 @@ def _as_dict(result, claim_text, arch, quantity, layer, bound, derivation) -> di
         "claim": claim_text, "arch": arch, "quantity": quantity, "layer": layer,
         "bindings": {k: v for k, v in bound.items() if k in DESIGN or k in ("padding", "org", "bn")},
         "equal": result.equal,
+        "verdict": result.verdict.upper(),
         "difference": str(result.difference),
         "difference_text": text(result.difference),
         "true": str(result.true), "true_text": text(result.true),
@@ -70,13 +89,15 @@ def _json_number(value):
 def single_text(r: dict) -> str:
     """The readable verdict of one claim."""
     lines = []
-    if r["number"]:
-        n = r["number"]
+    n = r["number"]
+    if n:
         error = f"{n['relative_error']:+.1%}" if n["relative_error"] is not None else "n/a"
-        verdict = "EQUAL" if r["equal"] else "NOT EQUAL"
-        lines.append(f"{verdict}  claimed {int(n['claimed']):,} · true {n['true']:,} · relative error {error}")
+        lines.append(f"{r['verdict']}  claimed {grouped(n['claimed'])} · true {grouped(n['true'])} · "
+                     f"relative error {error}")
+    elif r["verdict"] == "NOT EQUAL":
+        lines.append(f"NOT EQUAL  (claimed − true = {r['difference_text']})")
     else:
-        lines.append("EQUAL" if r["equal"] else f"NOT EQUAL  (claimed − true = {r['difference_text']})")
+        lines.append(r["verdict"])
     lines += [f"  {sentence}" for sentence in r["explanation"]]
     ce = r["counterexample"]
     if ce:
@@ -84,8 +105,16 @@ def single_text(r: dict) -> str:
         lines.append(f"  counterexample: {point} → claimed {ce['claimed']}, true {ce['true']}")
     lines += [f"  {sentence}" for sentence in r["holds_when"]]
     where = f" of {r['layer']}" if r["layer"] else ""
-    lines.append(f"  true{where}: {r['true_text']}   [{r['convention']}]")
+    true = grouped(n["true"]) if n else r["true_text"]
+    lines.append(f"  true{where}: {true}   [{r['convention']}]")
     return "\n".join(lines)
+
+
+def grouped(value) -> str:
+    """An integer with digit groups (233,603,072); a fraction as a decimal to 6 significant digits."""
+    if isinstance(value, int) or getattr(value, "is_Integer", False):
+        return f"{int(value):,}"
+    return f"≈{float(value):,.6g}"
 
 
 def check_item(item: dict) -> dict:
@@ -97,8 +126,8 @@ def check_item(item: dict) -> dict:
         result = check_one(str(item["claim"]), item.get("arch", "scratch5"), item["quantity"],
                            item.get("layer"), options, float(item.get("tolerance", 0.0)))
     except CnncostError as error:
-        result = {"claim": str(item["claim"]), "equal": False, "error": str(error), "explanation": [],
-                  "difference_text": "", "holds_when": []}
+        result = {"claim": str(item["claim"]), "equal": False, "verdict": "ERROR", "error": str(error),
+                  "explanation": [], "difference_text": "", "holds_when": [], "number": None}
     return {**result, "name": item.get("name", str(item["claim"])), "source": item.get("source", ""),
             "note": item.get("note", ""), "options": item.get("options", {}),
             "arch": item.get("arch", "scratch5"), "quantity": item["quantity"], "layer": item.get("layer")}
@@ -113,10 +142,20 @@ def batch_text(results: list, as_json: bool) -> str:
     width = max(len(r["name"]) for r in results)
     lines = []
     for r in results:
-        verdict = "ERROR" if r.get("error") else "EQUAL" if r["equal"] else "NOT EQUAL"
-        detail = r.get("error") or "; ".join(r["explanation"]) or ""
-        lines.append(f"{r['name'].ljust(width)}  {verdict:9}  {detail}")
+        detail = r.get("error") or "; ".join(_error_sentence(r) + r["explanation"]) or ""
+        lines.append(f"{r['name'].ljust(width)}  {r['verdict']:10}  {detail}")
     return "\n".join(lines)
+
+
+MARKS = {"ERROR": "error", "EQUAL": "✓ equal", "NOT EQUAL": "✗ not equal", "NOT PROVEN": "? not proven"}
+
+
+def _error_sentence(r: dict) -> list:
+    """['relative error -0.8%'] for a number claim that is not exactly right, else []."""
+    n = r.get("number")
+    if not n or n["relative_error"] in (None, 0):
+        return []
+    return [f"relative error {n['relative_error']:+.1%}"]
 
 
 def batch_markdown(header: dict, results: list) -> str:
@@ -124,8 +163,8 @@ def batch_markdown(header: dict, results: list) -> str:
     rows = [f"# {header['title']}", ""] + ([header["intro"].strip(), ""] if header["intro"] else [])
     rows += ["| report | claim | counts | verdict | why |", "|---|---|---|---|---|"]
     for r in results:
-        verdict = "error" if r.get("error") else "✓ equal" if r["equal"] else "✗ not equal"
-        why = r.get("error") or "; ".join(r["explanation"] + r["holds_when"]) or ""
+        verdict = MARKS[r["verdict"]]
+        why = r.get("error") or "; ".join(_error_sentence(r) + r["explanation"] + r["holds_when"]) or ""
         if r.get("note"):
             why = f"{why} — {r['note']}" if why else r["note"]
         counts = r.get("quantity", "") + (f" of {r['layer']}" if r.get("layer") else "")

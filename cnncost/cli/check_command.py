@@ -18,21 +18,35 @@ from .app import app, friendly
 @friendly
 def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula or number"),
           arch: o.Arch = o.DEFAULT_ARCH,
-          quantity: str = typer.Option("params", "--quantity", help="what the claim counts: " + ", ".join(CONVENTIONS)),
+          quantity: Optional[str] = typer.Option(
+              None, "--quantity", help="what the claim counts: " + ", ".join(CONVENTIONS)
+              + " (default: the claim's unit word, as in '4.1 GMACs', else params)"),
           layer: Optional[str] = typer.Option(None, "--layer", help="the claim is about this layer only"),
           m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None, h: o.H = None, w: o.W = None,
           classes: o.Classes = None, in_channels: o.InChannels = None, padding: o.PaddingOpt = None,
           org: o.Org = None, bn: o.BN = None, aux_logits: o.Aux = None, set_: o.Set = None,
-          module: o.Module = None, json_out: o.Json = False,
+          module: Optional[str] = typer.Option(
+              None, "--module", metavar="SPEC",
+              help="check against a PyTorch module (package.module:factory or path/to/file.py:factory; "
+                   "imports torch); with --claims: allows claims whose arch is module:SPEC"),
+          json_out: o.Json = False,
           claims: Optional[str] = typer.Option(None, "--claims", help="a TOML file of many claims"),
           markdown: bool = typer.Option(False, "--markdown", help="with --claims: a Markdown report"),
           tolerance: float = typer.Option(0.0, "--tolerance", min=0.0, max=1.0,
                                           help="a number claim within this relative error is accepted (rounded figures)")):
-    """Is a claimed formula or number right? If not: the difference, why, and a counterexample."""
+    """Is a claimed formula or number right? If not: the difference, why, and a counterexample.
+
+    EQUAL is a proof (floors split into residue classes); NOT EQUAL comes with a counterexample.
+
+    NOT PROVEN: neither was found; the output says what was checked.
+
+    Exit 0: EQUAL (with --claims: every claim). Exit 1: NOT EQUAL or NOT PROVEN. Exit 2: bad input.
+    """
     from ..claims import run
 
     if claims:
         header, items = run.load(claims)
+        run.refuse_modules(claims, items, {module} if module else set())
         results = [run.check_item(item) for item in items]
         typer.echo(run.batch_markdown(header, results) if markdown else run.batch_text(results, json_out),
                    nl=not markdown)
