@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import List, Optional
 
 import typer
@@ -39,23 +38,49 @@ def sweep(arch: o.Arch = o.DEFAULT_ARCH,
           csv_path: Optional[str] = typer.Option(None, "--csv", help="write every row to this CSV file"),
           json_out: bool = typer.Option(False, "--json", help="print every row as JSON")):
     """Every combination's parameters and operation counts, from compiled closed forms."""
-    from ..sweep import views
-    from ..sweep.run import sweep as run_sweep
+    from ..sweep import run
 
     spec = archs.get(o.arch_name(arch, module))
     given = dict(m=m, k=k, n=n, hw=hw, h=h, w=w, classes=classes, in_channels=in_channels, padding=padding,
                  org=org, bn=bn, activation=activation, aux_logits=aux_logits)
     values = _grid_values(spec, {name: text for name, text in given.items() if text is not None}, set_)
-    quantities = [q.strip() for q in quantity.split(",") if q.strip()]
-    result = run_sweep(spec.name, values, quantities)
-    key = sort or quantities[0]
-    if csv_path:
-        rows = views.write_csv(result, csv_path, key, descending)
-        typer.echo(f"wrote {rows:,} valid and {len(result.invalid):,} invalid rows to {csv_path}")
-    if json_out:
-        typer.echo(json.dumps(views.as_json(result, key, descending), indent=1))
-    elif not csv_path:
-        typer.echo(views.text(result, key, descending, limit))
+    grid = run.plan(spec.name, values, [q.strip() for q in quantity.split(",") if q.strip()])
+    _write(run.Stream(grid), sort, descending, limit, csv_path, json_out)
+
+
+def _write(stream, sort: Optional[str], descending: bool, limit: int, csv_path: Optional[str], json_out: bool):
+    """Feed the grid, chunk by chunk, to the views asked for; every check happens before the first chunk."""
+    from ..sweep import views
+
+    key = sort or stream.quantities[0]
+    views.check_sort(stream.plan, key)
+    if not (csv_path or json_out):
+        top = views.Top(key, descending, limit)
+        for columns in stream.chunks():
+            top.add(columns)
+        typer.echo(views.text(stream, top, limit))
+        return
+    whole = views.sorts_whole_grid(stream.plan, sort is not None)
+    label = f"{key} {'descending' if descending else 'ascending'}" if whole else "grid"
+    sink = views.CsvFile(csv_path, stream.plan.columns) if csv_path else None
+    try:
+        out = views.JsonOut(lambda text: typer.echo(text, nl=False), stream, label) if json_out else None
+        for columns in views.ordered_chunks(stream, key, descending, whole):
+            for view in (sink, out):
+                if view is not None:
+                    view.add(columns)
+        if sink is not None:
+            sink.finish(stream.invalid)
+    except BaseException:  # an error or Ctrl-C: no half-written CSV is left behind
+        if sink is not None:
+            sink.abandon()
+        raise
+    if out is not None:
+        out.finish(stream)
+    else:
+        note = "" if whole else f" (in grid order: sorting more than {views.MEMORY_LIMIT:,} configurations " \
+                                "would need them all in memory)"
+        typer.echo(f"wrote {sink.rows:,} valid and {len(stream.invalid):,} invalid rows to {csv_path}{note}")
 
 
 def _grid_values(spec, given: dict, set_: Optional[List[str]]) -> dict:
@@ -70,7 +95,7 @@ def _grid_values(spec, given: dict, set_: Optional[List[str]]) -> dict:
         key = "h" if name == "hw" else name
         if spec.param(key) is None:
             raise CnncostError(f"--{name.replace('_', '-')}: not an option of {spec.name}")
-        values[name] = grid.parse_values(spec, key, text)
+        values[name] = grid.parse_values(spec, key, text, label=name)
     taken = set(values) | ({"h", "w"} if "hw" in values else set())
     for name, text in o.check_settings(spec, taken, set_).items():
         try:

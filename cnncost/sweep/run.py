@@ -1,28 +1,35 @@
-"""Evaluate a whole grid: one derivation per structure, then vectorised exact arithmetic.
+"""Evaluate a whole grid: one derivation per structure, then vectorised exact arithmetic in chunks.
 
 Non-symbolic options (padding, org, bn, classes, ...) select a structure, each
 derived once; symbolic ones (m, k, n, H, W) become integer arrays evaluated by
-compiled closed forms. Invalid configurations are found by the validity
-conditions, and their reason comes from the numeric engine itself. A sample of
-results is recomputed by the engine: a mismatch (int64 overflow, or a bug) makes
-the sweep fall back to exact Python integers for that structure.
+compiled closed forms, CHUNK configurations at a time, so memory stays bounded
+whatever the grid's size. Before a chunk is evaluated in int64, every
+intermediate of every compiled expression is bounded from the chunk's largest
+values (``bounds``); where one could leave int64 the chunk is evaluated on
+exact Python integers instead. Invalid configurations are found by the
+validity conditions, and their reason comes from the numeric engine itself.
+Rows of every chunk are recomputed by the engine (its extremes, where an
+overflow would show first); a difference is a bug and is raised loudly.
 """
 
 from __future__ import annotations
 
 import time
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
 from .. import archs, engine, symbolic
 from ..conventions import CONVENTIONS, totals
 from ..errors import CnncostError
+from .bounds import INT64_MAX
 from .grid import grid_size, structures
 from .vectorised import compile_condition, compile_count
 
-SAMPLE = 16  # results recomputed by the numeric engine per structure
+CHUNK = 1 << 18  # configurations evaluated at once: a few MB per temporary array
+SAMPLE = 16  # rows of each structure's first chunk recomputed by the numeric engine
 REASONS = 200  # invalid configurations whose reason is asked from the engine
+MEMORY_LIMIT = 2_000_000  # configurations that sweep() (and a sorted --csv/--json) holds at once
 
 
 class SweepResult(NamedTuple):
@@ -38,29 +45,41 @@ class SweepResult(NamedTuple):
     quantities: list
 
 
-def sweep(arch_name: str, values: dict, quantities: list) -> SweepResult:
-    """Evaluate ``quantities`` for every combination of ``values`` (name -> list)."""
+class Plan(NamedTuple):
+    """A validated grid: the arrays of the design axes, the structures, the columns it yields."""
+
+    arch: object
+    axes: dict  # name -> 1-D array (int64, or object where a value is beyond int64)
+    structures: list
+    quantities: list
+    total: int
+    columns: list  # column names of every chunk, in order
+
+
+def plan(arch_name: str, values: dict, quantities: list) -> Plan:
+    """Check a grid (name -> list of values) and the quantities, before anything is evaluated."""
     arch = archs.get(arch_name)
+    if not quantities:
+        raise CnncostError(f"--quantity: give at least one of {', '.join(CONVENTIONS)}")
     for q in quantities:
         if q not in CONVENTIONS:
             raise CnncostError(f"--quantity: unknown quantity {q!r}; choose from {', '.join(CONVENTIONS)}")
+    quantities = list(dict.fromkeys(quantities))
     design = [p.name for p in arch.params if p.symbolic and p.name not in ("h", "w")]
     axes = {name: values.get(name, [arch.param(name).default]) for name in design}
     axes.update(_size_axes(arch, values))
     total = grid_size({**axes, **{k: v for k, v in values.items() if k not in axes and k not in ("h", "w")}})
-    parts, invalid, invalid_count, seconds, derive_seconds = [], [], 0, 0.0, 0.0
-    for structure in structures(arch, values) or [{}]:
-        start = time.perf_counter()
-        compiled = _compile(arch.name, structure, quantities)
-        derive_seconds += time.perf_counter() - start
-        start = time.perf_counter()
-        columns, bad = _evaluate(arch, structure, axes, compiled, quantities)
-        seconds += time.perf_counter() - start
-        parts.append(columns)
-        invalid_count += len(bad)
-        invalid += [(c, _reason(arch, c)) for c in bad[:max(0, REASONS - len(invalid))]]
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return SweepResult(arch.name, merged, invalid, invalid_count, total, seconds, derive_seconds, quantities)
+    combos = structures(arch, values) or [{}]
+    arrays = {name: _array(v) for name, v in axes.items()}
+    return Plan(arch, arrays, combos, quantities, total, list(axes) + list(combos[0]) + quantities)
+
+
+def _array(values: list) -> np.ndarray:
+    if all(-INT64_MAX <= v <= INT64_MAX for v in values):
+        return np.asarray(values, dtype=np.int64)
+    array = np.empty(len(values), dtype=object)  # exact Python integers beyond int64
+    array[:] = values
+    return array
 
 
 def _size_axes(arch, values: dict) -> dict:
@@ -70,6 +89,106 @@ def _size_axes(arch, values: dict) -> dict:
     if "hw" in values:
         return {"hw": values["hw"]}
     return {"h": values.get("h", [arch.param("h").default]), "w": values.get("w", [arch.param("w").default])}
+
+
+class Stream:
+    """A plan evaluated chunk by chunk; its counters are complete once ``chunks()`` is exhausted."""
+
+    def __init__(self, grid: Plan):
+        self.plan = grid
+        self.arch, self.total, self.quantities = grid.arch.name, grid.total, grid.quantities
+        self.valid, self.invalid, self.invalid_count = 0, [], 0
+        self.seconds = self.derive_seconds = 0.0
+        self.exact_chunks = 0  # chunks evaluated on Python integers (beyond int64)
+
+    def chunks(self) -> Iterator[dict]:
+        """Columns (name -> array) of each chunk's valid rows, in grid order (structure-major)."""
+        for structure in self.plan.structures:
+            start = time.perf_counter()
+            compiled = _compile(self.arch, structure, self.quantities)
+            self.derive_seconds += time.perf_counter() - start
+            size = int(np.prod([len(a) for a in self.plan.axes.values()]))
+            wide = _fits(compiled, _maxima(compiled, {n: _absmax(a) for n, a in self.plan.axes.items()}))
+            for first in range(0, size, CHUNK):
+                start = time.perf_counter()
+                columns = self._chunk(structure, compiled, np.arange(first, min(size, first + CHUNK)), wide,
+                                      sample=first == 0)
+                self.seconds += time.perf_counter() - start
+                yield columns
+
+    def _chunk(self, structure: dict, compiled: dict, index: np.ndarray, fits: bool, sample: bool) -> dict:
+        flat = _decode(self.plan.axes, index)
+        if "hw" in flat:
+            flat["h"] = flat["w"] = flat["hw"]
+        args = [flat[name] for name in compiled["free"]]
+        if not fits and not _fits(compiled, _maxima(compiled, {n: _absmax(a) for n, a in flat.items()})):
+            args = [a.astype(object) for a in args]  # exact Python integers: some intermediate may leave int64
+            self.exact_chunks += 1
+        valid = np.ones(len(index), dtype=bool)
+        for condition in compiled["conditions"]:
+            valid &= np.asarray(condition(*args), dtype=bool)
+        count = int(valid.sum())
+        args = [a[valid] for a in args]
+        names = list(self.plan.axes)
+        columns = {n: flat[n][valid] for n in names}
+        columns.update({k: np.full(count, v, dtype=object) for k, v in structure.items()})
+        for q in self.quantities:
+            columns[q] = _exact(compiled["quantities"][q], args, count)
+        self._note_invalid(structure, flat, names, valid)
+        self.valid += count
+        rows = _rows_to_check(columns, count, sample, self.quantities)
+        _cross_check(self.plan.arch, structure, columns, self.quantities, names, rows)
+        return columns
+
+    def _note_invalid(self, structure: dict, flat: dict, names: list, valid: np.ndarray) -> None:
+        bad = np.flatnonzero(~valid)
+        self.invalid_count += len(bad)
+        for i in bad[:max(0, REASONS - len(self.invalid))]:
+            config = {**structure, **{n: int(flat[n][i]) for n in names}}
+            self.invalid.append((config, _reason(self.plan.arch, config)))
+
+
+def sweep(arch_name: str, values: dict, quantities: list) -> SweepResult:
+    """Evaluate ``quantities`` for every combination of ``values`` (name -> list), all held in memory."""
+    grid = plan(arch_name, values, quantities)
+    if grid.total > MEMORY_LIMIT:
+        raise CnncostError(f"sweep: {grid.total:,} configurations is more than the {MEMORY_LIMIT:,} held in memory "
+                           "at once; stream them instead (cnncost sweep --csv)")
+    stream = Stream(grid)
+    merged = concatenate(list(stream.chunks()))
+    return SweepResult(stream.arch, merged, stream.invalid, stream.invalid_count, stream.total, stream.seconds,
+                       stream.derive_seconds, stream.quantities)
+
+
+def concatenate(parts: list) -> dict:
+    """One columns dict from several (int64 and object chunks mix into object columns)."""
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _decode(axes: dict, index: np.ndarray) -> dict:
+    """Each axis's value at flat grid positions ``index`` (the last axis varies fastest)."""
+    flat, stride = {}, 1
+    for name in reversed(list(axes)):
+        values = axes[name]
+        flat[name] = values[(index // stride) % len(values)]
+        stride *= len(values)
+    return {name: flat[name] for name in axes}
+
+
+def _absmax(array: np.ndarray) -> int:
+    return max(abs(int(array.max())), abs(int(array.min()))) if len(array) else 0
+
+
+def _maxima(compiled: dict, by_name: dict) -> list:
+    if "hw" in by_name:
+        by_name = {**by_name, "h": by_name["hw"], "w": by_name["hw"]}
+    return [by_name[name] for name in compiled["free"]]
+
+
+def _fits(compiled: dict, maxima: list) -> bool:
+    """Whether every condition and quantity provably stays within int64 at these maxima."""
+    functions = list(compiled["quantities"].values()) + compiled["conditions"]
+    return all(f.fits(maxima) for f in functions)
 
 
 def _compile(arch_name: str, structure: dict, quantities: list) -> dict:
@@ -86,49 +205,29 @@ def _free_names(derivation) -> list:
     return [back.get(s, s) for s in derivation.symbols]
 
 
-def _evaluate(arch, structure: dict, axes: dict, compiled: dict, quantities: list) -> tuple:
-    names = list(axes)
-    grids = np.meshgrid(*[np.asarray(axes[n], dtype=np.int64) for n in names], indexing="ij")
-    flat = {n: g.ravel() for n, g in zip(names, grids)}
-    if "hw" in flat:
-        flat["h"] = flat["w"] = flat["hw"]
-    args = [flat[name] for name in compiled["free"]]
-    valid = np.ones(len(args[0]) if args else 1, dtype=bool)
-    for condition in compiled["conditions"]:
-        valid &= np.asarray(condition(*args), dtype=bool)
-    args = [a[valid] for a in args]
-    columns = {n: flat[n][valid] for n in names}
-    columns.update({k: np.full(int(valid.sum()), v, dtype=object) for k, v in structure.items()})
-    for q in quantities:
-        columns[q] = _exact(compiled["quantities"][q], args)
-    bad = [{**structure, **{n: int(flat[n][i]) for n in names}} for i in np.flatnonzero(~valid)]
-    _cross_check(arch, structure, columns, quantities, names)
-    return columns, bad
-
-
-def _exact(function, args: list) -> np.ndarray:
-    """int64 result, or exact Python integers where int64 could overflow."""
-    if args and len(args[0]) == 0:
-        return np.zeros(0, dtype=np.int64)  # every configuration of this structure is invalid
+def _exact(function, args: list, count: int) -> np.ndarray:
+    """The quantity over the chunk's valid rows (int64 or object, as the arguments are)."""
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)  # every configuration of this chunk is invalid
     value = np.asarray(function(*args))
-    if value.dtype != object and args and _may_overflow(function, args):
-        value = np.asarray(function(*[a.astype(object) for a in args]))
-    if value.ndim == 0 and args:  # constant over the grid (e.g. params under an --hw sweep)
-        value = np.full(len(args[0]), value.item(), dtype=value.dtype)
+    if value.ndim == 0:  # constant over the grid (e.g. params under an --hw sweep)
+        value = np.full(count, value.item(), dtype=value.dtype)
     return value
 
 
-def _may_overflow(function, args: list) -> bool:
-    """Float estimate at the largest value of every variable (counts grow with every design variable)."""
-    corner = [np.asarray([float(a.max())]) for a in args]
-    # A quantity that does not depend on the swept variables comes back as a scalar.
-    return abs(float(np.asarray(function(*corner)).ravel()[0])) > 2.0**62
+def _rows_to_check(columns: dict, count: int, sample: bool, quantities: list) -> list:
+    """The rows recomputed by the engine: a spread over the first chunk, then each chunk's extremes."""
+    if not count:
+        return []
+    rows = {0, count - 1} | {int(np.argmax(columns[q])) for q in quantities}
+    if sample:
+        rows |= set(np.linspace(0, count - 1, min(SAMPLE, count)).astype(int).tolist())
+    return sorted(rows)
 
 
-def _cross_check(arch, structure: dict, columns: dict, quantities: list, names: list) -> None:
-    """Recompute a few valid rows with the numeric engine; any difference is a bug, raised loudly."""
-    count = len(columns[quantities[0]]) if quantities else 0
-    for i in np.linspace(0, count - 1, min(SAMPLE, count)).astype(int) if count else []:
+def _cross_check(arch, structure: dict, columns: dict, quantities: list, names: list, rows: list) -> None:
+    """Recompute rows with the numeric engine; any difference is a bug, raised loudly."""
+    for i in rows:
         config = _config(structure, {n: int(columns[n][i]) for n in names})
         expected = totals(engine.analyze(arch.build(**archs.resolve(arch, config))))
         for q in quantities:

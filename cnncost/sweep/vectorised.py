@@ -3,8 +3,11 @@
 ⌊p/q⌋ with an integer polynomial p and integer q is printed as ``(p) // q`` on
 int64 arrays, and the whole expression is multiplied by the least common
 denominator of its coefficients first, so no float ever enters: the result is
-exact as long as int64 does not overflow (|value| < 9.2·10¹⁸), which the
-caller checks against the numeric engine on a sample.
+exact as long as int64 does not overflow (|value| < 9.2·10¹⁸). Each compiled
+function has ``fits(maxima)``: whether every intermediate provably stays in
+int64 when each variable's absolute value is at most its maximum (see
+``bounds``); where it does not, the caller passes object arrays of Python
+integers, on which the same code is exact at any size.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from functools import reduce
 import numpy as np
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
+
+from .bounds import Unbounded, bound, floor_bound
 
 
 class IntegerPrinter(PythonCodePrinter):
@@ -53,10 +58,11 @@ def _outside_floors(expr) -> list:
 
 
 def compile_count(expr, symbols: list):
-    """A function of integer arrays (one per symbol) returning ``expr`` exactly as int64.
+    """A function of integer arrays (one per symbol) returning ``expr`` exactly.
 
     Every distinct floor is computed once (innermost first) as an integer floor
     division and reused wherever it appears: the named sizes recur across layers.
+    The function's ``fits(maxima)`` tells whether int64 arrays are safe.
     """
     denominator = _denominator(expr)
     scaled = sympy.expand(expr * denominator) if denominator != 1 else expr
@@ -75,6 +81,18 @@ def compile_count(expr, symbols: list):
         value = final(*values)
         return value // denominator if denominator != 1 else value
 
+    def fits(maxima: list) -> bool:
+        """Whether every intermediate stays in int64 when |symbol i| ≤ maxima[i]."""
+        env, cache = dict(zip(symbols, maxima)), {}
+        try:
+            for dummy, numer, denom in steps:  # the numerator is formed, then divided
+                env[dummy] = floor_bound(bound(numer, env, cache), denom)
+            bound(body, env, cache)
+        except Unbounded:
+            return False
+        return True
+
+    evaluate.fits = fits
     return evaluate
 
 
@@ -101,7 +119,25 @@ def _lambdify(symbols: list, expr):
 
 
 def compile_condition(relation, symbols: list):
-    """A function of integer arrays returning where ``relation`` holds (boolean array)."""
+    """A function of integer arrays returning where ``relation`` holds (boolean array).
+
+    Like ``compile_count``'s, it has ``fits(maxima)``: both sides are bounded.
+    """
     if isinstance(relation, sympy.Eq):
         relation = sympy.Eq(relation.lhs - relation.rhs, 0, evaluate=False)
-    return sympy.lambdify(symbols, relation, modules=[{"maximum": np.maximum}, "numpy"], printer=IntegerPrinter)
+    function = sympy.lambdify(symbols, relation, modules=[{"maximum": np.maximum}, "numpy"],
+                              printer=IntegerPrinter)
+
+    def condition(*arrays):
+        return function(*arrays)
+
+    def fits(maxima: list) -> bool:
+        """Whether both sides stay in int64 when |symbol i| ≤ maxima[i]."""
+        try:
+            bound(relation, dict(zip(symbols, maxima)), {})
+        except Unbounded:
+            return False
+        return True
+
+    condition.fits = fits
+    return condition

@@ -1,8 +1,17 @@
-"""Views of a SweepResult: sorted table, grouped invalid reasons, CSV (atomic) and JSON."""
+"""Views of a sweep: sorted table (bounded top rows), grouped invalid reasons, CSV (atomic) and JSON.
+
+Every view consumes the grid chunk by chunk, so none holds more than a chunk
+plus its own bounded state: the table keeps its ``--limit`` best rows, the CSV
+and JSON writers write each chunk as it comes. Rows sorted over the whole grid
+need it in memory, so the writers sort only up to ``run.MEMORY_LIMIT``
+configurations; beyond it they write grid order (and say so), or refuse an
+explicit ``--sort``.
+"""
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -12,36 +21,76 @@ import numpy as np
 from ..conventions import CONVENTIONS
 from ..errors import CnncostError
 from ..render import plain_table
+from .run import MEMORY_LIMIT, concatenate
+
+SIZE_COLUMNS = ("m", "k", "n", "h", "w", "hw")
 
 
-def order(result, sort: str, descending: bool) -> np.ndarray:
-    """Row order by one column (ties keep grid order)."""
-    if sort not in result.columns:
-        raise CnncostError(f"--sort: {sort!r} is not a column; choose from {', '.join(result.columns)}")
-    keys = np.asarray(result.columns[sort], dtype=object if result.columns[sort].dtype == object else None)
-    index = np.argsort(keys, kind="stable")
+def check_sort(plan, sort: str) -> None:
+    """The sort column must be one of the grid's columns."""
+    if sort not in plan.columns:
+        raise CnncostError(f"--sort: {sort!r} is not a column; choose from {', '.join(plan.columns)}")
+
+
+def order(columns: dict, sort: str, descending: bool) -> np.ndarray:
+    """Row order by one column (ties keep grid order; reversed with ``descending``)."""
+    keys = columns[sort]
+    index = np.argsort(keys.astype(object) if keys.dtype == object else keys, kind="stable")
     return index[::-1] if descending else index
 
 
-def varying(result) -> list:
-    """Columns worth showing: options that take more than one value, then the quantities."""
-    return [k for k, v in result.columns.items() if len(v) and (len(set(v.tolist())) > 1 or k in result.quantities)]
+def _take(columns: dict, index) -> dict:
+    return {c: v[index] for c, v in columns.items()}
 
 
-def text(result, sort: str, descending: bool, limit: int) -> str:
+class Top:
+    """The first ``limit`` rows of the whole grid in sorted order, kept from chunk to chunk.
+
+    The rows kept are in ascending stable order; a new chunk comes later in grid
+    order than all of them, so a stable sort of kept + chunk is the stable order
+    of everything seen. Descending order is its reverse: keep the last ``limit``.
+    """
+
+    def __init__(self, sort: str, descending: bool, limit: int):
+        self.sort, self.descending, self.limit = sort, descending, limit
+        self.rows: dict | None = None
+        self.first: dict = {}  # column -> first value seen, and whether any other value was
+        self.varies: set = set()
+
+    def add(self, columns: dict) -> None:
+        """Merge one chunk's valid rows."""
+        if not len(columns[self.sort]):
+            return
+        for name, values in columns.items():
+            self.first.setdefault(name, values[0])
+            if name not in self.varies and np.any(values != self.first[name]):
+                self.varies.add(name)
+        merged = columns if self.rows is None else concatenate([self.rows, columns])
+        index = order(merged, self.sort, False)
+        self.rows = _take(merged, index[-self.limit:] if self.descending else index[:self.limit])
+
+    def ordered(self) -> dict:
+        """The kept rows in display order."""
+        if self.rows is None:
+            return {}
+        return _take(self.rows, slice(None, None, -1)) if self.descending else self.rows
+
+
+def text(stream, top: Top, limit: int) -> str:
     """Header, the first ``limit`` rows in order, the invalid reasons, the conventions."""
-    valid = len(next(iter(result.columns.values()))) if result.columns else 0
-    lines = [f"{result.arch} · {result.total:,} configurations · {valid:,} valid · {result.invalid_count:,} invalid"
-             f" · evaluated in {result.seconds * 1000:.0f} ms (+ {result.derive_seconds:.2f} s deriving the formulas)"]
-    cols = varying(result)
-    rows = [[_cell(result.columns[c][i]) for c in cols] for i in order(result, sort, descending)[:limit]]
+    lines = [f"{stream.arch} · {stream.total:,} configurations · {stream.valid:,} valid · "
+             f"{stream.invalid_count:,} invalid · evaluated in {stream.seconds * 1000:.0f} ms "
+             f"(+ {stream.derive_seconds:.2f} s deriving the formulas)"]
+    shown = top.ordered()
+    cols = [c for c in shown if c in top.varies or c in stream.quantities]
+    rows = [[_cell(shown[c][i]) for c in cols] for i in range(len(shown[cols[0]]))] if shown and cols else []
     if rows:
-        justify = ["right" if c in result.quantities or c in ("m", "k", "n", "h", "w", "hw") else "left" for c in cols]
+        justify = ["right" if c in stream.quantities or c in SIZE_COLUMNS else "left" for c in cols]
         lines.append(plain_table.render(list(zip(cols, justify)), rows))
-        if valid > limit:
-            lines.append(f"… {valid - limit:,} more (--limit, --csv)")
-    lines += invalid_lines(result)
-    lines += [f"{q}: {CONVENTIONS[q].meaning}" for q in result.quantities]
+        if stream.valid > limit:
+            lines.append(f"… {stream.valid - limit:,} more (--limit, --csv)")
+    lines += invalid_lines(stream)
+    lines += [f"{q}: {CONVENTIONS[q].meaning}" for q in stream.quantities]
     return "\n".join(lines)
 
 
@@ -61,36 +110,90 @@ def invalid_lines(result, groups: int = 5) -> list:
     return lines
 
 
-def write_csv(result, path: str, sort: str, descending: bool) -> int:
-    """Every valid row (in order) and the explained invalid rows; written atomically."""
-    target = Path(path)
-    if target.suffix.lower() != ".csv":
-        raise CnncostError(f"--csv: {path} should end in .csv")
-    cols = list(result.columns)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with temporary.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(cols + ["valid", "reason"])
-            for i in order(result, sort, descending):
-                writer.writerow([result.columns[c][i] for c in cols] + [True, ""])
-            for config, reason in result.invalid:
-                writer.writerow([config.get(c, "") for c in cols] + [False, reason])
-        os.replace(temporary, target)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise CnncostError(f"--csv: cannot write {path}: {error.strerror}") from None
-    return len(result.columns[cols[0]]) if cols else 0
+def sorts_whole_grid(plan, sort_given: bool) -> bool:
+    """Whether --csv/--json rows can be sorted (the grid fits in memory); an explicit --sort beyond is refused."""
+    if plan.total <= MEMORY_LIMIT:
+        return True
+    if sort_given:
+        raise CnncostError(f"--sort: sorting {plan.total:,} configurations for --csv/--json needs them all in "
+                           f"memory; the limit is {MEMORY_LIMIT:,} (without --sort rows come in grid order)")
+    return False
 
 
-def as_json(result, sort: str, descending: bool) -> dict:
-    """Every valid row and the explained invalid rows."""
-    cols = list(result.columns)
-    rows = [{c: _plain(result.columns[c][i]) for c in cols} for i in order(result, sort, descending)]
-    return {"arch": result.arch, "configurations": result.total, "valid": len(rows),
-            "invalid_count": result.invalid_count, "rows": rows,
-            "invalid": [{"config": c, "reason": r} for c, r in result.invalid],
-            "conventions": {q: CONVENTIONS[q].meaning for q in result.quantities}}
+def ordered_chunks(stream, sort: str, descending: bool, whole: bool):
+    """The stream's chunks, or (``whole``) all of them as one chunk in sorted order."""
+    if not whole:
+        yield from stream.chunks()
+        return
+    merged = concatenate(list(stream.chunks()))
+    yield _take(merged, order(merged, sort, descending))
+
+
+class CsvFile:
+    """A CSV written to a temporary file beside ``path`` and renamed over it only when complete."""
+
+    def __init__(self, path: str, columns: list):
+        target = Path(path)
+        if target.suffix.lower() != ".csv":
+            raise CnncostError(f"--csv: {path} should end in .csv")
+        self.path, self.columns, self.target = path, columns, target
+        self.temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            self.handle = self.temporary.open("x", newline="", encoding="utf-8")
+        except OSError as error:
+            raise CnncostError(f"--csv: cannot write {path}: {error.strerror}") from None
+        self.writer = csv.writer(self.handle)
+        self.rows = 0
+        self._guard(self.writer.writerow, columns + ["valid", "reason"])
+
+    def add(self, columns: dict) -> None:
+        """Write one chunk's valid rows."""
+        values = [columns[c].tolist() for c in self.columns]
+        self._guard(self.writer.writerows, [row + (True, "") for row in zip(*values)])
+        self.rows += len(values[0]) if values else 0
+
+    def finish(self, invalid: list) -> None:
+        """Write the explained invalid rows and put the file in place."""
+        self._guard(self.writer.writerows, [[config.get(c, "") for c in self.columns] + [False, reason]
+                                            for config, reason in invalid])
+        self.handle.close()
+        self._guard(os.replace, self.temporary, self.target)
+
+    def abandon(self) -> None:
+        """Remove the temporary file (an error or an interrupt before the end)."""
+        self.handle.close()
+        self.temporary.unlink(missing_ok=True)
+
+    def _guard(self, function, *args):
+        try:
+            return function(*args)
+        except OSError as error:
+            self.abandon()
+            raise CnncostError(f"--csv: cannot write {self.path}: {error.strerror}") from None
+
+
+class JsonOut:
+    """A JSON document written as it goes: header, rows chunk by chunk, then the counts."""
+
+    def __init__(self, write, stream, order_label: str):
+        self.write, self.columns, self.first = write, stream.plan.columns, True
+        self.write(f'{{"arch": {json.dumps(stream.arch)}, "configurations": {stream.total}, '
+                   f'"order": {json.dumps(order_label)}, "rows": [')
+
+    def add(self, columns: dict) -> None:
+        """Write one chunk's valid rows."""
+        values = [[_plain(v) for v in columns[c].tolist()] for c in self.columns]
+        rows = [json.dumps(dict(zip(self.columns, row))) for row in zip(*values)]
+        if rows:
+            self.write(("\n" if self.first else ",\n") + ",\n".join(rows))
+            self.first = False
+
+    def finish(self, stream) -> None:
+        """The counts, the explained invalid rows and the conventions, closing the document."""
+        tail = {"valid": stream.valid, "invalid_count": stream.invalid_count,
+                "invalid": [{"config": c, "reason": r} for c, r in stream.invalid],
+                "conventions": {q: CONVENTIONS[q].meaning for q in stream.quantities}}
+        self.write("],\n" + json.dumps(tail)[1:] + "\n")
 
 
 def _plain(value):
