@@ -354,3 +354,103 @@ def test_format_throughput():
     assert format_throughput(2470.4, 24_815_000_000, None) == "2,470 img/s · 61.3 TFLOP/s"
     assert format_throughput(12.34, 0, None) == "12.3 img/s"
     assert format_throughput(50.0, 1_000_000_000, None) == "50.0 img/s · 0.05 TFLOP/s"
+
+
+# ---------------------------------------------------------------- the prediction grid's sample (issue 12)
+
+def folder_order_stream(counts: list, batch: int):
+    """Images in folder order (all of class 0, then class 1, ...), each [1, 1, 1] holding its own
+    index, so a kept image says which one it was; batches of ``batch``."""
+    labels = [label for label, count in enumerate(counts) for _ in range(count)]
+    for start in range(0, len(labels), batch):
+        part = labels[start:start + batch]
+        images = torch.arange(start, start + len(part), dtype=torch.float32).view(-1, 1, 1, 1)
+        yield images, part, part  # predictions: right, it does not matter here
+
+
+def grid(counts: list, seed: int, batch: int = 16, keep: int = 30) -> tuple:
+    from zoo.training.sample import GridSample
+
+    sample = GridSample(len(counts), keep, seed)
+    for images, labels, preds in folder_order_stream(counts, batch):
+        sample.add(images, labels, preds)
+    images, true, _ = sample.result()
+    return [int(v) for v in images.flatten()], true
+
+
+def test_grid_sample_is_a_row_per_class_when_classes_fit():
+    shown, true = grid([40] * 10, seed=0)
+    assert true == [c for c in range(10) for _ in range(3)]  # row r of the 10 × 3 grid is class r
+    assert len(set(shown)) == 30
+    assert shown != [i for c in range(10) for i in range(40 * c, 40 * c + 3)]  # not the first of each class
+
+
+@pytest.mark.parametrize("classes", [2, 3, 7, 10])
+def test_grid_sample_covers_every_class_in_whole_rows(classes):
+    _, true = grid([25] * classes, seed=3)
+    assert len(true) == 30 and set(true) == set(range(classes))
+    rows = [true[i:i + 3] for i in range(0, 30, 3)]
+    assert all(len(set(row)) == 1 for row in rows)  # each row one class
+    counts = [true.count(c) for c in range(classes)]
+    assert max(counts) - min(counts) <= 3  # rows shared out evenly
+
+
+def test_grid_sample_is_reproducible_for_a_seed_and_independent_of_batching():
+    first, _ = grid([30, 12, 50, 8], seed=7, batch=5)
+    again, _ = grid([30, 12, 50, 8], seed=7, batch=64)
+    other, _ = grid([30, 12, 50, 8], seed=8, batch=5)
+    assert first == again and first != other
+
+
+def test_grid_sample_fills_a_short_class_cells_and_samples_many_classes():
+    shown, true = grid([1] + [20] * 9, seed=0)
+    assert len(shown) == 30 and set(true) == set(range(10)) and true.count(0) == 1
+    shown, true = grid([3] * 100, seed=0)  # more classes than cells: 30 classes, one image each
+    assert len(true) == len(set(true)) == 30
+
+
+def test_evaluate_keeps_the_stratified_sample():
+    """loop.evaluate (what train and `show predictions` draw from) keeps every class of a folder-ordered split."""
+    from zoo.training.loop import Runtime, evaluate
+
+    counts = [20] * 5
+    batches = [(images, torch.tensor(labels), []) for images, labels, _ in folder_order_stream(counts, 8)]
+    forward = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(1, 5))
+    meter = ClassificationMeter(5)
+    result = evaluate(forward, batches, Runtime(torch.device("cpu"), False, False), meter, keep=30, seed=1)
+    images, true, pred = result["kept"]
+    assert images.shape == (30, 1, 1, 1) and set(true) == set(range(5))
+    assert true == [int(v) // 20 for v in images.flatten()]  # each label is its image's
+    assert result["count"] == 100
+
+
+# ---------------------------------------------------------------- the epoch table fits the terminal (issue 12)
+
+def full_row(epoch: int) -> dict:
+    return dict(epoch=epoch, train_loss=0.412345, train_acc=0.8123, val_loss=0.43219, val_acc=0.80125,
+                val_topk=0.991, k=5, images_per_s=12345.6, tflops=61.234, peak_fraction=0.3123, lr=0.00123,
+                seconds=12.34, best=epoch == 2)
+
+
+@pytest.mark.parametrize("width", [200, 80, 60, 40])
+def test_epoch_table_never_cuts_a_number(width, monkeypatch):
+    monkeypatch.setenv("COLUMNS", str(width))  # rich takes the width of a non-terminal from COLUMNS
+    console = TrainConsole(console=Console(file=io.StringIO()))
+    for epoch in (1, 2, 3):
+        console.epoch_row(full_row(epoch))
+    console.console.file.seek(0)
+    console.console.file.truncate()
+    console.epoch_table()
+    text = console.console.file.getvalue()
+    lines = text.splitlines()
+    assert "…" not in text and max(len(line) for line in lines) <= width, text
+    body = [line for line in lines if line.startswith("│")]
+    assert len(body) == 3  # one line per epoch: nothing folded
+    for line in body:
+        cells = [cell.strip() for cell in line.strip("│").split("│")]
+        assert cells[0] in "123" and "0.801" in cells  # the epoch and validation accuracy always stay
+    if width == 200:
+        assert "0.4123" in body[0] and "0.00123" in body[0] and "left out" not in text
+    else:
+        words = " ".join(text.split())  # the caption wraps
+        assert "left out to fit" in words and "(all in metrics.json)" in words

@@ -44,6 +44,10 @@ _TABLE_COLUMNS = (
     ("seconds", "time", "{:.1f} s", "right"),
     ("best", "best", "star", "center"),
 )
+# When the table is wider than the terminal, columns are left out in this order (never a
+# number cut short): the epoch, validation accuracy and the best mark always stay.
+_DROP_ORDER = ("peak_fraction", "lr", "tflops", "val_loss", "seconds", "train_loss", "val_topk",
+               "images_per_s", "train_acc")
 
 
 class TrainConsole:
@@ -136,17 +140,53 @@ class TrainConsole:
         if not self.quiet and self.rows:
             self.console.print(self.table())
 
-    def table(self) -> Table:
-        """The epoch table as a rich Table."""
+    def table(self, width: int | None = None) -> Table:
+        """The epoch table as a rich Table, no wider than ``width`` (default: the console's).
+
+        Cells are never cut: columns are left out (``_DROP_ORDER``) until every
+        cell of the rest shows whole on one line, and the caption names them
+        (every value is in metrics.json).
+        """
+        width = width or self.console.width
         columns = [c for c in _TABLE_COLUMNS if any(_present(row, c[0]) for row in self.rows)]
+        dropped = []
+        for key in _DROP_ORDER:
+            if _whole(self._table(columns, []), self._cells(columns), width):
+                break
+            if any(c[0] == key for c in columns):
+                dropped += [c for c in columns if c[0] == key]
+                columns = [c for c in columns if c[0] != key]
+        return self._table(columns, dropped, width)
+
+    def _cells(self, columns: list) -> list:
+        return [[_cell(row, key, style) for key, _, style, _ in columns] for row in self.rows]
+
+    def _table(self, columns: list, dropped: list, width: int = 0) -> Table:
         k = next((row["k"] for row in self.rows if _present(row, "k")), "k")
         starred = any(row.get("best") for row in self.rows)
-        table = Table(title="epochs", caption="* best validation accuracy" if starred else None)
+        notes = (["* best validation accuracy"] if starred else []) + (
+            [f"left out to fit {width} columns: {', '.join(c[1].format(k=k) for c in dropped)} "
+             "(all in metrics.json)"] if dropped else [])
+        table = Table(title="epochs", caption="; ".join(notes) or None)
         for _, header, _, justify in columns:
-            table.add_column(header.format(k=k), justify=justify)
-        for row in self.rows:
-            table.add_row(*(_cell(row, key, style) for key, _, style, _ in columns))
+            table.add_column(header.format(k=k), justify=justify, overflow="fold")  # fold, never "…"
+        for cells in self._cells(columns):
+            table.add_row(*cells)
         return table
+
+
+def _whole(table: Table, rows: list, width: int) -> bool:
+    """Whether ``table`` drawn ``width`` wide shows each row's cells whole, side by side on one line."""
+    import io
+
+    console = Console(file=io.StringIO(), width=width, color_system=None, legacy_windows=False)
+    console.print(table)
+    lines = console.file.getvalue().splitlines()
+    if any(len(line) > width for line in lines):
+        return False
+    body = [line for line in lines if line.startswith("│")]
+    return len(body) == len(rows) and all(
+        [part.strip() for part in line.strip("│").split("│")] == cells for line, cells in zip(body, rows))
 
 
 class EpochBar:

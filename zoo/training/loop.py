@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .metrics import ClassificationMeter
+from .sample import GridSample
 
 
 @dataclass
@@ -99,13 +100,16 @@ def train_epoch(step: Step, batches, runtime: Runtime, meter: ClassificationMete
 
 
 @torch.no_grad()
-def evaluate(forward: nn.Module, batches, runtime: Runtime, meter: ClassificationMeter, keep: int = 0) -> dict:
-    """Evaluate over ``batches``; ``keep`` first inputs are returned with their predictions.
+def evaluate(forward: nn.Module, batches, runtime: Runtime, meter: ClassificationMeter, keep: int = 0,
+             seed: int = 0) -> dict:
+    """Evaluate over ``batches``; ``keep`` inputs, a stratified sample drawn by ``seed``
+    (``sample.GridSample``: every class when they fit), are returned with their predictions.
 
-    Returns the meter's result plus ``kept`` = (inputs on CPU, true labels, predicted labels).
+    Returns the meter's result plus ``kept`` = (inputs on CPU, true labels, predicted labels),
+    sorted by class; (None, [], []) when nothing was kept.
     """
     meter.reset()
-    kept_inputs, kept_true, kept_pred = [], [], []
+    sample = GridSample(meter.num_classes, keep, seed)
     criterion = nn.CrossEntropyLoss(reduction="sum")
     for inputs, labels, bad in batches:
         runtime.note_bad(bad)
@@ -115,11 +119,6 @@ def evaluate(forward: nn.Module, batches, runtime: Runtime, meter: Classificatio
         with runtime.autocast():
             logits = logits_of(forward(device_inputs)).float()
         meter.update(logits, labels_on, criterion(logits, labels_on).item())
-        taken = sum(len(t) for t in kept_true)
-        if taken < keep:
-            room = keep - taken
-            kept_inputs.append(inputs[:room].cpu())
-            kept_true.append(labels[:room].tolist())
-            kept_pred.append(logits.argmax(1)[:room].tolist())
-    kept = (torch.cat(kept_inputs) if kept_inputs else None, sum(kept_true, []), sum(kept_pred, []))
-    return {**meter.result(), "kept": kept}
+        if keep:
+            sample.add(inputs.cpu(), labels.tolist(), logits.argmax(1).tolist())
+    return {**meter.result(), "kept": sample.result()}

@@ -18,7 +18,7 @@ from .metrics import ClassificationMeter, peak_flops_for
 FLOPS_NOTE = ("training FLOPs/image = engine forward FLOPs (2 x MACs of conv and linear layers) "
               "x 3 for trainable layers, x 2 for frozen layers behind a trainable one, x 1 for the frozen "
               "prefix (backward ~ 2 x forward); cached last-layer epochs count the classifier only")
-PREDICTION_GRID = 30  # the 10 x 3 grid of test images
+PREDICTION_GRID = 30  # the 10 x 3 grid of test images: a seeded stratified sample (sample.py)
 
 
 def headline(session) -> str:
@@ -69,7 +69,8 @@ def finish(session, state: dict, loaders, console) -> dict:
     dataset = loaders.test_set if split == "test" else loaders.val_set
     meter = ClassificationMeter(len(session.data.classes), session.config.topk)
     model.eval()
-    result = evaluate(model, loaders.fixed(dataset), session.runtime, meter, keep=PREDICTION_GRID)
+    result = evaluate(model, loaders.fixed(dataset), session.runtime, meter, keep=PREDICTION_GRID,
+                      seed=session.config.seed)
     metrics = _metrics(session, state, split, result, meter)
     write_json_atomic(folder / "metrics.json", metrics)
     _plots(session, state, result, meter)
