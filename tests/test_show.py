@@ -25,6 +25,8 @@ from zoo.training import synthetic
 from zoo.training.config import TrainConfig
 from zoo.training.run import train
 
+from .checkpoint_helpers import shapes_folder
+
 PNG = b"\x89PNG\r\n\x1a\n"
 SMALL = {"m": 8, "n": 32}  # smallcnn_res: conv1 8, conv2 16, res.conv 16 filters at 32×32
 
@@ -38,17 +40,6 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def shapes_folder(root, train_per_class: int = 20, test_per_class: int = 3):
-    """The synthetic shapes written as PNG files: train/<shape>/ and test/<shape>/."""
-    for split, count, offset in (("train", train_per_class, 0), ("test", test_per_class, 10_000)):
-        for label, name in enumerate(synthetic.SHAPES):
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for i in range(count):
-                synthetic.render(1, offset + label + 10 * i, 40).save(folder / f"{i}.png")
-    return root
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """(run folder, [three generated images], data folder) of a tiny network trained for one epoch.
@@ -57,7 +48,7 @@ def trained(tmp_path_factory):
     (sorted by name) are the run's and ``show predictions`` can use its test split.
     """
     root = tmp_path_factory.mktemp("show")
-    data = shapes_folder(root / "shapes")
+    data = shapes_folder(root / "shapes", 20, 3)
     train(TrainConfig("smallcnn_res", hyperparameters=dict(SMALL), img_size=32, data=str(data), epochs=1,
                       out=str(root / "run"), quiet=True))
     pictures = []
@@ -115,6 +106,25 @@ def test_vgg11_filters_without_training(tmp_path, capsys):
     assert code == 0, err
     assert printed == f"wrote {out}: features.0 filters, 64 of 64 filters, 3×3, rgb\n"
     assert out.read_bytes().startswith(PNG)
+
+
+MODULE = """\
+import torch.nn as nn
+def make():
+    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+"""
+
+
+def test_a_users_module_is_shown_without_a_classes_option(tmp_path, capsys):
+    """The user never passed --classes: a module's class count is its own (it used to say
+    "--classes: not an option")."""
+    (tmp_path / "net.py").write_text(MODULE)
+    out = tmp_path / "f.png"
+    code, printed, err = cli(capsys, "filters", f"module:{tmp_path}/net.py:make", "--out", out, "--device", "cpu")
+    assert code == 0, err
+    assert printed == f"wrote {out}: 0 filters, 8 of 8 filters, 3×3, rgb\n"
+    subject = open_subject(f"module:{tmp_path}/net.py:make", device="cpu")
+    assert dict(subject.model.named_parameters())["4.weight"].shape == (10, 8)
 
 
 def test_architecture_file_is_a_network_not_a_run(tmp_path, capsys):
@@ -283,6 +293,21 @@ def test_guided_backprop_command(trained, tmp_path, capsys):
     assert out.read_bytes().startswith(PNG)
 
 
+def test_guided_backprop_default_neurons_fit_a_small_layer(trained, tmp_path, capsys):
+    """conv1 has 8 channels: the default (10) shows all 8 and says so; an explicit 9 is an error."""
+    out = tmp_path / "guided.png"
+    code, printed, err = cli(capsys, "guided-backprop", trained[0], "--image", trained[1][0], "--layer", "conv1",
+                             "--out", out)
+    assert code == 0, err
+    assert printed.startswith(f"wrote {out}: guided backpropagation of conv1, 8 strongest channels (")
+    assert sorted(int(c) for c in printed.split("(")[1].split(")")[0].split(", ")) == list(range(8))
+    assert printed.rstrip().endswith("conv1 has only 8 channels, so all are shown (default --neurons 10)")
+    code, printed, err = cli(capsys, "guided-backprop", trained[0], "--image", trained[1][0], "--layer", "conv1",
+                             "--neurons", 9, "--out", tmp_path / "nine.png")
+    assert code == 2 and printed == ""
+    assert err == "error: --neurons: 9 is out of range for conv1 (1–8: its channel count)\n"
+
+
 # ---------------------------------------------------------------- activation maximisation
 
 def test_gradient_ascent_raises_the_target_filters_mean_activation(subject):
@@ -308,6 +333,29 @@ def test_maximize_command(trained, tmp_path, capsys):
     assert code == 0, err
     assert printed.startswith(f"wrote {out}: 3 images maximising filters of conv2 (3 steps;")
     assert out.read_bytes().startswith(PNG)
+
+
+def test_gradient_ascent_reports_every_step(subject):
+    steps = []
+    maximize.maximize(subject, "conv2", [0], steps=5, progress=lambda: steps.append(1))
+    assert len(steps) == 5
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_maximize_shows_a_progress_bar_on_a_terminal_only(trained, tmp_path, capsys, monkeypatch, terminal):
+    """Like training's bars: drawn on stderr when it is a terminal, gone when done; stdout keeps its
+    one line, and a log (not a terminal) gets no bar at all."""
+    monkeypatch.setenv("TTY_COMPATIBLE", "1" if terminal else "0")  # rich's switch for "is a terminal"
+    monkeypatch.setenv("TERM", "xterm")
+    out = tmp_path / "max.png"
+    code, printed, err = cli(capsys, "maximize", trained[0], "--layer", "conv2", "--filters", "0",
+                             "--steps", 3, "--out", out)
+    assert code == 0, err
+    assert printed.count("\n") == 1 and printed.startswith(f"wrote {out}: 1 images maximising")
+    if terminal:
+        assert "maximising 1 filters of conv2" in err
+    else:
+        assert err == ""
 
 
 # ---------------------------------------------------------------- predictions

@@ -30,24 +30,28 @@ Weights = Annotated[Optional[str], typer.Option("--weights", help="zoo network: 
 ImgSize = Annotated[Optional[int], typer.Option("--img-size", help="zoo network: input side S (S×S); "
                                                                    "default: the network's")]
 Seed = Annotated[int, typer.Option("--seed", help="zoo network: seed of the random init (and of maximize's noise)")]
+Module = Annotated[Optional[str], typer.Option("--module", metavar="SPEC",
+                                               help="a saved run of a user's module: name its module again "
+                                                    "(package.module:factory or path/to/file.py:factory; its "
+                                                    "code runs). A run file never imports code itself")]
 
 
-def _subject(run, device, weights, img_size, seed, m=None, k=None, n=None):
+def _subject(run, device, weights, img_size, seed, m=None, k=None, n=None, module=None):
     from zoo.inspect.source import open_subject
 
     return open_subject(run, device=device, weights=weights, img_size=img_size, seed=seed,
-                        hyperparameters=o.hyperparameters(m=m, k=k, n=n))
+                        hyperparameters=o.hyperparameters(m=m, k=k, n=n), module=module)
 
 
 @show_app.command()
 @friendly
 def filters(run: Run, layer: Layer = None, out: Out = "filters.png", device: Device = "auto",
             weights: Weights = None, img_size: ImgSize = None, seed: Seed = 0,
-            m: o.M = None, k: o.K = None, n: o.N = None):
+            m: o.M = None, k: o.K = None, n: o.N = None, module: Module = None):
     """A conv layer's filters in a grid, each scaled on its own (RGB for the first layer, else per input channel)."""
     from zoo.inspect.views import show_filters
 
-    typer.echo(show_filters(_subject(run, device, weights, img_size, seed, m, k, n), layer, out))
+    typer.echo(show_filters(_subject(run, device, weights, img_size, seed, m, k, n, module), layer, out))
 
 
 @show_app.command()
@@ -56,24 +60,29 @@ def activations(run: Run, image: Image, layers: Annotated[Optional[str], typer.O
                     "--layers", help="comma-separated layer names; default: the conv layers (at most 8, "
                                      "spread evenly)")] = None,
                 out: Out = "activations.png", device: Device = "auto", weights: Weights = None,
-                img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None):
+                img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None,
+                module: Module = None):
     """The activation maps of chosen layers for one image: one panel per layer, its channels tiled."""
     from zoo.inspect.views import show_activations
 
-    typer.echo(show_activations(_subject(run, device, weights, img_size, seed, m, k, n), image, layers, out))
+    subject = _subject(run, device, weights, img_size, seed, m, k, n, module)
+    typer.echo(show_activations(subject, image, layers, out))
 
 
 @show_app.command("guided-backprop")
 @friendly
 def guided_backprop(run: Run, image: Image, layer: Layer = None,
-                    neurons: Annotated[int, typer.Option("--neurons", help="channels shown: those with the "
-                                                                           "largest activation")] = 10,
+                    neurons: Annotated[Optional[int], typer.Option(
+                        "--neurons", help="channels shown: those with the largest activation; default 10, or "
+                                          "all of a layer with fewer")] = None,
                     out: Out = "guided.png", device: Device = "auto", weights: Weights = None,
-                    img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None):
+                    img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None,
+                    module: Module = None):
     """Guided backpropagation (ReLU networks) of a layer's most active channels for one image."""
     from zoo.inspect.views import show_guided
 
-    typer.echo(show_guided(_subject(run, device, weights, img_size, seed, m, k, n), image, layer, neurons, out))
+    subject = _subject(run, device, weights, img_size, seed, m, k, n, module)
+    typer.echo(show_guided(subject, image, layer, neurons, out))
 
 
 @show_app.command()
@@ -83,11 +92,12 @@ def maximize(run: Run, layer: Layer = None,
                                                                                "0-3,8; default: the first 16")] = None,
              steps: Annotated[int, typer.Option("--steps", help="gradient-ascent steps")] = 100,
              out: Out = "maximize.png", device: Device = "auto", weights: Weights = None,
-             img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None):
+             img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None,
+             module: Module = None):
     """Images that maximise chosen filters of a conv layer: regularised gradient ascent from grey noise."""
     from zoo.inspect.views import show_maximize
 
-    subject = _subject(run, device, weights, img_size, seed, m, k, n)
+    subject = _subject(run, device, weights, img_size, seed, m, k, n, module)
     typer.echo(show_maximize(subject, layer, filters_, steps, seed, out))
 
 
@@ -96,8 +106,8 @@ def maximize(run: Run, layer: Layer = None,
 def predictions(run: Annotated[str, typer.Argument(help="a run folder or its checkpoint.pt/best.pt")],
                 data: Annotated[str, typer.Option("--data", help="image folder whose test/ (or val/) split "
                                                                  "is shown")],
-                out: Out = "predictions.png", device: Device = "auto"):
+                out: Out = "predictions.png", device: Device = "auto", module: Module = None):
     """The 10×3 grid of test images titled with predicted and true class (as `cnncost train` draws it)."""
     from zoo.inspect.views import show_predictions
 
-    typer.echo(show_predictions(run, data, out, device))
+    typer.echo(show_predictions(run, data, out, device, module))

@@ -28,6 +28,7 @@ from cnncost.errors import CnncostError
 from ..from_spec import ACTIVATIONS as ACTIVATION_MODULES
 from .activations import forward_to
 
+NEURONS = 10  # channels shown by default (report 001's 10×1 grid), fewer when the layer has fewer
 GATES = (nn.ReLU, nn.ReLU6)  # activations whose backward pass the guided rule modifies
 ACTIVATIONS = tuple(ACTIVATION_MODULES.values())  # every activation a SpecModule can hold
 

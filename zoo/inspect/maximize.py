@@ -19,7 +19,7 @@ so the images do not interact).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -46,8 +46,11 @@ class Ascent(NamedTuple):
 
 
 def maximize(subject, layer: str, filters: list, steps: int = STEPS, seed: int = 0, lr: float = LR,
-             l2: float = L2, jitter: int | None = None) -> Ascent:
-    """Gradient ascent on ``len(filters)`` images, image i maximising filter ``filters[i]`` of ``layer``."""
+             l2: float = L2, jitter: int | None = None, progress: Callable[[], None] | None = None) -> Ascent:
+    """Gradient ascent on ``len(filters)`` images, image i maximising filter ``filters[i]`` of ``layer``.
+
+    ``progress`` (if given) is called once after every step (a progress bar's ``advance``).
+    """
     generator = torch.Generator().manual_seed(seed)
     shape = (len(filters), subject.channels, subject.size, subject.size)
     pixels = (0.5 + NOISE * torch.randn(shape, generator=generator)).clamp(0.0, 1.0).to(subject.device)
@@ -68,6 +71,8 @@ def maximize(subject, layer: str, filters: list, steps: int = STEPS, seed: int =
             if BLUR_EVERY and (step + 1) % BLUR_EVERY == 0 and step + 1 < steps:
                 pixels.copy_(blur(pixels, BLUR_SIGMA))
             pixels.clamp_(0.0, 1.0)
+        if progress is not None:
+            progress()
     after = _mean_activation(subject, layer, pixels.detach(), index)
     return Ascent(list(filters), pixels.detach().float().cpu(), before, after, steps)
 

@@ -21,7 +21,7 @@ from cnncost.errors import CnncostError
 
 from ..from_spec import SpecModule
 from ..training import images, model, setup
-from ..training.config import DEVICES, TrainConfig
+from ..training.config import TrainConfig
 from ..weights import mismatches, read_state_dict
 
 
@@ -39,16 +39,24 @@ class Subject(NamedTuple):
 
 
 def open_subject(source: str, *, device: str = "auto", weights: str | None = None, img_size: int | None = None,
-                 hyperparameters: dict | None = None, seed: int = 0) -> Subject:
-    """The run (a folder or run file that exists) or zoo network named by ``source``."""
-    if device not in DEVICES:
-        raise CnncostError(f"--device: {device!r} is not one of {', '.join(DEVICES)}")
+                 hyperparameters: dict | None = None, seed: int = 0, module: str | None = None) -> Subject:
+    """The run (a folder or run file that exists) or zoo network named by ``source``.
+
+    ``module`` is for a saved run of a user's module: the user names the module again,
+    because a run file never imports code by itself (``checkpoint.trusted_arch``).
+    """
+    from ..training.evaluate import check_device
+
+    check_device(device)
     if not source.endswith(".toml") and Path(source).expanduser().exists():  # an architecture file is no run
         _no_zoo_options(source, weights, img_size, hyperparameters)
-        return _from_run(source, device)
+        return _from_run(source, device, module)
     if not _is_network(source):
         raise CnncostError(f"RUN: {source!r} is neither a run folder or file nor a zoo network; "
                            f"zoo networks: {', '.join(archs.names())}")
+    if module is not None:
+        raise CnncostError(f"--module: {source} is not a saved run; --module names the module of a saved "
+                           "run (to look at a module untrained, give module:SPEC as RUN)")
     return _from_zoo(source, device, weights, img_size, hyperparameters or {}, seed)
 
 
@@ -66,10 +74,10 @@ def _no_zoo_options(source: str, weights, img_size, hyperparameters) -> None:
                            "and hyperparameters; this option is for zoo networks")
 
 
-def _from_run(source: str, device: str) -> Subject:
+def _from_run(source: str, device: str, module: str | None) -> Subject:
     from ..training.evaluate import load_run
 
-    run = load_run(source, device)
+    run = load_run(source, device, module)
     path = Path(source).expanduser()
     return Subject(run.model.float(), run.prepared.arch.name, run.prepared.table, run.size,
                    run.prepared.network.input_shape[0], run.normalisation, run.runtime.device,
@@ -79,11 +87,14 @@ def _from_run(source: str, device: str) -> Subject:
 def _from_zoo(name: str, device: str, weights: str | None, img_size: int | None, hyper: dict,
               seed: int) -> Subject:
     arch = archs.get(name)
-    classes = arch.param("classes").default if arch.param("classes") else None
     state, path = _weights(arch, weights)
-    _, _, network = model.describe(name, hyper, img_size, classes)
-    classes = _classes_in(state, network, classes)
-    _, config, network = model.describe(name, hyper, img_size, classes)
+    if arch.param("classes") is not None:
+        classes = arch.param("classes").default
+        _, _, network = model.describe(name, hyper, img_size, classes)
+        classes = _classes_in(state, network, classes)
+        _, config, network = model.describe(name, hyper, img_size, classes)
+    else:  # a user's module fixes its own class count; it takes no --classes
+        config, network = _describe_fixed(arch, hyper, img_size)
     torch.manual_seed(seed)  # the random initialisation follows --seed
     net = SpecModule(network)
     if state is not None:
@@ -93,6 +104,20 @@ def _from_zoo(name: str, device: str, weights: str | None, img_size: int | None,
     origin = f"{arch.name}, weights {path.name}" if path else f"{arch.name}, random init (seed {seed})"
     return Subject(net.to(runtime.device).eval(), arch.name, engine.analyze(network), config["h"], channels,
                    setup.model_mean_std(channels), runtime.device, origin)
+
+
+def _describe_fixed(arch, hyper: dict, img_size: int | None) -> tuple:
+    """(builder keywords, Network) of an architecture without a ``classes`` parameter (a user's
+    module) at img_size × img_size; ``model.describe`` always sets the class count."""
+    size = img_size or arch.param("h").default
+    config = archs.resolve(arch, {**hyper, "h": size, "w": size})
+    network = arch.build(**config)
+    if len(network.input_shape) == 3:
+        need = max(engine.min_input_size(network))
+        if size < need:
+            raise CnncostError(f"--img-size: {size} is too small for {arch.name} "
+                               f"(the smallest valid input is {need}×{need})")
+    return config, network
 
 
 def _weights(arch, weights: str | None) -> tuple:

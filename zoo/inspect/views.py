@@ -62,17 +62,27 @@ def show_activations(subject, image: str, names: str | None, out: str) -> str:
     return f"wrote {path}: activations of {len(chosen)} layers ({', '.join(chosen)})" + (f"; {note}" if note else "")
 
 
-def show_guided(subject, image: str, layer: str | None, neurons: int, out: str) -> str:
-    """Guided backpropagation of the ``neurons`` strongest channels of ``layer`` (default: the last conv)."""
+def show_guided(subject, image: str, layer: str | None, neurons: int | None, out: str) -> str:
+    """Guided backpropagation of the ``neurons`` strongest channels of ``layer`` (default: the last conv).
+
+    ``neurons`` None is the default, ``guided.NEURONS``, or all channels of a layer with fewer
+    (and the line says so); an explicit count the layer does not have is an error.
+    """
     path = check_out(out)
     layer = _layer_or_last_conv(subject, layer, layers.spatial_names(subject), "layer with a spatial output")
     guided.check_gates(subject, layer)
+    channels = layers.output_shape(subject, layer)[0]
+    note = ""
+    if neurons is None:
+        neurons = min(guided.NEURONS, channels)
+        if neurons < guided.NEURONS:
+            note = f"; {layer} has only {channels} channels, so all are shown (default --neurons {guided.NEURONS})"
     x = load_image(image, subject)
     result = guided.guided_backprop(subject.model, x, layer, neurons)
     figures.draw_guided(to_pixels(x, subject)[0], guided.for_display(result.gradients), result.channels,
                         result.peaks, layer, subject.name, path)
     return (f"wrote {path}: guided backpropagation of {layer}, {len(result.channels)} strongest channels "
-            f"({', '.join(map(str, result.channels))})")
+            f"({', '.join(map(str, result.channels))}){note}")
 
 
 def show_maximize(subject, layer: str | None, filter_text: str | None, steps: int, seed: int, out: str) -> str:
@@ -84,26 +94,26 @@ def show_maximize(subject, layer: str | None, filter_text: str | None, steps: in
     chosen = layers.parse_indices(filter_text or f"0-{min(count, 16) - 1}", count, layer)
     if steps < 1:
         raise CnncostError(f"--steps: {steps} is out of range (need an integer ≥ 1)")
-    ascent = maximize.maximize(subject, layer, chosen, steps=steps, seed=seed)
+    with progress_bar(f"maximising {len(chosen)} filters of {layer}", steps) as bar:
+        ascent = maximize.maximize(subject, layer, chosen, steps=steps, seed=seed, progress=bar.advance)
     figures.draw_maximized(ascent, layer, subject.name, maximize.METHOD, path)
     gained = int((ascent.after > ascent.before).sum())
     return (f"wrote {path}: {len(chosen)} images maximising filters of {layer} ({steps} steps; "
             f"mean activation raised for {gained} of {len(chosen)})")
 
 
-def show_predictions(run: str, data: str, out: str, device: str = "auto") -> str:
-    """The 10×3 grid of test predictions, exactly as ``cnncost train`` draws it."""
-    from ..training.config import DEVICES
-    from ..training.evaluate import evaluate_run
+def show_predictions(run: str, data: str, out: str, device: str = "auto", module: str | None = None) -> str:
+    """The 10×3 grid of test predictions, exactly as ``cnncost train`` draws it (``module``: see
+    ``training.evaluate.load_run``)."""
+    from ..training.evaluate import check_device, evaluate_run
     from ..training.report import PREDICTION_GRID, save_prediction_grid
     from ..training.setup import model_mean_std
 
     path = check_out(out)
-    if device not in DEVICES:
-        raise CnncostError(f"--device: {device!r} is not one of {', '.join(DEVICES)}")
+    check_device(device)
     if not Path(run).expanduser().exists():
         raise CnncostError(f"RUN: {run} is not a run folder or file; predictions need a trained run")
-    result = evaluate_run(run, data, device=device, keep=PREDICTION_GRID)
+    result = evaluate_run(run, data, device=device, keep=PREDICTION_GRID, module=module)
     images = result["kept"][0]
     channels = images.shape[1] if images is not None and images.dim() == 4 else 3
     if not save_prediction_grid(result["kept"], model_mean_std(channels), result["classes"], path):
@@ -111,6 +121,16 @@ def show_predictions(run: str, data: str, out: str, device: str = "auto") -> str
     shown = min(PREDICTION_GRID, result["count"])
     return (f"wrote {path}: {shown} test predictions of {result['arch']} "
             f"(test accuracy {result['top1']:.4f} on {result['count']:,} images)")
+
+
+def progress_bar(description: str, steps: int):
+    """A transient progress bar on stderr, like training's (``TrainConsole.task_bar``): drawn only
+    on a terminal, gone when done, so stdout keeps its one line and logs stay clean."""
+    from rich.console import Console
+
+    from ..training.console import TrainConsole
+
+    return TrainConsole(console=Console(stderr=True)).task_bar(description, steps, transient=True, unit="steps/s")
 
 
 def _layer_or_last_conv(subject, layer: str | None, valid: list, kind: str) -> str:

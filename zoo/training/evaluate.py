@@ -7,6 +7,7 @@ classes must be the run's, in the same order.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -14,8 +15,9 @@ from torch.utils.data import DataLoader
 
 from cnncost.errors import CnncostError
 
+from ..weights import mismatches
 from . import checkpoint, model, setup
-from .config import TrainConfig
+from .config import DEVICES, TrainConfig
 from .data import load_data
 from .loaders import collate, make_dataset
 from .loop import evaluate
@@ -34,31 +36,62 @@ class LoadedRun(NamedTuple):
     size: int  # input side in pixels
 
 
-def load_run(run_file: str, device: str = "auto") -> LoadedRun:
-    """Rebuild a run's network from its checkpoint.pt/best.pt (or its folder: best.pt) with its weights."""
+def load_run(run_file: str, device: str = "auto", module: str | None = None) -> LoadedRun:
+    """Rebuild a run's network from its checkpoint.pt/best.pt (or its folder: best.pt) with its weights.
+
+    Nothing the file names is imported: a run of a user's module needs ``module``,
+    the same module named again by the user (see ``checkpoint.trusted_arch``).
+    Every problem (no run file, a file of another kind, weights that do not fit the
+    network its config describes) is a one-line ``CnncostError``.
+    """
+    check_device(device)
     path = Path(run_file).expanduser()
     if path.is_dir():
+        if not (path / checkpoint.BEST).exists():
+            raise CnncostError(f"{path}: not a run folder (it has no {checkpoint.BEST}; give a run folder "
+                               f"or its {checkpoint.BEST}/{checkpoint.CHECKPOINT})")
         path = path / checkpoint.BEST
     saved = checkpoint.load(path)
-    config = TrainConfig.from_dict(saved["config"])
-    prepared = model.prepare(config.arch, config.hyperparameters, config.img_size, len(saved["classes"]),
-                             "none", config.dropout)
+    config = checkpoint.saved_config(saved, path)
+    arch = checkpoint.trusted_arch(config.arch, module, path)
+    try:
+        prepared = model.prepare(arch, config.hyperparameters, config.img_size, len(saved["classes"]),
+                                 "none", config.dropout)
+    except CnncostError as error:  # the config names a network this version cannot build
+        raise CnncostError(f"{path}: cannot rebuild the run's network {config.arch} ({error})") from None
+    problems = mismatches(prepared.model, saved["model"])
+    if problems:  # another network, another class count, or an edited file
+        raise CnncostError(f"{path}: its weights do not fit {prepared.arch.name} with {len(saved['classes'])} "
+                           f"classes as its config describes: {problems}")
     prepared.model.load_state_dict(saved["model"])
-    runtime = setup.make_runtime(TrainConfig(config.arch, device=device))
+    runtime = setup.make_runtime(TrainConfig(config.arch, device=device), warn=_to_stderr)
     net = prepared.model.to(runtime.device).eval()
     channels = prepared.network.input_shape[0]
     return LoadedRun(net, prepared, config, list(saved["classes"]), runtime, setup.model_mean_std(channels),
                      prepared.config["h"])
 
 
-def evaluate_run(run_file: str, data: str, batch_size: int = 64, device: str = "auto", keep: int = 0) -> dict:
+def check_device(device: str) -> None:
+    """Refuse a ``--device`` that is not one of ``config.DEVICES`` (auto, cpu, cuda)."""
+    if device not in DEVICES:
+        raise CnncostError(f"--device: {device!r} is not one of {', '.join(DEVICES)}")
+
+
+def _to_stderr(line: str) -> None:
+    # Skipped-image notes go to stderr: stdout carries the result (``--json`` must parse).
+    print(line, file=sys.stderr)
+
+
+def evaluate_run(run_file: str, data: str, batch_size: int = 64, device: str = "auto", keep: int = 0,
+                 module: str | None = None) -> dict:
     """Top-1/top-k accuracy, loss and per-class figures of ``run_file`` on ``data``'s test split.
 
-    ``keep`` first test images come back under ``kept`` (for the prediction grid).
+    ``keep`` first test images come back under ``kept`` (for the prediction grid);
+    ``module`` is for runs of a user's module (see :func:`load_run`).
     """
     if batch_size < 1:
         raise CnncostError(f"--batch-size: {batch_size} is out of range (need an integer ≥ 1)")
-    run = load_run(run_file, device)
+    run = load_run(run_file, device, module)
     source = load_data(data, val_fraction=run.config.val_fraction, seed=run.config.seed)
     if list(source.classes) != run.classes:
         raise CnncostError(f"--data: its classes {source.classes} are not the run's {run.classes}")
@@ -69,7 +102,15 @@ def evaluate_run(run_file: str, data: str, batch_size: int = 64, device: str = "
                            channels=run.prepared.network.input_shape[0])
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
     meter = ClassificationMeter(len(run.classes), run.config.topk)
+    skipped: list = []  # notes on unreadable images, held back: an error must stay one line
+    run.runtime.warn = skipped.append
     result = evaluate(run.model, loader, run.runtime, meter, keep=keep)
+    if result["count"] == 0:  # every test image unreadable: no accuracy to report (0/0)
+        first = sorted(run.runtime.bad_files)[0] if run.runtime.bad_files else "none found"
+        raise CnncostError(f"--data: none of the {len(run.runtime.bad_files):,} test images in {data} is a "
+                           f"readable image (first: {first})")
+    for line in skipped:
+        _to_stderr(line)
     return {"arch": run.prepared.arch.name, "split": "test", "count": result["count"], "top1": result["top1"],
             "topk": result["topk"], "k": result["k"], "loss": result["loss"], "per_class": meter.per_class(),
             "confusion": meter.confusion(), "classes": run.classes, "kept": result["kept"]}
