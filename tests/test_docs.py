@@ -1,8 +1,8 @@
 """The documentation is executable and never drifts from the code.
 
 * Every ``>>>`` example in docs/python-api.md (```pycon blocks) runs under doctest.
-* Every ``$ cnncost ...`` line in docs/getting-started.md's ```console blocks runs
-  through ``cnncost.cli.main`` and prints what the page shows (``...`` elides).
+* Every ``$`` command of README.md and docs/*.md runs and prints what the page shows, except
+  blocks marked ``<!-- not run: REASON -->`` (rules and update mode: tests/docs_commands.py).
 * The generated pages (families, CLI reference, index) equal a fresh generation.
 * Every relative link in README.md and docs/ reaches an existing file and heading.
 """
@@ -13,16 +13,15 @@ import doctest
 import importlib.util
 import json
 import re
-import shlex
 from pathlib import Path
 
 import pytest
 
 from cnncost import archs
-from cnncost.cli import main
 from cnncost.docs import build, cli_reference, index
 from cnncost.docs.families import FAMILIES
 from cnncost.docs.published import REPORTS, TORCHVISION
+from tests import docs_commands
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -58,50 +57,81 @@ def test_python_api_examples_run_and_print_what_the_page_shows():
 
 # ---------------------------------------------------------------- shell examples
 
-def console_examples(path: Path) -> list:
-    """(line, command, expected output) for every ``$ cnncost`` line of the ```console blocks."""
-    examples = []
-    for first, body in code_blocks(path, "console"):
-        current = None
-        for offset, text in enumerate(body.splitlines()):
-            if text.startswith("$ "):
-                current = [first + offset, text[2:], []]
-                examples.append(current)
-            elif current is not None:
-                current[2].append(text)
-    return [(line, command, "\n".join(out)) for line, command, out in examples]
+# What each command needs beyond cnncost itself; a command whose extra is missing is skipped.
+NEEDS = {"verify": ("torch", "fvcore", "ptflops"), "plot": ("matplotlib",), "--module": ("torch",), "module:": ("torch",), "train": ("torch", "PIL", "matplotlib"),
+         "evaluate": ("torch", "PIL", "matplotlib"), "show": ("torch", "PIL", "matplotlib"),
+         "python -c": ("numpy", "PIL")}
+RUN_PAGES = [page for page in docs_commands.pages() if docs_commands.examples(page)]
+UPDATE = "if the new output is right, run `python -m tests.docs_commands --update` and review the diff"
 
 
-GETTING_STARTED = console_examples(DOCS / "getting-started.md")
-NEEDS = {"verify": ("torch", "fvcore", "ptflops"), "plot": ("matplotlib",)}
+def missing_extras(page: Path) -> list:
+    """Modules some runnable command of ``page`` needs that are not installed."""
+    needed = {module for example in docs_commands.examples(page) if example.reason is None
+              for words, modules in NEEDS.items() if f" {words}" in f" {example.command}" for module in modules}
+    return sorted(module for module in needed if importlib.util.find_spec(module) is None)
 
 
-def normalised(text: str) -> str:
-    """Trailing spaces (table padding) dropped, so only visible text is compared."""
-    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines()) + "\n"
+@pytest.mark.parametrize("page", RUN_PAGES, ids=[str(p.relative_to(ROOT)) for p in RUN_PAGES])
+def test_every_shown_command_prints_what_the_page_shows(page, tmp_path):
+    """Each page's ``$`` commands run in order in one fresh directory (see tests/docs_commands.py)."""
+    missing = missing_extras(page)
+    if missing:
+        pytest.skip(f"{page.name} needs {', '.join(missing)}")
+    problems = [docs_commands.problem(example, result)
+                for example, result in docs_commands.run_page(page, tmp_path / "work")]
+    problems = [text for text in problems if text]
+    assert not problems, "\n\n".join(problems) + f"\n\n{UPDATE}"
 
 
-@pytest.mark.parametrize("line, command, expected", GETTING_STARTED,
-                         ids=[f"getting-started.md:{line}" for line, _, _ in GETTING_STARTED])
-def test_getting_started_commands_print_what_the_page_shows(line, command, expected, capsys, tmp_path,
-                                                           monkeypatch):
-    argv = shlex.split(command, comments=True)
-    assert argv[0] == "cnncost", f"line {line}: only cnncost commands are run"
-    for module in NEEDS.get(argv[1], ()):
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(f"{argv[1]} needs {module}")
-    monkeypatch.chdir(tmp_path)  # files a command writes (plot --out) land here
-    main(argv[1:])
-    captured = capsys.readouterr()
-    got = normalised(captured.out + captured.err)
-    checker = doctest.OutputChecker()
-    assert checker.check_output(normalised(expected), got, doctest.ELLIPSIS), (
-        f"docs/getting-started.md line {line}: `{command}` now prints:\n{got}")
+@pytest.mark.parametrize("page", docs_commands.pages(), ids=[str(p.relative_to(ROOT)) for p in docs_commands.pages()])
+def test_every_command_that_is_not_run_says_why(page):
+    unexplained = [f"line {e.line}" for e in docs_commands.examples(page) if e.reason == ""]
+    assert not unexplained, f"{page.name}: `<!-- not run: REASON -->` without a reason at {unexplained}"
+    assert not docs_commands.unplaced_markers(page), (
+        f"{page.name}: a not-run marker at lines {docs_commands.unplaced_markers(page)} precedes no commands")
+    for example in docs_commands.examples(page):
+        assert example.command.split()[0] in ("cnncost", "python"), f"{page.name}:{example.line}: not runnable"
 
 
-def test_getting_started_runs_the_core_commands():
-    commands = {shlex.split(command)[1] for _, command, _ in GETTING_STARTED}
-    assert {"count", "formula", "check"} <= commands
+def test_the_runnable_examples_cover_every_core_command_and_page():
+    ran = {example.command.split()[1] for page in docs_commands.pages()
+           for example in docs_commands.examples(page) if example.reason is None and example.command.startswith("cnncost")}
+    assert {"count", "formula", "check", "sweep", "verify", "plot", "zoo", "summary", "train", "evaluate",
+            "show"} <= ran
+
+
+def test_only_what_needs_a_download_or_a_placeholder_is_left_unrun():
+    """Unrun blocks are few, and each one names a dataset, weights, GPU or a stand-in path."""
+    unrun = [(page.name, e.line, e.reason) for page in docs_commands.pages()
+             for e in docs_commands.examples(page) if e.reason is not None]
+    words = ("iNaturalist", "weight", "GPU", "stand for")
+    assert all(any(word in reason for word in words) for _, _, reason in unrun), unrun
+    assert len(unrun) <= 12, unrun
+
+
+def test_the_comparison_rules():
+    """The elision and timing rules of tests/docs_commands.py, on small cases."""
+    matches = docs_commands.matches
+    assert matches(["a", "...", "z"], ["a", "b", "c", "z"]) and matches(["a", "...", "z"], ["a", "z"])
+    assert not matches(["a", "...", "z"], ["a", "b"])
+    assert matches(["total ..."], ["total 12 (3 more)"]) and not matches(["total ..."], ["total", "x"])
+    assert matches(["a ... z"], ["a b z"]) and not matches(["a ... z"], ["a b", "z"])
+    assert not matches(["x … y"], ["x 1 y"])  # the one-character ellipsis is literal
+    assert matches(["in 13 ms (+ 0.54 s)"], ["in 7 ms (+ 1.25 s)"]) and not matches(["13 MACs"], ["7 MACs"])
+    assert matches(["row   ", "", ""], ["", "row"])
+
+
+def test_update_keeps_the_elisions_where_they_are():
+    shown = ["head 1", "...", "total 5", "...", "last 9"]
+    got = ["head 2", "a", "b", "total 6", "c", "last 8"]
+    assert docs_commands.rewritten(shown, got) == ["head 2", "...", "total 6", "...", "last 8"]
+    assert docs_commands.rewritten(["in 13 ms", "x ..."], ["in 9 ms", "x y"]) == ["in 13 ms", "x ..."]
+    assert docs_commands.rewritten(["a", "...", "b", "c"], ["new"]) == ["new"]  # too short: shown whole
+    # new lines at the end are shown (the last group grows), new lines in an elided part are not
+    assert docs_commands.rewritten(["a 1", "...", "z 1"], ["a 2", "b", "z 2", "legend"]) == [
+        "a 2", "...", "z 2", "legend"]
+    assert docs_commands.rewritten(["...", "z 1"], ["a", "z 2", "b"]) == ["...", "z 2", "b"]
 
 
 # ---------------------------------------------------------------- generated pages
