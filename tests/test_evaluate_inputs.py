@@ -161,3 +161,10 @@ def test_json_of_a_diverged_run_is_strict_json(base, tmp_path, capsys):
     code, printed, err = cli(capsys, "evaluate", run, "--data", base[2], "--json")
     assert code == 0, err
     assert strict_json(printed)["loss"] is None
+
+
+def test_weights_that_are_a_fifo_are_refused_without_waiting(tmp_path, capsys):
+    fifo = tmp_path / "weights.pth"
+    os.mkfifo(fifo)
+    one_error_line(*cli(capsys, "show", "filters", "zoo.smallcnn_res", "--weights", fifo, "--out", tmp_path / "x.png"),
+                   f"error: --weights: {fifo}: cannot read the weights file (not a regular file: a FIFO)")

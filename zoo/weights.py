@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from cnncost.errors import CnncostError
+from cnncost.userfile import require_regular
 
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
@@ -34,8 +35,12 @@ def read_state_dict(path: str | Path) -> dict:
     A missing or unreadable file is a one-line ``--weights:`` error.
     """
     path = Path(path).expanduser()
-    if not path.is_file():
+    if not path.exists():
         raise CnncostError(f"--weights: no such file: {path}")
+    try:  # a FIFO or device is refused before torch opens it (a FIFO would block forever)
+        require_regular(path, "weights file")
+    except CnncostError as error:
+        raise CnncostError(f"--weights: {error}") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle, zip and torch errors alike: one line
