@@ -94,7 +94,7 @@ def _from_zoo(name: str, device: str, weights: str | None, img_size: int | None,
         classes = _classes_in(state, network, classes)
         _, config, network = model.describe(name, hyper, img_size, classes)
     else:  # a user's module fixes its own class count; it takes no --classes
-        config, network = _describe_fixed(arch, hyper, img_size)
+        _, config, network = model.describe(name, hyper, img_size, None)
     torch.manual_seed(seed)  # the random initialisation follows --seed
     net = SpecModule(network)
     if state is not None:
@@ -104,20 +104,6 @@ def _from_zoo(name: str, device: str, weights: str | None, img_size: int | None,
     origin = f"{arch.name}, weights {path.name}" if path else f"{arch.name}, random init (seed {seed})"
     return Subject(net.to(runtime.device).eval(), arch.name, engine.analyze(network), config["h"], channels,
                    setup.model_mean_std(channels), runtime.device, origin)
-
-
-def _describe_fixed(arch, hyper: dict, img_size: int | None) -> tuple:
-    """(builder keywords, Network) of an architecture without a ``classes`` parameter (a user's
-    module) at img_size × img_size; ``model.describe`` always sets the class count."""
-    size = img_size or arch.param("h").default
-    config = archs.resolve(arch, {**hyper, "h": size, "w": size})
-    network = arch.build(**config)
-    if len(network.input_shape) == 3:
-        need = max(engine.min_input_size(network))
-        if size < need:
-            raise CnncostError(f"--img-size: {size} is too small for {arch.name} "
-                               f"(the smallest valid input is {need}×{need})")
-    return config, network
 
 
 def _weights(arch, weights: str | None) -> tuple:

@@ -104,7 +104,7 @@ def evaluate_run(run_file: str, data: str, batch_size: int = 64, device: str = "
     meter = ClassificationMeter(len(run.classes), run.config.topk)
     skipped: list = []  # notes on unreadable images, held back: an error must stay one line
     run.runtime.warn = skipped.append
-    result = evaluate(run.model, loader, run.runtime, meter, keep=keep)
+    result = evaluate(run.model, loader, run.runtime, meter, keep=keep, seed=run.config.seed)
     if result["count"] == 0:  # every test image unreadable: no accuracy to report (0/0)
         first = sorted(run.runtime.bad_files)[0] if run.runtime.bad_files else "none found"
         raise CnncostError(f"--data: none of the {len(run.runtime.bad_files):,} test images in {data} is a "

@@ -48,9 +48,12 @@ class Prepared(NamedTuple):
     classifier: str  # name of the replaced final Linear layer
 
 
-def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classes: int,
+def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classes: int | None,
              dropout: float | None = None) -> tuple:
     """(arch, builder keywords, Network) for training at img_size × img_size with ``classes`` outputs.
+
+    ``classes=None`` keeps the architecture's own class count (a user's module, or a view
+    that has no data to match).
 
     Auxiliary heads are left out (training uses the main logits only); an input
     too small for the network is a one-line ``--img-size`` error with the
@@ -60,7 +63,7 @@ def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classe
     given = dict(hyperparameters)
     size = img_size or arch.param("h").default
     given.update(h=size, w=size)
-    if arch.param("classes"):
+    if arch.param("classes") and classes is not None:
         given["classes"] = classes  # a user's module has no such option: its classes are its own
     if arch.param("aux_logits"):
         given["aux_logits"] = False
@@ -68,7 +71,7 @@ def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classe
         given["dropout"] = dropout
     config = archs.resolve(arch, given)
     network = arch.build(**config)
-    if not arch.param("classes"):
+    if not arch.param("classes") and classes is not None:
         _check_outputs(arch.name, network, classes)
     if len(network.input_shape) == 3:
         need = max(engine.min_input_size(network))
