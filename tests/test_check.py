@@ -112,7 +112,7 @@ def test_layer_claims_and_bias_free_parameters():
     (["check", "__import__('os').system('true')"], "column"),
     (["check", "k.__class__"], "'.' at column 2"),
     (["check", "9^9^9^9"], "exponent"),
-    (["check", "(k+m+n+H+W)^64"], "more than 20,000 terms"),
+    (["check", "(k+m+n+H+W)^64"], "more than 1,000 terms"),
     (["check", "x + 1"], "unknown name"),
     (["check", "m", "--layer", "conv9"], "--layer"),
     (["check", "m", "--quantity", "joules"], "--quantity"),

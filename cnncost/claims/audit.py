@@ -14,6 +14,7 @@ import math
 from typing import Any, NamedTuple
 
 import sympy
+from sympy.core.relational import Relational
 
 from .. import symbolic
 from ..conventions import CONVENTIONS
@@ -74,15 +75,18 @@ def audit(claim: Any, derivation: symbolic.Derivation, quantity: str, layer: str
     difference = sympy.expand(claim - true)
     if difference == 0:
         return Audit(True, claim, true, difference, [], None, [], None, EQUAL)
-    free = _free_symbols(derivation)
-    decided = proof.decide(claim - true, free)
+    decided, fixed, proved = _prove(claim - true, derivation)
     if decided.status == "zero":
-        return Audit(True, claim, true, difference, [_proved(decided)], None, [], None, EQUAL)
-    counterexample, checked = find_counterexample(claim - true, claim, true, derivation, decided)
+        return Audit(True, claim, true, difference, [proved], None, [], None, EQUAL)
+    counterexample, checked = find_counterexample(claim - true, claim, true, derivation, decided, fixed)
     if counterexample is None:  # no proof either way: say what was examined, never EQUAL
         why = decided.reason if decided.status == "unknown" else "the difference is not 0 as a polynomial"
         return Audit(False, claim, true, difference,
                      [f"not proven: {why}; no counterexample among {checked}"], None, [], None, NOT_PROVEN)
+    if expanded_terms(claim) > EXPLAIN_TERMS:  # matching parts term by term would take minutes
+        terms = len(sympy.Add.make_args(difference))
+        return Audit(False, claim, true, difference, [f"a difference of {terms:,} terms (too large to explain "
+                                                      f"term by term)"], counterexample, [], None, NOT_EQUAL)
     divisor = floors_dropped(claim, true)
     explanation, reference = [], true
     if divisor:
@@ -98,6 +102,51 @@ def audit(claim: Any, derivation: symbolic.Derivation, quantity: str, layer: str
     return Audit(False, claim, true, difference, explanation, counterexample, holds, None, NOT_EQUAL)
 
 
+MAX_CASES = 64  # assignments of the variables the validity conditions bound above (k ≤ 3 at H = 100)
+
+
+def _prove(difference, derivation) -> tuple:
+    """(proof, fixed values of its witness case, the sentence saying how it was proved).
+
+    First for all integers; failing that, and where the validity conditions leave some
+    variables finitely many values (H = 100 needs k ≤ 3), for each of those values, since
+    the claim only has to hold where the network is valid.
+    """
+    free = _free_symbols(derivation)
+    decided = proof.decide(difference, free)
+    if decided.status == "zero":
+        return decided, {}, _proved(decided)
+    ranges = _finite_ranges(derivation)
+    if not ranges or math.prod(len(v) for v in ranges.values()) > MAX_CASES:
+        return decided, {}, ""
+    for values in itertools.product(*ranges.values()):
+        fixed = dict(zip(ranges, values))
+        case = proof.decide(difference.xreplace(fixed), [s for s in free if s not in fixed])
+        if case.status != "zero":
+            return case, fixed, ""
+    spans = ", ".join(f"{s} ∈ {_ranges(v)}" for s, v in ranges.items())
+    return proof.Proof("zero"), {}, f"proved for each valid {spans} (the validity conditions bound it)"
+
+
+def _finite_ranges(derivation) -> dict:
+    """{variable: [1, …, upper]} for variables a validity condition bounds above on its own."""
+    upper: dict = {}
+    for condition in derivation.conditions:
+        if not isinstance(condition, Relational) or len(condition.free_symbols) != 1:
+            continue
+        (variable,) = condition.free_symbols
+        poly = sympy.expand(condition.gts - condition.lts).as_poly(variable)  # ≥ 0 (> 0 if strict)
+        if poly is None or poly.degree() != 1:
+            continue
+        a, b = poly.all_coeffs()
+        if a < 0:  # a·v + b ≥ 0 with a < 0: v ≤ b / −a
+            bound = sympy.floor(b / -a)
+            if isinstance(condition, (sympy.StrictGreaterThan, sympy.StrictLessThan)):
+                bound = sympy.ceiling(b / -a) - 1
+            upper[variable] = min(upper.get(variable, bound), bound)
+    return {v: list(range(1, int(u) + 1)) for v, u in upper.items() if u >= 1}
+
+
 def _proved(decided) -> str:
     """The sentence saying how the identity was proved."""
     if not decided.moduli:
@@ -106,19 +155,17 @@ def _proved(decided) -> str:
     return f"proved on all {decided.classes:,} residue classes ({classes}) of the floors' denominators"
 
 
-MAX_TERMS = 20_000  # an upper bound on the expanded claim; (k+m+n+H+W)^64 would hang expand()
+# An upper bound on the expanded claim, inside floors too: (k+m+n+H+W)^64 would hang expand(), and
+# every point searched costs a pass over the terms. The zoo's own formulas bound at ≤ 119.
+MAX_TERMS = 1_000
+EXPLAIN_TERMS = 200  # larger claims get a verdict and a counterexample, not an explanation
+SEARCH_WORK = 1_000_000  # points × operations evaluated by one source of a counterexample search
 
 
 def expanded_terms(expr) -> int:
-    """Upper bound on the number of terms of ``sympy.expand(expr)``, computed without expanding."""
-    if expr.is_Add:
-        return sum(expanded_terms(a) for a in expr.args)
-    if expr.is_Mul:
-        return math.prod(expanded_terms(a) for a in expr.args)
-    if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
-        n = expanded_terms(expr.base)
-        return math.comb(n + int(expr.exp) - 1, int(expr.exp))  # monomials of degree e in n terms
-    return 1
+    """Upper bound on the number of terms of ``sympy.expand(expr)``, computed without expanding
+    (expand also works inside floors, so a floor counts as its argument)."""
+    return proof.terms(expr)
 
 
 def floors_dropped(claim, true) -> int | None:
@@ -176,7 +223,7 @@ def _smallest_size(derivation, point: dict, dimension) -> int:
 MAX_BOX = 20_000  # points of the (degree + 1)-per-variable grid inside a witness class
 
 
-def find_counterexample(difference, claim, true, derivation, decided=None) -> tuple:
+def find_counterexample(difference, claim, true, derivation, decided=None, fixed=None) -> tuple:
     """(the smallest valid assignment found where claim and truth differ, or None; what was checked).
 
     Three sources of points, all checked with exact arithmetic: the small points of
@@ -188,13 +235,14 @@ def find_counterexample(difference, claim, true, derivation, decided=None) -> tu
     differs = compile_exact(difference, free)
     conditions = [compile_exact(c, free) for c in derivation.conditions]
     tried: list = []
-    sources = [valid_points(derivation)]
+    sources = [valid_points(derivation, span=32)]
     if decided is not None and decided.status == "nonzero":
-        sources.append(_witness_grid(derivation, decided))
+        sources.append(_witness_grid(derivation, decided, fixed or {}))
     sources.append(_threshold_points(difference, derivation))
+    most = max(1_000, SEARCH_WORK // max(1, sympy.count_ops(difference)))  # points per source
     for number, points in enumerate(sources):
         found = None
-        for point in points:
+        for point in itertools.islice(points, most):
             args = [point[s] for s in free]
             if not all(check(*args) for check in conditions):
                 continue
@@ -207,8 +255,9 @@ def find_counterexample(difference, claim, true, derivation, decided=None) -> tu
                 found = dict(zip(free, args))
                 if number == 0:
                     break  # the small points come smallest first; the others are searched whole
-        if found is not None:
-            return ({**{str(s): v for s, v in found.items()},
+        if found is not None:  # channel-like variables first, then H and W, as people write them
+            order = sorted(found, key=lambda s: str(s) in ("H", "W"))
+            return ({**{str(s): found[s] for s in order},
                      "claimed": claim.xreplace(found), "true": true.xreplace(found)}, _summary(tried, free))
     return None, _summary(tried, free)
 
@@ -225,13 +274,16 @@ def _summary(tried: list, free: list) -> str:
     return f"{len(tried):,} valid points with {', '.join(spans)}"
 
 
-def _witness_grid(derivation, decided):
-    """Points x = r + M·q, q = 0…degree, inside the class where the difference is not 0."""
+def _witness_grid(derivation, decided, fixed: dict):
+    """Points x = r + M·q, q = 0…degree, inside the class where the difference is not 0
+    (variables in ``fixed`` keep their value: the proof's witness case)."""
     free = _free_symbols(derivation)
     spatial = [s for s in free if str(s) in ("H", "W")]
     others = [s for s in free if s not in spatial]
 
     def values(s, start=1):
+        if s in fixed:
+            return [fixed[s]]
         residue, modulus = decided.residues.get(s, (None, 1))
         if residue is not None:
             start = start + (residue - start) % modulus

@@ -34,7 +34,7 @@ import sympy
 from ..exact import compile_exact
 
 MAX_CLASSES = 65_536  # residue vectors x mod M enumerated (32³ covers scratch5's H, W, k)
-MAX_TERMS = 20_000  # terms of the rewritten difference, bounded before expanding
+MAX_TERMS = 5_000  # terms of the rewritten difference, bounded before expanding
 MAX_DENOMINATOR = 10**6  # a floor's denominator; larger ones cannot be enumerated anyway
 
 

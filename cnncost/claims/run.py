@@ -8,7 +8,7 @@ from ..conventions import CONVENTIONS
 from ..errors import CnncostError
 from ..render.printer import text
 from . import units
-from .audit import NOT_PROVEN, audit
+from .audit import EXPLAIN_TERMS, NOT_PROVEN, audit, expanded_terms
 from .batch import load, refuse_modules  # noqa: F401  (re-exported for the CLI)
 
 DESIGN = ("h", "w", "m", "k", "n")
@@ -45,7 +45,8 @@ def check_one(claim_text: str, arch_name: str, quantity: str | None, layer: str 
         bound = archs.resolve(spec, given)
     derivation = symbolic.derive(spec.name, bound)
     result = audit(claim, derivation, quantity, layer, tolerance, precision)
-    if claim.free_symbols and {"h", "w"} & set(given) and result.verdict != NOT_PROVEN:
+    if (claim.free_symbols and {"h", "w"} & set(given) and result.verdict != NOT_PROVEN
+            and expanded_terms(claim) <= EXPLAIN_TERMS):
         result = result._replace(explanation=result.explanation + _only_because_bound(
             claim, spec.name, quantity, layer, given, result.explanation))
     result = result._replace(explanation=notes + result.explanation)
