@@ -45,6 +45,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,7 +77,7 @@ class Result:
     """What a command printed (stdout then stderr) and its exit code."""
 
     output: list = field(default_factory=list)
-    code: int = 0
+    code: int | str = 0  # the exit code, or what escaped main() instead of one
 
 
 def pages() -> list:
@@ -275,7 +276,11 @@ def run(command: str) -> Result:
 
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(argv[1:])
+            try:
+                code = main(argv[1:])
+            except BaseException as error:  # a crash is a result too: report it, run the next command
+                traceback.print_exc()
+                code = f"a traceback ({type(error).__name__})"
         return Result((out.getvalue() + err.getvalue()).splitlines(), code)
     if argv[0] == "python":
         done = subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True, timeout=300,
