@@ -19,6 +19,7 @@ perturbation of it (+1, +⌊n/4⌋, +(m−1)(m−2)(m−3), +⌊H/1000⌋) is no
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -182,6 +183,9 @@ def test_formula_any_options(arch, data):
     outcome = cli("formula", arch, *words, *form, *quantity)
     if outcome.code == 0:
         assert "True" not in outcome.out, "a condition printed as True" + show(outcome)
+        lines = outcome.out.splitlines()
+        repeated = [a for a, b in zip(lines, lines[1:]) if a == b and a.strip().startswith("=")]
+        assert not repeated, "the same = line twice" + show(outcome)
         if "--json" in form:
             for condition in as_json(outcome).get("conditions", []):
                 assert condition not in ("True", "False"), show(outcome)
@@ -350,7 +354,7 @@ def _count_words(row: dict) -> list:
          structure={"padding": "valid", "org": "same", "bn": "false"})
 @example(grid={"m": [50000], "k": [3], "n": [128], "hw": [8192]},
          structure={"padding": "valid", "org": "same", "bn": "false"})
-def test_sweep_rows_equal_count(grid, structure):
+def test_sweep_rows_equal_count(grid, structure, tmp_path):
     quantities = "params,macs,flops,activations,ptflops"
     words = [w for name, values in grid.items() for w in ("--" + name, ",".join(map(str, values)))]
     words += [w for name, value in structure.items() for w in ("--" + name, value)]
@@ -368,6 +372,13 @@ def test_sweep_rows_equal_count(grid, structure):
     for bad in doc["invalid"]:
         counted = cli("count", "scratch5", *_count_words(bad["config"]), "--json")
         assert counted.code == 2, f"sweep calls {bad['config']} invalid, count answers" + show(counted)
+    table = tmp_path / f"sweep-{len(os.listdir(tmp_path))}.csv"
+    written = cli("sweep", "scratch5", *words, "--quantity", quantities, "--csv", table, timeout=60)
+    assert written.code == 0, show(written)
+    with open(table, newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["valid"] == "True"]
+    as_csv = sorted(tuple(int(row[q]) for q in names) for row in rows)
+    assert as_csv == sorted(tuple(row[q] for q in names) for row in doc["rows"]), "CSV rows are not the JSON rows"
 
 
 SWEEP_HOSTILE = [["--m", v] for v in HOSTILE_NUMBERS] + [
@@ -669,6 +680,20 @@ def test_train_hostile_out(kind, tmp_path, monkeypatch, tiny_run):
     assert {p.name: p.stat().st_mtime_ns for p in Path(tiny_run).iterdir()} == before, "run overwritten"
 
 
+@pytest.mark.parametrize("content", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64])
+def test_train_on_a_folder_of_bad_images_is_refused(content, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for split in ("train", "test"):
+        for name in ("cats", "dogs"):
+            folder = tmp_path / "data" / split / name
+            folder.mkdir(parents=True)
+            for i in range(3):
+                (folder / f"{i}.png").write_bytes(content)
+    options = [w for w in TINY if w not in ("--synthetic-size", "40")]
+    outcome = cli("train", *options, "--data", tmp_path / "data", "--out", tmp_path / "run", timeout=60)
+    assert outcome.code == 2, "trained on a folder with no readable image" + show(outcome)
+
+
 MEMORY_BOMBS = [
     ["train", *TINY[:3], "--img-size", "100000", "--synthetic-size", "40", "--epochs", "1", "--quiet",
      "--device", "cpu"],
@@ -682,7 +707,7 @@ MEMORY_BOMBS = [
 def test_memory_bombs_are_refused_before_allocating(argv, tmp_path):
     """Run in a child with its address space capped, so a product that does allocate fails
     here (one error line expected) instead of exhausting the shared machine."""
-    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (12 << 30, 12 << 30)); "
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30)); "
             "from cnncost.cli.app import main; sys.exit(main(sys.argv[1:]))")
     done = subprocess.run([sys.executable, "-c", code, *argv, "--out" if argv[0] == "train" else "--limit",
                            str(tmp_path / "run") if argv[0] == "train" else "5"],
