@@ -6,7 +6,6 @@ torch is imported only for ``--module`` (through the registry's ``module:`` form
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated, Optional
 
 import typer
@@ -46,12 +45,19 @@ def summary(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N 
             result["strategy"] = split
         typer.echo(json.dumps(result, indent=2))
         return
-    console = _console()
+    from ..render.fit import available_width
+
     items = view.nest(entries, view.composite_types(network.layers))
+    limit = available_width()
+    rendered, needed, note = view.summary_table(items, strategy=bool(split), limit=limit)
+    grid, grid_width = view.totals_grid(table, split)
+    console = _console(max(needed, grid_width), limit)
     console.print(_title(spec.name, network, config), style="bold")
-    console.print(view.summary_table(items, strategy=bool(split)))
+    console.print(rendered)
+    if note:
+        console.print(note, style="dim")
     console.print()
-    console.print(view.totals_grid(table, split))
+    console.print(grid)
     if split:
         console.print(view.strategy_line(split))
     console.print(view.legend(all_layers, strategy=bool(split)), style="dim")
@@ -65,8 +71,11 @@ def _title(name: str, network, config: dict) -> str:
     return " · ".join(part for part in (f"Model: {name}", settings, f"input {size}") if part)
 
 
-def _console():
-    """A rich console; piped output gets a fixed wide width so rows never wrap."""
+def _console(needed: int, limit: int | None):
+    """A rich console as wide as the fitted table needs (never narrower than ``COLUMNS`` or the
+    terminal); piped output without ``COLUMNS`` gets 160 columns, so the total lines stay whole."""
     from rich.console import Console
 
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    from ..render.fit import console_width
+
+    return Console(highlight=False, width=console_width(needed, limit, 160))

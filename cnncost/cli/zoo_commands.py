@@ -14,12 +14,14 @@ from . import options as o
 from .app import app, friendly
 
 
-def _console():
-    """A rich console (imported here: `count` and `formula` never load rich)."""
+def _console(needed: int = 0, limit: int | None = None):
+    """A rich console (imported here: `count` and `formula` never load rich), as wide as the fitted
+    table needs; piped output without COLUMNS gets 120 columns, so notes keep to one line."""
     from rich.console import Console
 
-    # Piped output has no terminal width; 120 columns keep rows on one line.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    from ..render.fit import console_width
+
+    return Console(highlight=False, width=console_width(needed, limit, 120))
 
 
 @app.command("zoo")
@@ -36,19 +38,30 @@ def zoo_list(json_out: o.Json = False):
     if json_out:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.table import Table
+    from ..render.fit import available_width
+    from ..render.rich_fit import fitted_table
 
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    for col, justify in (("name", "left"), ("input", "left"), ("params", "right"), ("MACs", "right"),
-                         ("torchvision state_dict", "left"), ("source", "left")):
-        t.add_column(col, justify=justify)
-    for r in rows:
-        t.add_row(r["name"], shape_text(r["input"]), f"{r['params']:,}", f"{r['macs']:,}",
-                  r["torchvision"] or "—", r["source"])
-    console = _console()
+    columns = [("name", "left"), ("input", "left"), ("params", "right"), ("MACs", "right"),
+               ("torchvision state_dict", "left"), ("source", "left")]
+    cells = [([r["name"], shape_text(r["input"]), f"{r['params']:,}", f"{r['macs']:,}", r["torchvision"] or "—",
+               r["source"]], None) for r in rows]
+    limit = available_width()
+    # Narrow: the source (prose) wraps; then the torchvision name, the input and the MACs go, in that order.
+    t, needed, note = fitted_table(columns, [(_escape(c), s) for c, s in cells], drop=(4, 1, 3), prose=5,
+                                   limit=limit, box=None, header_style="bold", pad_edge=False)
+    console = _console(needed, limit)
     console.print(t)
+    if note:
+        console.print(note, style="dim")
     console.print("params = PyTorch trainable parameters · MACs = multiply-accumulates of conv/linear, "
                   "bias excluded, at the default input", style="dim")
+
+
+def _escape(cells: list) -> list:
+    """Plain text as rich markup (a source may hold brackets)."""
+    from rich.markup import escape
+
+    return [escape(cell) for cell in cells]
 
 
 @app.command()
@@ -74,10 +87,16 @@ def verify(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N =
     if json_out:
         typer.echo(json.dumps(verify_json(result), indent=2))
     else:
-        console = _console()
+        from ..render.fit import available_width
+
+        limit = available_width()
+        table, needed, note = verify_table(result, limit)
+        console = _console(needed, limit)
         console.print(f"{spec.name} · input {shape_text(network.input_shape)} · engine value, "
                       f"✓ when the reference agrees, ✗ and the reference when not")
-        console.print(verify_table(result))
+        console.print(table)
+        if note:
+            console.print(note, style="dim")
         for note in result.notes:
             console.print(f"note: {note}", style="dim")
         console.print("[bold green]all agree[/]" if result.ok else "[bold red]MISMATCH[/]")

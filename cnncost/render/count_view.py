@@ -39,7 +39,10 @@ def layer_table(table, all_layers: bool = False) -> str:
     rows = [[r.name + (" (aux)" if r.auxiliary else ""), r.type, shape_text(r.output_shape),
              *(f"{getattr(r, k):,}" for k in keys)] for r in visible_rows(table, all_layers)]
     total = ["total", "", "", *(f"{table.total(k):,}" for k in keys)]
-    return plain_table.render(columns, rows, total)
+    # Too narrow: the least telling columns go first (adds and mults follow from MACs); layer,
+    # params and MACs stay. The indices follow the columns above.
+    order = [columns.index((t, "right")) for t in ("adds", "mults", "buffers") if (t, "right") in columns]
+    return plain_table.render(columns, rows, total, drop=tuple(order + [1, 2]))
 
 
 def totals_table(table, headline: str) -> str:
@@ -47,7 +50,7 @@ def totals_table(table, headline: str) -> str:
     values = totals(table)
     order = [headline] + [name for name in CONVENTIONS if name != headline]
     rows = [[name, f"{values[name]:,}", CONVENTIONS[name].meaning] for name in order]
-    return plain_table.render([("convention", "left"), ("total", "right"), ("meaning", "left")], rows)
+    return plain_table.render([("convention", "left"), ("total", "right"), ("meaning", "left")], rows, prose=2)
 
 
 def count_json(arch_name: str, config: dict, table) -> dict:

@@ -168,25 +168,26 @@ def composite_types(nodes: tuple, found: dict | None = None) -> dict:
 
 # --- views -----------------------------------------------------------------------
 
-def summary_table(items: list, strategy: bool = False):
-    """The rich table: layer (tree-indented), type, output shape, Param # (Keras), MACs,
-    and with ``strategy`` a Trainable column (Y, N, part)."""
+def summary_table(items: list, strategy: bool = False, limit=None) -> tuple:
+    """The rich table: layer (tree-indented), type, output shape, Param # (Keras), MACs, and with
+    ``strategy`` a Trainable column (Y, N, part); fitted to ``limit`` columns:
+    (rich Table, the width it needs, the note naming left-out columns or "")."""
     from rich import box
-    from rich.table import Table
+    from rich.markup import escape
 
-    t = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
-    t.add_column("Layer", no_wrap=True)
-    t.add_column("Type", no_wrap=True)
-    t.add_column("Output shape", no_wrap=True)
-    t.add_column("Param #", justify="right", no_wrap=True)
-    t.add_column("MACs", justify="right", no_wrap=True)
-    if strategy:
-        t.add_column("Trainable", justify="center", no_wrap=True)
-    _add_rows(t, items, "", strategy, top=True)
-    return t
+    from .rich_fit import fitted_table
+
+    columns = [("Layer", "left"), ("Type", "left"), ("Output shape", "left"), ("Param #", "right"),
+               ("MACs", "right")] + ([("Trainable", "center")] if strategy else [])
+    rows: list = []
+    _add_rows(rows, items, "", strategy, top=True)
+    rows = [([escape(cell) for cell in cells], style) for cells, style in rows]
+    # Narrow: type, then output shape, then MACs go; the layer and its Param # (and Trainable) stay.
+    return fitted_table(columns, rows, drop=(1, 2, 4), gap=3, limit=limit, box=box.SIMPLE_HEAD,
+                        header_style="bold", pad_edge=False, show_edge=False)
 
 
-def _add_rows(t: Any, items: list, prefix: str, strategy: bool, top: bool = False, in_aux: bool = False) -> None:
+def _add_rows(rows: list, items: list, prefix: str, strategy: bool, top: bool = False, in_aux: bool = False) -> None:
     for n, item in enumerate(items):
         last = n == len(items) - 1
         branch = "" if top else ("└─ " if last else "├─ ")
@@ -194,24 +195,30 @@ def _add_rows(t: Any, items: list, prefix: str, strategy: bool, top: bool = Fals
         style = "bold" if item.children else ("dim" if item.type in ("Add", "Concat") else None)
         cells = [prefix + branch + item.label + marker, item.type, shape_text(item.output_shape),
                  f"{item.keras_params:,}", "—" if item.auxiliary else f"{item.macs:,}"]
-        t.add_row(*cells, *([item.trains] if strategy else []), style=style)
+        rows.append((cells + ([item.trains] if strategy else []), style))
         if item.children:
-            _add_rows(t, list(item.children), prefix + ("" if top else ("   " if last else "│  ")), strategy,
+            _add_rows(rows, list(item.children), prefix + ("" if top else ("   " if last else "│  ")), strategy,
                       in_aux=in_aux or item.auxiliary)
 
 
-def totals_grid(table: Any, split: dict | None = None):
+def totals_grid(table: Any, split: dict | None = None) -> tuple:
     """Keras' three parameter lines and the operation totals, each naming its convention;
-    with a strategy's ``split``, the parameter lines are Keras' after freezing."""
+    with a strategy's ``split``, the parameter lines are Keras' after freezing.
+    (rich grid, the narrowest width that shows every value and word whole)."""
     from rich.table import Table
 
+    lines = total_lines(table, split)
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(justify="right")
-    grid.add_column(style="dim")
-    for label, value, meaning in total_lines(table, split):
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(justify="right", no_wrap=True)
+    # The meaning wraps at spaces when narrow, never narrower than its longest word (nothing cut).
+    longest = max(len(word) for _, _, meaning in lines for word in meaning.split())
+    grid.add_column(style="dim", min_width=longest, overflow="fold")
+    for label, value, meaning in lines:
         grid.add_row(label + ":", f"{value:,}", meaning)
-    return grid
+    labels = max(len(label) + 1 for label, _, _ in lines)
+    values = max(len(f"{value:,}") for _, value, _ in lines)
+    return grid, labels + values + longest + 2 * 2
 
 
 def total_lines(table: Any, split: dict | None = None) -> list:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
 OK, BAD = "✓", "✗"
 
 
 def _cell(cell) -> str:
+    """A cell as rich markup (its values escaped: a shape or note may hold brackets)."""
+    from rich.markup import escape
+
     if cell is None:
         return ""
-    value = f"{cell.engine:,}" if isinstance(cell.engine, int) else str(cell.engine)
+    value = escape(f"{cell.engine:,}" if isinstance(cell.engine, int) else str(cell.engine))
     if cell.ok:
         return f"{value} {OK}"
-    reference = f"{cell.reference:,}" if isinstance(cell.reference, int) else str(cell.reference)
+    reference = escape(f"{cell.reference:,}" if isinstance(cell.reference, int) else str(cell.reference))
     return f"[red]{value} {BAD} {reference}[/red]"
 
 
@@ -24,19 +25,26 @@ def columns(verification) -> list:
     return [c for c in order if c in present]
 
 
-def verify_table(verification) -> Table:
-    """Engine value per cell, ✓ when the reference agrees, ✗ and the reference when not."""
+def verify_table(verification, limit=None) -> tuple:
+    """Engine value per cell, ✓ when the reference agrees, ✗ and the reference when not; fitted to
+    ``limit`` columns: (rich Table, width it needs, note naming left-out columns or "")."""
+    from rich.markup import escape
+
+    from .rich_fit import SECTION, fitted_table
+
     cols = columns(verification)
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    t.add_column("layer")
-    t.add_column("type")
-    for c in cols:
-        t.add_column(c, justify="right")
-    for row in verification.layers:
-        t.add_row(row.name, row.type, *(_cell(row.cells.get(c)) for c in cols))
-    t.add_section()
-    t.add_row("total", "", *(_cell(verification.totals.get(c)) for c in cols), style="bold")
-    return t
+    titles = [("layer", "left"), ("type", "left")] + [(c, "right") for c in cols]
+    rows = [([escape(row.name), escape(row.type), *(_cell(row.cells.get(c)) for c in cols)], None)
+            for row in verification.layers]
+    rows += [SECTION, (["total", "", *(_cell(verification.totals.get(c)) for c in cols)], "bold")]
+    # Least telling first: the tools' columns, buffers, output shape, type; layer, params and MACs stay,
+    # and so does any column holding a mismatch (a ✗ is never hidden).
+    order = [2 + cols.index(c) for c in ("ptflops", "fvcore", "buffers", "output") if c in cols] + [1]
+    failing = frozenset(2 + i for i, c in enumerate(cols) if not all(
+        cell.ok for cell in [row.cells.get(c) for row in verification.layers] + [verification.totals.get(c)]
+        if cell is not None))
+    return fitted_table(titles, rows, drop=tuple(order), keep=failing, limit=limit, box=None,
+                        header_style="bold", pad_edge=False)
 
 
 def verify_json(verification) -> dict:
