@@ -7,6 +7,7 @@ layer names even at 200) and the plain tables ignored COLUMNS altogether.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -131,3 +132,27 @@ def test_verify_shows_every_layer_name_whole(capsys, monkeypatch, width):
             assert values[title] == f"{engine:,} ✓", (title, cells)
     if width == 200:
         assert "(left out" not in out  # the table fits: nothing left out, nothing cut
+
+
+def test_a_column_holding_a_mismatch_is_never_left_out():
+    """At any width the ✗ stays on screen: only agreeing columns may be left out."""
+    pytest.importorskip("rich")
+    from rich.console import Console
+
+    from cnncost.render.verify_view import verify_table
+    from zoo.verify import Cell, LayerCheck, Verification
+
+    def cells(ptflops_ok: bool) -> dict:
+        values = {"output": "64×98×98", "params": 1792, "buffers": 0, "MACs": 16_595_712, "fvcore": 16_595_712}
+        result = {key: Cell(value, value) for key, value in values.items()}
+        result["ptflops"] = Cell(17_210_368, 17_210_368 if ptflops_ok else 17_210_369)
+        return result
+
+    verification = Verification("net", [LayerCheck("a_rather_long_layer_name_for_a_narrow_terminal", "Conv2d",
+                                                   cells(False))], cells(True), [])
+    table, needed, note = verify_table(verification, limit=60)
+    console = Console(width=max(needed, 60), record=True, file=io.StringIO())
+    console.print(table)
+    text = console.export_text()
+    assert "17,210,368 ✗ 17,210,369" in text and "a_rather_long_layer_name_for_a_narrow_terminal" in text
+    assert "ptflops" not in note and "fvcore" in note
