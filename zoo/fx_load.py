@@ -81,11 +81,19 @@ def load_factory(target: str, factory_name: str) -> Callable:
     factory: Any = module
     for part in factory_name.split("."):
         if not hasattr(factory, part):
-            raise CnncostError(f"{target} has no attribute {factory_name!r}")
+            raise CnncostError(f"{target} has no attribute {factory_name!r}{_candidates(module)}")
         factory = getattr(factory, part)
     if not callable(factory):
         raise CnncostError(f"{target}:{factory_name} is not a class or function")
     return factory
+
+
+def _candidates(module: Any) -> str:
+    """' (it defines: make, Net)': the public functions and classes the module itself defines."""
+    names = [name for name, value in vars(module).items() if not name.startswith("_") and callable(value)
+             and getattr(value, "__module__", None) == module.__name__]
+    shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+    return f" (it defines: {shown})" if names else " (it defines no functions or classes)"
 
 
 def _import_dotted(target: str):
