@@ -164,3 +164,75 @@ def test_bad_claims_file_is_one_line(tmp_path, capsys):
 def test_docs_audit_page_is_the_tools_output():
     result = runner.invoke(app, ["check", "--claims", str(DOCS / "seed_claims.toml"), "--markdown"])
     assert result.output == (DOCS / "audit.md").read_text(encoding="utf-8")
+
+
+# --- issue 12: bound symbols, tolerance, numbers as people write them ----------------------
+
+@pytest.mark.parametrize("args, expected_true", [
+    (["m", "--m", "3"], None),  # was AttributeError: 'int' object has no attribute 'free_symbols'
+    (["H", "--hw", "100"], None),
+    (["m", "--m", "3", "--k", "3", "--n", "128", "--hw", "100"], 2222),
+    (["m*k", "--m", "3", "--k", "3"], None),  # a formula whose symbols are all bound, not "a plain number"
+])
+def test_a_claim_of_bound_symbols_is_checked(args, expected_true):
+    result = runner.invoke(app, ["check", *args, "--json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.output)
+    assert doc["verdict"] == "NOT EQUAL"
+    if expected_true is not None:
+        count = runner.invoke(app, ["count", "scratch5", *args[1:], "--json"])
+        assert doc["number"]["true"] == json.loads(count.output)["totals"]["params"] == expected_true
+    else:
+        point = {k: v for k, v in doc["counterexample"].items() if k not in ("claimed", "true")}
+        options = [a for name, v in point.items() for a in (f"--{name.lower()}", str(v))]
+        count = runner.invoke(app, ["count", "scratch5", *args[1:], *options, "--json"])
+        assert doc["counterexample"]["true"] == json.loads(count.output)["totals"]["params"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "-0.0001", "1.5"])
+def test_a_bad_tolerance_is_one_line(value, capsys):
+    assert main(["check", "159114", "--tolerance", value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--tolerance" in err
+
+
+def _number(args):
+    result = runner.invoke(app, ["check", *args, "--json"])
+    return result.exit_code, json.loads(result.output)
+
+
+@pytest.mark.parametrize("claim, given, quantity, value", [
+    ("1.8e9", "macs", "macs", 1_800_000_000), ("1.8E9", "macs", "macs", 1_800_000_000),
+    ("18e8", "macs", "macs", 1_800_000_000), ("1.8G", "macs", "macs", 1_800_000_000),
+    ("1.8 GMACs", None, "macs", 1_800_000_000), ("1.8 billion", "macs", "macs", 1_800_000_000),
+    ("3.6 GFLOPs", None, "flops", 3_600_000_000), ("11.7M params", None, "params", 11_700_000),
+    ("11,689.512K", None, "params", 11_689_512), ("1.8×10^9 MACs", None, "macs", 1_800_000_000),
+])
+def test_scientific_notation_and_unit_suffixes(claim, given, quantity, value):
+    code, doc = _number([claim, "resnet18", *(["--quantity", given] if given else [])])
+    assert doc["quantity"] == quantity and doc["number"]["claimed"] == str(value)  # without --quantity: the unit
+    count = runner.invoke(app, ["count", "resnet18", "--json"])
+    assert doc["number"]["true"] == json.loads(count.output)["totals"][quantity]
+    assert code == (0 if value == doc["number"]["true"] else 1)
+
+
+def test_a_unit_that_contradicts_quantity_is_said():
+    code, doc = _number(["1.8 GFLOPs", "resnet18", "--quantity", "macs", "--tolerance", "0.05"])
+    assert code == 0 and "the claim's unit GFLOPs names flops, but macs is checked" in doc["explanation"][0]
+
+
+def test_a_number_near_another_conventions_value_is_named_as_that_mix_up():
+    # resnet18: 1,814,073,344 MACs, 3,628,146,688 FLOPs; "1.8 GFLOPs" (±2.8% as written) is the MACs.
+    code, doc = _number(["1.8 GFLOPs", "resnet18"])
+    assert code == 1 and doc["quantity"] == "flops"
+    assert "within ±2.8% of the macs convention (1,814,073,344), the likely mix-up" in " ".join(doc["explanation"])
+    code, doc = _number(["116.8M", "--quantity", "flops"])  # scratch5: 116,801,536 MACs
+    assert doc["number"]["matches"] == ["the macs convention"]
+
+
+def test_the_true_value_and_relative_error_print_once_with_digit_groups():
+    result = runner.invoke(app, ["check", "233,603,072", "--quantity", "macs"])
+    assert result.output.count("relative error") == 1
+    assert result.output.splitlines()[0] == ("NOT EQUAL  claimed 233,603,072 · true 116,801,536 · "
+                                             "relative error +100.0%")
+    assert "true: 116,801,536" in result.output

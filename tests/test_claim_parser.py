@@ -272,3 +272,46 @@ def test_importing_the_package_stays_light():
     code = "import cnncost.claims, sys; print('sympy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- issue 12: scientific notation; units only on plain numbers -----------------------------
+
+@pytest.mark.parametrize("text, value", [("1.8e9", 1_800_000_000), ("2E-3", sympy.Rational(1, 500)),
+                                         ("3e0", 3), ("2e+3", 2000), ("1.5e1k", 15 * k)])
+def test_scientific_notation(text, value):
+    assert same(parse(text), value)
+
+
+def test_scientific_notation_is_bounded_and_yields_to_a_name_e():
+    with pytest.raises(CnncostError, match="exponent of 10"):
+        parse("1e61")
+    e = sympy.Symbol("e")
+    assert same(parse_claim("2e+3", {"e": e}), 2 * e + 3)  # with a variable e, 2e+3 is a formula
+
+
+@pytest.mark.parametrize("text, number, scale, quantity", [
+    ("1.8G", "1.8", 10**9, None), ("1.8 GFLOPs", "1.8", 10**9, "flops"), ("4.1 GMACs", "4.1", 10**9, "macs"),
+    ("25.6M params", "25.6", 10**6, "params"), ("25.6m params", "25.6", 10**6, "params"),
+    ("1.8 billion", "1.8", 10**9, None), ("233,603,072 FLOPs", "233,603,072", 1, "flops"),
+    ("3.8×10^9 MAdds", "3.8×10^9", 1, "macs"),
+])
+def test_units_split_numbers(text, number, scale, quantity):
+    from cnncost.claims import units
+
+    assert units.split(text, NAMES) == (number, scale, quantity, text[len(number):].strip())
+
+
+@pytest.mark.parametrize("text", ["2mk", "5m", "3k", "4k²m² + 5m", "m params", "2G"])
+def test_units_never_split_formulas(text):
+    from cnncost.claims import units
+
+    names = {**NAMES, "G": sympy.Symbol("G")}  # an architecture file may have a variable G
+    assert units.split(text, names) is None
+
+
+def test_written_precision():
+    from cnncost.claims import units
+
+    assert units.rounding("1.8", 10**9) == pytest.approx(0.05 / 1.8)
+    assert units.rounding("1.8×10^9", 1) == pytest.approx(0.05 / 1.8)
+    assert units.rounding("233,603,072", 1) == 0  # an integer written out is exact

@@ -4,8 +4,8 @@ A claim that is a number followed by a scale (K, M, G, B, T, thousand, million,
 billion, trillion) and/or a unit word (FLOPs, MACs, MAdds, params) is split into
 the number, the scale and the quantity the unit names. Formulas are never split:
 the number part must contain no names, and a scale letter that is a variable of
-the architecture (or a lowercase k/m without a unit word after it) is left to
-the formula parser. The written precision (``1.8`` means ±0.05) is kept, so a
+the architecture, or a lowercase k/m, is a scale only with a unit word after it
+(``25.6m params``); otherwise it is left to the formula parser. The written precision (``1.8`` means ±0.05) is kept, so a
 number near another convention's value can be named as that mix-up.
 """
 
@@ -42,8 +42,8 @@ def split(text: str, names: dict) -> Number | None:
     scale, unit = match.group("scale"), match.group("unit")
     if not scale and not unit:
         return None
-    if scale in names or (scale in ("k", "m") and not unit):
-        return None  # a variable (2mk ends in k): a formula, not a unit
+    if not unit and (scale in names or scale in ("k", "m")):
+        return None  # a variable (2mk ends in k): a formula, not a unit; "25.6m params" is a unit
     number = text[:match.start()].rstrip()
     if not number or re.search(r"[^\W\d_]", number.replace("×", "").replace("e", "").replace("E", "")):
         return None  # no figure, or names in front: the parser will say what is wrong
