@@ -151,3 +151,49 @@ def test_help_describes_the_arguments():
 
     result = CliRunner().invoke(app, ["count", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "architecture: a zoo name" in result.output
+
+
+def test_version_is_the_installed_distributions(capsys):
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"cnncost {version('cnncost')}\n"
+
+
+@pytest.mark.parametrize("command", [["count", "--json"], ["formula", "--json"], ["summary"]])
+@pytest.mark.parametrize("upper, lower", [(["--H", "100", "--W", "120"], ["--h", "100", "--w", "120"]),
+                                          (["--HW", "96"], ["--hw", "96"])])
+def test_the_size_names_formulas_print_are_options_too(command, upper, lower):
+    """Formulas say H and W, so --H/--W/--HW mean --h/--w/--hw."""
+    aliased, plain = invoke(*command, *upper), invoke(*command, *lower)
+    assert aliased.exit_code == 0 and aliased.output == plain.output
+    assert invoke("count", "--H", "100", "--h", "90").exit_code != 0  # one option, given twice
+
+
+@pytest.mark.parametrize("keywords, option, complaint", [
+    (dict(m=0), ["--m", "0"], "0 is out of range (need an integer ≥ 1)"),
+    (dict(in_channels=0), ["--in-channels", "0"], "0 is out of range (need an integer ≥ 1)"),
+    (dict(padding="full"), ["--padding", "full"], "'full' is not allowed for scratch5; choose one of valid, same"),
+])
+def test_python_errors_name_keywords_and_the_cli_its_options(keywords, option, complaint, capsys):
+    import cnncost
+    from cnncost.errors import CnncostError
+
+    (name,) = keywords
+    for call in (cnncost.count, cnncost.formula):
+        with pytest.raises(CnncostError) as raised:
+            call("scratch5", **keywords)
+        assert str(raised.value) == f"{name}: {complaint}"
+    assert main(["count", *option]) == 2
+    assert capsys.readouterr().err == f"error: {option[0]}: {complaint}\n"
+
+
+def test_an_unknown_keyword_lists_keywords_in_python_and_options_on_the_command_line(capsys):
+    import cnncost
+    from cnncost.errors import CnncostError
+
+    with pytest.raises(CnncostError, match=r"^m: not a parameter of resnet18 \(it takes h, w, classes, in_channels\)$"):
+        cnncost.count("resnet18", m=3)
+    assert main(["count", "resnet18", "--m", "3"]) == 2
+    assert capsys.readouterr().err == ("error: --m: not an option of resnet18 "
+                                       "(it takes --h, --w, --classes, --in-channels)\n")

@@ -8,9 +8,50 @@ documentation all read the same declaration.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, NamedTuple
 
 from ..errors import CnncostError
+
+
+def keyword(name: str) -> str:
+    """The Python spelling of a parameter: its builder keyword (in_channels)."""
+    return name
+
+
+# How errors name parameters: by keyword for Python callers; the CLI installs its flags.
+_SPELLING = {"name": keyword, "option": "a parameter"}
+
+
+class ParameterError(CnncostError):
+    """A bad value for one declared parameter.
+
+    The message names parameters however the caller spells them: ``m: 0 is out of range``
+    from the Python API, ``--m: 0 is out of range`` on the command line (see :func:`spelled_as`).
+    ``complaint`` may refer to other parameters as ``{listed}`` and to the word for a
+    parameter as ``{option}``.
+    """
+
+    def __init__(self, parameter: str, complaint: str, listed: tuple = ()):
+        super().__init__(parameter, complaint, listed)
+        self.parameter, self.complaint, self.listed = parameter, complaint, tuple(listed)
+
+    def __str__(self) -> str:
+        spell = _SPELLING["name"]
+        listed = ", ".join(spell(n) for n in self.listed)
+        return f"{spell(self.parameter)}: " + self.complaint.format(listed=listed, option=_SPELLING["option"])
+
+
+@contextmanager
+def spelled_as(name: Callable[[str], str], option: str) -> Iterator[None]:
+    """Within the block, parameter errors name parameters with ``name`` (the CLI: --in-channels)
+    and call one ``option`` ("an option")."""
+    saved = dict(_SPELLING)
+    _SPELLING.update(name=name, option=option)
+    try:
+        yield
+    finally:
+        _SPELLING.update(saved)
 
 
 class Param(NamedTuple):
@@ -97,8 +138,8 @@ def resolve(arch: Arch, given: dict, keep_symbolic: bool = False) -> dict:
     """
     unknown = sorted(set(given) - {p.name for p in arch.params})
     if unknown:
-        accepted = ", ".join(flag(p.name) for p in arch.params)
-        raise CnncostError(f"{flag(unknown[0])}: not an option of {arch.name} (it takes {accepted})")
+        raise ParameterError(unknown[0], "not {option} of " + _literal(arch.name) + " (it takes {listed})",
+                             tuple(p.name for p in arch.params))
     values = {}
     for p in arch.params:
         if p.name in given:
@@ -109,16 +150,22 @@ def resolve(arch: Arch, given: dict, keep_symbolic: bool = False) -> dict:
 
 
 def flag(name: str) -> str:
-    """The command-line spelling of a parameter: in_channels -> --in-channels."""
-    return "--" + name.replace("_", "-")
+    """The command-line spelling of a parameter: in_channels -> --in-channels.
+
+    The CLI's own mapping is ``cnncost.cli.options.flag``; this forwards to it for the
+    callers that spell options themselves (imported lazily: the CLI layer loads typer).
+    """
+    from ..cli.options import flag as cli_flag
+
+    return cli_flag(name)
 
 
 def check_value(arch: Arch, p: Param, value: Any) -> Any:
     """One value checked against its declaration; bad values are one-line errors."""
     if p.choices:
         if value not in p.choices:
-            raise CnncostError(f"{flag(p.name)}: {value!r} is not allowed for {arch.name}; choose one of "
-                               + ", ".join(map(str, p.choices)))
+            raise ParameterError(p.name, _literal(f"{value!r} is not allowed for {arch.name}; choose one of "
+                                                  + ", ".join(map(str, p.choices))))
         return value
     if isinstance(p.default, bool):
         return bool(value)
@@ -134,9 +181,9 @@ def _check_int(p: Param, value: Any) -> int:
         elif isinstance(value, str) and value.strip().lstrip("+").isdigit():
             value = int(value)
         else:
-            raise CnncostError(f"{flag(p.name)}: {value!r} is not a whole number (need an integer ≥ {p.minimum})")
+            raise ParameterError(p.name, _literal(f"{value!r} is not a whole number (need an integer ≥ {p.minimum})"))
     if value < p.minimum:
-        raise CnncostError(f"{flag(p.name)}: {value} is out of range (need an integer ≥ {p.minimum})")
+        raise ParameterError(p.name, f"{value} is out of range (need an integer ≥ {p.minimum})")
     return value
 
 
@@ -144,10 +191,15 @@ def _check_float(p: Param, value: Any) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise CnncostError(f"{flag(p.name)}: {value!r} is not a number") from None
+        raise ParameterError(p.name, _literal(f"{value!r} is not a number")) from None
     if not 0.0 <= value < 1.0:
-        raise CnncostError(f"{flag(p.name)}: {value} is out of range (need 0 ≤ value < 1)")
+        raise ParameterError(p.name, f"{value} is out of range (need 0 ≤ value < 1)")
     return value
+
+
+def _literal(text: str) -> str:
+    """``text`` (which may quote a user's value) safe inside a ParameterError's complaint template."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 # Input-size parameters shared by every image architecture.

@@ -13,6 +13,26 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Exact parameter and operation counts of CNNs, as formulas and numbers.")
 
 
+def _print_version(requested: bool) -> None:
+    """``--version``: the installed distribution's version, then exit 0."""
+    if not requested:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("cnncost")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        from .. import __version__ as number
+    typer.echo(f"cnncost {number}")
+    raise typer.Exit(0)
+
+
+@app.callback()
+def _root(show_version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                            help="print cnncost's version and exit")) -> None:
+    """Exact parameter and operation counts of CNNs, as formulas and numbers."""
+
+
 def fail(message: str) -> None:
     """Print one error line to stderr and exit with code 2."""
     typer.echo(f"error: {message}", err=True)
@@ -24,10 +44,16 @@ def friendly(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from ..archs.registry import spelled_as
+        from .options import flag
+
         try:
-            return command(*args, **kwargs)
+            # The library names parameters by keyword (m: ...); here they are the options (--m: ...).
+            with spelled_as(flag, "an option"):
+                return command(*args, **kwargs)
         except CnncostError as error:
-            fail(str(error))
+            with spelled_as(flag, "an option"):
+                fail(str(error))
 
     return wrapper
 

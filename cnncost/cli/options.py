@@ -14,9 +14,10 @@ Arch = Annotated[str, typer.Argument(help="architecture: a zoo name (zoo. prefix
 M = Annotated[Optional[int], typer.Option("--m", help="filters in the first conv layer")]
 K = Annotated[Optional[int], typer.Option("--k", help="kernel size k (k×k)")]
 N = Annotated[Optional[int], typer.Option("--n", help="neurons in the dense layer")]
-HW = Annotated[Optional[int], typer.Option("--hw", help="input height and width (square input)")]
-H = Annotated[Optional[int], typer.Option("--h", help="input height")]
-W = Annotated[Optional[int], typer.Option("--w", help="input width")]
+# Formulas name the input size H and W, so those spellings are accepted too (--H 100 = --h 100).
+HW = Annotated[Optional[int], typer.Option("--hw", "--HW", help="input height and width (square input)")]
+H = Annotated[Optional[int], typer.Option("--h", "--H", help="input height (H in formulas)")]
+W = Annotated[Optional[int], typer.Option("--w", "--W", help="input width (W in formulas)")]
 Classes = Annotated[Optional[int], typer.Option("--classes", help="output classes")]
 InChannels = Annotated[Optional[int], typer.Option("--in-channels", help="input channels")]
 PaddingOpt = Annotated[Optional[str], typer.Option("--padding", help="conv padding: valid or same")]
@@ -35,6 +36,12 @@ Module = Annotated[Optional[str], typer.Option(
     "--module", metavar="SPEC",
     help="count a PyTorch module instead of ARCH: package.module:factory or path/to/file.py:factory "
          "(same as ARCH = module:SPEC; imports torch)")]
+
+
+def flag(name: str) -> str:
+    """The command-line spelling of a parameter (in_channels -> --in-channels): the one mapping
+    from the library's parameter names to this CLI's options."""
+    return "--" + name.replace("_", "-")
 
 
 def hyperparameters(m=None, k=None, n=None, hw=None, h=None, w=None, classes=None, in_channels=None,
