@@ -25,6 +25,8 @@ How output is compared
     the rest of the line. ``…`` (one character) is always literal: cnncost prints it itself.
     Timings are masked (MASK): a number directly followed by `` ms``, `` s``, `` img/s`` or
     `` TFLOP/s`` compares equal to any other number there, so a page shows a real run's times.
+    Timings without a unit (a table's img/s column) cannot be masked: a page elides them with
+    an inline ``...``, as training.md does with its epoch table.
     A command that shows no output at all must succeed (exit 0); its output is not compared.
     The exit code must be 2 exactly when the shown output is an ``error:`` line.
 
