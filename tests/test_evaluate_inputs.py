@@ -168,3 +168,25 @@ def test_weights_that_are_a_fifo_are_refused_without_waiting(tmp_path, capsys):
     os.mkfifo(fifo)
     one_error_line(*cli(capsys, "show", "filters", "zoo.smallcnn_res", "--weights", fifo, "--out", tmp_path / "x.png"),
                    f"error: --weights: {fifo}: cannot read the weights file (not a regular file: a FIFO)")
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_a_raw_malicious_pickle_warns_nothing_and_never_runs(protocol, tmp_path, capsys):
+    """torch warns (a Python warning, two raw lines on stderr) about protocol-4 pickles before
+    refusing them: the user must see only the one error line, for run files and --weights alike."""
+    import pickle
+    import warnings
+
+    marker = tmp_path / "PICKLED"
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps(Reduce(marker), protocol=protocol))
+    commands = (["evaluate", path, "--data", tmp_path], ["show", "filters", path, "--out", tmp_path / "x.png"],
+                ["show", "filters", "smallcnn", "--weights", path, "--out", tmp_path / "x.png"])
+    for args in commands:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code, printed, err = cli(capsys, *args)
+        assert code == 2 and printed == "" and err.count("\n") == 1, (args, err)
+        assert f"{path}" in err and "readable" in err or "not a cnncost checkpoint" in err, err
+        assert caught == [], [str(w.message) for w in caught]
+    assert not marker.exists()

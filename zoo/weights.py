@@ -5,6 +5,7 @@ Nothing is ever downloaded: the user points at a local file.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -42,10 +43,21 @@ def read_state_dict(path: str | Path) -> dict:
     except CnncostError as error:
         raise CnncostError(f"--weights: {error}") from None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_data_only(path)
     except Exception as error:  # pickle, zip and torch errors alike: one line
         raise CnncostError(f"--weights: {path} is not a readable PyTorch checkpoint ({error.__class__.__name__})") from None
     return _unwrap(state, path)
+
+
+def load_data_only(path: Path):
+    """``torch.load`` of tensors and plain data only (``weights_only``): never runs code.
+
+    torch's own warnings while unpickling (e.g. about the pickle protocol of a hostile file)
+    are silenced: what is wrong with the file reaches the user as the caller's one error line.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _unwrap(state, path: Path) -> dict:

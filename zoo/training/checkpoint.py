@@ -22,6 +22,7 @@ from cnncost.archs.registry import MODULE_PREFIX
 from cnncost.errors import CnncostError
 from cnncost.userfile import require_regular
 
+from ..weights import load_data_only
 from .config import TrainConfig
 from .files import save_atomic_torch
 
@@ -63,7 +64,7 @@ def load(path: Path) -> dict:
     # A FIFO, device or directory is refused before torch opens it (a FIFO would block forever).
     require_regular(path, "run file")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_data_only(path)
     except pickle.UnpicklingError as error:  # a pickle asking for code: refused by weights_only
         raise CnncostError(f"{path}: not a cnncost checkpoint (torch refused to unpickle it: "
                            f"{_refusal(error)})") from None
