@@ -32,6 +32,7 @@ from typing import NamedTuple
 import sympy
 
 from ..exact import compile_exact
+from ..render.printer import text
 
 MAX_CLASSES = 65_536  # residue vectors x mod M enumerated (32³ covers scratch5's H, W, k)
 MAX_TERMS = 5_000  # terms of the rewritten difference, bounded before expanding
@@ -85,11 +86,11 @@ class _Rewriter:
             raise _Unknown("a floor's argument is too large to expand")
         argument = sympy.expand(argument)
         if not argument.is_polynomial(*names):
-            raise _Unknown(f"⌊{argument}⌋ has a non-polynomial argument")
+            raise _Unknown(f"⌊{text(argument)}⌋ has a non-polynomial argument (only those are split into classes)")
         poly = sympy.Poly(argument, *names) if names else None
         coefficients = poly.coeffs() if poly is not None else [argument]
         if not all(c.is_Rational for c in coefficients):
-            raise _Unknown(f"⌊{argument}⌋ has a non-rational coefficient")
+            raise _Unknown(f"⌊{text(argument)}⌋ has a non-rational coefficient")
         denominator = math.lcm(*[int(c.q) for c in coefficients])
         numerator = sympy.expand(argument * denominator)
         content = math.gcd(denominator, *[int(c * denominator) for c in coefficients])
@@ -175,8 +176,8 @@ def _enumerate(rewriter, variables, coefficients, degrees) -> Proof:
     under = [v for v in variables if v in moduli]
     total = math.prod(moduli[v] for v in under)
     if total > MAX_CLASSES:
-        shown = " × ".join(f"{moduli[v]} ({v})" for v in under)
-        raise _Unknown(f"{shown} residue classes exceed {MAX_CLASSES:,}")
+        shown = " × ".join(f"{moduli[v]:,} ({v} mod {moduli[v]:,})" for v in under)
+        raise _Unknown(f"{shown} residue classes exceed the {MAX_CLASSES:,} this check enumerates")
     symbols = [s for s, _, _ in needed]
     steps = [(compile_exact(n, under + symbols[:i]), d) for i, (_, n, d) in enumerate(needed)]
     checks = [compile_exact(c, symbols) for c in coefficients]

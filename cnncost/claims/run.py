@@ -8,7 +8,7 @@ from ..conventions import CONVENTIONS
 from ..errors import CnncostError
 from ..render.printer import text
 from . import units
-from .audit import EXPLAIN_TERMS, NOT_PROVEN, audit, expanded_terms
+from .audit import EXPLAIN_TERMS, NOT_EQUAL, NOT_PROVEN, audit, expanded_terms
 from .batch import load, refuse_modules  # noqa: F401  (re-exported for the CLI)
 
 DESIGN = ("h", "w", "m", "k", "n")
@@ -57,6 +57,8 @@ def _only_because_bound(claim, arch, quantity, layer, given, said) -> list:
     """Sentences that appear once H and W are free: terms right only at the bound size."""
     free = {k: v for k, v in given.items() if k not in ("h", "w")}
     general = audit(claim, symbolic.derive(arch, free), quantity, layer)
+    if general.verdict != NOT_EQUAL:  # right (or undecided) for other sizes too: nothing to add
+        return []
     size = f"H = {given.get('h', 'H')}, W = {given.get('w', 'W')}"
     new = [sentence for sentence in general.explanation if sentence not in said]
     return [f"right only because {size} is bound; for other sizes: {'; '.join(new)}"] if new else []

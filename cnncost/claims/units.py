@@ -5,8 +5,9 @@ billion, trillion) and/or a unit word (FLOPs, MACs, MAdds, params) is split into
 the number, the scale and the quantity the unit names. Formulas are never split:
 the number part must contain no names, and a scale letter that is a variable of
 the architecture, or a lowercase k/m, is a scale only with a unit word after it
-(``25.6m params``); otherwise it is left to the formula parser. The written precision (``1.8`` means ±0.05) is kept, so a
-number near another convention's value can be named as that mix-up.
+(``25.6m params``); otherwise it is left to the formula parser. The written
+precision (``1.8`` means ±0.05) is kept, so a number near another convention's
+value can be named as that mix-up.
 """
 
 from __future__ import annotations

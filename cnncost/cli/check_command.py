@@ -33,7 +33,8 @@ def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula 
           claims: Optional[str] = typer.Option(None, "--claims", help="a TOML file of many claims"),
           markdown: bool = typer.Option(False, "--markdown", help="with --claims: a Markdown report"),
           tolerance: float = typer.Option(0.0, "--tolerance", min=0.0, max=1.0,
-                                          help="a number claim within this relative error is accepted (rounded figures)")):
+                                          help="a number claim within this relative error is accepted "
+                                               "(rounded figures)")):
     """Is a claimed formula or number right? If not: the difference, why, and a counterexample.
 
     EQUAL is a proof (floors split into residue classes); NOT EQUAL comes with a counterexample.
