@@ -34,7 +34,7 @@ def filters(m, org: str, block: int):
     if org == "double":
         return m * 2**block
     if org == "half":
-        return exact_div(m, 2**block, f"conv{block + 1}", f"--org half gives m/{2**block} filters:")
+        return exact_div(m, 2**block, f"conv{block + 1}", f"org half gives m/{2**block} filters:")
     return m
 
 
