@@ -201,3 +201,17 @@ def test_proof_bounds_are_stated():
     decided = proof.decide(sympy.floor(H / 10**7) - sympy.floor((H - 1) / 10**7), [H])
     assert decided.status == "unknown" and "exceeds" in decided.reason
     assert math.prod([32, 32, 32]) <= proof.MAX_CLASSES  # scratch5's H, W, k classes fit
+
+
+@pytest.mark.parametrize("arch, options", [("scratch5", ["--padding", "same"]), ("smallcnn", []),
+                                           ("resnet18", [])])
+def test_the_formula_commands_output_checks_equal_and_perturbed_not(arch, options):
+    """End to end: `cnncost formula --json` (sympy strings, parsed here by the test), printed in
+    display form, handed to `cnncost check`."""
+    doc = json.loads(runner.invoke(app, ["formula", arch, *options, "--json"]).output)
+    symbols = {s: sympy.Symbol(s, integer=True, positive=True) for s in doc["symbols"]}
+    shown = text(sympy.sympify(doc["formulas"]["macs"], locals=symbols))  # trusted test data, not user text
+    result = runner.invoke(app, ["check", shown, arch, *options, "--quantity", "macs"])
+    assert result.exit_code == 0 and result.output.startswith("EQUAL"), result.output
+    wrong = runner.invoke(app, ["check", shown + " + ⌊H/1000⌋", arch, *options, "--quantity", "macs", "--json"])
+    assert wrong.exit_code == 1 and json.loads(wrong.output)["counterexample"]["H"] >= 1000

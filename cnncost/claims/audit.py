@@ -119,9 +119,11 @@ def _prove(difference, derivation) -> tuple:
     ranges = _finite_ranges(derivation)
     if not ranges or math.prod(len(v) for v in ranges.values()) > MAX_CASES:
         return decided, {}, ""
+    cases = math.prod(len(v) for v in ranges.values())
     for values in itertools.product(*ranges.values()):
-        fixed = dict(zip(ranges, values))
-        case = proof.decide(difference.xreplace(fixed), [s for s in free if s not in fixed])
+        fixed = dict(zip(ranges, values))  # the cases share one budget of residue classes
+        case = proof.decide(difference.xreplace(fixed), [s for s in free if s not in fixed],
+                            proof.MAX_CLASSES // cases)
         if case.status != "zero":
             return case, fixed, ""
     spans = ", ".join(f"{s} ∈ {_ranges(v)}" for s, v in ranges.items())

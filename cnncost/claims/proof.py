@@ -121,15 +121,16 @@ def terms(expr) -> int:
     return 1
 
 
-def decide(difference, variables: list) -> Proof:
-    """Whether ``difference`` (in integer ``variables``) is 0 at every integer point."""
+def decide(difference, variables: list, max_classes: int = MAX_CLASSES) -> Proof:
+    """Whether ``difference`` (in integer ``variables``) is 0 at every integer point,
+    enumerating at most ``max_classes`` residue classes."""
     try:
-        return _decide(difference, list(variables))
+        return _decide(difference, list(variables), max_classes)
     except _Unknown as why:
         return Proof("unknown", reason=str(why))
 
 
-def _decide(difference, variables: list) -> Proof:
+def _decide(difference, variables: list, max_classes: int) -> Proof:
     rewriter = _Rewriter(variables)
     rewritten = rewriter.rewrite(difference)
     if terms(rewritten) > MAX_TERMS:
@@ -146,10 +147,10 @@ def _decide(difference, variables: list) -> Proof:
     degrees = {v: poly.degree(v) for v in present} if poly else {}
     if not residue_symbols:
         return Proof("nonzero", degrees=degrees)
-    return _enumerate(rewriter, variables, coefficients, degrees)
+    return _enumerate(rewriter, variables, coefficients, degrees, max_classes)
 
 
-def _enumerate(rewriter, variables, coefficients, degrees) -> Proof:
+def _enumerate(rewriter, variables, coefficients, degrees, max_classes: int) -> Proof:
     """Evaluate the coefficients at every residue vector that some class of x produces.
 
     Only the residues the non-zero coefficients use matter, and each variable only
@@ -175,9 +176,9 @@ def _enumerate(rewriter, variables, coefficients, degrees) -> Proof:
             moduli[v] = math.lcm(moduli.get(v, 1), p)
     under = [v for v in variables if v in moduli]
     total = math.prod(moduli[v] for v in under)
-    if total > MAX_CLASSES:
+    if total > max_classes:
         shown = " × ".join(f"{moduli[v]:,} ({v} mod {moduli[v]:,})" for v in under)
-        raise _Unknown(f"{shown} residue classes exceed the {MAX_CLASSES:,} this check enumerates")
+        raise _Unknown(f"{shown} residue classes exceed the {max_classes:,} this check enumerates")
     symbols = [s for s, _, _ in needed]
     steps = [(compile_exact(n, under + symbols[:i]), d) for i, (_, n, d) in enumerate(needed)]
     checks = [compile_exact(c, symbols) for c in coefficients]
