@@ -32,9 +32,9 @@ def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula 
           json_out: o.Json = False,
           claims: Optional[str] = typer.Option(None, "--claims", help="a TOML file of many claims"),
           markdown: bool = typer.Option(False, "--markdown", help="with --claims: a Markdown report"),
-          tolerance: float = typer.Option(0.0, "--tolerance", min=0.0, max=1.0,
-                                          help="a number claim within this relative error is accepted "
-                                               "(rounded figures)")):
+          tolerance: float = typer.Option(0.0, "--tolerance",  # range checked by the audit: nan too
+                                          help="a number claim within this relative error (0 to 1) is "
+                                               "accepted (rounded figures)")):
     """Is a claimed formula or number right? If not: the difference, why, and a counterexample.
 
     EQUAL is a proof (floors split into residue classes); NOT EQUAL comes with a counterexample.
