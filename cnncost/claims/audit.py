@@ -14,7 +14,6 @@ import math
 from typing import Any, NamedTuple
 
 import sympy
-from sympy.core.relational import Relational
 
 from .. import symbolic
 from ..conventions import CONVENTIONS
@@ -130,11 +129,15 @@ def _prove(difference, derivation) -> tuple:
     return proof.Proof("zero"), {}, f"proved for each valid {spans} (the validity conditions bound it)"
 
 
+INEQUALITIES = (sympy.GreaterThan, sympy.StrictGreaterThan, sympy.LessThan, sympy.StrictLessThan)
+
+
 def _finite_ranges(derivation) -> dict:
     """{variable: [1, …, upper]} for variables a validity condition bounds above on its own."""
     upper: dict = {}
     for condition in derivation.conditions:
-        if not isinstance(condition, Relational) or len(condition.free_symbols) != 1:
+        # Only inequalities bound a variable; a divisibility condition (Eq(Mod(r, 2), 0)) has no side.
+        if not isinstance(condition, INEQUALITIES) or len(condition.free_symbols) != 1:
             continue
         (variable,) = condition.free_symbols
         poly = sympy.expand(condition.gts - condition.lts).as_poly(variable)  # ≥ 0 (> 0 if strict)
