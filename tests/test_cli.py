@@ -197,3 +197,20 @@ def test_an_unknown_keyword_lists_keywords_in_python_and_options_on_the_command_
     assert main(["count", "resnet18", "--m", "3"]) == 2
     assert capsys.readouterr().err == ("error: --m: not an option of resnet18 "
                                        "(it takes --h, --w, --classes, --in-channels)\n")
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ("²", "'²' is not a whole number (need an integer ≥ 1)"),  # str.isdigit() is true for it
+    ("٣", "'٣' is not a whole number (need an integer ≥ 1)"),
+    ("1" * 40, "a 40-digit number is out of range (at most 30 digits)"),
+])
+def test_whole_numbers_given_as_text_are_ascii_digits(text, complaint):
+    """Architecture parameters given as text (--set, the Python API) take ASCII digits only;
+    '²' used to pass the digit test and then crash int()."""
+    import cnncost
+    from cnncost.errors import CnncostError
+
+    with pytest.raises(CnncostError) as raised:
+        cnncost.count("scratch5", m=text)
+    assert str(raised.value) == f"m: {complaint}"
+    assert cnncost.count("scratch5", m="+16").total("params") == cnncost.count("scratch5", m=16).total("params")

@@ -178,13 +178,26 @@ def _check_int(p: Param, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        elif isinstance(value, str) and value.strip().lstrip("+").isdigit():
+        elif isinstance(value, str) and _ascii_whole(value):
+            digits = len(value.strip().removeprefix("+"))
+            if digits > MAX_DIGITS:
+                raise ParameterError(p.name, f"a {digits}-digit number is out of range (at most {MAX_DIGITS} digits)")
             value = int(value)
         else:
             raise ParameterError(p.name, _literal(f"{value!r} is not a whole number (need an integer ≥ {p.minimum})"))
     if value < p.minimum:
         raise ParameterError(p.name, f"{value} is out of range (need an integer ≥ {p.minimum})")
     return value
+
+
+MAX_DIGITS = 30  # far beyond any real size, and far below int()'s 4,300-digit conversion limit
+
+
+def _ascii_whole(text: str) -> bool:
+    """Whether ``text`` is a plain decimal whole number: ASCII digits only (``'²'.isdigit()`` is
+    true, yet ``int('²')`` fails)."""
+    digits = text.strip().removeprefix("+")
+    return digits.isascii() and digits.isdigit()
 
 
 def _check_float(p: Param, value: Any) -> float:
