@@ -100,3 +100,29 @@ def test_a_quantity_constant_over_the_grid_is_swept(capsys):
     assert main(["sweep", "resnet18", "--hw", "64,224", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert [row["params"] for row in rows] == [11_689_512, 11_689_512]
+
+
+@pytest.mark.parametrize("columns", [60, 70, 200])
+def test_the_table_fits_columns_without_cutting_a_number(columns, capsys, monkeypatch):
+    """Quantity columns other than the sort column are left out (and named) to fit COLUMNS;
+    every number shown is whole and equals the JSON row's."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    args = ["sweep", "scratch5", "--m", "16,32", "--k", "3", "--n", "64,128", "--hw", "100,224",
+            "--quantity", "params,macs,flops,mults+adds,activations,ptflops", "--limit", "8"]
+    assert main(args) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert main(args + ["--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    head = table[1].split()
+    body = table[2:2 + len(rows)]
+    assert "…" not in "\n".join(body)
+    shown = {tuple(line.split()) for line in body}
+    expected = {tuple(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in head) for row in rows}
+    assert shown == expected
+    left_out = [c for c in ("params", "macs", "flops", "mults+adds", "activations", "ptflops") if c not in head]
+    assert "params" in head and {"m", "n", "hw"} <= set(head)
+    if left_out:
+        note = next(line for line in table if line.startswith("(left out"))
+        assert all(c in note for c in left_out)
+    else:
+        assert columns == 200

@@ -86,7 +86,10 @@ def text(stream, top: Top, limit: int) -> str:
     rows = [[_cell(shown[c][i]) for c in cols] for i in range(len(shown[cols[0]]))] if shown and cols else []
     if rows:
         justify = ["right" if c in stream.quantities or c in SIZE_COLUMNS else "left" for c in cols]
-        lines.append(plain_table.render(list(zip(cols, justify)), rows))
+        # The grid's own columns identify a row and always stay; quantities other than the sort
+        # column may be left out to fit COLUMNS, the last first (the note under the table names them).
+        droppable = tuple(i for i in reversed(range(len(cols))) if cols[i] in stream.quantities and cols[i] != top.sort)
+        lines.append(plain_table.render(list(zip(cols, justify)), rows, drop=droppable))
         if stream.valid > limit:
             lines.append(f"… {stream.valid - limit:,} more (--limit, --csv)")
     lines += invalid_lines(stream)
