@@ -41,6 +41,7 @@ class Audit(NamedTuple):
 
 
 EQUAL, NOT_EQUAL, NOT_PROVEN = "equal", "not equal", "not proven"
+IDENTICAL = "proved: claimed − true expands to 0"
 
 
 def audit(claim: Any, derivation: symbolic.Derivation, quantity: str, layer: str | None = None,
@@ -72,8 +73,8 @@ def audit(claim: Any, derivation: symbolic.Derivation, quantity: str, layer: str
     if not claim.free_symbols and not true.free_symbols:
         return _number_audit(claim, derivation, quantity, layer, true, tolerance, rounding)
     difference = sympy.expand(claim - true)
-    if difference == 0:
-        return Audit(True, claim, true, difference, [], None, [], None, EQUAL)
+    if difference == 0:  # identical polynomials in the variables and the floors as written
+        return Audit(True, claim, true, difference, [IDENTICAL], None, [], None, EQUAL)
     decided, fixed, proved = _prove(claim - true, derivation)
     if decided.status == "zero":
         return Audit(True, claim, true, difference, [proved], None, [], None, EQUAL)
