@@ -16,6 +16,7 @@ from .arith import is_number, maximum, product
 from .errors import CnncostError
 from .rules import rule_for
 from .tool_conventions import counts as tool_counts
+from .tool_conventions import residual_counts
 
 STORED_QUANTITIES = ("params", "buffers")  # what an auxiliary head contributes
 Namer = Callable[[str, tuple, tuple], tuple]  # (layer name, input shape, output shape) -> output shape
@@ -40,12 +41,25 @@ class LayerCost(NamedTuple):
     auxiliary: bool = False  # inside a training-only side head: params only, no inference cost
 
 
+class MergeCost(NamedTuple):
+    """A residual add that a tool counts (written torch.add/Tensor.add): not a layer, so not a row."""
+
+    name: str
+    output_shape: tuple
+    fvcore: Any
+    ptflops: Any
+    auxiliary: bool = False
+
+
 class CostTable:
     """Everything the engine derives for one network: rows in execution order."""
 
     def __init__(self, network: L.Network):
         self.network = network
         self.layers: list = []  # LayerCost rows in execution order
+        # Residual adds some tool counts; kept out of ``layers``, whose rows are the leaf
+        # layers (summary, verify and the torch builder pair them with leaves one to one).
+        self.merges: list = []  # MergeCost
         self.output_shape: tuple = ()
 
     def total(self, quantity: str) -> Any:
@@ -55,7 +69,10 @@ class CostTable:
         they do not run at inference.
         """
         stored = quantity in STORED_QUANTITIES
-        return sum((getattr(row, quantity) for row in self.layers if stored or not row.auxiliary), 0)
+        total = sum((getattr(row, quantity) for row in self.layers if stored or not row.auxiliary), 0)
+        if quantity in MergeCost._fields:
+            total += sum((getattr(m, quantity) for m in self.merges if not m.auxiliary), 0)
+        return total
 
 
 def analyze(network: L.Network, namer: Namer | None = None) -> CostTable:
@@ -79,9 +96,10 @@ def _walk(node: Any, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
     if isinstance(node, L.Concat):
         return _walk_concat(node, x, table, namer)
     if isinstance(node, L.Auxiliary):
-        start = len(table.layers)
+        start, merged = len(table.layers), len(table.merges)
         _walk_all(node.nodes, x, table, namer)
         table.layers[start:] = [row._replace(auxiliary=True) for row in table.layers[start:]]
+        table.merges[merged:] = [m._replace(auxiliary=True) for m in table.merges[merged:]]
         return x
     return _walk_leaf(node, x, table, namer)
 
@@ -105,6 +123,8 @@ def _walk_residual(node: L.Residual, x: tuple, table: CostTable, namer: Namer | 
     if not _same_shape(body, short):
         raise CnncostError(f"{node.name}: residual branches disagree: body gives {_fmt(body)}, "
                            f"shortcut gives {_fmt(short)}")
+    if node.call != "operator":  # a + b is counted by no tool; other forms are looked up (unknown ones raise)
+        table.merges.append(MergeCost(node.name, body, *residual_counts(node, body)))
     return _walk_all(node.after, body, table, namer)
 
 

@@ -56,6 +56,7 @@ class MaxPool2d(NamedTuple):
     padding: Any = 0
     dilation: Any = 1
     ceil_mode: bool = False
+    call: str = "module"  # written as: module, subclass, function (F.x), torch (torch.x), method (x.m())
 
 
 class AvgPool2d(NamedTuple):
@@ -67,6 +68,7 @@ class AvgPool2d(NamedTuple):
     padding: Any = 0
     ceil_mode: bool = False
     count_include_pad: bool = True
+    call: str = "module"  # written as: module, subclass, function (F.x), torch (torch.x), method (x.m())
 
 
 class AdaptiveAvgPool2d(NamedTuple):
@@ -74,6 +76,7 @@ class AdaptiveAvgPool2d(NamedTuple):
 
     name: str
     output_size: Any  # o or (oh, ow)
+    call: str = "module"  # written as: module, subclass, function (F.x), torch (torch.x), method (x.m())
 
 
 class BatchNorm2d(NamedTuple):
@@ -99,6 +102,7 @@ class Activation(NamedTuple):
 
     name: str
     function: str = "relu"  # relu, gelu, silu, mish, sigmoid, tanh, ...
+    call: str = "module"  # written as: module, subclass, function (F.x), torch (torch.x), method (x.m())
 
 
 class Dropout(NamedTuple):
@@ -135,6 +139,7 @@ class Residual(NamedTuple):
     body: tuple  # nodes applied to x
     shortcut: tuple = ()  # nodes applied to x; () means identity
     after: tuple = ()  # nodes applied to the sum (e.g. the final ReLU)
+    call: str = "operator"  # how the add was written: operator (a + b, a += b), torch, method, method_
 
 
 class Concat(NamedTuple):

@@ -13,9 +13,23 @@ from typing import Any
 from .arith import ceildiv, floordiv, is_number
 
 
+class _Whole:
+    """A window as long as its input along that axis: ``F.avg_pool2d(x, x.shape[2:])``."""
+
+    def __repr__(self) -> str:
+        return "WHOLE"  # stable: reprs of layer trees are fingerprints
+
+    def __reduce__(self) -> str:
+        return "WHOLE"  # pickles (and copies) stay the one instance the checks compare with
+
+
+WHOLE = _Whole()  # a kernel or stride equal to the axis' current input size
+
+
 def window_output(size: Any, kernel: Any, stride: Any, pad_total: Any,
                   dilation: Any = 1, ceil_mode: bool = False, pad_left: Any = 0) -> Any:
     """Output length of a sliding window along one axis."""
+    kernel, stride = _resolve(size, kernel), _resolve(size, stride)
     span = size + pad_total - dilation * (kernel - 1) - 1
     if stride == 1:
         return span + 1  # ⌊x/1⌋ = ⌈x/1⌉ = x; skipping sympy's floor saves most of a symbolic walk
@@ -36,11 +50,17 @@ def window_output(size: Any, kernel: Any, stride: Any, pad_total: Any,
 def window_min_input(need: Any, kernel: Any, stride: Any, pad_total: Any,
                      dilation: Any = 1, ceil_mode: bool = False) -> Any:
     """Smallest input length whose window output is at least ``need`` (need >= 1)."""
+    if kernel is WHOLE:
+        return need  # a window over the whole input fits any input of length >= 1
     reach = dilation * (kernel - 1) + 1 - pad_total
     if not ceil_mode:
         return stride * (need - 1) + reach  # ⌊(x − reach)/s⌋ ≥ need − 1
     # ⌈(x − reach)/s⌉ ≥ need − 1  ⇔  x − reach > s·(need − 2)
     return stride * (need - 2) + reach + 1
+
+
+def _resolve(size: Any, value: Any) -> Any:
+    return size if value is WHOLE else value
 
 
 def _known_le(a: Any, b: Any) -> bool:

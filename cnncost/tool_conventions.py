@@ -19,6 +19,8 @@ fvcore 0.1.5 — ``FlopCountAnalysis(model.eval(), x).total()``, batch 1, defaul
      avg_pool2d, pad, hardtanh, gelu, ... have no handler: "unsupported", counted 0);
      ReLU, Dropout, Flatten, torch.cat (in _IGNORED_OPS, jit_analysis.py:28-87);
      residual additions (aten::add, unsupported).
+  How a layer is written does not matter to fvcore: it traces aten ops, and nn.ReLU, F.relu,
+  torch.relu and x.relu() all become aten::relu (likewise pools and adds).
   Known bug: convolutions built with padding="same"/"valid" trace as
   aten::_convolution_mode, which fvcore 0.1.5 has no handler for, so fvcore alone
   counts them 0. This convention counts them like every other convolution, i.e.
@@ -34,22 +36,30 @@ counts are added on top (pytorch_engine.py:69-71):
   Linear          in · out + (out for a bias) (pytorch_ops.py:35-43; its F.linear patch
                   is commented out, pytorch_engine.py:349)
   BatchNorm       input elements · (2 if affine else 1), in any mode (pytorch_ops.py:51-57)
-  ReLU, ELU, GELU    2 · elements: the module hook (pytorch_ops.py:30-32) *and* the
-                  patched F.relu/F.elu/F.gelu the module's forward calls
-                  (pytorch_engine.py:350-354) both count them
-  ReLU6           elements: module hook only (nn.ReLU6 is a Hardtanh and calls
-                  F.hardtanh, which is not patched)
+  Call forms: a module of exactly a mapped type gets the hook, and the patched F.* it
+  calls inside its forward counts again; a patched F.* called directly counts once; a
+  subclass of a mapped module (no hook: the type check is exact, pytorch_engine.py:311-314)
+  counts only the F.* inside it; torch.relu, x.relu(), F.relu_ are not patched (0).
+  Nodes record their form in ``call`` ("module", "subclass", "function", "torch", "method").
+  ReLU, ELU, GELU    module 2 · elements (hook, pytorch_ops.py:30-32, + patched F.relu/F.elu/
+                  F.gelu, pytorch_engine.py:350-354); F.relu/F.elu/F.gelu and subclasses 1 ·
+                  elements; torch.relu, x.relu(), F.relu_ 0
+  ReLU6           elements: module hook only (nn.ReLU6 is a Hardtanh and calls the unpatched
+                  F.hardtanh); F.relu6 is patched, also elements; a subclass 0
   SiLU            elements: no module hook, but the patched F.silu counts (pytorch_engine.py:389-390)
-  Mish, Tanh, Sigmoid  0: neither hooked nor patched (F.mish, torch.tanh, torch.sigmoid)
+  Mish, Tanh, Sigmoid  0 in every form: neither hooked nor patched (F.mish, torch.tanh, torch.sigmoid)
   BatchNorm, Conv2d, Linear: counted by their hooks only (F.batch_norm, F.conv2d unpatched)
-  MaxPool2d, AvgPool2d, AdaptiveAvgPool2d  2 · input elements: module hook
-                  (pytorch_ops.py:46-48) and patched functional (pytorch_engine.py:356-379)
-  0: Dropout, Flatten, ZeroPad2d (no hook, F.dropout/F.pad not patched); residual
-     additions written ``a + b`` (Tensor.__add__ is not patched; only torch.add and
-     Tensor.add are, pytorch_engine.py:454-456); torch.cat.
+  MaxPool2d, AvgPool2d, AdaptiveAvgPool2d  module 2 · input elements: hook (pytorch_ops.py:46-48)
+                  and patched F.max_pool2d/... (pytorch_engine.py:356-379); F.* or a subclass 1 ·
+  0: Dropout, Flatten, ZeroPad2d (no hook, F.dropout/F.pad not patched); torch.cat.
+  Residual adds: ``a + b`` and ``a += b`` (Tensor.__add__, fx's operator.add) and
+     ``a.add_(b)`` are not patched (0); ``torch.add(a, b)`` and ``a.add(b)`` are
+     (pytorch_engine.py:454-456, _elementwise_tensor_flops_hook: the broadcast output's
+     elements). fvcore counts no form: aten::add/add_ have no handler.
 
-Neither tool counts residual additions or concatenations of the networks as the
-zoo builds them, so composites add nothing. Auxiliary heads do not run in eval,
+Neither tool counts concatenations, nor residual additions as the zoo builds them
+(``a + b``); an add written ``torch.add``/``Tensor.add`` is counted by ``residual_counts``
+and carried on the table beside the layer rows (``engine.CostTable.merges``). Auxiliary heads do not run in eval,
 so ``CostTable.total`` leaves their rows out, as for every compute quantity.
 """
 
@@ -107,6 +117,19 @@ def by_function(tool: str, table: dict) -> ToolRule:
         return table[node.function](node, x, y)
 
     rule.__doc__ = f"{tool}: by activation function ({', '.join(table)})"
+    return rule
+
+
+def by_call(tool: str, table: dict) -> ToolRule:
+    """A rule chosen by how the layer was written (its ``call`` field); unknown forms raise."""
+
+    def rule(node: Any, x: tuple, y: tuple) -> Any:
+        if node.call not in table:
+            raise CnncostError(f"{node.name}: the {tool} convention has no rule for {type(node).__name__} "
+                               f"written as {node.call!r} (known: {', '.join(table)})")
+        return table[node.call](node, x, y)
+
+    rule.__doc__ = "; ".join(f"{call}: {r.__doc__}" for call, r in table.items())
     return rule
 
 
@@ -176,29 +199,59 @@ def ptflops_batchnorm(node: Any, x: tuple, y: tuple) -> Any:
     return product(x) * (2 if node.affine else 1)
 
 
-_HOOK_AND_PATCH = "module hook and patched F.{} both count"
+_UNPATCHED = "{} is not patched"
+
+
+def _hooked_and_patched(function: str, *unpatched: str) -> ToolRule:
+    """nn module hook + the patched F.<function> in its forward; F.<function> or a subclass once."""
+    return by_call("ptflops", {
+        "module": output_elements(2, f"module hook and the patched F.{function} in its forward both count"),
+        "subclass": output_elements(1, f"no hook (exact-type check); the patched F.{function} inside counts"),
+        "function": input_elements(1, f"patched F.{function} counts once"),
+        **{call: uncounted(_UNPATCHED.format(what)) for call, what in unpatched},
+    })
+
+
+def _nowhere(function: str) -> ToolRule:
+    """Counted in no form: no module hook, and neither F.* nor torch.* nor the method is patched."""
+    why = f"{function}: no module hook and no patched function"
+    return by_call("ptflops", {call: uncounted(why)
+                               for call in ("module", "subclass", "function", "torch", "method")})
+
 
 PTFLOPS_ACTIVATIONS: dict[str, ToolRule] = {
-    "relu": output_elements(2, _HOOK_AND_PATCH.format("relu")),
-    "gelu": output_elements(2, _HOOK_AND_PATCH.format("gelu")),
-    "elu": output_elements(2, _HOOK_AND_PATCH.format("elu")),
-    "relu6": output_elements(1, "module hook only (nn.ReLU6 calls the unpatched F.hardtanh)"),
-    "silu": input_elements(1, "patched F.silu only (nn.SiLU has no module hook)"),
-    "mish": uncounted("nn.Mish has no hook and F.mish is not patched"),
-    "tanh": uncounted("nn.Tanh has no hook and torch.tanh is not patched"),
-    "sigmoid": uncounted("nn.Sigmoid has no hook and torch.sigmoid is not patched"),
+    "relu": _hooked_and_patched("relu", ("torch", "torch.relu/F.relu_"), ("method", "Tensor.relu")),
+    "gelu": _hooked_and_patched("gelu"),
+    "elu": _hooked_and_patched("elu"),
+    "relu6": by_call("ptflops", {
+        "module": output_elements(1, "module hook only (nn.ReLU6 calls the unpatched F.hardtanh)"),
+        "subclass": uncounted("no hook (exact-type check), and F.hardtanh is not patched"),
+        "function": input_elements(1, "patched F.relu6 counts once")}),
+    "silu": by_call("ptflops", {call: input_elements(1, "patched F.silu only (nn.SiLU has no module hook)")
+                                for call in ("module", "subclass", "function")}),
+    "mish": _nowhere("mish"),
+    "tanh": _nowhere("tanh"),
+    "sigmoid": _nowhere("sigmoid"),
 }
 
-_POOL = "pool_flops_counter_hook and patched F.{} both count the input"
+
+def _pool(function: str) -> ToolRule:
+    """pool_flops_counter_hook on the module + the patched F.<function> in its forward; F.* once."""
+    return by_call("ptflops", {
+        "module": input_elements(2, f"pool_flops_counter_hook and the patched F.{function} both count the input"),
+        "subclass": input_elements(1, f"no hook (exact-type check); the patched F.{function} inside counts"),
+        "function": input_elements(1, f"patched F.{function} counts the input once"),
+    })
+
 
 PTFLOPS: dict[type, ToolRule] = {
     L.Conv2d: ptflops_conv,
     L.Linear: ptflops_linear,
     L.BatchNorm2d: ptflops_batchnorm,
     L.BatchNorm1d: ptflops_batchnorm,
-    L.MaxPool2d: input_elements(2, _POOL.format("max_pool2d")),
-    L.AvgPool2d: input_elements(2, _POOL.format("avg_pool2d")),
-    L.AdaptiveAvgPool2d: input_elements(2, _POOL.format("adaptive_avg_pool2d")),
+    L.MaxPool2d: _pool("max_pool2d"),
+    L.AvgPool2d: _pool("avg_pool2d"),
+    L.AdaptiveAvgPool2d: _pool("adaptive_avg_pool2d"),
     L.ZeroPad2d: uncounted("nn.ZeroPad2d has no hook and F.pad is not patched"),
     L.Dropout: uncounted("nn.Dropout has no hook and F.dropout is not patched"),
     L.Flatten: uncounted("nn.Flatten has no hook"),
@@ -216,6 +269,31 @@ def tool_count(tool: str, node: Any, x: tuple, y: tuple) -> Any:
         raise CnncostError(f"{getattr(node, 'name', node)}: the {tool} convention has no rule for "
                            f"layer type {type(node).__name__}") from None
     return rule(node, x, y)
+
+
+_ADD_UNCOUNTED = uncounted("fvcore: aten::add/add_ have no handler; ptflops: Tensor.__add__ and add_ "
+                           "are not patched")
+_ADD_PATCHED = output_elements(1, "patched torch.add/Tensor.add: _elementwise_tensor_flops_hook, "
+                                  "the broadcast output's elements")
+
+# How each tool counts a residual add, by how it was written (Residual.call).
+RESIDUAL_ADDS: dict[str, dict] = {
+    "fvcore": {call: _ADD_UNCOUNTED for call in ("operator", "torch", "method", "method_")},
+    "ptflops": {"operator": _ADD_UNCOUNTED, "method_": _ADD_UNCOUNTED, "torch": _ADD_PATCHED,
+                "method": _ADD_PATCHED},
+}
+
+
+def residual_counts(node: L.Residual, y: tuple) -> tuple:
+    """(fvcore, ptflops) counts of a residual's add itself, its output shape ``y``; unknown forms raise."""
+    found = []
+    for tool in TOOLS:
+        rule = RESIDUAL_ADDS[tool].get(node.call)
+        if rule is None:
+            raise CnncostError(f"{node.name}: the {tool} convention has no rule for a residual add written "
+                               f"as {node.call!r} (known: {', '.join(RESIDUAL_ADDS[tool])})")
+        found.append(rule(node, y, y))
+    return tuple(found)
 
 
 def counts(node: Any, x: tuple, y: tuple) -> tuple:

@@ -114,6 +114,8 @@ def trace(module: Any, name: str):
     class Tracer(torch.fx.Tracer):
         """fx's tracer, with every module cnncost has a rule for kept whole."""
 
+        record_stack_traces = True  # refusals name the source line of each construct
+
         def is_leaf_module(self, m, qualified_name: str) -> bool:
             """True for supported layers (subclasses included) and fx's own leaves."""
             # A subclass of a supported layer that keeps its forward is that layer.

@@ -32,6 +32,15 @@ class Unit(NamedTuple):
     layer: Any = None  # LEAF: the cnncost.layers node
     name: str = ""  # LEAF, ADD, CAT: the node's name in the description
     batch: bool = False  # SHAPE: the value is the batch size (dim 0)
+    call: str = ""  # ADD: how the add was written (cnncost.layers.Residual.call)
+    dims: Any = None  # SHAPE: dims of inputs[0] it holds, a tuple, or "all" (x.shape, x.size())
+
+
+class Call(NamedTuple):
+    """A call's arguments with sizes taken from the input already resolved (what ``bind`` reads)."""
+
+    args: tuple
+    kwargs: dict
 
 
 class Unsupported(Exception):
@@ -211,9 +220,26 @@ LEAF_METHODS: dict[str, Callable] = {
 ADD_FUNCTIONS = (operator.add, operator.iadd, torch.add)
 ADD_METHODS = ("add", "add_")
 CAT_FUNCTIONS = (torch.cat, torch.concat, torch.concatenate)
+# Windows that may be given as the pooled tensor's own size: argument name -> position.
+WINDOW_ARGUMENTS = {F.max_pool2d: {"kernel_size": 1, "stride": 2}, F.avg_pool2d: {"kernel_size": 1, "stride": 2}}
 RESHAPES = (torch.reshape,)
 RESHAPE_METHODS = ("view", "reshape")
 PASS_METHODS = ("contiguous", "clone")
+
+
+def call_form(node: fx.Node) -> str:
+    """How a function or method call was written, as ``cnncost.layers`` records it: "method"
+    (x.relu()), "function" (F.relu; F.relu_ is torch.relu_ itself) or "torch" (torch.relu).
+
+    ptflops patches some ``F.*`` functions and no ``torch.*`` one of these, so the form
+    changes its count (``cnncost.tool_conventions``)."""
+    if node.op == "call_method":
+        return "method"
+    return "function" if describe(node).startswith("F.") else "torch"
+
+
+ADD_FORMS = {operator.add: "operator", operator.iadd: "operator", torch.add: "torch", "add": "method",
+             "add_": "method_"}  # fx traces ``a += b`` as operator.add: Proxy has no __iadd__
 
 
 def describe(node: fx.Node) -> str:

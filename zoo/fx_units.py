@@ -11,6 +11,7 @@ which the description cannot express (each call would count them again): a probl
 from __future__ import annotations
 
 import operator
+import os
 import re
 from collections import Counter
 from typing import Any, NamedTuple
@@ -18,6 +19,8 @@ from typing import Any, NamedTuple
 from torch import fx, nn
 
 from . import fx_ops as ops
+from cnncost.sizes import WHOLE
+
 from .fx_ops import ADD, BAD, CAT, LEAF, PASS, SHAPE, SOURCE, TENSOR_KINDS, Unit, Unsupported
 
 
@@ -56,7 +59,7 @@ class _State:
         self.units: dict = {}
         self.expected: dict = {}
         self.calls: Counter = Counter()
-        self.unsupported: list = []  # "name (what)"
+        self.unsupported: dict = {}  # construct -> "where (file:line)" of its first use
         self.other: list = []  # problems of other kinds, as sentences
         self.source = None
         self.sink = None
@@ -73,12 +76,45 @@ def convert(graph: fx.Graph, root: nn.Module) -> Conversion:
 def _problems(state: _State) -> list:
     problems = []
     if state.unsupported:
-        problems.append("no counting rule for " + ", ".join(dict.fromkeys(state.unsupported)))
+        problems.append(listing("no counting rule for ",
+                                [f"{what} at {where}" for what, where in state.unsupported.items()]))
     shared = [f"{target} ({type(state.root.get_submodule(target)).__name__}, {n} calls)"
               for target, n in state.calls.items() if n > 1 and _has_state(state.root.get_submodule(target))]
     if shared:
-        problems.append("weights shared by several calls (each call would count them again): " + ", ".join(shared))
+        problems.append(listing("weights shared by several calls (each call would count them again): ", shared))
     return problems + state.other
+
+
+LISTING_LIMIT = 240  # characters of one problem; the whole refusal line stays under 300
+
+
+def listing(lead: str, items: list, limit: int = LISTING_LIMIT) -> str:
+    """``lead`` and the items, as many as fit in ``limit`` characters, then "and N more"."""
+    text = lead + items[0]
+    for i, item in enumerate(items[1:], 1):
+        rest = len(items) - i - 1
+        tail = f" and {rest} more" if rest else ""
+        if len(text) + 2 + len(item) + len(tail) > limit:
+            return f"{text} and {len(items) - i} more"
+        text += ", " + item
+    return text
+
+
+def _unsupported(state: _State, what: str, where: str, node: fx.Node) -> None:
+    """Note a construct with no rule, once: where it is first used, and on which source line."""
+    if what not in state.unsupported:
+        line = _source_line(node)
+        state.unsupported[what] = f"{where} ({line})" if line else where
+
+
+_TORCH = os.path.dirname(os.path.dirname(fx.__file__))
+
+
+def _source_line(node: fx.Node) -> str:
+    """``file.py:42`` of the innermost user frame that made this node (fx's recorded stack), or ""."""
+    frames = [f for f in re.findall(r'File "([^"]+)", line (\d+)', node.stack_trace or "")
+              if not f[0].startswith(_TORCH)]
+    return f"{os.path.basename(frames[-1][0])}:{frames[-1][1]}" if frames else ""
 
 
 def _has_state(module: nn.Module) -> bool:
@@ -97,7 +133,7 @@ def _stem(node: fx.Node) -> str:
 
 def _bad(state: _State, node: fx.Node, what: str, listed: bool = True) -> None:
     if listed:
-        state.unsupported.append(f"{state.namer.fresh(_scope(node), _stem(node))} ({what})")
+        _unsupported(state, what, _scope(node) or "forward", node)
     state.units[node] = Unit(BAD, _tensor_inputs(state, node.args))
 
 
@@ -129,7 +165,7 @@ def _placeholder(state: _State, node: fx.Node) -> None:
 
 
 def _get_attr(state: _State, node: fx.Node) -> None:
-    state.unsupported.append(f"{node.target} (a parameter or buffer used directly, not through a layer)")
+    _unsupported(state, "a parameter or buffer used directly, not through a layer", node.target, node)
     state.units[node] = Unit(BAD)
 
 
@@ -151,7 +187,7 @@ def _call_module(state: _State, node: fx.Node) -> None:
     name = node.target if first else state.namer.fresh(parent, last)
     kind = ops.module_rule(module)
     if kind is None:
-        state.unsupported.append(f"{node.target} ({type(module).__name__})")
+        _unsupported(state, type(module).__name__, node.target, node)
         state.units[node] = Unit(BAD, _tensor_inputs(state, node.args))
         return
     if ops.MODULES[kind] is None:
@@ -160,11 +196,13 @@ def _call_module(state: _State, node: fx.Node) -> None:
     try:
         layer = ops.MODULES[kind](module, name)
     except Unsupported as why:
-        state.unsupported.append(f"{node.target} ({why})")
+        _unsupported(state, str(why), node.target, node)
         state.units[node] = Unit(BAD, _tensor_inputs(state, node.args))
         return
     if kind in ops.EXPECTED_INPUT:
         state.expected[name] = getattr(module, ops.EXPECTED_INPUT[kind])
+    if "call" in layer._fields and type(module) is not kind:
+        layer = layer._replace(call="subclass")  # ptflops hooks exact types only
     _leaf(state, node, layer)
 
 
@@ -178,16 +216,53 @@ def _leaf(state: _State, node: fx.Node, layer: Any) -> None:
     state.units[node] = Unit(LEAF, inputs, layer, layer.name)
 
 
-def _call(state: _State, node: fx.Node, rule: Any) -> None:
-    """A function or method with a leaf rule: its layer gets a generated name."""
+def _call(state: _State, node: fx.Node, rule: Any, sizes: bool = True) -> None:
+    """A function or method with a leaf rule: its layer gets a generated name. With ``sizes``,
+    sizes read from a tensor are resolved first (a reshape's rule reads them itself)."""
     name = state.namer.fresh(_scope(node), _stem(node))
     try:
-        layer = rule(node, name)
+        layer = rule(_sizes_from_input(state, node) if sizes else node, name)
     except Unsupported as why:
         state.namer.taken.discard(name)
         _bad(state, node, str(why))
         return
+    if "call" in layer._fields:
+        layer = layer._replace(call=ops.call_form(node))
     _leaf(state, node, layer)
+
+
+def _sizes_from_input(state: _State, node: fx.Node) -> Any:
+    """The call, a window given as the pooled tensor's own size (``x.shape[2:]``) made ``WHOLE``.
+
+    ``F.avg_pool2d(x, x.size()[2:])`` is a global pool at every input size; any other size
+    read from a tensor would fix the count to one input size, so it is refused."""
+    windows = ops.WINDOW_ARGUMENTS.get(node.target, {}) if node.op == "call_function" else {}
+    args, kwargs = list(node.args), dict(node.kwargs)
+    for i, value in enumerate(args[1:], 1):
+        args[i] = _window(state, node, value, next((k for k, p in windows.items() if p == i), None))
+    for key, value in kwargs.items():
+        kwargs[key] = _window(state, node, value, key if key in windows else None)
+    return ops.Call(tuple(args), kwargs)
+
+
+def _window(state: _State, node: fx.Node, value: Any, argument: str | None) -> Any:
+    parts = value if isinstance(value, (tuple, list)) else (value,)
+    if not any(_kind(state, p) == SHAPE for p in parts):
+        return value
+    dims = ()
+    for p in parts:
+        unit = state.units[p] if _kind(state, p) == SHAPE else None
+        if unit is None or not unit.inputs or unit.inputs[0] is not node.args[0] or \
+                not isinstance(unit.dims, tuple):
+            dims = None
+            break
+        dims += unit.dims
+    if argument and dims == (2, 3):
+        return (WHOLE, WHOLE)
+    what = f"{argument or 'an argument'} taken from a tensor's size"
+    if argument and dims in ((2,), (3,)):
+        what += " (one size for both axes: x.shape[2:] or F.adaptive_avg_pool2d(x, 1) are global pools)"
+    raise Unsupported(f"{ops.describe(node)} with {what}")
 
 
 def _call_function(state: _State, node: fx.Node) -> None:
@@ -218,7 +293,7 @@ def _call_method(state: _State, node: fx.Node) -> None:
         _reshape(state, node, tuple(node.args[1:]))
     elif method == "size":
         dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
-        state.units[node] = Unit(SHAPE, batch=dim == 0)
+        state.units[node] = Unit(SHAPE, node.args[:1], batch=dim == 0, dims="all" if dim is None else _dims(dim))
     elif method in ops.PASS_METHODS:
         state.units[node] = Unit(PASS, _tensor_inputs(state, node.args[:1]))
     else:
@@ -231,7 +306,8 @@ def _add(state: _State, node: fx.Node) -> None:
     if SHAPE in kinds or all(k is None for k in kinds):
         state.units[node] = Unit(SHAPE)  # arithmetic on sizes
     elif all(k in TENSOR_KINDS for k in kinds) and node.kwargs.get("alpha", 1) == 1:
-        state.units[node] = Unit(ADD, (a, b), name=state.namer.fresh(_scope(node), _stem(node)))
+        state.units[node] = Unit(ADD, (a, b), name=state.namer.fresh(_scope(node), _stem(node)),
+                                 call=ops.ADD_FORMS[node.target])
     else:
         _bad(state, node, f"{ops.describe(node)} of a constant or with alpha")
 
@@ -252,14 +328,14 @@ def _reshape(state: _State, node: fx.Node, shape: tuple) -> None:
         shape = tuple(shape[0])
     batch = len(shape) == 2 and isinstance(shape[0], fx.Node) and state.units[shape[0]].batch
     if batch and shape[1] == -1:
-        _call(state, node, lambda n, name: ops.L.Flatten(name))
+        _call(state, node, lambda n, name: ops.L.Flatten(name), sizes=False)
     else:
         _bad(state, node, f"{ops.describe(node)} to {shape!r}; only x.view(x.size(0), -1) is a flatten")
 
 
 def _shape_attribute(state: _State, node: fx.Node) -> None:
     if node.args[1] == "shape" and _kind(state, node.args[0]) in TENSOR_KINDS:
-        state.units[node] = Unit(SHAPE)
+        state.units[node] = Unit(SHAPE, node.args[:1], dims="all")
     else:
         _bad(state, node, f"getattr {node.args[1]!r}")
 
@@ -268,9 +344,20 @@ def _getitem(state: _State, node: fx.Node) -> None:
     source, index = node.args
     kind = _kind(state, source)
     if kind == SHAPE:
-        state.units[node] = Unit(SHAPE, batch=index == 0)
+        unit = state.units[source]
+        dims = _dims(index) if unit.dims == "all" else None
+        state.units[node] = Unit(SHAPE, unit.inputs, batch=index == 0, dims=dims)
     else:
         _bad(state, node, "tensor indexing or slicing", listed=kind != BAD)
+
+
+def _dims(index: Any) -> tuple | None:
+    """Dims of a 4-D tensor's shape an int or slice selects (x.shape[2], x.shape[2:], x.size(-1))."""
+    if isinstance(index, int):
+        return (index % 4,)
+    if isinstance(index, slice) and all(isinstance(v, (int, type(None))) for v in (index.start, index.stop, index.step)):
+        return tuple(range(4))[index]
+    return None
 
 
 HANDLERS = {"placeholder": _placeholder, "get_attr": _get_attr, "call_module": _call_module,
