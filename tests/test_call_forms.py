@@ -125,3 +125,17 @@ def test_a_long_listing_ends_with_how_many_more():
     assert len(text) <= 240 and text.startswith("no counting rule for torch.op0 at block0 (net.py:0), ")
     shown = text.count("torch.op")
     assert text.endswith(f" and {40 - shown} more")
+
+
+@pytest.mark.parametrize("form", CASES + [dict(relu="function", pool="function", gap="avg_size", add="torch",
+                                               relu2="method")],
+                         ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_verify_rebuilds_each_form_and_every_cell_agrees(form):
+    """``verify --module`` rebuilds the description in torch (zoo.from_spec): each layer in the
+    form the user wrote it, so ptflops is compared like with like, and a window taken from the
+    input's size (WHOLE) runs instead of raising TypeError."""
+    from zoo.verify import verify
+
+    result = verify(network_from_module(forms(**form), "forms", SIZES[1]))
+    bad = [(row.name, name, cell) for row in result.layers for name, cell in row.cells.items() if not cell.ok]
+    assert result.ok, (bad, {k: v for k, v in result.totals.items() if not v.ok})

@@ -12,10 +12,12 @@ Each layer's input size comes from the engine's shape walk.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cnncost import engine
 from cnncost import layers as L
+from cnncost.sizes import WHOLE
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "gelu": nn.GELU, "silu": nn.SiLU, "mish": nn.Mish,
                "elu": nn.ELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -23,6 +25,43 @@ ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "gelu": nn.GELU, "silu": nn.S
 
 class Container(nn.Module):
     """A namespace for submodules (the path segments between the root and a layer)."""
+
+
+class Call(nn.Module):
+    """A layer written as a call (``F.relu(x)``, ``torch.relu(x)``, ``x.relu()``), kept at its path.
+
+    The description records how a user's module wrote each layer (``node.call``), because
+    ptflops counts the forms differently; rebuilding the same form lets ``verify --module``
+    compare like with like. ``call`` is looked up at each forward, never bound early: ptflops
+    patches ``torch.nn.functional``'s attributes while it counts.
+    """
+
+    def __init__(self, node):
+        super().__init__()
+        self.node = node
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The node's function in its recorded form."""
+        node = self.node
+        if isinstance(node, L.Activation):
+            if node.call == "method":
+                return getattr(x, node.function)()
+            return getattr(F if node.call == "function" else torch, node.function)(x)
+        size = tuple(x.shape[2:])
+        if isinstance(node, L.AdaptiveAvgPool2d):
+            return F.adaptive_avg_pool2d(x, node.output_size)
+        kernel, stride = _window(node.kernel_size, size), _window(node.stride, size)
+        if isinstance(node, L.MaxPool2d):
+            return F.max_pool2d(x, kernel, stride, node.padding, node.dilation, node.ceil_mode)
+        return F.avg_pool2d(x, kernel, stride, node.padding, node.ceil_mode, node.count_include_pad)
+
+
+def _window(value, size: tuple):
+    """A kernel or stride with ``WHOLE`` axes replaced by the input's own size on that axis."""
+    if value is None:
+        return None
+    pair = L.pair(value)
+    return tuple(size[axis] if v is WHOLE else v for axis, v in enumerate(pair))
 
 
 class SpecModule(nn.Module):
@@ -56,7 +95,8 @@ class SpecModule(nn.Module):
             return self._run(node.children, x, aux)
         if isinstance(node, L.Residual):
             body = self._run(node.body, x, aux)
-            return self._run(node.after, body + (self._run(node.shortcut, x, aux) if node.shortcut else x), aux)
+            short = self._run(node.shortcut, x, aux) if node.shortcut else x
+            return self._run(node.after, _add(node.call, body, short), aux)
         if isinstance(node, L.Concat):
             return torch.cat([self._run(branch, x, aux) for branch in node.branches], dim=1)
         if isinstance(node, L.Auxiliary):
@@ -64,6 +104,17 @@ class SpecModule(nn.Module):
                 aux.append(self._run(node.nodes, x, aux))
             return x
         return self._leaves[node.name](x)
+
+
+def _add(call: str, body: torch.Tensor, short: torch.Tensor) -> torch.Tensor:
+    """The residual add in the form the description recorded (ptflops counts torch.add, not +)."""
+    if call == "torch":
+        return torch.add(body, short)
+    if call == "method":
+        return body.add(short)
+    if call == "method_":
+        return body.add_(short)
+    return body + short
 
 
 def to_module(network: L.Network) -> SpecModule:
@@ -86,6 +137,16 @@ def _register(root: nn.Module, path: str, module: nn.Module) -> nn.Module:
 
 
 def _leaf(node, x: tuple) -> nn.Module:
+    call = getattr(node, "call", "module")
+    if call in ("function", "torch", "method"):
+        return Call(node)
+    module = _module(node, x)
+    if call == "subclass":  # ptflops hooks exact types only: a subclass is counted differently
+        module.__class__ = type(f"Sub{type(module).__name__}", (type(module),), {})
+    return module
+
+
+def _module(node, x: tuple) -> nn.Module:
     if isinstance(node, L.Conv2d):
         return nn.Conv2d(x[0], node.out_channels, node.kernel_size, node.stride, node.padding,
                          node.dilation, node.groups, node.bias)
