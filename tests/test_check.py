@@ -228,6 +228,10 @@ def test_a_number_near_another_conventions_value_is_named_as_that_mix_up():
     assert "within ±2.8% of the macs convention (1,814,073,344), the likely mix-up" in " ".join(doc["explanation"])
     code, doc = _number(["116.8M", "--quantity", "flops"])  # scratch5: 116,801,536 MACs
     assert doc["number"]["matches"] == ["the macs convention"]
+    code, doc = _number(["116,800,000", "--quantity", "flops"])  # trailing zeros: a rounded figure too
+    assert code == 1 and doc["number"]["matches"] == ["the macs convention"]
+    code, doc = _number(["116,801,000", "--quantity", "macs"])  # near the truth: NOT EQUAL, never EQUAL
+    assert code == 1 and doc["verdict"] == "NOT EQUAL" and doc["number"]["matches"] == []
 
 
 def test_the_true_value_and_relative_error_print_once_with_digit_groups():

@@ -8,7 +8,7 @@ from ..conventions import CONVENTIONS
 from ..errors import CnncostError
 from ..render.printer import text
 from . import units
-from .audit import EXPLAIN_TERMS, NOT_EQUAL, NOT_PROVEN, audit, expanded_terms
+from .audit import EXPLAIN_TERMS, NOT_EQUAL, NOT_PROVEN, audit, expanded_terms, percent
 from .batch import load, refuse_modules  # noqa: F401  (re-exported for the CLI)
 
 DESIGN = ("h", "w", "m", "k", "n")
@@ -89,12 +89,17 @@ def _json_number(value):
     return str(value)
 
 
+def signed_percent(x: float) -> str:
+    """+100.0%, −0.00046%: a tiny error never prints as 0.0%."""
+    return ("+" if x >= 0 else "-") + percent(abs(x))
+
+
 def single_text(r: dict) -> str:
     """The readable verdict of one claim."""
     lines = []
     n = r["number"]
     if n:
-        error = f"{n['relative_error']:+.1%}" if n["relative_error"] is not None else "n/a"
+        error = signed_percent(n["relative_error"]) if n["relative_error"] is not None else "n/a"
         lines.append(f"{r['verdict']}  claimed {grouped(n['claimed'])} · true {grouped(n['true'])} · "
                      f"relative error {error}")
     elif r["verdict"] == "NOT EQUAL":
@@ -158,7 +163,7 @@ def _error_sentence(r: dict) -> list:
     n = r.get("number")
     if not n or n["relative_error"] in (None, 0):
         return []
-    return [f"relative error {n['relative_error']:+.1%}"]
+    return [f"relative error {signed_percent(n['relative_error'])}"]
 
 
 def batch_markdown(header: dict, results: list) -> str:

@@ -55,7 +55,8 @@ def split(text: str, names: dict) -> Number | None:
 
 
 def rounding(number_text: str, scale: int) -> float:
-    """The relative precision of a written figure: 1.8 means ±0.05/1.8; 233,603,072 alone is exact."""
+    """The relative precision of a written figure: 1.8 means ±0.05/1.8, 116,800,000 ±50,000/116,800,000;
+    233,603,072 alone is exact."""
     match = _FIGURE.match(number_text)
     if not match:
         return 0.0
@@ -63,7 +64,11 @@ def rounding(number_text: str, scale: int) -> float:
     fraction = match.group("fraction") or ""
     powered = scale != 1 or match.group(0).strip() != (match.group("whole") + (f".{fraction}" if fraction else ""))
     if not fraction and not powered:
-        return 0.0  # an integer written in full is exact
+        # An integer written in full is exact unless it ends in zeros: 116,800,000 may be
+        # 116.8 M rounded (±50,000). Rounding only ever explains a NOT EQUAL, never makes EQUAL.
+        zeros = len(whole) - len(whole.rstrip("0"))
+        value = int(whole) if whole.isdigit() else 0
+        return float(Fraction(10 ** zeros, 2 * value)) if zeros and value else 0.0
     mantissa = Fraction(int(whole + fraction), 10 ** len(fraction))
     if mantissa == 0:
         return 0.0
