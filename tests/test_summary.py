@@ -216,3 +216,11 @@ def test_strategy_totals_are_keras_after_freezing(capsys):
     assert {name for name, trains in marked.items() if trains} == VGG11_BN_PARTIAL2
     assert len(marked) == 19 and all(row["params"] == 0 for row in result["layers"] if "trainable" not in row)
     assert (result["strategy"]["trainable"], result["strategy"]["non_trainable"]) == (trainable, frozen + moving)
+
+
+def test_the_strategy_line_counts_layers_in_words():
+    """One trained layer is '1 layer' (the line used to say '1 layers')."""
+    one = runner.invoke(app, ["summary", "smallcnn", "--strategy", "last-layer"])
+    assert one.exit_code == 0 and "frozen) in 1 layer: fc2\n" in one.output
+    more = runner.invoke(app, ["summary", "smallcnn", "--strategy", "full"])
+    assert more.exit_code == 0 and re.search(r"frozen\) in \d+ layers: ", more.output)

@@ -263,7 +263,11 @@ def strategy_line(split: dict) -> str:
     total = split["trainable"] + split["frozen"]
     shown = ", ".join(split["layers"][:6]) + (", …" if len(split["layers"]) > 6 else "")
     return (f"--strategy {split['strategy']}: trains {split['trainable']:,} of {total:,} params "
-            f"(PyTorch convention; {split['frozen']:,} frozen) in {len(split['layers'])} layers: {shown}")
+            f"(PyTorch convention; {split['frozen']:,} frozen) in {_layers(len(split['layers']))}: {shown}")
+
+
+def _layers(count: int) -> str:
+    return f"{count} layer" if count == 1 else f"{count} layers"
 
 
 def legend(all_layers: bool, strategy: bool = False) -> str:
