@@ -112,17 +112,18 @@ def test_only_what_needs_a_download_or_a_placeholder_is_left_unrun():
 
 def test_readme_and_getting_started_install_the_same_pinned_cpu_torch():
     """The same pinned version, and the same way to get the CPU build without a local wheel."""
+    import re
+
     torch = pytest.importorskip("torch")
 
     def installs(page):
-        return [line.strip() for line in page.read_text(encoding="utf-8").splitlines()
-                if "pip install torch" in line]
+        return sorted(set(re.findall(r"pip install torch==[0-9.]+(?: --index-url [^\s`]+)?",
+                                     page.read_text(encoding="utf-8"))))
 
     readme, guide = installs(ROOT / "README.md"), installs(DOCS / "getting-started.md")
-    assert readme and readme == guide
-    version = torch.__version__.split("+")[0]
-    assert f"pip install torch=={version}   #" in readme[0], "the pinned version is the one the tests run"
-    assert readme[1] == f"#   pip install torch=={version} --index-url https://download.pytorch.org/whl/cpu"
+    version = torch.__version__.split("+")[0]  # the pinned version is the one the tests run
+    assert readme == guide == [f"pip install torch=={version}",
+                               f"pip install torch=={version} --index-url https://download.pytorch.org/whl/cpu"]
 
 
 def test_the_comparison_rules():
