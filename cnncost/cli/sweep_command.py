@@ -31,7 +31,7 @@ def sweep(arch: o.Arch = o.DEFAULT_ARCH,
                                                    help="values of any declared parameter, e.g. an architecture "
                                                         "file's symbol: --set growth=8,12,16 (repeatable)"),
           module: o.Module = None,
-          quantity: str = typer.Option("params,macs", "--quantity", help="comma list of: " + ", ".join(CONVENTIONS)),
+          quantity: str = typer.Option("params,macs", "--quantity", help="comma list of: " + ", ".join(CONVENTIONS) + "; or all"),
           sort: Optional[str] = typer.Option(None, "--sort", help="column to sort by (default: the first quantity)"),
           descending: bool = typer.Option(False, "--desc", help="largest first"),
           limit: int = typer.Option(20, "--limit", min=1, help="rows shown in the table"),

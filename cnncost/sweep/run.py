@@ -14,6 +14,8 @@ overflow would show first); a difference is a bug and is raised loudly.
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from typing import Iterator, NamedTuple
 
@@ -29,6 +31,7 @@ from .vectorised import compile_condition, compile_count
 CHUNK = 1 << 18  # configurations evaluated at once: a few MB per temporary array
 SAMPLE = 16  # rows of each structure's first chunk recomputed by the numeric engine
 REASONS = 200  # invalid configurations whose reason is asked from the engine
+ALL = "all"  # --quantity all: every convention
 MEMORY_LIMIT = 2_000_000  # configurations that sweep() (and a sorted --csv/--json) holds at once
 
 
@@ -57,13 +60,19 @@ class Plan(NamedTuple):
 
 
 def plan(arch_name: str, values: dict, quantities: list) -> Plan:
-    """Check a grid (name -> list of values) and the quantities, before anything is evaluated."""
+    """Check a grid (name -> list of values) and the quantities, before anything is evaluated.
+
+    ``quantities`` are convention names, or ``["all"]`` for every convention.
+    """
     arch = archs.get(arch_name)
     if not quantities:
-        raise CnncostError(f"--quantity: give at least one of {', '.join(CONVENTIONS)}")
+        raise CnncostError(f"--quantity: give at least one of {', '.join(CONVENTIONS)}, or {ALL}")
+    if quantities == [ALL]:  # as `formula --quantity all`: every convention, in their own order
+        quantities = list(CONVENTIONS)
     for q in quantities:
         if q not in CONVENTIONS:
-            raise CnncostError(f"--quantity: unknown quantity {q!r}; choose from {', '.join(CONVENTIONS)}")
+            raise CnncostError(f"--quantity: unknown quantity {q!r}; choose from {', '.join(CONVENTIONS)}, or {ALL} "
+                               "alone")
     quantities = list(dict.fromkeys(quantities))
     design = [p.name for p in arch.params if p.symbolic and p.name not in ("h", "w")]
     axes = {name: values.get(name, [arch.param(name).default]) for name in design}
@@ -100,52 +109,107 @@ class Stream:
         self.valid, self.invalid, self.invalid_count = 0, [], 0
         self.seconds = self.derive_seconds = 0.0
         self.exact_chunks = 0  # chunks evaluated on Python integers (beyond int64)
+        self._unexplained = []  # (structure, flat grid positions) of the first REASONS invalid rows
 
     def chunks(self) -> Iterator[dict]:
-        """Columns (name -> array) of each chunk's valid rows, in grid order (structure-major)."""
+        """Columns (name -> array) of each chunk's valid rows, in grid order (structure-major).
+
+        A chunk is a box of the grid (leading axes fixed, one axis sliced, the
+        rest whole), so each axis enters the compiled forms as a short array
+        along its own dimension and every subexpression is computed only over
+        the axes it depends on; NumPy broadcasts the rest.
+        """
+        lengths = [len(a) for a in self.plan.axes.values()]
         for structure in self.plan.structures:
             start = time.perf_counter()
             compiled = _compile(self.arch, structure, self.quantities)
             self.derive_seconds += time.perf_counter() - start
-            size = int(np.prod([len(a) for a in self.plan.axes.values()]))
             wide = _fits(compiled, _maxima(compiled, {n: _absmax(a) for n, a in self.plan.axes.items()}))
-            for first in range(0, size, CHUNK):
+            for number, (first, box) in enumerate(_boxes(lengths, CHUNK)):
                 start = time.perf_counter()
-                columns = self._chunk(structure, compiled, np.arange(first, min(size, first + CHUNK)), wide,
-                                      sample=first == 0)
+                columns = self._chunk(structure, compiled, first, box, wide, sample=number == 0)
                 self.seconds += time.perf_counter() - start
                 yield columns
+        start = time.perf_counter()
+        self.invalid = self._explain()
+        self.seconds += time.perf_counter() - start
 
-    def _chunk(self, structure: dict, compiled: dict, index: np.ndarray, fits: bool, sample: bool) -> dict:
-        flat = _decode(self.plan.axes, index)
-        if "hw" in flat:
-            flat["h"] = flat["w"] = flat["hw"]
-        args = [flat[name] for name in compiled["free"]]
-        if not fits and not _fits(compiled, _maxima(compiled, {n: _absmax(a) for n, a in flat.items()})):
+    def _chunk(self, structure: dict, compiled: dict, first: int, box: list, fits: bool, sample: bool) -> dict:
+        names = list(self.plan.axes)
+        shape = tuple(part.stop - part.start for part in box)
+        grid = {n: _along(self.plan.axes[n][part], axis, len(box)) for axis, (n, part) in enumerate(zip(names, box))}
+        if "hw" in grid:
+            grid["h"] = grid["w"] = grid["hw"]
+        args = [grid[name] for name in compiled["free"]]
+        if not fits and not _fits(compiled, _maxima(compiled, {n: _absmax(grid[n]) for n in names})):
             args = [a.astype(object) for a in args]  # exact Python integers: some intermediate may leave int64
             self.exact_chunks += 1
-        valid = np.ones(len(index), dtype=bool)
+        valid = np.ones(shape, dtype=bool)
         for condition in compiled["conditions"]:
             valid &= np.asarray(condition(*args), dtype=bool)
         count = int(valid.sum())
-        args = [a[valid] for a in args]
-        names = list(self.plan.axes)
-        columns = {n: flat[n][valid] for n in names}
-        columns.update({k: np.full(count, v, dtype=object) for k, v in structure.items()})
+        columns = {n: np.broadcast_to(grid[n], shape)[valid] for n in names}
+        columns.update({k: _constant(v, count) for k, v in structure.items()})
         for q in self.quantities:
-            columns[q] = _exact(compiled["quantities"][q], args, count)
-        self._note_invalid(structure, flat, names, valid)
+            columns[q] = _exact(compiled["quantities"][q], args, shape, valid, count)
+        self._note_invalid(structure, first, valid)
         self.valid += count
         rows = _rows_to_check(columns, count, sample, self.quantities)
         _cross_check(self.plan.arch, structure, columns, self.quantities, names, rows)
         return columns
 
-    def _note_invalid(self, structure: dict, flat: dict, names: list, valid: np.ndarray) -> None:
-        bad = np.flatnonzero(~valid)
+    def _note_invalid(self, structure: dict, first: int, valid: np.ndarray) -> None:
+        """Count a chunk's invalid rows; keep the grid positions of the first REASONS (an index array)."""
+        bad = np.flatnonzero(~valid.reshape(-1))
         self.invalid_count += len(bad)
-        for i in bad[:max(0, REASONS - len(self.invalid))]:
-            config = {**structure, **{n: int(flat[n][i]) for n in names}}
-            self.invalid.append((config, _reason(self.plan.arch, config)))
+        room = REASONS - sum(len(positions) for _, positions in self._unexplained)
+        if room > 0 and len(bad):
+            self._unexplained.append((structure, first + bad[:room]))
+
+    def _explain(self) -> list:
+        """(config, the engine's reason) of each invalid row kept, in grid order."""
+        explained = []
+        for structure, positions in self._unexplained:
+            point = _decode(self.plan.axes, positions)
+            for i in range(len(positions)):
+                config = {**structure, **{n: int(point[n][i]) for n in self.plan.axes}}
+                explained.append((config, _reason(self.plan.arch, config)))
+        return explained
+
+
+def _boxes(lengths: list, limit: int) -> Iterator[tuple]:
+    """(flat position of its first row, [index range per axis]) of boxes of at most ``limit`` rows.
+
+    The boxes tile the grid in flat order (the last axis varies fastest): axes
+    before the sliced one are fixed to one index, axes after it are whole, so a
+    box's rows are consecutive grid positions.
+    """
+    tails = [math.prod(lengths[i + 1:]) for i in range(len(lengths))]
+    sliced = next((i for i, tail in enumerate(tails) if tail <= limit), None)
+    if sliced is None:  # no axes: a single configuration
+        yield 0, []
+        return
+    step = max(1, limit // tails[sliced])
+    for prefix in itertools.product(*(range(n) for n in lengths[:sliced])):
+        base = sum(i * tails[a] for a, i in enumerate(prefix))
+        for begin in range(0, lengths[sliced], step):
+            stop = min(lengths[sliced], begin + step)
+            box = [range(i, i + 1) for i in prefix] + [range(begin, stop)] + [range(n) for n in lengths[sliced + 1:]]
+            yield base + begin * tails[sliced], [slice(r.start, r.stop) for r in box]
+
+
+def _along(values: np.ndarray, axis: int, dimensions: int) -> np.ndarray:
+    """An axis's values shaped to lie along its own dimension of the box."""
+    shape = [1] * dimensions
+    shape[axis] = len(values)
+    return values.reshape(shape)
+
+
+def _constant(value, count: int) -> np.ndarray:
+    """A structure option's column: a typed array where NumPy's type keeps the value exactly."""
+    if isinstance(value, (bool, str)) or (isinstance(value, int) and -INT64_MAX <= value <= INT64_MAX):
+        return np.full(count, value)
+    return np.full(count, value, dtype=object)
 
 
 def sweep(arch_name: str, values: dict, quantities: list) -> SweepResult:
@@ -205,14 +269,16 @@ def _free_names(derivation) -> list:
     return [back.get(s, s) for s in derivation.symbols]
 
 
-def _exact(function, args: list, count: int) -> np.ndarray:
-    """The quantity over the chunk's valid rows (int64 or object, as the arguments are)."""
+def _exact(function, args: list, shape: tuple, valid: np.ndarray, count: int) -> np.ndarray:
+    """The quantity over the chunk's valid rows (int64 or object, as the arguments are).
+
+    The compiled form returns an array over only the axes it depends on (a
+    scalar where it is constant over the grid, e.g. params under an --hw sweep):
+    it is broadcast to the box before the valid rows are taken.
+    """
     if count == 0:
         return np.zeros(0, dtype=np.int64)  # every configuration of this chunk is invalid
-    value = np.asarray(function(*args))
-    if value.ndim == 0:  # constant over the grid (e.g. params under an --hw sweep)
-        value = np.full(count, value.item(), dtype=value.dtype)
-    return value
+    return np.broadcast_to(np.asarray(function(*args)), shape)[valid]
 
 
 def _rows_to_check(columns: dict, count: int, sample: bool, quantities: list) -> list:

@@ -11,6 +11,7 @@ explicit ``--sort``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections import Counter
@@ -21,6 +22,7 @@ import numpy as np
 from ..conventions import CONVENTIONS
 from ..errors import CnncostError
 from ..render import plain_table
+from . import encode
 from .run import MEMORY_LIMIT, concatenate
 
 SIZE_COLUMNS = ("m", "k", "n", "h", "w", "hw")
@@ -133,7 +135,12 @@ def ordered_chunks(stream, sort: str, descending: bool, whole: bool):
 
 
 class CsvFile:
-    """A CSV written to a temporary file beside ``path`` and renamed over it only when complete."""
+    """A CSV written to a temporary file beside ``path`` and renamed over it only when complete.
+
+    Valid rows are formatted a chunk at a time (``encode``); the text is byte for
+    byte what ``csv.writer`` writes, which still writes the header, the invalid
+    rows and any chunk holding a value ``encode`` cannot lay out.
+    """
 
     def __init__(self, path: str, columns: list):
         target = Path(path)
@@ -142,23 +149,29 @@ class CsvFile:
         self.path, self.columns, self.target = path, columns, target
         self.temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
-            self.handle = self.temporary.open("x", newline="", encoding="utf-8")
+            self.handle = self.temporary.open("xb")
         except OSError as error:
             raise CnncostError(f"--csv: cannot write {path}: {error.strerror}") from None
-        self.writer = csv.writer(self.handle)
         self.rows = 0
-        self._guard(self.writer.writerow, columns + ["valid", "reason"])
+        self.separators = [b""] + [b","] * (len(columns) - 1) + [b",True,\r\n"]  # valid: True, no reason
+        self._guard(self.handle.write, _csv_text([columns + ["valid", "reason"]]))
 
     def add(self, columns: dict) -> None:
         """Write one chunk's valid rows."""
-        values = [columns[c].tolist() for c in self.columns]
-        self._guard(self.writer.writerows, [row + (True, "") for row in zip(*values)])
-        self.rows += len(values[0]) if values else 0
+        values = [columns[c] for c in self.columns]
+        count = len(values[0]) if values else 0
+        try:
+            data = encode.encode(values, self.separators, _csv_cell) if count else b""
+        except encode.Unencodable:
+            lists = [v.tolist() for v in values]
+            data = _csv_text([row + (True, "") for row in zip(*lists)])
+        self._guard(self.handle.write, data)
+        self.rows += count
 
     def finish(self, invalid: list) -> None:
         """Write the explained invalid rows and put the file in place."""
-        self._guard(self.writer.writerows, [[config.get(c, "") for c in self.columns] + [False, reason]
-                                            for config, reason in invalid])
+        self._guard(self.handle.write, _csv_text([[config.get(c, "") for c in self.columns] + [False, reason]
+                                                  for config, reason in invalid]))
         self.handle.close()
         self._guard(os.replace, self.temporary, self.target)
 
@@ -175,6 +188,20 @@ class CsvFile:
             raise CnncostError(f"--csv: cannot write {self.path}: {error.strerror}") from None
 
 
+def _csv_text(rows: list) -> bytes:
+    """Rows as ``csv.writer`` writes them (excel dialect, CRLF), UTF-8."""
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _csv_cell(value) -> bytes:
+    """One value's CSV text: what ``csv.writer`` writes for it inside a row (quoted where it must be)."""
+    if type(value) is int:  # noqa: E721 - exactly int: bool prints as True/False
+        return str(value).encode("ascii")
+    return _csv_text([[value, ""]])[:-3]  # the row minus its trailing ",\r\n"
+
+
 class JsonOut:
     """A JSON document written as it goes: header, rows chunk by chunk, then the counts."""
 
@@ -184,12 +211,15 @@ class JsonOut:
                    f'"order": {json.dumps(order_label)}, "rows": [')
 
     def add(self, columns: dict) -> None:
-        """Write one chunk's valid rows."""
-        values = [[_plain(v) for v in columns[c].tolist()] for c in self.columns]
-        rows = [json.dumps(dict(zip(self.columns, row))) for row in zip(*values)]
-        if rows:
-            self.write(("\n" if self.first else ",\n") + ",\n".join(rows))
-            self.first = False
+        """Write one chunk's valid rows (formatted a chunk at a time, as ``json.dumps`` writes each row)."""
+        values = [columns[c] for c in self.columns]
+        if not (values and len(values[0])):
+            return
+        keys = [json.dumps(c) for c in self.columns]
+        separators = [f',\n{{{keys[0]}: '.encode("ascii")] + [f", {k}: ".encode("ascii") for k in keys[1:]] + [b"}"]
+        text = encode.encode(values, separators, _json_cell).decode("ascii")  # json.dumps escapes to ASCII
+        self.write(("\n" if self.first else ",\n") + text[2:])
+        self.first = False
 
     def finish(self, stream) -> None:
         """The counts, the explained invalid rows and the conventions, closing the document."""
@@ -197,6 +227,11 @@ class JsonOut:
                 "invalid": [{"config": c, "reason": r} for c, r in stream.invalid],
                 "conventions": {q: CONVENTIONS[q].meaning for q in stream.quantities}}
         self.write("],\n" + json.dumps(tail)[1:] + "\n")
+
+
+def _json_cell(value) -> bytes:
+    """One value's JSON text, as ``json.dumps`` writes it inside a row."""
+    return json.dumps(_plain(value)).encode("ascii")
 
 
 def _plain(value):
