@@ -2,8 +2,11 @@
 
 Non-symbolic options (padding, org, bn, classes, ...) select a structure, each
 derived once; symbolic ones (m, k, n, H, W) become integer arrays evaluated by
-compiled closed forms, CHUNK configurations at a time, so memory stays bounded
-whatever the grid's size. Before a chunk is evaluated in int64, every
+compiled closed forms, at most CHUNK configurations at a time (a box of the
+grid, each axis along its own dimension, so NumPy broadcasts every
+subexpression over only the axes it uses), so memory stays bounded whatever
+the grid's size. Invalid rows are counted and kept as grid positions; only the
+first REASONS are decoded and explained, once the grid is done. Before a chunk is evaluated in int64, every
 intermediate of every compiled expression is bounded from the chunk's largest
 values (``bounds``); where one could leave int64 the chunk is evaluated on
 exact Python integers instead. Invalid configurations are found by the

@@ -23,7 +23,7 @@ from ..conventions import CONVENTIONS
 from ..errors import CnncostError
 from ..render import plain_table
 from . import encode
-from .run import MEMORY_LIMIT, concatenate
+from .run import CHUNK, MEMORY_LIMIT, concatenate
 
 SIZE_COLUMNS = ("m", "k", "n", "h", "w", "hw")
 
@@ -126,12 +126,14 @@ def sorts_whole_grid(plan, sort_given: bool) -> bool:
 
 
 def ordered_chunks(stream, sort: str, descending: bool, whole: bool):
-    """The stream's chunks, or (``whole``) all of them as one chunk in sorted order."""
+    """The stream's chunks, or (``whole``) all of them in sorted order, in slices of CHUNK rows."""
     if not whole:
         yield from stream.chunks()
         return
     merged = concatenate(list(stream.chunks()))
-    yield _take(merged, order(merged, sort, descending))
+    index = order(merged, sort, descending)
+    for first in range(0, len(index), CHUNK):  # sorted slices: the grid is held once, not twice
+        yield _take(merged, index[first:first + CHUNK])
 
 
 class CsvFile:
