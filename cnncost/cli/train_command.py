@@ -68,7 +68,9 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model"),
           topk: int = typer.Option(5, help="k of the top-k accuracy"),
           synthetic_size: int = typer.Option(2000, "--synthetic-size", help="images in --data synthetic"),
-          quiet: bool = typer.Option(False, "--quiet", help="no progress output")):
+          quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
+          plots: bool = typer.Option(True, "--plots/--no-plots",
+                                     help="write curves, confusion, predictions and filters PNGs at the end")):
     """Train a network from scratch or fine-tune it (last-layer, partial:K, full) on an image folder."""
     hyper = o.hyperparameters(m=m, k=k, n=n, org=org, bn=bn, activation=activation, padding=padding)
     if out is None:
@@ -82,7 +84,7 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
                      step_size=step_size, gamma=gamma, clip_grad=clip_grad, label_smoothing=label_smoothing,
                      dropout=dropout, augment=augment, cache=cache, patience=patience, val_fraction=val_fraction,
                      workers=workers, amp=amp, channels_last=channels_last, compile=compile_model, topk=topk,
-                     synthetic_size=synthetic_size, quiet=quiet)
+                     synthetic_size=synthetic_size, quiet=quiet, plots=plots)
     from zoo.training.freeze import EngineMismatch
     from zoo.training.run import train as run_training
 

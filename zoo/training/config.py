@@ -20,7 +20,8 @@ DEVICES = ("auto", "cpu", "cuda")
 # Fields that may differ when a run is resumed: how long it runs and how it is watched.
 # ``out`` is not compared at all: the folder the checkpoint is in *is* the run, however
 # it is spelled (./run, run, /abs/run) and wherever it has been moved.
-RESUMABLE_CHANGES = frozenset({"epochs", "patience", "resume", "quiet", "workers", "out"})
+# ``plots`` only decides which PNGs are written at the end, never a weight.
+RESUMABLE_CHANGES = frozenset({"epochs", "patience", "resume", "quiet", "workers", "out", "plots"})
 # Fields holding a path (or a keyword): compared as resolved paths on resume.
 PATH_FIELDS = {"data": ("synthetic",), "weights": ("none", "imagenet")}
 # Seeds feed torch, numpy and blake2b; 0..2^32-1 is the range every one of them takes as is.
@@ -71,6 +72,7 @@ class TrainConfig:
     topk: int = 5  # the k of top-k accuracy
     synthetic_size: int = 2000  # images in the synthetic dataset (train + val)
     quiet: bool = False  # no console output (tests)
+    plots: bool = True  # write the PNGs (curves, confusion, predictions, filters) at the end
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of every field."""
@@ -113,6 +115,8 @@ class TrainConfig:
         _integer(self.topk, "--topk", 1)
         _integer(self.step_size, "--step-size", 1)
         _number(self.gamma, "--gamma", "0 < value ≤ 1", lambda v: 0 < v <= 1)
+        if not isinstance(self.plots, bool):
+            raise CnncostError(f"--plots: {self.plots!r} is out of range (need true or false)")
         _integer(self.synthetic_size, "--synthetic-size", 20, SYNTHETIC_MAX)
         if not isinstance(self.out, (str, os.PathLike)) or not os.fspath(self.out).strip():
             raise CnncostError("--out: empty; need the name of a run folder (new, empty, or a run to --resume)")

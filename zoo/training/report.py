@@ -69,13 +69,17 @@ def finish(session, state: dict, loaders, console) -> dict:
     dataset = loaders.test_set if split == "test" else loaders.val_set
     meter = ClassificationMeter(len(session.data.classes), session.config.topk)
     model.eval()
-    result = evaluate(model, loaders.fixed(dataset), session.runtime, meter, keep=PREDICTION_GRID,
-                      seed=session.config.seed)
+    plots_on = session.config.plots
+    # The prediction grid's sample is kept only for predictions.png: --no-plots skips it too.
+    result = evaluate(model, loaders.fixed(dataset), session.runtime, meter,
+                      keep=PREDICTION_GRID if plots_on else 0, seed=session.config.seed)
     metrics = _metrics(session, state, split, result, meter)
     write_json_atomic(folder / "metrics.json", metrics)
-    _plots(session, state, result, meter)
+    if plots_on:
+        _plots(session, state, result, meter)
     console.line(f"{split} accuracy {result['top1']:.4f} (top-{result['k']} {result['topk']:.4f}) · run saved "
-                 f"to {folder}/ (metrics.json, curves.png, confusion.png, predictions.png, filters.png)")
+                 f"to {folder}/ " + ("(metrics.json, curves.png, confusion.png, predictions.png, filters.png)"
+                                     if plots_on else "(metrics.json; plots skipped: --no-plots)"))
     return metrics
 
 

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from cnncost.errors import CnncostError
 
-from . import checkpoint, optim, report, runfolder, setup
+from . import checkpoint, imagecache, optim, report, runfolder, setup
 from .config import TrainConfig
 from .console import TrainConsole
 from .features import extract, feature_batches
@@ -52,6 +52,8 @@ def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | No
     loaders = _Loaders(session)
     step = _with_schedule(session, loaders.steps_per_epoch())
     cached = _cache(session, loaders, console)
+    if cached is None:  # the feature cache already runs the images once; nothing to keep then
+        loaders.cache_images(console)
     state = _restore(session, step)
     for epoch in range(state["epoch"], config.epochs):
         row = _one_epoch(session, step, loaders, cached, epoch, console)
@@ -102,6 +104,32 @@ class _Loaders:
         self.val_set = make_dataset(session.data, "val", **common)
         self.test_set = make_dataset(session.data, "test", **common) if session.data.test else None
         self.workers = setup.workers(config, session.runtime)
+        self.caches: dict = {}  # split name -> imagecache.ImageCache, for the splits kept in memory
+
+    def cache_images(self, console) -> None:
+        """Keep train (unless augmented) and val in memory when they fit under ``imagecache.limit_bytes``.
+
+        Train comes first (it is read most); val is added if the rest fits. What is
+        kept and what streams is said in one line, with the sizes.
+        """
+        if not self.session.config.cache:
+            return
+        limit, used, kept, streamed = imagecache.limit_bytes(), 0, [], []
+        for split, dataset in (("train", self.train_set), ("val", self.val_set)):
+            need = imagecache.split_bytes(dataset)
+            if dataset.augment or used + need > limit:
+                streamed.append(f"{split} ({'augmented' if dataset.augment else _mib(need) + ' over the limit'})")
+                continue
+            used += need
+            kept.append((split, dataset))
+        if kept:
+            label = " · ".join(f"{split} {len(dataset):,}" for split, dataset in kept)
+            with console.task_bar(f"caching images: {label} ({_mib(used)})", sum(len(d) for _, d in kept)) as bar:
+                for split, dataset in kept:
+                    self.caches[split] = imagecache.build(dataset, self.workers, bar)
+        if streamed:
+            console.line(f"images read every epoch: {', '.join(streamed)}; the cache holds at most "
+                         f"{_mib(limit)} (a quarter of RAM, at most 8 GiB)")
 
     def steps_per_epoch(self) -> int:
         """Optimiser steps in one epoch."""
@@ -115,14 +143,24 @@ class _Loaders:
         order = epoch_order(len(self.train_set), self.session.config.seed, epoch)
         return self._loader(self.train_set, order)
 
-    def fixed(self, dataset) -> DataLoader:
+    def fixed(self, dataset):
         """Batches of ``dataset`` in index order (validation, test, feature extraction)."""
         return self._loader(dataset, list(range(len(dataset))))
 
-    def _loader(self, dataset, order: list) -> DataLoader:
+    def _loader(self, dataset, order: list):
+        """The batches of ``order``: from the image cache when the split is kept, else a DataLoader."""
         cuda = self.session.runtime.device.type == "cuda"
+        cache = next((self.caches[s] for s, d in (("train", self.train_set), ("val", self.val_set))
+                      if d is dataset and s in self.caches), None)
+        if cache is not None:
+            return cache.batches(order, self.session.config.batch_size, pin_memory=cuda)
         return DataLoader(dataset, batch_size=self.session.config.batch_size, sampler=order,
                           num_workers=self.workers, pin_memory=cuda, collate_fn=collate)
+
+
+def _mib(count: int) -> str:
+    """Bytes as MiB, one decimal ('15.8 MiB')."""
+    return f"{count / 2**20:,.1f} MiB"
 
 
 def _with_schedule(session, steps_per_epoch: int) -> Step:
