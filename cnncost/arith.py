@@ -49,6 +49,22 @@ def maximum(*values: Any) -> Any:
     return sympy.Max(*values)
 
 
+def total(values) -> Any:
+    """Sum of ints or expressions, built in one pass.
+
+    Python's ``sum`` over sympy expressions re-flattens the growing sum on every
+    ``+``, which is quadratic in the number of terms (33 s for a 1,000-layer
+    stack); one ``sympy.Add`` of every term flattens and sorts once. Plain ints
+    (the numeric path) are summed by Python and sympy is never imported.
+    """
+    values = list(values)
+    if all(type(v) is int for v in values):
+        return sum(values)
+    import sympy
+
+    return sympy.Add(*values)
+
+
 def product(values) -> Any:
     """Product of ints or expressions (1 for an empty sequence)."""
     result = 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple
 
 from . import layers as L
-from .arith import is_number, maximum, product
+from .arith import is_number, maximum, product, total
 from .errors import CnncostError
 from .rules import rule_for
 from .tool_conventions import counts as tool_counts
@@ -69,10 +69,10 @@ class CostTable:
         they do not run at inference.
         """
         stored = quantity in STORED_QUANTITIES
-        total = sum((getattr(row, quantity) for row in self.layers if stored or not row.auxiliary), 0)
+        terms = [getattr(row, quantity) for row in self.layers if stored or not row.auxiliary]
         if quantity in MergeCost._fields:
-            total += sum((getattr(m, quantity) for m in self.merges if not m.auxiliary), 0)
-        return total
+            terms += [getattr(m, quantity) for m in self.merges if not m.auxiliary]
+        return total(terms)  # one pass: a running sum of expressions would be quadratic
 
 
 def analyze(network: L.Network, namer: Namer | None = None) -> CostTable:

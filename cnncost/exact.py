@@ -14,11 +14,13 @@ from fractions import Fraction
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
+from .term_order import LinearOrder
+
 NAMESPACE = {"Fraction": Fraction, "floor": math.floor, "ceil": math.ceil, "ceiling": math.ceil,
              "Max": max, "Min": min}
 
 
-class ExactPrinter(PythonCodePrinter):
+class ExactPrinter(LinearOrder, PythonCodePrinter):
     """Python code that keeps integers exact: ⌊p/q⌋ → (p)//q, p/q → Fraction(p, q)."""
 
     def _print_Rational(self, expr):

@@ -10,6 +10,7 @@ is targeted, never a blind ``simplify()``:
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import sympy
 
 from . import engine
+from .expansion import expand
 from .archs import registry
 from .conventions import CONVENTIONS, sums
 from .errors import CnncostError
@@ -69,12 +71,52 @@ def derive(arch_name: str, given: dict | None = None, divisible: int | None = No
     namer = SizeNamer(network.size_names or {})
     table = engine.analyze(network, namer)
     by_quantity = sums(table)
-    compact = {name: sympy.expand(c.total(by_quantity)) for name, c in CONVENTIONS.items()}
+    # expand (not sympy.expand): one pass over the terms, the same result (cnncost.expansion)
+    compact = {name: expand(c.total(by_quantity)) for name, c in CONVENTIONS.items()}
     full = full_sizes(namer.definitions)
-    formulas = {name: finish(expr, full, divisible) for name, expr in compact.items()}
+    formulas = Formulas(compact, full, divisible)
     return Derivation(arch.name, config, {str(symbol(p.name)): p.meaning for p in free},
                       dict(namer.definitions), compact, formulas,
                       _checked_conditions(arch, given or {}, network, table), divisible, table)
+
+
+class Formulas(MutableMapping):
+    """Convention -> fully substituted closed form, each substituted when first asked for.
+
+    Substituting the named sizes rebuilds every term; a deep network has thousands, and
+    a command shows two or three of the eleven conventions, so the rest are never built.
+    Reads like a dict: ``formulas[q]``, ``items()``, ``==``.
+    """
+
+    def __init__(self, compact: dict, full: dict, divisible: int | None):
+        self._compact, self._full, self._divisible = compact, full, divisible
+        self._done: dict = {}
+        self._order = list(compact)  # keys in the conventions' order, then any added ones
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._done:
+            if name not in self._compact or name not in self._order:
+                raise KeyError(name)
+            self._done[name] = finish(self._compact[name], self._full, self._divisible)
+        return self._done[name]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if name not in self._order:
+            self._order.append(name)
+        self._done[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        self._order.remove(name)
+        self._done.pop(name, None)
+
+    def __iter__(self):
+        return iter(list(self._order))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
 
 
 def add_strategy_split(derivation: Derivation, strategy_text: str) -> list:
@@ -90,8 +132,8 @@ def add_strategy_split(derivation: Derivation, strategy_text: str) -> list:
     split = finetune.trainable_params(derivation.table, finetune.trainable_layers(network, strategy))
     full = full_sizes(derivation.sizes)
     for name, expr, what in zip(("trainable", "frozen"), split, ("train", "stay frozen")):
-        derivation.compact[name] = sympy.expand(as_expr(expr))
-        derivation.formulas[name] = finish(sympy.expand(as_expr(expr)), full, derivation.divisible)
+        derivation.compact[name] = expand(as_expr(expr))
+        derivation.formulas[name] = finish(derivation.compact[name], full, derivation.divisible)
         derivation.labels[name] = (f"{name} params", f"parameters that {what} under --strategy {strategy} "
                                                      "(PyTorch numel; auxiliary heads left out)")
     return ["trainable", "frozen"]
@@ -110,6 +152,9 @@ class SizeNamer:
         self.reserved = {name for pair in preferred.values() for name in pair}
         self.definitions: dict = {}  # symbol -> definition
         self._by_expr: dict = {}  # definition -> symbol, so equal sizes share a name
+        # Every name in use (reserved or defined), kept up to date as sizes are named:
+        # rebuilding it per call made naming quadratic in depth.
+        self._taken = set(self.reserved)
         self._count = 0
 
     def __call__(self, layer: str, x: tuple, y: tuple) -> tuple:
@@ -117,11 +162,10 @@ class SizeNamer:
         return (y[0], self._name(y[1], names[0]), self._name(y[2], names[1]))
 
     def _automatic(self) -> tuple:
-        taken = self.reserved | {str(s) for s in self.definitions}
         while True:
             self._count += 1
             names = (f"H{self._count}", f"W{self._count}")
-            if not taken & set(names):
+            if names[0] not in self._taken and names[1] not in self._taken:
                 return names
 
     def _name(self, expr: Any, name: str) -> Any:
@@ -135,6 +179,7 @@ class SizeNamer:
                                  f"({self.definitions[sym]} and {expr}): fix the architecture's size_names")
             self._by_expr[expr] = sym
             self.definitions[sym] = expr
+            self._taken.add(name)
         return self._by_expr[expr]
 
 
@@ -183,8 +228,8 @@ def assume_divisible(expr: Any, n: int) -> Any:
     H, W = symbol("h"), symbol("w")
     h = sympy.Symbol("h_", integer=True, positive=True)
     w = sympy.Symbol("w_", integer=True, positive=True)
-    expr = collapse_floors(sympy.expand(expr.xreplace({H: n * h, W: n * w})))
-    return sympy.expand(expr.xreplace({h: H / n, w: W / n}))
+    expr = collapse_floors(expand(expr.xreplace({H: n * h, W: n * w})))
+    return expand(expr.xreplace({h: H / n, w: W / n}))
 
 
 def collapse_floors(expr: Any) -> Any:

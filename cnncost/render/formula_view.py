@@ -101,8 +101,9 @@ def json_view(derivation, quantities: list) -> dict:
             "divisible": ({"H": derivation.divisible, "W": derivation.divisible}
                           if derivation.divisible else {}),
         },
-        "sizes": {str(s): str(d) for s, d in derivation.sizes.items()},
-        "formulas": {q: str(derivation.formulas[q]) for q in quantities},
-        "compact": {q: str(derivation.compact[q]) for q in quantities},
+        # printer.plain is str() itself, minus sympy's quadratic ordering of long sums
+        "sizes": {str(s): printer.plain(d) for s, d in derivation.sizes.items()},
+        "formulas": {q: printer.plain(derivation.formulas[q]) for q in quantities},
+        "compact": {q: printer.plain(derivation.compact[q]) for q in quantities},
         "conditions": [str(c) for c in derivation.conditions],
     }

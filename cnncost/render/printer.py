@@ -12,6 +12,9 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from ..expansion import expand
+from ..term_order import LinearOrder
+
 SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _SUP = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 # Factors written side by side: a number or a single letter (with an exponent) next to a single letter.
@@ -30,7 +33,7 @@ def _factor_rank(factor) -> tuple:
 _FLOOR_TEXT: dict = {}  # floor expression -> its text (expressions are immutable)
 
 
-class TextPrinter(StrPrinter):
+class TextPrinter(LinearOrder, StrPrinter):
     """StrPrinter with superscript powers, ⌊⌋ floors and ordered products."""
 
     def _print_Pow(self, expr):
@@ -64,7 +67,7 @@ class TextPrinter(StrPrinter):
         return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
 
-class TexPrinter(LatexPrinter):
+class TexPrinter(LinearOrder, LatexPrinter):
     """LaTeX with floors written over one fraction: ⌊(H − k + 1)/2⌋."""
 
     # sympy passes a power's exponent in ``exp``: ⌊x⌋² must keep its ², never print as ⌊x⌋.
@@ -90,6 +93,15 @@ def text(expr) -> str:
     return s
 
 
+class PlainPrinter(LinearOrder, StrPrinter):
+    """``str(expr)`` exactly, with sums ordered in linear time (cnncost.term_order)."""
+
+
+def plain(expr) -> str:
+    """``str(expr)``, the text ``sympy.sympify`` parses back, in time linear in the terms."""
+    return PlainPrinter().doprint(expr)
+
+
 def latex(expr) -> str:
     """LaTeX of an expression."""
     return TexPrinter().doprint(expr)
@@ -102,7 +114,7 @@ def grouped(expr, coefficient_symbols) -> object:
     ``coefficient_symbols`` (channel-like variables such as m and n).
     """
     groups: dict = {}
-    for term in sympy.Add.make_args(sympy.expand(expr)):
+    for term in sympy.Add.make_args(expand(expr)):
         key = sympy.Mul(*[f for f in sympy.Mul.make_args(term)
                           if not (f.is_Number or f.as_base_exp()[0] in coefficient_symbols)])
         groups.setdefault(key, []).append(term / key)
