@@ -186,3 +186,35 @@ def test_formulas_read_like_a_dict():
     assert dict(derivation.formulas.items()) == eager and derivation.formulas == eager
     derivation.formulas["extra"] = sympy.Integer(1)
     assert list(derivation.formulas)[-1] == "extra" and len(derivation.formulas) == len(CONVENTIONS) + 1
+
+
+_x, _y = sympy.symbols("x y", integer=True)
+_m = symbolic.symbol("m")
+_H1 = sympy.Symbol("H1", integer=True)
+ATOMS = st.sampled_from([_x, _y, _m, _H1, sympy.floor(_x / 2), sympy.floor((_H1 + 1) / 3), sympy.ceiling((_m - 1) / 4),
+                         1 / _x, _x + 1, _H1 - 2 * _m, sympy.Rational(3, 2), sympy.Integer(-5), sympy.Integer(2) ** 60])
+
+
+@st.composite
+def polynomials(draw):
+    """Sums of products of symbols, floors, sums, rationals and powers: what the engine builds."""
+    terms = []
+    for _ in range(draw(st.integers(1, 6))):
+        term = sympy.Integer(draw(st.integers(-7, 7)))
+        for _ in range(draw(st.integers(0, 3))):
+            term *= draw(ATOMS) ** draw(st.integers(1, 3))
+        terms.append(term)
+    return sympy.Add(*terms) * (draw(ATOMS) if draw(st.booleans()) else 1)
+
+
+@settings(max_examples=150)
+@given(polynomials())
+def test_expansion_and_term_order_equal_sympy(expr):
+    from cnncost.expansion import expand
+    from cnncost.term_order import ordered_terms
+
+    expanded = expand(expr)
+    assert expanded == sympy.expand(expr) and str(expanded) == str(sympy.expand(expr))
+    for form in (expr, expanded):
+        assert ordered_terms(form) == form.as_ordered_terms()
+        assert printer.plain(form) == str(form)

@@ -115,9 +115,11 @@ def grouped(expr, coefficient_symbols) -> object:
     """
     groups: dict = {}
     for term in sympy.Add.make_args(expand(expr)):
-        key = sympy.Mul(*[f for f in sympy.Mul.make_args(term)
-                          if not (f.is_Number or f.as_base_exp()[0] in coefficient_symbols)])
-        groups.setdefault(key, []).append(term / key)
+        factors = sympy.Mul.make_args(term)
+        coefficient = [f.is_Number or f.as_base_exp()[0] in coefficient_symbols for f in factors]
+        key = sympy.Mul(*[f for f, c in zip(factors, coefficient) if not c])
+        # the other factors, multiplied: term / key without a division (a Pow and a product each)
+        groups.setdefault(key, []).append(sympy.Mul(*[f for f, c in zip(factors, coefficient) if c]))
     parts = [key * sympy.Add(*terms) if key != 1 else sympy.Add(*terms)
              for key, terms in groups.items()]
     return sympy.Add(*parts)
