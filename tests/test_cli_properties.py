@@ -654,6 +654,7 @@ TRAIN_HOSTILE = [
     ["--clip-grad", "nan"], ["--warmup-epochs", "-1"], ["--gamma", "nan", "--schedule", "step"],
     ["--data", "/dev/zero"], ["--data", "/nonexistent"], ["--weights", "/dev/zero", "--strategy", "full"],
     ["--img-size", "0"], ["--img-size", "²"], ["--workers", "-1"],
+    ["--no-plots", "--epochs", "0"], ["--plots", "no"],
 ]
 
 

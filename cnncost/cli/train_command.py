@@ -57,7 +57,7 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           clip_grad: Optional[float] = typer.Option(None, "--clip-grad", help="max gradient norm"),
           label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="label smoothing in [0, 1)"),
           augment: bool = typer.Option(False, "--augment", help="training-time augmentation"),
-          cache: bool = typer.Option(True, "--cache/--no-cache", help="last-layer: train on cached features"),
+          cache: bool = typer.Option(True, "--cache/--no-cache", help="keep decoded images (last-layer: backbone features) in memory across epochs"),
           patience: Optional[int] = typer.Option(None, help="early stopping after this many epochs without "
                                                             "a better validation accuracy"),
           val_fraction: float = typer.Option(0.2, "--val-fraction", help="stratified validation share of train/"),
