@@ -20,7 +20,7 @@ import sympy
 from . import engine
 from .expansion import expand
 from .archs import registry
-from .conventions import CONVENTIONS, sums
+from .conventions import CONVENTIONS, QUANTITIES
 from .errors import CnncostError
 
 DISPLAY = {"h": "H", "w": "W"}  # builder keyword -> symbol name
@@ -70,44 +70,45 @@ def derive(arch_name: str, given: dict | None = None, divisible: int | None = No
     network = arch.build(**config)
     namer = SizeNamer(network.size_names or {})
     table = engine.analyze(network, namer)
-    by_quantity = sums(table)
+    # Each per-quantity sum, convention and substituted form is built when first read.
+    by_quantity = Lazy(QUANTITIES, table.total)
     # expand (not sympy.expand): one pass over the terms, the same result (cnncost.expansion)
-    compact = {name: expand(c.total(by_quantity)) for name, c in CONVENTIONS.items()}
+    compact = Lazy(CONVENTIONS, lambda name: expand(CONVENTIONS[name].total(by_quantity)))
     full = full_sizes(namer.definitions)
-    formulas = Formulas(compact, full, divisible)
+    formulas = Lazy(CONVENTIONS, lambda name: finish(compact[name], full, divisible))
     return Derivation(arch.name, config, {str(symbol(p.name)): p.meaning for p in free},
                       dict(namer.definitions), compact, formulas,
                       _checked_conditions(arch, given or {}, network, table), divisible, table)
 
 
-class Formulas(MutableMapping):
-    """Convention -> fully substituted closed form, each substituted when first asked for.
+class Lazy(MutableMapping):
+    """A dict whose values are computed when first read: ``compute(key)`` for each of ``keys``.
 
-    Substituting the named sizes rebuilds every term; a deep network has thousands, and
-    a command shows two or three of the eleven conventions, so the rest are never built.
-    Reads like a dict: ``formulas[q]``, ``items()``, ``==``.
+    A deep network's closed forms have thousands of terms, and a command shows two or
+    three of the eleven conventions: the others are never summed, expanded or substituted.
+    Reads like a dict (``d[q]``, ``items()``, ``==``); a value may also be set.
     """
 
-    def __init__(self, compact: dict, full: dict, divisible: int | None):
-        self._compact, self._full, self._divisible = compact, full, divisible
+    def __init__(self, keys, compute):
+        self._compute = compute
         self._done: dict = {}
-        self._order = list(compact)  # keys in the conventions' order, then any added ones
+        self._order = list(keys)  # keys in the given order, then any added ones
 
-    def __getitem__(self, name: str) -> Any:
-        if name not in self._done:
-            if name not in self._compact or name not in self._order:
-                raise KeyError(name)
-            self._done[name] = finish(self._compact[name], self._full, self._divisible)
-        return self._done[name]
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._done:
+            if key not in self._order:
+                raise KeyError(key)
+            self._done[key] = self._compute(key)
+        return self._done[key]
 
-    def __setitem__(self, name: str, value: Any) -> None:
-        if name not in self._order:
-            self._order.append(name)
-        self._done[name] = value
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in self._order:
+            self._order.append(key)
+        self._done[key] = value
 
-    def __delitem__(self, name: str) -> None:
-        self._order.remove(name)
-        self._done.pop(name, None)
+    def __delitem__(self, key: str) -> None:
+        self._order.remove(key)
+        self._done.pop(key, None)
 
     def __iter__(self):
         return iter(list(self._order))
