@@ -7,7 +7,7 @@ Three generated architecture files per depth (10 → 1,000 conv layers):
 For each, ``cnncost.count`` and ``cnncost.formula`` + the text view in this process
 (median of a few calls, sympy's cache cleared before each formula call), then
 ``cnncost count FILE`` and ``cnncost formula FILE --no-cache`` as whole processes
-(median wall time of 3 runs, and the child's peak resident memory). Prints a
+(median wall and CPU time of 3 runs, and the child's peak resident memory). Prints a
 Markdown table and, per series, the exponent b of time ≈ a·depthᵇ fitted by least
 squares on log time against log depth (1: linear, 2: quadratic).
 """
@@ -76,8 +76,11 @@ def in_process(function, runs: int) -> float:
 
 
 def whole_process(argv: list, runs: int = 3) -> tuple:
-    """(median wall seconds, peak resident MiB of the child) of running ``argv``."""
-    walls, peaks = [], []
+    """(median wall seconds, median CPU seconds, peak resident MiB of the child) of running ``argv``.
+
+    CPU time (user + sys) is reported beside wall time: on a shared machine other work
+    stretches wall time from run to run, not the child's own CPU time."""
+    walls, cpus, peaks = [], [], []
     for _ in range(runs):
         start = time.perf_counter()
         child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -85,8 +88,9 @@ def whole_process(argv: list, runs: int = 3) -> tuple:
         walls.append(time.perf_counter() - start)
         if status != 0:
             raise SystemExit(f"error: {' '.join(argv)} exited with status {status}")
+        cpus.append(usage.ru_utime + usage.ru_stime)
         peaks.append(usage.ru_maxrss / 1024)  # KiB on Linux
-    return statistics.median(walls), max(peaks)
+    return statistics.median(walls), statistics.median(cpus), max(peaks)
 
 
 def exponent(depths: list, seconds: list) -> float:
@@ -118,20 +122,21 @@ def main() -> None:
     print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"({os.cpu_count()} CPUs)\n")
     print("| stack | depth | count (in process) | formula (in process) | `cnncost count` | "
-          "`cnncost formula --no-cache` | formula peak memory |\n|---|---|---|---|---|---|---|")
+          "`cnncost formula --no-cache` (wall, CPU) | formula peak memory |\n|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="cnncost-scaling-") as directory:
         for kind in BODIES:
             for depth in DEPTHS:
                 path = write_stack(Path(directory), kind, depth)
                 count = in_process(lambda: cnncost.count(path).total("macs"), 20)
                 formula = in_process(lambda: formula_once(path), 3 if depth <= 300 else 1)
-                count_wall, _ = whole_process(base + ["count", path])
-                formula_wall, formula_mib = whole_process(base + ["formula", path, "--no-cache"])
+                count_wall, _, _ = whole_process(base + ["count", path])
+                formula_wall, formula_cpu, formula_mib = whole_process(base + ["formula", path, "--no-cache"])
                 for name, value in (("count", count), ("formula", formula), ("count process", count_wall),
                                     ("formula process", formula_wall)):
                     series.setdefault((kind, name), []).append(value)
                 print(f"| {kind} | {depth} | {count * 1000:.1f} ms | {formula * 1000:.0f} ms | "
-                      f"{count_wall * 1000:.0f} ms | {formula_wall * 1000:.0f} ms | {formula_mib:.0f} MiB |",
+                      f"{count_wall * 1000:.0f} ms | {formula_wall * 1000:.0f} ms ({formula_cpu * 1000:.0f} ms CPU) | "
+                      f"{formula_mib:.0f} MiB |",
                       flush=True)
     print("\n| stack | fitted exponent: count | formula | `cnncost count` | `cnncost formula` | "
           "formula 1,000 / 100 (whole process) |\n|---|---|---|---|---|---|")
