@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from . import layers as L
+from .arith import total
 from .errors import CnncostError
 
 STRATEGIES = ("scratch", "last-layer", "partial:K", "full")
@@ -143,6 +144,6 @@ def trainable_params(table: Any, trainable: frozenset) -> tuple:
     without them), so their rows are left out of both.
     """
     rows = [row for row in table.layers if not row.auxiliary]
-    train = sum((row.params for row in rows if row.name in trainable), 0)
-    frozen = sum((row.params for row in rows if row.name not in trainable), 0)
+    train = total(row.params for row in rows if row.name in trainable)
+    frozen = total(row.params for row in rows if row.name not in trainable)
     return train, frozen
