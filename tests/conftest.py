@@ -3,6 +3,7 @@
 import os
 import warnings
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", derandomize=True, deadline=None,
@@ -13,8 +14,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # torch warns on every even-kernel padding="same" conv; that case is tested on purpose.
 warnings.filterwarnings("ignore", message=".*padding='same'.*")
 
-
-import pytest
 
 
 @pytest.fixture(autouse=True)

@@ -355,7 +355,8 @@ def _dims(index: Any) -> tuple | None:
     """Dims of a 4-D tensor's shape an int or slice selects (x.shape[2], x.shape[2:], x.size(-1))."""
     if isinstance(index, int):
         return (index % 4,)
-    if isinstance(index, slice) and all(isinstance(v, (int, type(None))) for v in (index.start, index.stop, index.step)):
+    bounds = (index.start, index.stop, index.step) if isinstance(index, slice) else ()
+    if isinstance(index, slice) and all(isinstance(v, (int, type(None))) for v in bounds):
         return tuple(range(4))[index]
     return None
 

@@ -57,7 +57,9 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           clip_grad: Optional[float] = typer.Option(None, "--clip-grad", help="max gradient norm"),
           label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="label smoothing in [0, 1)"),
           augment: bool = typer.Option(False, "--augment", help="training-time augmentation"),
-          cache: bool = typer.Option(True, "--cache/--no-cache", help="keep decoded images (last-layer: backbone features) in memory across epochs"),
+          cache: bool = typer.Option(True, "--cache/--no-cache",
+                                     help="keep decoded images (last-layer: backbone features) in memory "
+                                          "across epochs"),
           patience: Optional[int] = typer.Option(None, help="early stopping after this many epochs without "
                                                             "a better validation accuracy"),
           val_fraction: float = typer.Option(0.2, "--val-fraction", help="stratified validation share of train/"),
@@ -92,10 +94,10 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
         run_training(config)
     except KeyboardInterrupt:
         typer.echo(_interrupted(out), err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     except EngineMismatch as bug:  # never the user's fault: loud, and not exit 2
         typer.echo(f"internal error (please report): {bug}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 def _interrupted(out: str) -> str:

@@ -120,7 +120,8 @@ def variants_section(family) -> str:
         spec = archs.get(v.arch)
         d = derive(v.arch, v.divisible, **v.given)
         assumed = f" (assuming H and W are multiples of {v.divisible})" if v.divisible else ""
-        command = f"cnncost formula {v.arch} {md.flags(v.given)}" + (f" --divisible {v.divisible}" if v.divisible else "")
+        divisible = f" --divisible {v.divisible}" if v.divisible else ""
+        command = f"cnncost formula {v.arch} {md.flags(v.given)}{divisible}"
         parts += [f"### {v.label}", f"`{command}`{assumed}:",
                   variant_forms(d, spec, v.quantities), dm.validity_section(d, spec)]
     return "\n\n".join(parts)

@@ -41,7 +41,8 @@ def parse_values(arch, name: str, text: str, label: str | None = None) -> list:
         else:
             count += 1
             _check_count(label, count)
-            values.append([_checked(arch, param, label, _integer(param, label, item) if whole else _typed(param, item))])
+            value = _integer(param, label, item) if whole else _typed(param, item)
+            values.append([_checked(arch, param, label, value)])
     return list(dict.fromkeys(itertools.chain.from_iterable(values)))  # keep order, drop repeats
 
 
