@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .timing import cnncost_command
+from .timing import cnncost_command, median_call
 
 DEPTHS = (10, 30, 100, 300, 1000)
 HEADER = """[network]
@@ -63,16 +63,6 @@ def write_stack(directory: Path, kind: str, depth: int) -> str:
     path = directory / f"{kind}{depth}.toml"
     path.write_text(text)
     return str(path)
-
-
-def in_process(function, runs: int) -> float:
-    """Median seconds of ``function()``."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def whole_process(argv: list, runs: int = 3) -> tuple:
@@ -127,8 +117,8 @@ def main() -> None:
         for kind in BODIES:
             for depth in DEPTHS:
                 path = write_stack(Path(directory), kind, depth)
-                count = in_process(lambda: cnncost.count(path).total("macs"), 20)
-                formula = in_process(lambda: formula_once(path), 3 if depth <= 300 else 1)
+                count = median_call(lambda: cnncost.count(path).total("macs"), 20)
+                formula = median_call(lambda: formula_once(path), 3 if depth <= 300 else 1)
                 count_wall, _, _ = whole_process(base + ["count", path])
                 formula_wall, formula_cpu, formula_mib = whole_process(base + ["formula", path, "--no-cache"])
                 for name, value in (("count", count), ("formula", formula), ("count process", count_wall),
