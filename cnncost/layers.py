@@ -37,6 +37,7 @@ class Conv2d(NamedTuple):
     dilation: Any = 1  # d or (dh, dw)
     groups: Dim = 1  # channel groups; Cin and Cout must both divide by it
     bias: bool = True  # one bias per output channel
+    call: str = "module"  # written as: module, or subclass (a user's subclass of nn.Conv2d)
 
 
 class Linear(NamedTuple):
@@ -45,6 +46,7 @@ class Linear(NamedTuple):
     name: str
     out_features: Dim
     bias: bool = True
+    call: str = "module"  # written as: module, or subclass (a user's subclass of nn.Linear)
 
 
 class MaxPool2d(NamedTuple):
@@ -86,6 +88,7 @@ class BatchNorm2d(NamedTuple):
     affine: bool = True  # learnable weight and bias (2C params)
     track_running_stats: bool = True  # running mean and var (2C buffers)
     eps: float = 1e-5  # numerical only (torchvision's Inception/GoogLeNet use 1e-3)
+    call: str = "module"  # written as: module, or subclass (a user's subclass of nn.BatchNorm2d)
 
 
 class BatchNorm1d(NamedTuple):
@@ -95,6 +98,7 @@ class BatchNorm1d(NamedTuple):
     affine: bool = True
     track_running_stats: bool = True
     eps: float = 1e-5
+    call: str = "module"  # written as: module, or subclass (a user's subclass of nn.BatchNorm1d)
 
 
 class Activation(NamedTuple):

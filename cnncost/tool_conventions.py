@@ -202,6 +202,13 @@ def ptflops_batchnorm(node: Any, x: tuple, y: tuple) -> Any:
 _UNPATCHED = "{} is not patched"
 
 
+def _hooked_only(hook: ToolRule, inner: str) -> ToolRule:
+    """A layer ptflops counts by its module hook alone: MODULES_MAPPING is looked up by exact
+    type, and the function its forward calls is not patched, so a user's subclass counts 0."""
+    return by_call("ptflops", {"module": hook,
+                               "subclass": uncounted(f"no hook (exact-type check), and {inner} is not patched")})
+
+
 def _hooked_and_patched(function: str, *unpatched: str) -> ToolRule:
     """nn module hook + the patched F.<function> in its forward; F.<function> or a subclass once."""
     return by_call("ptflops", {
@@ -245,10 +252,10 @@ def _pool(function: str) -> ToolRule:
 
 
 PTFLOPS: dict[type, ToolRule] = {
-    L.Conv2d: ptflops_conv,
-    L.Linear: ptflops_linear,
-    L.BatchNorm2d: ptflops_batchnorm,
-    L.BatchNorm1d: ptflops_batchnorm,
+    L.Conv2d: _hooked_only(ptflops_conv, "F.conv2d"),
+    L.Linear: _hooked_only(ptflops_linear, "F.linear"),
+    L.BatchNorm2d: _hooked_only(ptflops_batchnorm, "F.batch_norm"),
+    L.BatchNorm1d: _hooked_only(ptflops_batchnorm, "F.batch_norm"),
     L.MaxPool2d: _pool("max_pool2d"),
     L.AvgPool2d: _pool("avg_pool2d"),
     L.AdaptiveAvgPool2d: _pool("adaptive_avg_pool2d"),

@@ -139,3 +139,17 @@ def test_verify_rebuilds_each_form_and_every_cell_agrees(form):
     result = verify(network_from_module(forms(**form), "forms", SIZES[1]))
     bad = [(row.name, name, cell) for row in result.layers for name, cell in row.cells.items() if not cell.ok]
     assert result.ok, (bad, {k: v for k, v in result.totals.items() if not v.ok})
+
+
+@pytest.mark.parametrize("subclass", [True, False])
+@pytest.mark.parametrize("shape", SIZES)
+def test_subclasses_of_conv_linear_and_batchnorm_follow_ptflops(subclass, shape):
+    """ptflops hooks modules by exact type and patches neither F.conv2d, F.linear nor F.batch_norm:
+    a user's subclass of nn.Conv2d/Linear/BatchNorm2d counts 0 there (it used to be counted in full)."""
+    from zoo.verify import verify
+
+    module = load_factory(str(FILE), "Subclassed")(subclass=subclass).eval()
+    table = assert_tools_agree(module, shape)
+    calls = {row.name: row.ptflops for row in table.layers}
+    assert (calls["conv"] == 0 and calls["fc"] == 0 and calls["bn"] == 0) == subclass
+    assert verify(network_from_module(module, "subclassed", shape)).ok

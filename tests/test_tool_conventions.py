@@ -115,7 +115,8 @@ SINGLE_LAYERS = st.one_of(
     # BatchNorm without running stats runs in training mode: torch needs > 1 value per channel.
     st.tuples(st.builds(lambda a, t: L.BatchNorm2d("bn", a, t), st.booleans(), st.booleans()), spatial(low=2)),
     st.tuples(st.builds(lambda a: L.BatchNorm1d("bn", a), st.booleans()), st.tuples(st.integers(1, 40))),
-    st.tuples(st.builds(L.Linear, st.just("fc"), st.integers(1, 30), st.booleans()), st.tuples(st.integers(1, 60))),
+    st.tuples(st.builds(L.Linear, st.just("fc"), st.integers(1, 30), st.booleans(), call=st.just("module")),
+              st.tuples(st.integers(1, 60))),
     st.tuples(st.builds(L.Activation, st.just("a"), st.sampled_from(sorted(ACTIVATIONS)), call=st.just("module")),
               st.one_of(spatial(), st.tuples(st.integers(1, 50)))),
     st.tuples(st.builds(L.ZeroPad2d, st.just("z"), st.tuples(*[st.integers(0, 3)] * 4)), spatial()),

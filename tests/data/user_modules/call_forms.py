@@ -106,3 +106,32 @@ class Gate(nn.Module):
     def forward(self, x):
         x = self.conv(x) * torch.sigmoid(x)
         return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class MyConv(nn.Conv2d):
+    """A subclass that keeps Conv2d's forward (e.g. to add an attribute): ptflops hooks exact types."""
+
+
+class MyLinear(nn.Linear):
+    """A subclass of Linear that keeps its forward."""
+
+
+class MyBatchNorm(nn.BatchNorm2d):
+    """A subclass of BatchNorm2d that keeps its forward."""
+
+
+class Subclassed(nn.Module):
+    """conv → bn → relu → pool → linear, each layer a user's subclass of the torch module."""
+
+    def __init__(self, subclass=True):
+        super().__init__()
+        conv, bn, linear = (MyConv, MyBatchNorm, MyLinear) if subclass else (nn.Conv2d, nn.BatchNorm2d, nn.Linear)
+        self.conv = conv(3, 6, 3, padding=1)
+        self.bn = bn(6)
+        self.relu = nn.ReLU()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = linear(6, 4)
+
+    def forward(self, x):
+        return self.fc(self.flatten(self.pool(self.relu(self.bn(self.conv(x))))))
