@@ -2,8 +2,8 @@
 
 Deriving a closed form costs ~0.4 s of sympy import plus the derivation; a
 cache hit costs a file read. Entries are keyed by the request and by a
-fingerprint of cnncost's own source files (size and mtime), so any change to
-the code invalidates them.
+fingerprint of cnncost's and zoo's source files (size and mtime), so any change
+to the code invalidates them.
 
 The cache is an optimisation only, and it must never print anything but the
 formula it would derive. So an entry is trusted only when it verifies: its
@@ -52,13 +52,17 @@ def cache_dir() -> Path | None:
     return Path(home) / ".cache" / "cnncost"
 
 
+CODE_PACKAGES = ("cnncost", "zoo")  # zoo converts --module networks: its code shapes their formulas too
+
+
 def code_fingerprint() -> str:
-    """Digest of every source file's name, size and mtime in the cnncost package."""
-    root = Path(__file__).parent
+    """Digest of every source file's name, size and mtime in the cnncost and zoo packages."""
+    root = Path(__file__).parent.parent
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    for package in CODE_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
     return digest.hexdigest()
 
 

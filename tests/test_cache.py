@@ -163,3 +163,18 @@ def test_an_entry_too_large_to_read_back_is_not_stored(tmp_path, monkeypatch):
     assert cache.get("e") is None and not (tmp_path / "c" / "e.txt").exists()
     cache.put("e", "formula")
     assert cache.get("e") == "formula"
+
+
+@pytest.mark.parametrize("package, module", [("cnncost", "symbolic.py"), ("zoo", "fx_units.py")])
+def test_a_change_to_the_code_that_shapes_formulas_changes_every_key(package, module):
+    """zoo converts --module networks into the description their formulas come from, so a
+    change there must invalidate cached formulas as a change to cnncost does."""
+    path = Path(cache.__file__).parent.parent / package / module
+    stat = path.stat()
+    before = cache.code_fingerprint()
+    try:
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+        assert cache.code_fingerprint() != before
+    finally:
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert cache.code_fingerprint() == before
