@@ -1,6 +1,6 @@
 """What every count means: the one place where quantities and totals are defined.
 
-Per layer (``rules.Counts`` plus the output size):
+Per layer (``kinds.Counts`` plus the output size; each kind's rules in ``cnncost.kinds``):
   params       trainable parameters, as ``sum(p.numel() for p in model.parameters())``
   buffers      BatchNorm running mean + variance (2C; not num_batches_tracked)
   macs         multiply-accumulates of conv and linear layers, bias excluded:

@@ -14,8 +14,7 @@ from typing import Any, Callable, NamedTuple
 from . import layers as L
 from .arith import is_number, maximum, product, total
 from .errors import CnncostError
-from .rules import rule_for
-from .tool_conventions import counts as tool_counts
+from .kinds import kind_for
 from .tool_conventions import residual_counts
 
 STORED_QUANTITIES = ("params", "buffers")  # what an auxiliary head contributes
@@ -105,15 +104,15 @@ def _walk(node: Any, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
 
 
 def _walk_leaf(node: Any, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
-    rule = rule_for(node)
-    y = rule.shape(node, x)
+    kind = kind_for(node)
+    y = kind.shape(node, x)
     _check_not_empty(node, x, y, table.network)
     if namer is not None and len(y) == 3 and y[1:] != x[1:]:
         y = namer(node.name, x, y)
-    c = rule.counts(node, x, y)
+    c = kind.counts(node, x, y)
     table.layers.append(LayerCost(node.name, type(node).__name__, x, y, c.params, c.buffers,
-                                  c.macs, c.mults, c.adds, product(y), *tool_counts(node, x, y),
-                                  rule.free))
+                                  c.macs, c.mults, c.adds, product(y), kind.fvcore(node, x, y),
+                                  kind.ptflops(node, x, y), kind.free))
     return y
 
 
@@ -187,8 +186,8 @@ def _need(node: Any, need: tuple) -> tuple:
         return _elementwise_max(*needs)
     if isinstance(node, L.Auxiliary):
         return _elementwise_max(need, _need_all(node.nodes, (1, 1)))
-    rule = rule_for(node)
-    return rule.min_input(node, need) if rule.min_input else need
+    kind = kind_for(node)
+    return kind.min_input(node, need) if kind.min_input else need
 
 
 def _elementwise_max(*needs: tuple) -> tuple:

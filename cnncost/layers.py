@@ -2,8 +2,8 @@
 
 Hyperparameters may be Python ints or sympy expressions; nothing here imports
 sympy, so numeric counting stays light. Composite nodes (Sequential, Residual,
-Concat) are walked by the engine; leaf nodes are counted by the rules in
-``cnncost.rules``. Nodes are NamedTuples rather than dataclasses because they are created on
+Concat, Auxiliary) are defined here; each leaf node is defined with the rest of its
+kind in ``cnncost.kinds``. Nodes are NamedTuples rather than dataclasses because they are created on
 every ``cnncost count`` start-up, where dataclass creation costs ~2 ms per
 class. Every node carries its hierarchical ``name`` (``features.0``,
 ``layer1.0.conv1``), which is also the torch module path in the zoo.
@@ -13,120 +13,24 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Union
 
+# Leaf nodes live with the rest of their kind (cnncost.kinds); they are re-exported here so
+# a description reads L.Conv2d, L.Residual alike.
+from .kinds.base import pair
+from .kinds.conv import Conv2d
+from .kinds.dense import Linear
+from .kinds.elementwise import Activation, Dropout
+from .kinds.norm import BatchNorm1d, BatchNorm2d
+from .kinds.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .kinds.reshape import Flatten, ZeroPad2d
+
+__all__ = ["Activation", "AdaptiveAvgPool2d", "Auxiliary", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat",
+           "Conv2d", "Dim", "Dropout", "Flatten", "Linear", "MaxPool2d", "Network", "Padding", "Residual",
+           "Sequential", "ZeroPad2d", "leaves", "pair"]
+
 # A size or channel count: an int, or a sympy expression on the symbolic path.
 Dim = Any
 # Padding as PyTorch accepts it: an int, an (h, w) pair, "same" or "valid".
 Padding = Union[int, tuple, str]
-
-
-def pair(value: Any) -> tuple:
-    """Return ``value`` as an (h, w) pair, the way torch's ``_pair`` does."""
-    if isinstance(value, tuple):
-        return value
-    return (value, value)
-
-
-class Conv2d(NamedTuple):
-    """2-D convolution; ``in_channels`` is inferred from the input shape."""
-
-    name: str
-    out_channels: Dim  # filters
-    kernel_size: Any  # k or (kh, kw)
-    stride: Any = 1  # s or (sh, sw)
-    padding: Padding = 0  # int, pair, "same" (stride 1 only) or "valid"
-    dilation: Any = 1  # d or (dh, dw)
-    groups: Dim = 1  # channel groups; Cin and Cout must both divide by it
-    bias: bool = True  # one bias per output channel
-    call: str = "module"  # written as: module, or subclass (a user's subclass of nn.Conv2d)
-
-
-class Linear(NamedTuple):
-    """Fully connected layer; ``in_features`` is inferred from the input shape."""
-
-    name: str
-    out_features: Dim
-    bias: bool = True
-    call: str = "module"  # written as: module, or subclass (a user's subclass of nn.Linear)
-
-
-class MaxPool2d(NamedTuple):
-    """Max pooling; ``stride`` defaults to the kernel size, as in torch."""
-
-    name: str
-    kernel_size: Any
-    stride: Any = None
-    padding: Any = 0
-    dilation: Any = 1
-    ceil_mode: bool = False
-    call: str = "module"  # written as: module, subclass, function (F.x), torch (torch.x), method (x.m())
-
-
-class AvgPool2d(NamedTuple):
-    """Average pooling; ``stride`` defaults to the kernel size, as in torch."""
-
-    name: str
-    kernel_size: Any
-    stride: Any = None
-    padding: Any = 0
-    ceil_mode: bool = False
-    count_include_pad: bool = True
-    call: str = "module"  # written as: module, subclass, function (F.x), torch (torch.x), method (x.m())
-
-
-class AdaptiveAvgPool2d(NamedTuple):
-    """Adaptive average pooling to a fixed output size."""
-
-    name: str
-    output_size: Any  # o or (oh, ow)
-    call: str = "module"  # written as: module, subclass, function (F.x), torch (torch.x), method (x.m())
-
-
-class BatchNorm2d(NamedTuple):
-    """Batch normalisation over channels of a C×H×W tensor."""
-
-    name: str
-    affine: bool = True  # learnable weight and bias (2C params)
-    track_running_stats: bool = True  # running mean and var (2C buffers)
-    eps: float = 1e-5  # numerical only (torchvision's Inception/GoogLeNet use 1e-3)
-    call: str = "module"  # written as: module, or subclass (a user's subclass of nn.BatchNorm2d)
-
-
-class BatchNorm1d(NamedTuple):
-    """Batch normalisation over the features of a flat tensor."""
-
-    name: str
-    affine: bool = True
-    track_running_stats: bool = True
-    eps: float = 1e-5
-    call: str = "module"  # written as: module, or subclass (a user's subclass of nn.BatchNorm1d)
-
-
-class Activation(NamedTuple):
-    """Elementwise nonlinearity: free for params and MACs."""
-
-    name: str
-    function: str = "relu"  # relu, gelu, silu, mish, sigmoid, tanh, ...
-    call: str = "module"  # written as: module, subclass, function (F.x), torch (torch.x), method (x.m())
-
-
-class Dropout(NamedTuple):
-    """Dropout: free (identity at inference)."""
-
-    name: str
-    p: float = 0.5
-
-
-class Flatten(NamedTuple):
-    """Flatten C×H×W to C·H·W features."""
-
-    name: str
-
-
-class ZeroPad2d(NamedTuple):
-    """Explicit zero padding (left, right, top, bottom)."""
-
-    name: str
-    padding: tuple  # (left, right, top, bottom)
 
 
 class Sequential(NamedTuple):

@@ -1,11 +1,13 @@
-"""What fvcore and ptflops report, layer by layer: each tool's counting rules, reproduced without torch.
+"""What fvcore and ptflops report, layer by layer: how each tool counts, and the rule factories.
 
-Each tool has a registry (``FVCORE``, ``PTFLOPS``: layer type -> rule); a rule is a
-small pure function ``(node, x, y) -> count`` of the layer and its input and output
-shapes (ints, or sympy expressions on the symbolic path). A layer type missing
-from a registry, or an activation function missing from its table, is an error,
-never a silent zero; where a tool really counts 0, the registry says so with an
-``uncounted`` rule naming the reason.
+Each layer kind carries its own rule for each tool (``Kind.fvcore``, ``Kind.ptflops`` in
+``cnncost.kinds``); a rule is a small pure function ``(node, x, y) -> count`` of the layer
+and its input and output shapes (ints, or sympy expressions on the symbolic path). This
+module holds the factories those rules are made with, the lookup, and the rules of the
+merges (residual adds). A kind without a rule, or an activation function or call form a
+rule does not know, is an error, never a silent zero; where a tool really counts 0, the
+rule says so with an ``uncounted`` rule naming the reason. The summary below is what the
+rules implement, tool by tool.
 
 fvcore 0.1.5 — ``FlopCountAnalysis(model.eval(), x).total()``, batch 1, default handlers
 (fvcore/nn/flop_count.py:26-44; "one fused multiply-add as one flop"):
@@ -67,8 +69,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import layers as L
-from .arith import exact_div, product
+from .arith import product
 from .errors import CnncostError
 
 ToolRule = Callable[[Any, tuple, tuple], Any]  # (node, input shape, output shape) -> count
@@ -107,19 +108,6 @@ def output_elements(scale: int, why: str) -> ToolRule:
     return rule
 
 
-def by_function(tool: str, table: dict) -> ToolRule:
-    """An Activation's rule, looked up by its function name; unknown names raise."""
-
-    def rule(node: L.Activation, x: tuple, y: tuple) -> Any:
-        if node.function not in table:
-            raise CnncostError(f"{node.name}: the {tool} convention has no rule for activation "
-                               f"{node.function!r} (known: {', '.join(table)})")
-        return table[node.function](node, x, y)
-
-    rule.__doc__ = f"{tool}: by activation function ({', '.join(table)})"
-    return rule
-
-
 def by_call(tool: str, table: dict) -> ToolRule:
     """A rule chosen by how the layer was written (its ``call`` field); unknown forms raise."""
 
@@ -133,84 +121,12 @@ def by_call(tool: str, table: dict) -> ToolRule:
     return rule
 
 
-# --- shared arithmetic -------------------------------------------------------
-
-def conv_macs(node: L.Conv2d, x: tuple, y: tuple) -> Any:
-    """Output elements × Cin/g × kh × kw (bias excluded)."""
-    kh, kw = L.pair(node.kernel_size)
-    return product(y) * exact_div(x[0], node.groups, node.name, "input channels / groups:") * kh * kw
-
-
-def linear_macs(node: L.Linear, x: tuple, y: tuple) -> Any:
-    """in · out (bias excluded)."""
-    return x[0] * node.out_features
-
-
-# --- fvcore ----------------------------------------------------------------
-
-def fvcore_batchnorm(node: Any, x: tuple, y: tuple) -> Any:
-    """aten::batch_norm: eval → elements·(2|1); no running stats → training mode → elements·(5|4)."""
-    if node.track_running_stats:
-        return product(x) * (2 if node.affine else 1)
-    return product(x) * (5 if node.affine else 4)
-
-
-_NO_HANDLER = "fvcore has no handler for aten::{} (unsupported op, counted 0)"
-
-FVCORE_ACTIVATIONS: dict[str, ToolRule] = {
-    "relu": uncounted("aten::relu is in fvcore's _IGNORED_OPS"),
-    **{function: uncounted(_NO_HANDLER.format(op)) for function, op in (
-        ("relu6", "hardtanh"), ("gelu", "gelu"), ("silu", "silu"), ("mish", "mish"),
-        ("elu", "elu"), ("tanh", "tanh"), ("sigmoid", "sigmoid"))},
-}
-
-FVCORE: dict[type, ToolRule] = {
-    L.Conv2d: conv_macs,  # aten::_convolution; aten::_convolution_mode via the harness's handler
-    L.Linear: linear_macs,
-    L.BatchNorm2d: fvcore_batchnorm,
-    L.BatchNorm1d: fvcore_batchnorm,
-    L.AdaptiveAvgPool2d: input_elements(1, "aten::adaptive_avg_pool2d = elementwise_flop_counter(1, 0)"),
-    L.MaxPool2d: uncounted(_NO_HANDLER.format("max_pool2d")),
-    L.AvgPool2d: uncounted(_NO_HANDLER.format("avg_pool2d")),
-    L.ZeroPad2d: uncounted(_NO_HANDLER.format("pad")),
-    L.Dropout: uncounted("aten::dropout is in fvcore's _IGNORED_OPS"),
-    L.Flatten: uncounted("aten::flatten is in fvcore's _IGNORED_OPS"),
-    L.Activation: by_function("fvcore", FVCORE_ACTIVATIONS),
-}
-
-
-# --- ptflops ---------------------------------------------------------------
-
-def ptflops_conv(node: L.Conv2d, x: tuple, y: tuple) -> Any:
-    """conv_flops_counter_hook: kh·kw·Cin·(Cout/g) per output position, + output elements for a bias."""
-    kh, kw = L.pair(node.kernel_size)
-    per_position = kh * kw * x[0] * exact_div(node.out_channels, node.groups, node.name,
-                                              "output channels / groups:")
-    return per_position * y[1] * y[2] + (product(y) if node.bias else 0)
-
-
-def ptflops_linear(node: L.Linear, x: tuple, y: tuple) -> Any:
-    """linear_flops_counter_hook: in·out + out for a bias."""
-    return linear_macs(node, x, y) + (node.out_features if node.bias else 0)
-
-
-def ptflops_batchnorm(node: Any, x: tuple, y: tuple) -> Any:
-    """bn_flops_counter_hook: input elements, doubled when affine, in any mode."""
-    return product(x) * (2 if node.affine else 1)
-
-
 _UNPATCHED = "{} is not patched"
 
 
-def _hooked_only(hook: ToolRule, inner: str) -> ToolRule:
-    """A layer ptflops counts by its module hook alone: MODULES_MAPPING is looked up by exact
-    type, and the function its forward calls is not patched, so a user's subclass counts 0."""
-    return by_call("ptflops", {"module": hook,
-                               "subclass": uncounted(f"no hook (exact-type check), and {inner} is not patched")})
-
-
-def _hooked_and_patched(function: str, *unpatched: str) -> ToolRule:
-    """nn module hook + the patched F.<function> in its forward; F.<function> or a subclass once."""
+def hooked_and_patched(function: str, *unpatched: tuple) -> ToolRule:
+    """ptflops: nn module hook + the patched F.<function> in its forward; F.<function> or a subclass
+    once; each (call form, what) in ``unpatched`` counts 0."""
     return by_call("ptflops", {
         "module": output_elements(2, f"module hook and the patched F.{function} in its forward both count"),
         "subclass": output_elements(1, f"no hook (exact-type check); the patched F.{function} inside counts"),
@@ -219,63 +135,25 @@ def _hooked_and_patched(function: str, *unpatched: str) -> ToolRule:
     })
 
 
-def _nowhere(function: str) -> ToolRule:
-    """Counted in no form: no module hook, and neither F.* nor torch.* nor the method is patched."""
+def nowhere(function: str) -> ToolRule:
+    """ptflops: counted in no form: no module hook, and neither F.* nor torch.* nor the method is patched."""
     why = f"{function}: no module hook and no patched function"
     return by_call("ptflops", {call: uncounted(why)
                                for call in ("module", "subclass", "function", "torch", "method")})
 
 
-PTFLOPS_ACTIVATIONS: dict[str, ToolRule] = {
-    "relu": _hooked_and_patched("relu", ("torch", "torch.relu/F.relu_"), ("method", "Tensor.relu")),
-    "gelu": _hooked_and_patched("gelu"),
-    "elu": _hooked_and_patched("elu"),
-    "relu6": by_call("ptflops", {
-        "module": output_elements(1, "module hook only (nn.ReLU6 calls the unpatched F.hardtanh)"),
-        "subclass": uncounted("no hook (exact-type check), and F.hardtanh is not patched"),
-        "function": input_elements(1, "patched F.relu6 counts once")}),
-    "silu": by_call("ptflops", {call: input_elements(1, "patched F.silu only (nn.SiLU has no module hook)")
-                                for call in ("module", "subclass", "function")}),
-    "mish": _nowhere("mish"),
-    "tanh": _nowhere("tanh"),
-    "sigmoid": _nowhere("sigmoid"),
-}
+def registry(tool: str) -> dict:
+    """Layer type -> ``tool``'s rule, for every kind."""
+    from .kinds import KINDS
 
-
-def _pool(function: str) -> ToolRule:
-    """pool_flops_counter_hook on the module + the patched F.<function> in its forward; F.* once."""
-    return by_call("ptflops", {
-        "module": input_elements(2, f"pool_flops_counter_hook and the patched F.{function} both count the input"),
-        "subclass": input_elements(1, f"no hook (exact-type check); the patched F.{function} inside counts"),
-        "function": input_elements(1, f"patched F.{function} counts the input once"),
-    })
-
-
-PTFLOPS: dict[type, ToolRule] = {
-    L.Conv2d: _hooked_only(ptflops_conv, "F.conv2d"),
-    L.Linear: _hooked_only(ptflops_linear, "F.linear"),
-    L.BatchNorm2d: _hooked_only(ptflops_batchnorm, "F.batch_norm"),
-    L.BatchNorm1d: _hooked_only(ptflops_batchnorm, "F.batch_norm"),
-    L.MaxPool2d: _pool("max_pool2d"),
-    L.AvgPool2d: _pool("avg_pool2d"),
-    L.AdaptiveAvgPool2d: _pool("adaptive_avg_pool2d"),
-    L.ZeroPad2d: uncounted("nn.ZeroPad2d has no hook and F.pad is not patched"),
-    L.Dropout: uncounted("nn.Dropout has no hook and F.dropout is not patched"),
-    L.Flatten: uncounted("nn.Flatten has no hook"),
-    L.Activation: by_function("ptflops", PTFLOPS_ACTIVATIONS),
-}
-
-REGISTRIES: dict[str, dict] = {"fvcore": FVCORE, "ptflops": PTFLOPS}
+    return {node: getattr(kind, tool) for node, kind in KINDS.items()}
 
 
 def tool_count(tool: str, node: Any, x: tuple, y: tuple) -> Any:
-    """What ``tool`` counts for one leaf layer; a layer type it has no rule for raises."""
-    try:
-        rule = REGISTRIES[tool][type(node)]
-    except KeyError:
-        raise CnncostError(f"{getattr(node, 'name', node)}: the {tool} convention has no rule for "
-                           f"layer type {type(node).__name__}") from None
-    return rule(node, x, y)
+    """What ``tool`` counts for one leaf layer; a layer type without a kind raises."""
+    from .kinds import kind_for
+
+    return getattr(kind_for(node), tool)(node, x, y)
 
 
 _ADD_UNCOUNTED = uncounted("fvcore: aten::add/add_ have no handler; ptflops: Tensor.__add__ and add_ "
@@ -291,7 +169,7 @@ RESIDUAL_ADDS: dict[str, dict] = {
 }
 
 
-def residual_counts(node: L.Residual, y: tuple) -> tuple:
+def residual_counts(node: Any, y: tuple) -> tuple:
     """(fvcore, ptflops) counts of a residual's add itself, its output shape ``y``; unknown forms raise."""
     found = []
     for tool in TOOLS:
@@ -305,4 +183,7 @@ def residual_counts(node: L.Residual, y: tuple) -> tuple:
 
 def counts(node: Any, x: tuple, y: tuple) -> tuple:
     """(fvcore, ptflops) counts of one leaf layer, in ``TOOLS`` order."""
-    return tool_count("fvcore", node, x, y), tool_count("ptflops", node, x, y)
+    from .kinds import kind_for
+
+    kind = kind_for(node)
+    return kind.fvcore(node, x, y), kind.ptflops(node, x, y)

@@ -5,7 +5,7 @@ import json
 from typer.testing import CliRunner
 
 from cnncost import layers as L
-from cnncost import rules
+from cnncost import kinds
 from cnncost.cli import app
 
 runner = CliRunner()
@@ -21,12 +21,12 @@ def test_verify_agrees_and_exits_0():
 
 
 def test_verify_reports_a_wrong_rule_and_exits_1(monkeypatch):
-    honest = rules.RULES[L.Conv2d]
+    honest = kinds.KINDS[L.Conv2d]
 
     def off_by_one(node, x, y):
         return honest.counts(node, x, y)._replace(params=honest.counts(node, x, y).params + 1)
 
-    monkeypatch.setitem(rules.RULES, L.Conv2d, honest._replace(counts=off_by_one))
+    monkeypatch.setitem(kinds.KINDS, L.Conv2d, honest._replace(counts=off_by_one))
     result = runner.invoke(app, ["verify", "--m", "2", "--json"])
     assert result.exit_code == 1
     doc = json.loads(result.output)

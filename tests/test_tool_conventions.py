@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import cnncost
 import zoo
-from cnncost import archs, engine, rules
+from cnncost import archs, engine, kinds
 from cnncost import layers as L
 from cnncost import tool_conventions as tc
 from cnncost.conventions import CONVENTIONS, QUANTITIES, totals
@@ -188,10 +188,15 @@ def test_scratch5_matches_the_tools(configuration):
 
 # --- registries: complete, and unknown layers raise ----------------------------
 
-def test_every_layer_type_has_a_rule_in_both_tools():
-    for tool, registry in tc.REGISTRIES.items():
-        assert set(registry) == set(rules.RULES), tool
-    assert set(tc.FVCORE_ACTIVATIONS) == set(tc.PTFLOPS_ACTIVATIONS) == set(ACTIVATIONS)
+def test_every_kind_is_checked_against_the_tools_and_can_be_built():
+    """Completeness: a kind registered without cases here would never meet an oracle."""
+    assert {type(node) for node, _ in CASES} == set(kinds.KINDS)
+    assert set(ACTIVATIONS) == set(kinds.elementwise.FUNCTIONS)
+    for node_type, kind in kinds.KINDS.items():
+        assert kind.torch_module is not None, node_type.__name__
+        assert kind.fx.modules or kind.fx.functions, node_type.__name__  # a user's module can compute it
+    for tool in tc.TOOLS:
+        assert set(tc.registry(tool)) == set(kinds.KINDS)
 
 
 def test_unknown_layer_type_or_activation_raises_never_zero():
@@ -199,7 +204,7 @@ def test_unknown_layer_type_or_activation_raises_never_zero():
         name = "mystery"
 
     for tool in tc.TOOLS:
-        with pytest.raises(CnncostError, match=f"{tool} convention has no rule for layer type Mystery"):
+        with pytest.raises(CnncostError, match="mystery: no counting rule for layer type Mystery"):
             tc.tool_count(tool, Mystery(), (3, 4, 4), (3, 4, 4))
         with pytest.raises(CnncostError, match=f"{tool} convention has no rule for activation 'swish'"):
             tc.tool_count(tool, L.Activation("a", "swish"), (3, 4, 4), (3, 4, 4))

@@ -12,15 +12,17 @@ Each layer's input size comes from the engine's shape walk.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from cnncost import engine
 from cnncost import layers as L
-from cnncost.sizes import WHOLE
+from cnncost.kinds import kind_for
+from cnncost.kinds.elementwise import FUNCTIONS
 
-ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "gelu": nn.GELU, "silu": nn.SiLU, "mish": nn.Mish,
-               "elu": nn.ELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+from .fx_ops import resolve
+
+# Every activation's torch module, by function name (the visualisations' guided backprop needs them all).
+ACTIVATIONS = {function: resolve(spec.module) for function, spec in FUNCTIONS.items()}
 
 
 class Container(nn.Module):
@@ -42,26 +44,7 @@ class Call(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The node's function in its recorded form."""
-        node = self.node
-        if isinstance(node, L.Activation):
-            if node.call == "method":
-                return getattr(x, node.function)()
-            return getattr(F if node.call == "function" else torch, node.function)(x)
-        size = tuple(x.shape[2:])
-        if isinstance(node, L.AdaptiveAvgPool2d):
-            return F.adaptive_avg_pool2d(x, node.output_size)
-        kernel, stride = _window(node.kernel_size, size), _window(node.stride, size)
-        if isinstance(node, L.MaxPool2d):
-            return F.max_pool2d(x, kernel, stride, node.padding, node.dilation, node.ceil_mode)
-        return F.avg_pool2d(x, kernel, stride, node.padding, node.ceil_mode, node.count_include_pad)
-
-
-def _window(value, size: tuple):
-    """A kernel or stride with ``WHOLE`` axes replaced by the input's own size on that axis."""
-    if value is None:
-        return None
-    pair = L.pair(value)
-    return tuple(size[axis] if v is WHOLE else v for axis, v in enumerate(pair))
+        return kind_for(self.node).torch_call(self.node, x)
 
 
 class SpecModule(nn.Module):
@@ -147,26 +130,7 @@ def _leaf(node, x: tuple) -> nn.Module:
 
 
 def _module(node, x: tuple) -> nn.Module:
-    if isinstance(node, L.Conv2d):
-        return nn.Conv2d(x[0], node.out_channels, node.kernel_size, node.stride, node.padding,
-                         node.dilation, node.groups, node.bias)
-    if isinstance(node, L.Linear):
-        return nn.Linear(x[0], node.out_features, node.bias)
-    if isinstance(node, L.MaxPool2d):
-        return nn.MaxPool2d(node.kernel_size, node.stride, node.padding, node.dilation, ceil_mode=node.ceil_mode)
-    if isinstance(node, L.AvgPool2d):
-        return nn.AvgPool2d(node.kernel_size, node.stride, node.padding, node.ceil_mode, node.count_include_pad)
-    if isinstance(node, L.AdaptiveAvgPool2d):
-        return nn.AdaptiveAvgPool2d(node.output_size)
-    if isinstance(node, (L.BatchNorm2d, L.BatchNorm1d)):
-        kind = nn.BatchNorm2d if isinstance(node, L.BatchNorm2d) else nn.BatchNorm1d
-        return kind(x[0], eps=node.eps, affine=node.affine, track_running_stats=node.track_running_stats)
-    if isinstance(node, L.Activation):
-        return ACTIVATIONS[node.function]()
-    if isinstance(node, L.Dropout):
-        return nn.Dropout(node.p)
-    if isinstance(node, L.Flatten):
-        return nn.Flatten()
-    if isinstance(node, L.ZeroPad2d):
-        return nn.ZeroPad2d(node.padding)
-    raise TypeError(f"{node.name}: no torch module for {type(node).__name__}")
+    kind = kind_for(node)
+    if kind.torch_module is None:
+        raise TypeError(f"{node.name}: no torch module for {type(node).__name__}")
+    return kind.torch_module(node, x)

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from torch import fx, nn
 
 from . import fx_ops as ops
+from cnncost.kinds.reshape import Flatten
 from cnncost.sizes import WHOLE
 
 from .fx_ops import ADD, BAD, CAT, LEAF, PASS, SHAPE, SOURCE, TENSOR_KINDS, Unit, Unsupported
@@ -328,7 +329,7 @@ def _reshape(state: _State, node: fx.Node, shape: tuple) -> None:
         shape = tuple(shape[0])
     batch = len(shape) == 2 and isinstance(shape[0], fx.Node) and state.units[shape[0]].batch
     if batch and shape[1] == -1:
-        _call(state, node, lambda n, name: ops.L.Flatten(name), sizes=False)
+        _call(state, node, lambda n, name: Flatten(name), sizes=False)
     else:
         _bad(state, node, f"{ops.describe(node)} to {shape!r}; only x.view(x.size(0), -1) is a flatten")
 

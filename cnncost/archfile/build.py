@@ -17,6 +17,7 @@ from typing import Any
 from .. import engine
 from .. import layers as L
 from ..errors import CnncostError
+from ..kinds import ARCHFILE_TYPES
 from . import expr as E
 from .locate import Source, show_path
 from .schema import MAX_REPEAT, Expr, Layer
@@ -25,9 +26,8 @@ MAX_LAYERS = 100_000  # leaf layers in one network; more is surely a runaway rep
 # Layer tables visited in one build, each repeat copy counted: nested repeats whose bodies add
 # no leaves (times = 0 inside, empty concat branches) would otherwise loop for minutes unseen.
 MAX_EXPANDED = 250_000  # 2.5 × MAX_LAYERS: room for the containers around the most leaves allowed
-BASE = {"conv": "conv", "linear": "fc", "maxpool": "pool", "avgpool": "pool", "adaptiveavgpool": "avgpool",
-        "batchnorm": "bn", "dropout": "drop", "flatten": "flatten", "zeropad": "pad", "residual": "res",
-        "concat": "concat", "sequence": "seq", "repeat": "block"}
+BASE = {**{name: t.base for name, t in ARCHFILE_TYPES.items()},  # stems of generated names: conv1, fc2, ...
+        "residual": "res", "concat": "concat", "sequence": "seq", "repeat": "block"}
 _ENGINE_NAME = re.compile(r"([^\s:]+)(?: \(\w+\))?:")  # "conv5 (Conv2d): ..." or "res1: ..."
 
 
@@ -183,29 +183,7 @@ class _Builder:
     def leaf(self, layer: Layer, name: str, rank: int) -> Any:
         """The engine node of a leaf layer, its expressions evaluated."""
         f = {key: self.field(value, name) for key, value in layer.fields.items()}
-        kind = layer.type
-        if kind == "conv":
-            return L.Conv2d(name, f["out"], f["kernel"], f["stride"], f["padding"], f["dilation"], f["groups"],
-                            f["bias"])
-        if kind == "linear":
-            return L.Linear(name, f["out"], f["bias"])
-        if kind == "maxpool":
-            return L.MaxPool2d(name, f["kernel"], f["stride"], f["padding"], f["dilation"], f["ceil_mode"])
-        if kind == "avgpool":
-            return L.AvgPool2d(name, f["kernel"], f["stride"], f["padding"], f["ceil_mode"],
-                               f["count_include_pad"])
-        if kind == "adaptiveavgpool":
-            return L.AdaptiveAvgPool2d(name, f["size"])
-        if kind == "batchnorm":  # 2-D on C×H×W, 1-D after a flatten, as torch needs
-            norm = L.BatchNorm2d if rank == 3 else L.BatchNorm1d
-            return norm(name, f["affine"], f["track_running_stats"], f["eps"])
-        if kind == "dropout":
-            return L.Dropout(name, f["p"])
-        if kind == "flatten":
-            return L.Flatten(name)
-        if kind == "zeropad":
-            return L.ZeroPad2d(name, f["padding"] if isinstance(f["padding"], tuple) else (f["padding"],) * 4)
-        return L.Activation(name, kind)
+        return ARCHFILE_TYPES[layer.type].make(name, f, rank)
 
     def field(self, value: Any, name: str) -> Any:
         """A field's value: expressions evaluated, everything else as validated."""

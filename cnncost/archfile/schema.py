@@ -1,6 +1,7 @@
 """The layer types of an architecture file and the validation of its ``[[layers]]``.
 
-Each type lists its fields as data (kind, default, minimum); validation turns
+Each type lists its fields as data (kind, default, minimum; a leaf type's with its kind in
+``cnncost.kinds``); validation turns
 the raw TOML into ``Layer`` records whose expressions are already parsed and
 whose names are already checked, so building a network only evaluates.
 """
@@ -12,20 +13,12 @@ from typing import Any, NamedTuple
 
 from . import expr as E
 from . import values as v
+from ..kinds import ARCHFILE_TYPES
+from ..kinds.base import REQUIRED, Field
 from .locate import Source
 from .reserved import MODULE_ATTRIBUTES, RESERVED
 
-REQUIRED = object()  # a field without a default
-ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "mish", "elu", "tanh", "sigmoid")
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
-
-
-class Field(NamedTuple):
-    """One field of a layer type."""
-
-    kind: str  # expr, static, pair, padding, quad, bool, prob, eps, index, layers, branches
-    default: Any = REQUIRED
-    minimum: int = 1  # smallest value an expression may take (checked once values are known)
 
 
 class Expr(NamedTuple):
@@ -54,21 +47,9 @@ class Layer(NamedTuple):
     path: tuple  # data path, e.g. ("layers", 2, "body", 0)
 
 
-_WINDOW = {"kernel": Field("pair"), "stride": Field("pair", None), "padding": Field("pair", 0, 0)}
+# Leaf types come from the layer kinds (cnncost.kinds); the containers are the file format's own.
 TYPES: dict = {
-    "conv": {"out": Field("expr"), "kernel": Field("pair"), "stride": Field("pair", 1),
-             "padding": Field("padding", 0, 0), "dilation": Field("pair", 1), "groups": Field("expr", 1),
-             "bias": Field("bool", True)},
-    "linear": {"out": Field("expr"), "bias": Field("bool", True)},
-    "maxpool": {**_WINDOW, "dilation": Field("pair", 1), "ceil_mode": Field("bool", False)},
-    "avgpool": {**_WINDOW, "ceil_mode": Field("bool", False), "count_include_pad": Field("bool", True)},
-    "adaptiveavgpool": {"size": Field("pair", 1)},
-    "batchnorm": {"affine": Field("bool", True), "track_running_stats": Field("bool", True),
-                  "eps": Field("eps", 1e-5)},
-    "dropout": {"p": Field("prob", 0.5)},
-    "flatten": {},
-    "zeropad": {"padding": Field("quad", REQUIRED, 0)},
-    **{name: {} for name in ACTIVATIONS},
+    **{name: t.fields for name, t in ARCHFILE_TYPES.items()},
     "repeat": {"times": Field("static", REQUIRED, 0), "index": Field("index", "i"), "flat": Field("bool", False),
                "layers": Field("layers")},
     "residual": {"body": Field("layers"), "shortcut": Field("layers", ()), "after": Field("layers", ())},

@@ -1,0 +1,119 @@
+"""Convolution: ``Conv2d``, everything cnncost knows about it in one place."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ..arith import exact_div, product
+from ..errors import CnncostError
+from ..sizes import window_min_input, window_output
+from ..tool_conventions import by_call, uncounted
+from .base import ArchType, Counts, Field, FxForms, Kind, Unsupported, accumulate, collapse_pair, pair, spatial
+
+
+class Conv2d(NamedTuple):
+    """2-D convolution; ``in_channels`` is inferred from the input shape."""
+
+    name: str
+    out_channels: Any  # filters
+    kernel_size: Any  # k or (kh, kw)
+    stride: Any = 1  # s or (sh, sw)
+    padding: Any = 0  # int, pair, "same" (stride 1 only) or "valid"
+    dilation: Any = 1  # d or (dh, dw)
+    groups: Any = 1  # channel groups; Cin and Cout must both divide by it
+    bias: bool = True  # one bias per output channel
+    call: str = "module"  # written as: module, or subclass (a user's subclass of nn.Conv2d)
+
+
+def conv_padding(node: Conv2d) -> tuple:
+    """Total padding per axis ((top+bottom), (left+right)) and left/top part."""
+    kh, kw = pair(node.kernel_size)
+    dh, dw = pair(node.dilation)
+    if node.padding == "valid":
+        return (0, 0), (0, 0)
+    if node.padding == "same":
+        if pair(node.stride) != (1, 1):
+            raise CnncostError(f"{node.name}: padding='same' needs stride 1 (as in PyTorch)")
+        total = (dh * (kh - 1), dw * (kw - 1))
+        # PyTorch puts the extra pixel of an even kernel on the bottom/right.
+        return total, (total[0] // 2, total[1] // 2)
+    ph, pw = pair(node.padding)
+    return (2 * ph, 2 * pw), (ph, pw)
+
+
+def conv_shape(node: Conv2d, x: tuple) -> tuple:
+    """Output C×H×W of a convolution (channels must divide by the groups)."""
+    cin, h, w = spatial(node, x)
+    exact_div(cin, node.groups, node.name, "input channels / groups:")
+    exact_div(node.out_channels, node.groups, node.name, "output channels / groups:")
+    (th, tw), (lh, lw) = conv_padding(node)
+    (kh, kw), (sh, sw), (dh, dw) = pair(node.kernel_size), pair(node.stride), pair(node.dilation)
+    return (node.out_channels, window_output(h, kh, sh, th, dh, pad_left=lh),
+            window_output(w, kw, sw, tw, dw, pad_left=lw))
+
+
+def conv_counts(node: Conv2d, x: tuple, y: tuple) -> Counts:
+    """Weights + bias; MACs = outputs·(Cin/g)·kh·kw; adds per CONVENTIONS."""
+    kh, kw = pair(node.kernel_size)
+    cin_per_group = exact_div(x[0], node.groups, node.name)
+    weights = node.out_channels * cin_per_group * kh * kw
+    bias = node.out_channels if node.bias else 0
+    outputs = product(y)
+    c = accumulate(outputs * cin_per_group * kh * kw, outputs, node.bias)
+    return Counts(params=weights + bias, macs=c.macs, mults=c.mults, adds=c.adds)
+
+
+def conv_min_input(node: Conv2d, need: tuple) -> tuple:
+    """Smallest input (h, w) for which the convolution gives at least ``need``."""
+    (th, tw), _ = conv_padding(node)
+    (kh, kw), (sh, sw), (dh, dw) = pair(node.kernel_size), pair(node.stride), pair(node.dilation)
+    return (window_min_input(need[0], kh, sh, th, dh), window_min_input(need[1], kw, sw, tw, dw))
+
+
+def conv_macs(node: Conv2d, x: tuple, y: tuple) -> Any:
+    """fvcore (aten::_convolution): output elements × Cin/g × kh × kw, bias ignored (jit_handles.py:127-171);
+    aten::_convolution_mode (padding="same"/"valid") counted alike, via the harness's handler."""
+    kh, kw = pair(node.kernel_size)
+    return product(y) * exact_div(x[0], node.groups, node.name, "input channels / groups:") * kh * kw
+
+
+def ptflops_conv(node: Conv2d, x: tuple, y: tuple) -> Any:
+    """conv_flops_counter_hook: kh·kw·Cin·(Cout/g) per output position, + output elements for a bias."""
+    kh, kw = pair(node.kernel_size)
+    per_position = kh * kw * x[0] * exact_div(node.out_channels, node.groups, node.name,
+                                              "output channels / groups:")
+    return per_position * y[1] * y[2] + (product(y) if node.bias else 0)
+
+
+def _torch_conv(node: Conv2d, x: tuple) -> Any:
+    from torch import nn
+
+    return nn.Conv2d(x[0], node.out_channels, node.kernel_size, node.stride, node.padding, node.dilation,
+                     node.groups, node.bias)
+
+
+def _from_module(m: Any, name: str) -> Conv2d:
+    if m.padding_mode != "zeros":
+        raise Unsupported(f"Conv2d with padding_mode={m.padding_mode!r}")
+    padding = m.padding if isinstance(m.padding, str) else collapse_pair(m.padding)
+    return Conv2d(name, m.out_channels, collapse_pair(m.kernel_size), collapse_pair(m.stride), padding,
+                  collapse_pair(m.dilation), m.groups, m.bias is not None)
+
+
+def _from_file(name: str, f: dict, rank: int) -> Conv2d:
+    return Conv2d(name, f["out"], f["kernel"], f["stride"], f["padding"], f["dilation"], f["groups"], f["bias"])
+
+
+KINDS = (
+    Kind(Conv2d, conv_shape, conv_counts, fvcore=conv_macs,
+         ptflops=by_call("ptflops", {"module": ptflops_conv,
+                                     "subclass": uncounted("no hook (exact-type check), and F.conv2d is not "
+                                                           "patched")}),
+         min_input=conv_min_input,
+         archfile=(ArchType("conv", {"out": Field("expr"), "kernel": Field("pair"), "stride": Field("pair", 1),
+                                     "padding": Field("padding", 0, 0), "dilation": Field("pair", 1),
+                                     "groups": Field("expr", 1), "bias": Field("bool", True)},
+                            _from_file, "conv"),),
+         torch_module=_torch_conv,
+         fx=FxForms(modules={"torch.nn.Conv2d": (_from_module, "in_channels")})),
+)
