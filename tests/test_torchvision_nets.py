@@ -148,3 +148,61 @@ def test_variant_equals_its_model(name, measured):
     assert measured[name][0] == measured[model][0]
     assert measured[name][1] == measured[model][1]
     assert measured[name][3] == measured[model][3]
+
+
+def test_files_load_by_path_as_count_module_does():
+    """``cnncost count --module .../efficientnet.py:efficientnet_b0`` loads the file by path, where
+    ``ops`` is a sibling import: the network built that way is the same one."""
+    import sys
+
+    from zoo.fx_load import load_factory
+
+    path = Path(torchvision_nets.__file__).parent / "efficientnet.py"
+    assert "ops" not in sys.modules
+    try:
+        factory = load_factory(str(path), "efficientnet_b0")
+        assert sys.modules["ops"].__file__ == str(path.parent / "ops.py")
+    finally:
+        sys.modules.pop("ops", None)  # a top-level "ops" must not outlive this test
+    assert factory is not FACTORIES["efficientnet_b0"]  # really the path import, not the package's
+    assert state_dict_digest(shapes(build(factory))) == published()["efficientnet_b0"]["state_dict_sha256"]
+
+
+def test_status_harness_meta_build_converts_as_a_cpu_build():
+    """The status script converts meta builds: for networks small enough to build on the CPU too,
+    both give the same cnncost totals, and resnet18's equal torch's and the published figures."""
+    from cnncost import conventions, engine
+    from tests import torchvision_status
+    from zoo.fx_import import convert_module
+
+    for name in ("resnet18", "squeezenet1_1", "mobilenet_v2"):
+        totals = []
+        for device in ("meta", "cpu"):
+            with torch.device(device):
+                module = FACTORIES[name]()
+            converted = convert_module(module, name, (3, 224, 224))
+            totals.append(conventions.totals(engine.analyze(converted.network(224, 224))))
+        assert totals[0] == totals[1], name
+    entry = torchvision_status.status("resnet18", FACTORIES["resnet18"], "resnet18")
+    assert entry["status"] == "exact"
+    assert entry["torch_params"] == published()["resnet18"]["num_params_published"]
+    assert round(entry["torch_macs"] / 1e9, 3) == published()["resnet18"]["gflops_published"]
+
+
+def test_status_harness_groups_refusals_by_construct():
+    """Listed items lose their location (and view targets) so networks group by the construct itself."""
+    from tests.torchvision_status import construct, report
+
+    lead = "no counting rule for "
+    assert construct(lead, "Tensor.mean at forward (mnasnet.py:125)") == "Tensor.mean"
+    assert construct(lead, "Tensor.view to (getitem, 2, floordiv); only x.view(x.size(0), -1) is a flatten "
+                           "at stage2.0 (shufflenet.py:18)") == "Tensor.view"
+    assert construct(lead, "tests.data.torchvision_nets.ops.stochastic_depth at features.1.0.stochastic_depth "
+                           "(ops.py:124)") == "stochastic_depth"
+    entries = [{"name": "a", "model": "a", "status": "exact"},
+               {"name": "b", "model": "b", "status": "refused", "constructs": ["Tensor.mean", "operator.mul"]},
+               {"name": "c", "model": "c", "status": "refused", "constructs": ["operator.mul"]},
+               {"name": "a_variant", "model": "a", "status": "exact"}]
+    summary = report(entries)
+    assert (summary["exact"], summary["models"], summary["variants_exact"], summary["variants"]) == (1, 3, 1, 1)
+    assert summary["by_construct"] == {"operator.mul": ["b", "c"], "Tensor.mean": ["b"]}
