@@ -12,6 +12,7 @@ the digests of its parts (:func:`part_of`), which tell where a mismatching netwo
 
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def main(argv: list) -> int:
     document = {"source": "torchvision model manifest (num_params/GFLOPS as torchvision publishes them with "
                           "each model's weights; state_dict keys and shapes of <name>(weights=None))",
                 "models": published(manifest)}
-    out.write_text(json.dumps(document, indent=1) + "\n")
+    # One line per part ([keys, digest]) instead of four.
+    text = re.sub(r"\[\s+(\d+),\s+(\"[0-9a-f]+\")\s+\]", r"[\1, \2]", json.dumps(document, indent=1))
+    out.write_text(text + "\n")
     print(f"{out}: {len(document['models'])} models")
     return 0
 
