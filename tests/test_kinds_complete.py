@@ -26,4 +26,4 @@ def test_every_kind_has_oracle_cases():
 def test_every_kind_can_be_built_and_recognised():
     for node_type, kind in kinds.KINDS.items():
         assert kind.torch_module is not None, node_type.__name__
-        assert kind.fx.modules or kind.fx.functions or kind.fx.methods, node_type.__name__
+        assert kind.fx.modules or kind.fx.functions or kind.fx.methods or kind.fx.importer, node_type.__name__

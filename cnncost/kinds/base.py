@@ -63,6 +63,7 @@ class FxForms(NamedTuple):
     methods: dict = {}  # Tensor method name -> converter(call, name)
     # Function arguments that may be the pooled tensor's own size (x.shape[2:]): dotted -> {argument: position}
     windows: dict = {}
+    importer: str = ""  # recognised by the importer itself (which function), not through these tables
 
 
 class Kind(NamedTuple):
