@@ -15,7 +15,7 @@ from . import layers as L
 from .arith import is_number, maximum, product, total
 from .errors import CnncostError
 from .kinds import kind_for
-from .tool_conventions import residual_counts
+from .kinds.arithmetic import broadcast, merge_ptflops
 
 STORED_QUANTITIES = ("params", "buffers")  # what an auxiliary head contributes
 Namer = Callable[[str, tuple, tuple], tuple]  # (layer name, input shape, output shape) -> output shape
@@ -40,8 +40,11 @@ class LayerCost(NamedTuple):
     auxiliary: bool = False  # inside a training-only side head: params only, no inference cost
 
 
+_UNCOUNTED_MERGE = 0  # merge_ptflops' answer for forms ptflops does not patch (a + b): no MergeCost row
+
+
 class MergeCost(NamedTuple):
-    """A residual add that a tool counts (written torch.add/Tensor.add): not a layer, so not a row."""
+    """A merge some tool counts (torch.add, Tensor.mul, ...): not a layer, so not a row."""
 
     name: str
     output_shape: tuple
@@ -119,12 +122,16 @@ def _walk_leaf(node: Any, x: tuple, table: CostTable, namer: Namer | None) -> tu
 def _walk_residual(node: L.Residual, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
     body = _walk_all(node.body, x, table, namer)
     short = _walk_all(node.shortcut, x, table, namer)
-    if not _same_shape(body, short):
+    if node.op == "add" and not _same_shape(body, short):
         raise CnncostError(f"{node.name}: residual branches disagree: body gives {_fmt(body)}, "
                            f"shortcut gives {_fmt(short)}")
-    if node.call != "operator":  # a + b is counted by no tool; other forms are looked up (unknown ones raise)
-        table.merges.append(MergeCost(node.name, body, *residual_counts(node, body)))
-    return _walk_all(node.after, body, table, namer)
+    if len(body) != len(short):
+        raise CnncostError(f"{node.name}: cannot {node.op} a {_fmt(body)} tensor and a {_fmt(short)} one")
+    y = body if node.op == "add" else broadcast(node.name, body, short)
+    ptflops = merge_ptflops(node.op, node.call, body, short)
+    if ptflops is not _UNCOUNTED_MERGE:  # fvcore counts no elementwise op (aten::add/mul/... have no handler)
+        table.merges.append(MergeCost(node.name, y, 0, ptflops))
+    return _walk_all(node.after, y, table, namer)
 
 
 def _walk_concat(node: L.Concat, x: tuple, table: CostTable, namer: Namer | None) -> tuple:

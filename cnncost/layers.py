@@ -41,13 +41,18 @@ class Sequential(NamedTuple):
 
 
 class Residual(NamedTuple):
-    """``after(body(x) + shortcut(x))``; an empty shortcut is the identity."""
+    """``after(body(x) op shortcut(x))``; an empty shortcut is the identity.
+
+    ``op`` is add for a residual connection, mul for a gate (squeeze-excitation's
+    ``x * sigmoid(...)``), or sub/div; the two results broadcast as torch does.
+    """
 
     name: str
     body: tuple  # nodes applied to x
     shortcut: tuple = ()  # nodes applied to x; () means identity
-    after: tuple = ()  # nodes applied to the sum (e.g. the final ReLU)
-    call: str = "operator"  # how the add was written: operator (a + b, a += b), torch, method, method_
+    after: tuple = ()  # nodes applied to the result (e.g. the final ReLU)
+    call: str = "operator"  # how the op was written: operator (a + b, a += b), torch, method, method_
+    op: str = "add"  # add, sub, mul, div (cnncost.kinds.arithmetic.OPS)
 
 
 class Concat(NamedTuple):

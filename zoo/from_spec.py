@@ -17,6 +17,7 @@ from torch import nn
 from cnncost import engine
 from cnncost import layers as L
 from cnncost.kinds import kind_for
+from cnncost.kinds.arithmetic import apply
 from cnncost.kinds.elementwise import FUNCTIONS
 
 from .fx_ops import resolve
@@ -79,7 +80,7 @@ class SpecModule(nn.Module):
         if isinstance(node, L.Residual):
             body = self._run(node.body, x, aux)
             short = self._run(node.shortcut, x, aux) if node.shortcut else x
-            return self._run(node.after, _add(node.call, body, short), aux)
+            return self._run(node.after, apply(node.op, node.call, body, short), aux)
         if isinstance(node, L.Concat):
             return torch.cat([self._run(branch, x, aux) for branch in node.branches], dim=1)
         if isinstance(node, L.Auxiliary):
@@ -87,17 +88,6 @@ class SpecModule(nn.Module):
                 aux.append(self._run(node.nodes, x, aux))
             return x
         return self._leaves[node.name](x)
-
-
-def _add(call: str, body: torch.Tensor, short: torch.Tensor) -> torch.Tensor:
-    """The residual add in the form the description recorded (ptflops counts torch.add, not +)."""
-    if call == "torch":
-        return torch.add(body, short)
-    if call == "method":
-        return body.add(short)
-    if call == "method_":
-        return body.add_(short)
-    return body + short
 
 
 def to_module(network: L.Network) -> SpecModule:
@@ -121,7 +111,7 @@ def _register(root: nn.Module, path: str, module: nn.Module) -> nn.Module:
 
 def _leaf(node, x: tuple) -> nn.Module:
     call = getattr(node, "call", "module")
-    if call in ("function", "torch", "method"):
+    if call in ("function", "torch", "method") and kind_for(node).torch_call is not None:
         return Call(node)
     module = _module(node, x)
     if call == "subclass":  # ptflops hooks exact types only: a subclass is counted differently

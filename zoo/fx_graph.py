@@ -89,7 +89,7 @@ class _Decomposer:
             return L.Concat(unit.name, tuple(branches))
         first, second = branches
         body, shortcut = (second, first) if not first else (first, second)  # an empty path is the identity
-        return L.Residual(unit.name, body, shortcut, call=unit.call)
+        return L.Residual(unit.name, body, shortcut, call=unit.call, op=unit.op)
 
 
 def decompose(conversion: Conversion) -> tuple:

@@ -128,11 +128,16 @@ def trace(module: Any, name: str):
 
 
 def _check_coverage(module: Any, name: str, emitted: list) -> None:
-    """Every module holding parameters must be a layer of the tree, or they would go uncounted."""
+    """Every parameter and buffer must belong to a layer of the tree (a module's leaf, or the held
+    tensor of a ``Scale``), or it would go uncounted."""
     used = set(emitted)
-    missing = [f"{path} ({type(m).__name__})" for path, m in module.named_modules()
-               if path not in used and (any(True for _ in m.parameters(recurse=False))
-                                        or any(True for _ in m.buffers(recurse=False)))]
+    missing: dict = {}
+    for path, _ in list(module.named_parameters()) + list(module.named_buffers()):
+        owners = [path] + [path.rsplit(".", i)[0] for i in range(1, path.count(".") + 1)]
+        if not any(owner in used for owner in owners):
+            owner = path.rpartition(".")[0]
+            kind = type(module.get_submodule(owner)).__name__ if owner else type(module).__name__
+            missing.setdefault(f"{owner or path} ({kind})", None)
     if missing:
         raise CnncostError(f"cannot convert {name}(): layers with parameters or buffers take no part in "
                            f"computing the output, so they would go uncounted: {', '.join(missing)}")

@@ -21,11 +21,13 @@ from torch import fx, nn
 from cnncost.kinds import KINDS
 from cnncost.kinds.base import Unsupported, bind
 
-__all__ = ["ADD", "BAD", "CAT", "LEAF", "PASS", "SHAPE", "SOURCE", "TENSOR_KINDS", "Call", "Unit", "Unsupported",
+__all__ = ["ADD", "BAD", "CAT", "LEAF", "PARAM", "PASS", "SHAPE", "SOURCE", "TENSOR_KINDS", "Call", "Unit",
+           "Unsupported",
            "bind", "describe", "call_form", "module_rule", "resolve"]
 
 # Unit kinds.
 SOURCE, LEAF, PASS, ADD, CAT, SHAPE, BAD = "source", "leaf", "pass", "add", "cat", "shape", "bad"
+PARAM = "param"  # a parameter or buffer read directly (get_attr): an operand, not on the tensor path
 TENSOR_KINDS = (SOURCE, LEAF, PASS, ADD, CAT, BAD)
 
 
@@ -37,8 +39,10 @@ class Unit(NamedTuple):
     layer: Any = None  # LEAF: the cnncost.layers node
     name: str = ""  # LEAF, ADD, CAT: the node's name in the description
     batch: bool = False  # SHAPE: the value is the batch size (dim 0)
-    call: str = ""  # ADD: how the add was written (cnncost.layers.Residual.call)
-    dims: Any = None  # SHAPE: dims of inputs[0] it holds, a tuple, or "all" (x.shape, x.size())
+    call: str = ""  # ADD: how the op was written (cnncost.layers.Residual.call)
+    dims: Any = None  # SHAPE: dims of inputs[0] it holds, a tuple, or "all" (x.shape, x.size()); PARAM: its shape
+    op: str = ""  # ADD: add, sub, mul or div (a merge of two tensors)
+    learned: bool = False  # PARAM: a parameter (counted), not a buffer
 
 
 class Call(NamedTuple):
@@ -85,8 +89,22 @@ def module_rule(module: nn.Module) -> type | None:
     return None
 
 
-ADD_FUNCTIONS = (operator.add, operator.iadd, torch.add)
-ADD_METHODS = ("add", "add_")
+# Elementwise arithmetic, as (op, how it was written): ptflops patches torch.add/torch.mul and the
+# Tensor methods add/mul, so the form changes its count (cnncost.kinds.arithmetic). fx traces
+# ``a += b`` as operator.add (Proxy has no __iadd__); in-place operators are listed for symbolic_trace
+# of code that calls them directly.
+ARITHMETIC_FUNCTIONS = {
+    operator.add: ("add", "operator"), operator.iadd: ("add", "operator"), torch.add: ("add", "torch"),
+    operator.sub: ("sub", "operator"), operator.isub: ("sub", "operator"), torch.sub: ("sub", "torch"),
+    torch.subtract: ("sub", "torch"),
+    operator.mul: ("mul", "operator"), operator.imul: ("mul", "operator"), torch.mul: ("mul", "torch"),
+    torch.multiply: ("mul", "torch"),
+    operator.truediv: ("div", "operator"), operator.itruediv: ("div", "operator"), torch.div: ("div", "torch"),
+    torch.divide: ("div", "torch"), torch.true_divide: ("div", "torch"),
+}
+ARITHMETIC_METHODS = {method + suffix: (op, form) for op in ("add", "sub", "mul", "div")
+                      for method in (op,) for suffix, form in (("", "method"), ("_", "method_"))}
+SIZE_ARITHMETIC = (operator.floordiv, operator.mod, operator.neg)  # only ever on sizes (x.size(1) // g)
 CAT_FUNCTIONS = (torch.cat, torch.concat, torch.concatenate)
 # Windows that may be given as the pooled tensor's own size: argument name -> position.
 RESHAPES = (torch.reshape,)
@@ -105,8 +123,6 @@ def call_form(node: fx.Node) -> str:
     return "function" if describe(node).startswith("F.") else "torch"
 
 
-ADD_FORMS = {operator.add: "operator", operator.iadd: "operator", torch.add: "torch", "add": "method",
-             "add_": "method_"}  # fx traces ``a += b`` as operator.add: Proxy has no __iadd__
 
 
 def describe(node: fx.Node) -> str:

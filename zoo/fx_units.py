@@ -19,10 +19,11 @@ from typing import Any, NamedTuple
 from torch import fx, nn
 
 from . import fx_ops as ops
+from cnncost.kinds.arithmetic import Scale
 from cnncost.kinds.reshape import Flatten
 from cnncost.sizes import WHOLE
 
-from .fx_ops import ADD, BAD, CAT, LEAF, PASS, SHAPE, SOURCE, TENSOR_KINDS, Unit, Unsupported
+from .fx_ops import ADD, BAD, CAT, LEAF, PARAM, PASS, SHAPE, SOURCE, TENSOR_KINDS, Unit, Unsupported
 
 
 class Conversion(NamedTuple):
@@ -60,6 +61,7 @@ class _State:
         self.units: dict = {}
         self.expected: dict = {}
         self.calls: Counter = Counter()
+        self.held_uses: Counter = Counter()  # parameter/buffer path -> arithmetic that reads it
         self.unsupported: dict = {}  # construct -> "where (file:line)" of its first use
         self.other: list = []  # problems of other kinds, as sentences
         self.source = None
@@ -81,6 +83,7 @@ def _problems(state: _State) -> list:
                                 [f"{what} at {where}" for what, where in state.unsupported.items()]))
     shared = [f"{target} ({type(state.root.get_submodule(target)).__name__}, {n} calls)"
               for target, n in state.calls.items() if n > 1 and _has_state(state.root.get_submodule(target))]
+    shared += [f"{path} ({n} uses)" for path, n in state.held_uses.items() if n > 1 and _learned(state.root, path)]
     if shared:
         problems.append(listing("weights shared by several calls (each call would count them again): ", shared))
     return problems + state.other
@@ -116,6 +119,11 @@ def _source_line(node: fx.Node) -> str:
     frames = [f for f in re.findall(r'File "([^"]+)", line (\d+)', node.stack_trace or "")
               if not f[0].startswith(_TORCH)]
     return f"{os.path.basename(frames[-1][0])}:{frames[-1][1]}" if frames else ""
+
+
+def _learned(root: nn.Module, path: str) -> bool:
+    value = _attribute(root, path)
+    return any(value is p for p in root.parameters())
 
 
 def _has_state(module: nn.Module) -> bool:
@@ -166,8 +174,22 @@ def _placeholder(state: _State, node: fx.Node) -> None:
 
 
 def _get_attr(state: _State, node: fx.Node) -> None:
-    _unsupported(state, "a parameter or buffer used directly, not through a layer", node.target, node)
-    state.units[node] = Unit(BAD)
+    """A parameter or buffer read directly: an operand of the arithmetic that uses it (ConvNeXt's layer
+    scale), refused by any other consumer."""
+    value = _attribute(state.root, node.target)
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        learned = any(value is p for p in state.root.parameters())
+        state.units[node] = Unit(PARAM, dims=tuple(value.shape), learned=learned, name=node.target)
+    else:
+        _unsupported(state, f"a {type(value).__name__} attribute used directly", node.target, node)
+        state.units[node] = Unit(BAD)
+
+
+def _attribute(root: nn.Module, target: str) -> Any:
+    value: Any = root
+    for part in target.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def _output(state: _State, node: fx.Node) -> None:
@@ -270,8 +292,10 @@ def _call_function(state: _State, node: fx.Node) -> None:
     target = node.target
     if target in ops.LEAF_FUNCTIONS:
         _call(state, node, ops.LEAF_FUNCTIONS[target])
-    elif target in ops.ADD_FUNCTIONS:
-        _add(state, node)
+    elif target in ops.ARITHMETIC_FUNCTIONS:
+        _arithmetic(state, node, *ops.ARITHMETIC_FUNCTIONS[target])
+    elif target in ops.SIZE_ARITHMETIC and all(_kind(state, a) in (SHAPE, None) for a in node.args):
+        state.units[node] = Unit(SHAPE)
     elif target in ops.CAT_FUNCTIONS:
         _cat(state, node)
     elif target in ops.RESHAPES:
@@ -288,8 +312,8 @@ def _call_method(state: _State, node: fx.Node) -> None:
     method = node.target
     if method in ops.LEAF_METHODS:
         _call(state, node, ops.LEAF_METHODS[method])
-    elif method in ops.ADD_METHODS:
-        _add(state, node)
+    elif method in ops.ARITHMETIC_METHODS:
+        _arithmetic(state, node, *ops.ARITHMETIC_METHODS[method])
     elif method in ops.RESHAPE_METHODS:
         _reshape(state, node, tuple(node.args[1:]))
     elif method == "size":
@@ -301,16 +325,55 @@ def _call_method(state: _State, node: fx.Node) -> None:
         _bad(state, node, ops.describe(node))
 
 
-def _add(state: _State, node: fx.Node) -> None:
+def _arithmetic(state: _State, node: fx.Node, op: str, form: str) -> None:
+    """``a op b``: a merge of two tensors, a ``Scale`` by a number or a held tensor, a no-op
+    (``x + 0``, ``x * 1``), or arithmetic on sizes."""
     a, b = (list(node.args) + [node.kwargs.get("other")])[:2]
     kinds = (_kind(state, a), _kind(state, b))
     if SHAPE in kinds or all(k is None for k in kinds):
         state.units[node] = Unit(SHAPE)  # arithmetic on sizes
-    elif all(k in TENSOR_KINDS for k in kinds) and node.kwargs.get("alpha", 1) == 1:
-        state.units[node] = Unit(ADD, (a, b), name=state.namer.fresh(_scope(node), _stem(node)),
-                                 call=ops.ADD_FORMS[node.target])
+        return
+    if node.kwargs.get("alpha", 1) != 1 or node.kwargs.get("rounding_mode") is not None:
+        _bad(state, node, f"{ops.describe(node)} with alpha or rounding_mode")
+        return
+    if all(k in TENSOR_KINDS for k in kinds):
+        state.units[node] = Unit(ADD, (a, b), name=state.namer.fresh(_scope(node), _stem(node)), call=form, op=op)
+        return
+    first = kinds[0] in TENSOR_KINDS
+    tensor, other = (a, b) if first else (b, a)
+    if _kind(state, tensor) not in TENSOR_KINDS:
+        _bad(state, node, f"{ops.describe(node)} of {_what(state, a)} and {_what(state, b)}")
+        return
+    if _kind(state, other) == PARAM:
+        _scale_by_parameter(state, node, tensor, other, op, form)
+    elif type(other) in (int, float):
+        if other == (0 if op in ("add", "sub") else 1) and (first or op in ("add", "mul")):
+            state.units[node] = Unit(PASS, (tensor,))  # x + 0, x * 1: torch still runs it; no tool counts it
+            return
+        # c − x and c / x differ from x − c and x / c in value only: same shape, same counts.
+        layer = Scale(state.namer.fresh(_scope(node), _stem(node)), op, None, value=float(other), call=form)
+        state.units[node] = Unit(LEAF, (tensor,), layer, layer.name)
     else:
-        _bad(state, node, f"{ops.describe(node)} of a constant or with alpha")
+        _bad(state, node, f"{ops.describe(node)} with {_what(state, other)}")
+
+
+def _scale_by_parameter(state: _State, node: fx.Node, tensor: fx.Node, held: fx.Node, op: str, form: str) -> None:
+    unit = state.units[held]
+    state.held_uses[unit.name] += 1
+    name = unit.name if state.held_uses[unit.name] == 1 and unit.name not in state.namer.taken else \
+        state.namer.fresh(_scope(node), _stem(node))
+    state.namer.taken.add(name)
+    layer = Scale(name, op, unit.dims, unit.learned, call=form)
+    state.units[node] = Unit(LEAF, (tensor,), layer, layer.name)
+
+
+def _what(state: _State, value: Any) -> str:
+    kind = _kind(state, value)
+    if kind == PARAM:
+        return f"held tensor {state.units[value].name}"
+    if kind in TENSOR_KINDS:
+        return "a tensor"
+    return f"a {type(value).__name__}"
 
 
 def _cat(state: _State, node: fx.Node) -> None:

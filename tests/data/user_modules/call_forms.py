@@ -96,16 +96,16 @@ class ManyUnsupported(nn.Module):
 
 
 class Gate(nn.Module):
-    """An SE-like gate: mul, permute, LayerNorm (no counting rules)."""
+    """A block with three constructs that have no counting rule: roll, cumsum, an LSTM."""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 3, 1)
-        self.norm = nn.LayerNorm(3)
+        self.rnn = nn.LSTM(3, 3)
 
     def forward(self, x):
-        x = self.conv(x) * torch.sigmoid(x)
-        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        x = torch.roll(self.conv(x), 1, 2)
+        return self.rnn(x.cumsum(1))
 
 
 class MyConv(nn.Conv2d):
