@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -124,7 +125,38 @@ def trace(module: Any, name: str):
     module.eval()
     # The module's forward is the user's code: data-dependent control flow, unsupported Python, sys.exit ...
     with user_code("traced", f"torch.fx cannot trace {name}()"):
-        return Tracer().trace(module)
+        try:
+            with _user_functions_traced_through():
+                return Tracer().trace(module)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 (a wrapped function fx cannot see into: keep it whole, named)
+            return Tracer().trace(module)
+
+
+@contextmanager
+def _user_functions_traced_through():
+    """Trace into the user's ``torch.fx.wrap``-ped functions instead of recording them as opaque calls.
+
+    torchvision wraps ``stochastic_depth``, which in eval mode returns its input: traced through, it
+    vanishes, as it does at run time; recorded whole, it is a call nothing can count. fx keeps its wrap
+    list in a private table (torch/fx/_symbolic_trace.py ``_wrapped_fns_to_patch``); functions defined
+    in torch itself stay wrapped. If the table is not there, nothing changes."""
+    import torch.fx._symbolic_trace as fx_trace
+
+    table = getattr(fx_trace, "_wrapped_fns_to_patch", None)
+    if not isinstance(table, dict):
+        yield
+        return
+    saved = dict(table)
+    for key, frame in saved.items():
+        if not str(frame.get("__name__", "")).startswith("torch"):
+            del table[key]
+    try:
+        yield
+    finally:
+        table.clear()
+        table.update(saved)
 
 
 def _check_coverage(module: Any, name: str, emitted: list) -> None:

@@ -62,6 +62,7 @@ class _State:
         self.expected: dict = {}
         self.calls: Counter = Counter()
         self.held_uses: Counter = Counter()  # parameter/buffer path -> arithmetic that reads it
+        self.cat_lists: dict = {}  # concatenation node -> the tensors it concatenates, as written
         self.unsupported: dict = {}  # construct -> "where (file:line)" of its first use
         self.other: list = []  # problems of other kinds, as sentences
         self.source = None
@@ -383,7 +384,30 @@ def _cat(state: _State, node: fx.Node) -> None:
     if dim != 1 or len(inputs) != len(tensors):
         _bad(state, node, f"{ops.describe(node)} along dim {dim}; only channels, dim 1, are supported")
         return
-    state.units[node] = Unit(CAT, inputs, name=state.namer.fresh(_scope(node), _stem(node)))
+    if len(inputs) == 1:
+        state.units[node] = Unit(PASS, inputs)  # torch.cat([x]) is x
+        return
+    state.cat_lists[node] = inputs
+    state.units[node] = Unit(CAT, _reuse_concatenations(state, inputs),
+                             name=state.namer.fresh(_scope(node), _stem(node)))
+
+
+def _reuse_concatenations(state: _State, inputs: tuple) -> tuple:
+    """``cat([x, a, b])`` after ``c = cat([x, a])`` is ``cat([c, b])``, and so on down the list.
+
+    DenseNet's blocks concatenate the list of all earlier features again at every layer; as written the
+    graph is not series-parallel, but the same values computed as nested concatenations are: each new
+    concatenation extends the previous one. Concatenations are counted by no convention, so the counts
+    are those of the module as written."""
+    rest = inputs
+    while len(rest) > 1:
+        earlier = max((cat for cat, listed in state.cat_lists.items()
+                       if len(listed) < len(rest) and rest[:len(listed)] == listed and cat is not None),
+                      key=lambda cat: len(state.cat_lists[cat]), default=None)
+        if earlier is None:
+            break
+        rest = (earlier,) + rest[len(state.cat_lists[earlier]):]
+    return rest
 
 
 def _reshape(state: _State, node: fx.Node, shape: tuple) -> None:
