@@ -342,7 +342,7 @@ def _layer_call(node: LayerNorm, x: Any) -> Any:
 
     _no_weight(node, "layer_norm")
     sizes = tuple(node.normalized_shape)
-    if any(s is WHOLE for s in sizes):  # an input size read at run time (fixed ints keep the call traceable by torch.fx)
+    if any(s is WHOLE for s in sizes):  # read at run time; fixed ints keep the call traceable by torch.fx
         sizes = normalized_sizes(node, tuple(x.shape[1:]))
     if node.over_channels:
         x = x.permute(0, 2, 3, 1)
