@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..arith import is_number
 from ..errors import CnncostError
 from ..tool_conventions import by_call, hooked_and_patched, input_elements, nowhere, output_elements, uncounted
 from .base import ArchType, Counts, Field, FxForms, Kind, Unsupported, bind, no_counts
@@ -378,7 +377,7 @@ def dropout_shape(node: Dropout, x: tuple) -> tuple:
     if len(x) not in variant.ranks:
         raise CnncostError(f"{node.name}: {variant.module.rpartition('.')[2]} takes "
                            f"{' or '.join(_RANKS[r] for r in variant.ranks)}, not a {len(x)}-dimensional input")
-    if is_number(node.p) and not 0 <= node.p <= 1:
+    if isinstance(node.p, (int, float)) and not 0 <= node.p <= 1:
         raise CnncostError(f"{node.name}: dropout probability {node.p} is not between 0 and 1")
     return x
 
