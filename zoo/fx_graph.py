@@ -57,8 +57,9 @@ def _meet(a: Any, b: Any, idom: dict, depth: dict) -> Any:
 
 
 class _Decomposer:
-    def __init__(self, conversion: Conversion):
+    def __init__(self, conversion: Conversion, attached: dict | None = None):
         self.units = conversion.units
+        self.attached = attached or {}  # node -> training-only heads fed by its tensor (L.Auxiliary)
         self.idom = dominators(conversion)
         self.emitted: set = set()
         self.repeated: list = []  # nodes reached twice: the graph is not series-parallel
@@ -72,6 +73,7 @@ class _Decomposer:
                 self.repeated.append(node)
                 break
             self.emitted.add(node)
+            items.extend(reversed(self.attached.get(node, ())))  # they run right after this node
             unit = self.units[node]
             if unit.kind in (LEAF, PASS):
                 if unit.kind == LEAF:
@@ -92,12 +94,13 @@ class _Decomposer:
         return L.Residual(unit.name, body, shortcut, call=unit.call, op=unit.op)
 
 
-def decompose(conversion: Conversion) -> tuple:
-    """The layer tree computing the output from the input; non-series-parallel graphs raise."""
-    decomposer = _Decomposer(conversion)
+def decompose(conversion: Conversion, attached: dict | None = None) -> tuple:
+    """The layer tree computing the output from the input; non-series-parallel graphs raise.
+    ``attached``: fx node -> auxiliary heads (``L.Auxiliary``) to place right after it."""
+    decomposer = _Decomposer(conversion, attached)
     if conversion.sink not in decomposer.idom:
         raise CnncostError("its output does not depend on its input")
-    tree = decomposer.chain(conversion.source, conversion.sink)
+    tree = tuple((attached or {}).get(conversion.source, ())) + decomposer.chain(conversion.source, conversion.sink)
     if decomposer.repeated:
         names = ", ".join(dict.fromkeys(_label(conversion.units[n], n) for n in decomposer.repeated))
         raise CnncostError("its graph is not series-parallel, so it is not sequences, residual adds and "
@@ -111,3 +114,12 @@ def _label(unit: Any, node: Any) -> str:
     return unit.name or node.name
 
 
+
+
+def branch(conversion: Conversion, start: Any, end: Any) -> tuple:
+    """The layers from ``start``'s tensor to ``end``'s (an auxiliary head), on their own."""
+    decomposer = _Decomposer(conversion)
+    items = decomposer.chain(start, end)
+    if decomposer.repeated:
+        raise CnncostError("an auxiliary head's graph is not series-parallel")
+    return items

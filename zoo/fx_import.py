@@ -98,6 +98,10 @@ def convert_module(module: Any, name: str, size: tuple | None = None) -> Convert
         raise CnncostError(f"cannot convert {name}(): " + "; ".join(conversion.problems))
     try:
         tree = fx_graph.decompose(conversion)
+        if _uncovered(module, [leaf.name for leaf in L.leaves(tree)]):
+            attached = auxiliary_heads(module, name, graph)
+            if attached:
+                tree = fx_graph.decompose(conversion, attached)
     except CnncostError as error:
         raise CnncostError(f"cannot convert {name}(): {error}") from None
     _check_coverage(module, name, [leaf.name for leaf in L.leaves(tree)])
@@ -106,8 +110,9 @@ def convert_module(module: Any, name: str, size: tuple | None = None) -> Convert
     return Converted(name, tree, channels, hw, conversion.expected)
 
 
-def trace(module: Any, name: str):
-    """The module's fx graph in eval mode; modules cnncost has a rule for stay leaves."""
+def trace(module: Any, name: str, mode: str = "eval"):
+    """The module's fx graph (in eval mode unless ``mode`` is "training", the module then left in
+    training mode for the caller to restore); modules cnncost has a rule for stay leaves."""
     import torch.fx
 
     from .fx_ops import module_rule
@@ -122,7 +127,8 @@ def trace(module: Any, name: str):
             # A subclass of a supported layer that keeps its forward is that layer.
             return module_rule(m) is not None or super().is_leaf_module(m, qualified_name)
 
-    module.eval()
+    if mode == "eval":
+        module.eval()
     # The module's forward is the user's code: data-dependent control flow, unsupported Python, sys.exit ...
     with user_code("traced", f"torch.fx cannot trace {name}()"):
         try:
@@ -159,9 +165,9 @@ def _user_functions_traced_through():
         table.update(saved)
 
 
-def _check_coverage(module: Any, name: str, emitted: list) -> None:
-    """Every parameter and buffer must belong to a layer of the tree (a module's leaf, or the held
-    tensor of a ``Scale``), or it would go uncounted."""
+def _uncovered(module: Any, emitted: list) -> dict:
+    """``owner (type)`` of every parameter and buffer no layer of the tree holds (a module's leaf, or
+    the held tensor of a ``Scale``)."""
     used = set(emitted)
     missing: dict = {}
     for path, _ in list(module.named_parameters()) + list(module.named_buffers()):
@@ -170,6 +176,67 @@ def _check_coverage(module: Any, name: str, emitted: list) -> None:
             owner = path.rpartition(".")[0]
             kind = type(module.get_submodule(owner)).__name__ if owner else type(module).__name__
             missing.setdefault(f"{owner or path} ({kind})", None)
+    return missing
+
+
+def auxiliary_heads(module: Any, name: str, eval_graph: Any) -> dict:
+    """Training-only heads (GoogLeNet's aux1/aux2, Inception3's AuxLogits): eval node -> ``L.Auxiliary``s.
+
+    The eval trace leaves them out. Traced in training mode, forward returns them beside the logits;
+    each head is the chain from the tensor it reads on the main path (an ancestor of the logits) to
+    its output, placed in the description right after the eval node of the same name, as the zoo's
+    own GoogLeNet and Inception3 place theirs: parameters counted, no inference cost."""
+    from . import fx_graph, fx_units
+
+    module.train()
+    try:
+        graph = trace(module, name, mode="training")
+    finally:
+        module.eval()
+    conversion = fx_units.convert(graph, module)
+    if len(conversion.outputs) < 2:
+        return {}
+    main = _ancestors(conversion, conversion.outputs[0])
+    by_name = {node.name: node for node in eval_graph.nodes}
+    attached: dict = {}
+    for i, output in enumerate(conversion.outputs[1:], 1):
+        fork, head = _head(conversion, main, output)
+        if fork is None or fork.name not in by_name or any(
+                conversion.units[n].kind not in fx_graph.FLOWING for n in head):
+            return {}  # not a head that can be placed: the uncovered layers are reported as before
+        layers = fx_graph.branch(conversion, fork, output)
+        names = [leaf.name for leaf in L.leaves(layers)]
+        prefix = os.path.commonprefix([n.split(".")[0] for n in names]) if names else ""
+        attached.setdefault(by_name[fork.name], []).append(L.Auxiliary(prefix or f"aux{i}", layers))
+    return attached
+
+
+def _ancestors(conversion: Any, node: Any) -> set:
+    seen, stack = set(), [node]
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(conversion.units[n].inputs)
+    return seen
+
+
+def _head(conversion: Any, main: set, output: Any) -> tuple:
+    """(the main-path node the head reads, the head's own nodes); (None, ...) if it reads several."""
+    head, forks, stack = set(), set(), [output]
+    while stack:
+        n = stack.pop()
+        if n in main:
+            forks.add(n)
+        elif n not in head:
+            head.add(n)
+            stack.extend(conversion.units[n].inputs)
+    return (forks.pop() if len(forks) == 1 else None), head
+
+
+def _check_coverage(module: Any, name: str, emitted: list) -> None:
+    """Every parameter and buffer must belong to a layer of the tree, or it would go uncounted."""
+    missing = _uncovered(module, emitted)
     if missing:
         raise CnncostError(f"cannot convert {name}(): layers with parameters or buffers take no part in "
                            f"computing the output, so they would go uncounted: {', '.join(missing)}")

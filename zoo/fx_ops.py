@@ -21,13 +21,14 @@ from torch import fx, nn
 from cnncost.kinds import KINDS
 from cnncost.kinds.base import Unsupported, bind
 
-__all__ = ["ADD", "BAD", "CAT", "LEAF", "PARAM", "PASS", "SHAPE", "SOURCE", "TENSOR_KINDS", "Call", "Unit",
+__all__ = ["ADD", "BAD", "CAT", "LEAF", "PARAM", "PASS", "SHAPE", "SOURCE", "TENSOR_KINDS", "TUPLE", "Call", "Unit",
            "Unsupported",
            "bind", "describe", "call_form", "module_rule", "resolve"]
 
 # Unit kinds.
 SOURCE, LEAF, PASS, ADD, CAT, SHAPE, BAD = "source", "leaf", "pass", "add", "cat", "shape", "bad"
 PARAM = "param"  # a parameter or buffer read directly (get_attr): an operand, not on the tensor path
+TUPLE = "tuple"  # a namedtuple of outputs (GoogLeNetOutputs(logits, aux2, aux1)): only forward may return it
 TENSOR_KINDS = (SOURCE, LEAF, PASS, ADD, CAT, BAD)
 
 

@@ -23,7 +23,7 @@ from cnncost.kinds.arithmetic import Scale
 from cnncost.kinds.reshape import Flatten
 from cnncost.sizes import WHOLE
 
-from .fx_ops import ADD, BAD, CAT, LEAF, PARAM, PASS, SHAPE, SOURCE, TENSOR_KINDS, Unit, Unsupported
+from .fx_ops import ADD, BAD, CAT, LEAF, PARAM, PASS, SHAPE, SOURCE, TENSOR_KINDS, TUPLE, Unit, Unsupported
 
 
 class Conversion(NamedTuple):
@@ -34,6 +34,7 @@ class Conversion(NamedTuple):
     sink: Any  # the fx node whose tensor forward returns
     expected: dict  # leaf name -> input channels/features its module was built for
     problems: list  # one readable string per category
+    outputs: tuple = ()  # every tensor forward returns (the sink first); more than one only in a tuple
 
 
 class Namer:
@@ -67,6 +68,7 @@ class _State:
         self.other: list = []  # problems of other kinds, as sentences
         self.source = None
         self.sink = None
+        self.outputs: tuple = ()
 
 
 def convert(graph: fx.Graph, root: nn.Module) -> Conversion:
@@ -74,7 +76,7 @@ def convert(graph: fx.Graph, root: nn.Module) -> Conversion:
     state = _State(root)
     for node in graph.nodes:
         HANDLERS[node.op](state, node)
-    return Conversion(state.units, state.source, state.sink, state.expected, _problems(state))
+    return Conversion(state.units, state.source, state.sink, state.expected, _problems(state), state.outputs)
 
 
 def _problems(state: _State) -> list:
@@ -197,7 +199,12 @@ def _output(state: _State, node: fx.Node) -> None:
     value = node.args[0]
     if _kind(state, value) in TENSOR_KINDS:
         state.sink = value
+        state.outputs = (value,)
     else:
+        if _kind(state, value) == TUPLE:
+            value = tuple(value.args) + tuple(value.kwargs.values())
+        if isinstance(value, (tuple, list)) and value and all(_kind(state, v) in TENSOR_KINDS for v in value):
+            state.outputs = tuple(value)  # training mode's (logits, aux, ...): see fx_import's auxiliary heads
         what = f"a {type(value).__name__}" if not isinstance(value, fx.Node) else "a size"
         state.other.append(f"forward returns {what}, not one tensor (one output is supported; auxiliary "
                            "outputs are not)")
@@ -301,6 +308,8 @@ def _call_function(state: _State, node: fx.Node) -> None:
         _cat(state, node)
     elif target in ops.RESHAPES:
         _reshape(state, node, tuple(node.args[1:]) + tuple(node.kwargs.values()))
+    elif isinstance(target, type) and issubclass(target, tuple) and hasattr(target, "_fields"):
+        state.units[node] = Unit(TUPLE, _tensor_inputs(state, node.args))  # outputs as a namedtuple
     elif target is getattr:
         _shape_attribute(state, node)
     elif target is operator.getitem:
