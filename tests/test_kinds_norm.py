@@ -365,6 +365,19 @@ def test_archfile_norms_count_what_the_tools_count(norms_file, sizes):
     _engine_vs_tools(module, table.network, shape)
 
 
+
+@pytest.mark.parametrize("change, message", [
+    (('groups = "m"', "groups = 3"), r"norms.toml:\d+: layers\[1\]: gn1: channels / groups: 8/3 is not a whole number"),
+    (("over_channels = true\n", "over_channels = true\ndims = 2\n"), r"norms.toml:\d+: .*ln1: a LayerNorm over "
+                                                                     "channels normalises one dim"),
+    (("track_running_stats = true", 'track_running_stats = "yes"'), r"norms.toml:\d+: .*track_running_stats"),
+])
+def test_archfile_norm_errors_name_the_line(tmp_path, change, message):
+    path = tmp_path / "norms.toml"
+    path.write_text(ARCHFILE.replace(*change, 1))
+    with pytest.raises(CnncostError, match=message):
+        cnncost.count(str(path))
+
 def test_archfile_formula_equals_the_count(norms_file):
     derivation = cnncost.formula(norms_file)
     values = {"H": 11, "W": 6, "m": 5}
