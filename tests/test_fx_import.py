@@ -17,6 +17,7 @@ import torch
 
 import zoo
 from cnncost import archs, engine
+from cnncost import layers as L
 from cnncost.cli import main
 from cnncost.conventions import totals
 from cnncost.errors import CnncostError
@@ -259,13 +260,20 @@ def test_zoo_networks_round_trip_row_for_row(name, config):
     assert _rows(converted) == _rows(original)
 
 
-def test_auxiliary_heads_are_refused_by_name():
-    """Traced in eval mode, GoogLeNet's training-only heads never run: their weights would go uncounted."""
+def test_auxiliary_heads_convert_as_training_only_heads():
+    """Traced in eval mode, GoogLeNet's training-only heads never run; traced again in training mode they
+    are found and placed where they read the main path: parameters counted, no inference cost."""
     spec_ = archs.get("googlenet")
-    with torch.device("meta"):
-        module = zoo.to_module(spec_.build(**archs.resolve(spec_, {"aux_logits": True, "h": 96, "w": 96})))
-    with pytest.raises(CnncostError, match=r"uncounted: aux1\.conv\.conv \(Conv2d\)"):
-        network_from_module(module, "googlenet")
+    network = spec_.build(**archs.resolve(spec_, {"aux_logits": True, "h": 96, "w": 96}))
+    module = zoo.to_module(network)
+    converted = network_from_module(module, "googlenet", (3, 96, 96))
+    heads = [n for n in L.leaves(converted.layers, auxiliary=True) if n not in L.leaves(converted.layers, False)]
+    assert {leaf.name.split(".")[0] for leaf in heads} == {"aux1", "aux2"}
+    original, found = engine.analyze(network), engine.analyze(converted)
+    for quantity in ("params", "buffers", "macs", "fvcore", "ptflops"):
+        assert found.total(quantity) == original.total(quantity), quantity
+    assert found.total("params") == sum(p.numel() for p in module.parameters())
+    assert not module.training  # left in eval mode, as the user's code expects after conversion
 
 
 class _Conv(torch.nn.Conv2d):
