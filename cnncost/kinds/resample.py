@@ -3,8 +3,8 @@
 
 Upsampling takes whole scale factors only. torch's output size for a scale ``s`` is ⌊size·s⌋, which an
 integer scale keeps exact (size·s) in closed forms; for a non-integer scale ptflops counts
-C·H·W·s² (pytorch_ops.py:381-384), a fraction that only the network total truncates
-(pytorch_engine.py:91), so no per-layer count reproduces it: such scales are refused.
+C·H·W·s² (pytorch_ops.py:376-380), a fraction that only the network total truncates
+(pytorch_engine.py:93), so no per-layer count reproduces it: such scales are refused.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from typing import Any, NamedTuple
 
 from ..arith import ceildiv, exact_div, is_number, maximum, product
 from ..errors import CnncostError
-from ..tool_conventions import by_call, output_elements, uncounted
+from ..tool_conventions import by_call, input_elements, output_elements, uncounted
 from .base import ArchType, Counts, Field, FxForms, Kind, Unsupported, bind, collapse_pair, no_counts, pair, spatial
 
-MODES = ("nearest", "bilinear")
 _F = "torch.nn.functional."
 
 
@@ -26,9 +25,11 @@ class Upsample(NamedTuple):
     name: str
     size: Any = None  # o or (oh, ow): the output size
     scale: Any = None  # s or (sh, sw): positive whole scale factors; output = input·s
-    mode: str = "nearest"  # one of MODES
-    align_corners: bool = False  # bilinear only (nearest must keep False)
-    call: str = "module"  # written as: module, subclass (UpsamplingNearest2d/UpsamplingBilinear2d), function
+    mode: str = "nearest"  # one of MODES: nearest, bilinear, bicubic, nearest-exact, area
+    align_corners: bool = False  # bilinear and bicubic only (the others keep False)
+    # written as: module, subclass (UpsamplingNearest2d/UpsamplingBilinear2d), function (F.interpolate) or
+    # upsample (the deprecated F.upsample, which ptflops counts twice)
+    call: str = "module"
 
 
 class ConvTranspose2d(NamedTuple):
@@ -68,8 +69,9 @@ def upsample_shape(node: Upsample, x: tuple) -> tuple:
     if node.mode not in MODES:
         raise CnncostError(f"{node.name}: upsampling mode {node.mode!r} is not supported (known: "
                            f"{', '.join(MODES)})")
-    if node.align_corners and node.mode != "bilinear":
-        raise CnncostError(f"{node.name}: align_corners applies to bilinear upsampling only (as in PyTorch)")
+    if node.align_corners and node.mode not in ALIGNED:
+        raise CnncostError(f"{node.name}: align_corners applies to {' and '.join(ALIGNED)} upsampling only "
+                           "(as in PyTorch)")
     if (node.size is None) == (node.scale is None):
         raise CnncostError(f"{node.name}: give exactly one of size and scale (as in PyTorch)")
     if node.size is not None:
@@ -90,23 +92,44 @@ def upsample_min_input(node: Upsample, need: tuple) -> tuple:
     return (ceildiv(need[0], sh), ceildiv(need[1], sw))
 
 
+_NO_HANDLER = "fvcore has no handler for aten::{} (unsupported op, counted 0)"
+
+# What fvcore counts per mode: the aten op F.interpolate runs for it (fvcore/nn/flop_count.py:40-42, handlers
+# elementwise_flop_counter, jit_handles.py:261-281). "area" is F.adaptive_avg_pool2d to the output size.
+FVCORE_BY_MODE = {
+    "nearest": output_elements(1, "aten::upsample_nearest2d = elementwise_flop_counter(0, 1)"),
+    "bilinear": output_elements(4, "aten::upsample_bilinear2d = elementwise_flop_counter(0, 4), any align_corners"),
+    "bicubic": uncounted(_NO_HANDLER.format("upsample_bicubic2d")),
+    "nearest-exact": uncounted(_NO_HANDLER.format("_upsample_nearest_exact2d")),
+    "area": input_elements(1, "aten::adaptive_avg_pool2d = elementwise_flop_counter(1, 0)"),
+}
+MODES = tuple(FVCORE_BY_MODE)
+ALIGNED = ("bilinear", "bicubic")  # the modes torch accepts align_corners for
+
+
 def fvcore_upsample(node: Upsample, x: tuple, y: tuple) -> Any:
-    """Output elements for nearest (aten::upsample_nearest2d = elementwise_flop_counter(0, 1)), 4 × output
-    elements for bilinear, any align_corners (aten::upsample_bilinear2d = elementwise_flop_counter(0, 4));
-    fvcore/nn/flop_count.py:40-41, jit_handles.py:261-281."""
-    return (4 if node.mode == "bilinear" else 1) * product(y)
+    """By mode: nearest 1 ×, bilinear 4 × output elements; bicubic, nearest-exact 0; area input elements."""
+    return FVCORE_BY_MODE[node.mode](node, x, y)
 
 
 # nn.Upsample.forward calls F.interpolate, which ptflops patches (pytorch_engine.py:386-387); its hook
-# (_interpolate_functional_flops_hook, pytorch_ops.py:351-386) counts prod(size)·N·C, or input elements·s²
-# (a whole s) — the output elements either way.
-_PTFLOPS_UPSAMPLE = by_call("ptflops", {
+# (_interpolate_functional_flops_hook, pytorch_ops.py:351-382) counts prod(size)·N·C (:362-368), or input
+# elements·s² (:376-380; a whole s) — the output elements either way. F.upsample is patched too
+# (pytorch_engine.py:384-385) and calls the patched F.interpolate: counted twice.
+_PTFLOPS_BY_CALL = by_call("ptflops", {
     "module": output_elements(2, "upsample_flops_counter_hook (pytorch_ops.py:21-27, mapped at :308) and the "
                                  "patched F.interpolate in nn.Upsample.forward both count the output"),
     "subclass": output_elements(1, "no hook (exact-type check, pytorch_engine.py:311-314), e.g. "
                                    "UpsamplingNearest2d; the patched F.interpolate inside counts"),
     "function": output_elements(1, "patched F.interpolate counts once"),
+    "upsample": output_elements(2, "patched F.upsample and the patched F.interpolate it calls both count"),
 })
+
+
+def ptflops_upsample(node: Upsample, x: tuple, y: tuple) -> Any:
+    """Output elements by call form (above); mode "area" adds the input elements: F.interpolate calls the
+    patched F.adaptive_avg_pool2d (pytorch_engine.py:370-371, _numel_functional_flops_hook)."""
+    return _PTFLOPS_BY_CALL(node, x, y) + (product(x) if node.mode == "area" else 0)
 
 
 def _whole_scale(value: Any) -> Any:
@@ -138,7 +161,7 @@ def upsample_node(name: str, size: Any, scale: Any, mode: str, align_corners: An
         size = collapse_pair(size)
     else:
         scale = _whole_scale(scale)
-    return Upsample(name, size, scale, mode, bool(align_corners) if mode == "bilinear" else False, call)
+    return Upsample(name, size, scale, mode, bool(align_corners) if mode in ALIGNED else False, call)
 
 
 def _upsample_from_module(m: Any, name: str) -> Upsample:
@@ -150,12 +173,15 @@ def _upsample_from_call(call: Any, name: str) -> Upsample:
     # ⌊size·s⌋ and every tool's count stay the same, so it is accepted.
     a = bind(call, ("input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias"),
              {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None, "antialias": False})
+    if isinstance(a["scale_factor"], list):  # nn.Upsample makes a list a tuple; F.interpolate passes it on
+        raise Unsupported("F.interpolate with scale_factor given as a list (ptflops fails on it: its hook "
+                          "computes list ** 2, pytorch_ops.py:380); a tuple is counted")
     return upsample_node(name, a["size"], a["scale_factor"], a["mode"], a["align_corners"], a["antialias"],
                          "function")
 
 
 def _align(node: Upsample) -> Any:
-    return node.align_corners if node.mode == "bilinear" else None
+    return node.align_corners if node.mode in ALIGNED else None
 
 
 def _upsample_module(node: Upsample, x: tuple) -> Any:
@@ -165,9 +191,11 @@ def _upsample_module(node: Upsample, x: tuple) -> Any:
 
 
 def _upsample_call(node: Upsample, x: Any) -> Any:
+    """F.interpolate, or the deprecated F.upsample for ``call="upsample"`` (ptflops counts it twice)."""
     import torch.nn.functional as F
 
-    return F.interpolate(x, size=node.size, scale_factor=node.scale, mode=node.mode, align_corners=_align(node))
+    function = F.upsample if node.call == "upsample" else F.interpolate
+    return function(x, size=node.size, scale_factor=node.scale, mode=node.mode, align_corners=_align(node))
 
 
 def _upsample_from_file(name: str, f: dict, rank: int) -> Upsample:
@@ -302,7 +330,7 @@ _SHUFFLE_FVCORE = "fvcore has no handler for aten::{} (unsupported op, counted 0
 _SHUFFLE_PTFLOPS = "nn.{} has no hook and F.{} is not patched"
 
 KINDS = (
-    Kind(Upsample, upsample_shape, no_counts, fvcore=fvcore_upsample, ptflops=_PTFLOPS_UPSAMPLE,
+    Kind(Upsample, upsample_shape, no_counts, fvcore=fvcore_upsample, ptflops=ptflops_upsample,
          min_input=upsample_min_input,
          archfile=(ArchType("upsample", {"scale": Field("pair", None), "size": Field("pair", None),
                                          "bilinear": Field("bool", False), "align_corners": Field("bool", False)},
