@@ -272,7 +272,10 @@ def test_layer_norm_over_channels_counts_what_the_tools_count_on_the_idioms():
     for module, node in ((_UserLayerNorm2d(6), layer_norm_over_channels("n", _UserLayerNorm2d(6))),
                          (_ExplicitPermutes(6), layer_norm_over_channels("n", _ExplicitPermutes(6).norm)),
                          (_FunctionalPermutes(), layer_norm_over_channels(
-                             "n", Call((None, (6,)), {}), call="function"))):
+                             "n", Call((None, (6,)), {}), call="function")),
+                         # The LayerNorm2d's own F.layer_norm call, its weight and bias resolved by the caller.
+                         (_UserLayerNorm2d(6), layer_norm_over_channels(
+                             "n", Call((None, (6,), "weight", "bias", 1e-5), {}), parameters=True))):
         _engine_vs_tools(module, L.Network("t", shape, (node,)), shape)
 
 
@@ -286,6 +289,10 @@ def test_layer_norm_over_channels_helper_forms():
     assert layer_norm_over_channels("n", Call((None, 6), {}), call="torch").call == "torch"
     with pytest.raises(Unsupported, match="weight"):
         layer_norm_over_channels("n", Call((None, (6,), object()), {}))
+    assert layer_norm_over_channels("n", Call((None, (6,), "weight"), {}), parameters=True) == LayerNorm(
+        "n", (6,), True, False, 1e-5, True, "function")
+    with pytest.raises(Unsupported, match="a bias and no weight"):
+        layer_norm_over_channels("n", Call((None, (6,)), {"bias": "bias"}), parameters=True)
     with pytest.raises(Unsupported, match="one size"):
         layer_norm_over_channels("n", nn.LayerNorm([6, 4]))
 

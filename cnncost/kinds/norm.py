@@ -367,15 +367,22 @@ def _layer_from_module(m: Any, name: str, over_channels: bool = False) -> LayerN
                      m.eps, over_channels)
 
 
-def _layer_from_call(call: Any, name: str, over_channels: bool = False) -> LayerNorm:
+def _layer_from_call(call: Any, name: str, over_channels: bool = False, parameters: bool = False) -> LayerNorm:
+    """The node of a layer_norm call; with ``parameters`` its weight and bias arguments (the caller has
+    made sure they are parameters of the module) make it affine, else they are refused."""
     a = bind(call, ("input", "normalized_shape", "weight", "bias", "eps"),
              {"weight": None, "bias": None, "eps": 1e-5})
-    _refuse_tensors(a, ("weight", "bias"), "layer_norm")
-    return LayerNorm(name, _shape_argument(a["normalized_shape"], "layer_norm"), False, True, a["eps"],
-                     over_channels, "function")
+    if not parameters:
+        _refuse_tensors(a, ("weight", "bias"), "layer_norm")
+    weight, bias = a["weight"] is not None, a["bias"] is not None
+    if bias and not weight:  # fvcore would count 4 per element with 2 parameters' worth of bias: no node says that
+        raise Unsupported("layer_norm with a bias and no weight")
+    return LayerNorm(name, _shape_argument(a["normalized_shape"], "layer_norm"), weight, bias or not weight,
+                     a["eps"], over_channels, "function")
 
 
-def layer_norm_over_channels(name: str, module_or_call: Any, call: str | None = None) -> LayerNorm:
+def layer_norm_over_channels(name: str, module_or_call: Any, call: str | None = None,
+                             parameters: bool = False) -> LayerNorm:
     """The node of a LayerNorm over the channels of an N×C×H×W tensor (ConvNeXt's LayerNorm2d idiom).
 
     For the fx importer's recognition of ``permute(0, 2, 3, 1) → layer_norm → permute(0, 3, 1, 2)``.
@@ -385,7 +392,9 @@ def layer_norm_over_channels(name: str, module_or_call: Any, call: str | None = 
     fx node or ``fx_ops.Call`` with ``args``/``kwargs`` bound as F.layer_norm's (input,
     normalized_shape, weight, bias, eps), form "function" unless ``call`` says otherwise ("torch" for
     torch.layer_norm). Its normalized_shape must be one size, the channels (the engine checks it
-    against the input); a call passing weight or bias tensors raises ``Unsupported``.
+    against the input). A call passing weight or bias raises ``Unsupported`` unless ``parameters``
+    says the caller has resolved them to the module's own parameters (then the node is affine, with a
+    bias if one is passed; its counts are right, but the zoo cannot rebuild such a call: no weights).
     """
     if hasattr(module_or_call, "elementwise_affine"):
         node = _layer_from_module(module_or_call, name, over_channels=True)
@@ -393,7 +402,7 @@ def layer_norm_over_channels(name: str, module_or_call: Any, call: str | None = 
 
         node = node._replace(call="module" if type(module_or_call) is nn.LayerNorm else "subclass")
     else:
-        node = _layer_from_call(module_or_call, name, over_channels=True)
+        node = _layer_from_call(module_or_call, name, over_channels=True, parameters=parameters)
     if len(node.normalized_shape) != 1:
         raise Unsupported(f"a layer_norm over channels with normalized_shape {node.normalized_shape!r} "
                           "(one size, the channels, is expected)")
