@@ -497,3 +497,12 @@ def test_the_closed_form_equals_the_count_at_a_random_size(h, w):
     module = zoo.to_module(_symbolic_net(h, w))
     assert numeric.total("ptflops") == oracles.ptflops_macs(module, (3, h, w))
     assert numeric.total("params") == oracles.param_count(module)
+
+
+def test_the_family_loads_without_torch():
+    """``cnncost count`` stays torch-free: the kinds name torch objects by path and import torch in bindings."""
+    import subprocess
+    import sys
+
+    code = "import sys, cnncost.kinds.elementwise; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
