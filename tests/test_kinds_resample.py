@@ -21,6 +21,7 @@ from torch import nn
 import cnncost
 from cnncost import engine
 from cnncost import layers as L
+from cnncost.conventions import totals
 from cnncost.errors import CnncostError
 from cnncost.kinds import Unsupported, kind_for
 from cnncost.kinds.base import collapse_pair
@@ -60,6 +61,20 @@ CASES = [
 @pytest.mark.parametrize("node, shape", CASES, ids=lambda v: repr(v)[:60])
 def test_case_matches_every_oracle(node, shape):
     check_case(node, shape)
+
+
+@pytest.mark.parametrize("node, shape", CASES, ids=lambda v: repr(v)[:60])
+def test_mults_and_adds_follow_their_definitions(node, shape):
+    """mults = MACs (FlopCounterMode / 2); adds = MACs + one per output for a bias (a transposed convolution's
+    scatter-adds, see convtranspose_counts); resampling without weights has neither."""
+    table = engine.analyze(L.Network("t", shape, (node,)))
+    module = to_module(L.Network("t", shape, (node,))).eval()
+    with torch.no_grad():
+        outputs = module(torch.zeros(1, *shape)).numel()
+    macs = torch_macs(module, shape)
+    bias = outputs if getattr(node, "bias", False) else 0
+    assert (table.total("mults"), table.total("adds")) == (macs, macs + bias)
+    assert (macs > 0) == isinstance(node, ConvTranspose2d)
 
 
 # --- random configurations ---------------------------------------------------------------
@@ -383,6 +398,12 @@ def test_archfile_counts_match_tools(tmp_path):
     assert table.total("ptflops") == oracles.ptflops_macs(module, shape)
     types = {type(module.get_submodule(row.name)).__name__ for row in table.layers}
     assert {"Upsample", "ConvTranspose2d", "PixelShuffle", "PixelUnshuffle"} <= types
+    # the file's closed forms give the same totals at its default sizes
+    derivation = cnncost.formula(str(path))
+    values = {sympy.Symbol(n): v for n, v in (("H", 12), ("W", 10), ("m", 4))}
+    for name, value in totals(table).items():
+        expression = sympy.sympify(derivation.formulas[name])
+        assert expression.subs({s: values[sympy.Symbol(s.name)] for s in expression.free_symbols}) == value, name
 
 
 # --- symbolic sizes ---------------------------------------------------------------------------
@@ -393,7 +414,7 @@ SYMBOLIC_LAYERS = (
     Upsample("up", scale=(2, 3), mode="bilinear", call="function"),
     L.Conv2d("conv", 8, 3, 2, 1),
     PixelShuffle("shuffle", 2),
-    Upsample("fixed", size=(5, 6), call="subclass"),
+    Upsample("fixed", size=(5, 6), mode="area", call="subclass"),
     ConvTranspose2d("deconv2", 2, 2, 2, bias=False),
 )
 
