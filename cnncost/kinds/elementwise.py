@@ -258,8 +258,9 @@ _IGNORED = ("inplace", "_stacklevel")  # change nothing computed or counted
 
 
 def _from_values(function: str, values: dict, what: str) -> tuple:
-    """Options of a recognised call or module: a softmax without dim takes torch's implicit one
-    where torch allows it (``what`` None), dtype casts are refused."""
+    """Options of a recognised call or module (``what`` names it: nn.Softmax, F.softmax, Tensor.softmax):
+    a softmax without dim takes torch's implicit one where torch has one (nn.* and F.*); dtype casts
+    are refused."""
     if values.get("dtype") is not None:
         raise Unsupported(f"{what} with dtype")
     if "dim" in values and values["dim"] is None:
@@ -309,6 +310,8 @@ def _activation_forms() -> FxForms:
             methods[method] = _call_converter(function, f"Tensor.{method}", parameters)
     return FxForms(modules, functions, methods)
 
+
+# --- PReLU ------------------------------------------------------------------------------------
 
 def _prelu_from_module(m: Any, name: str) -> PReLU:
     return PReLU(name, m.num_parameters > 1, float(m.init))
