@@ -1,10 +1,11 @@
 """Layers that change the spatial resolution by resampling: ``Upsample`` (nn.Upsample, F.interpolate),
 ``ConvTranspose2d``, ``PixelShuffle`` and ``PixelUnshuffle``, everything about each in one place.
 
-Upsampling takes whole scale factors only. torch's output size for a scale ``s`` is ⌊size·s⌋, which an
-integer scale keeps exact (size·s) in closed forms; for a non-integer scale ptflops counts
-C·H·W·s² (pytorch_ops.py:376-380), a fraction that only the network total truncates
-(pytorch_engine.py:93), so no per-layer count reproduces it: such scales are refused.
+Upsampling (modes nearest, bilinear, bicubic, nearest-exact, area) takes whole scale factors only.
+torch's output size for a scale ``s`` is ⌊size·s⌋, which an integer scale keeps exact (size·s) in
+closed forms; for a non-integer scale ptflops counts C·H·W·s² (pytorch_ops.py:376-380), a fraction
+that only the network total truncates (pytorch_engine.py:93), so no per-layer count reproduces it:
+such scales are refused.
 """
 
 from __future__ import annotations
@@ -241,7 +242,9 @@ def convtranspose_counts(node: ConvTranspose2d, x: tuple, y: tuple) -> Counts:
     elements for a bias). This differs from Conv2d's "(terms − 1) per output": the number of terms
     landing on each output of a transposed convolution varies with stride, kernel and cropping
     (some outputs get none, some products fall into the cropped border), and every product counted in
-    MACs — including those cropped away, which all three tools count — is one addition here.
+    MACs — including those cropped away, which all three tools count — is one addition here. Conv2d's
+    formula, MACs − outputs, would even go negative here (kernel 1, stride 2, one input channel:
+    MACs = Cout·H·W < Cout·(2H−1)·(2W−1) outputs).
     """
     kh, kw = pair(node.kernel_size)
     per_group = exact_div(node.out_channels, node.groups, node.name, "output channels / groups:")
