@@ -29,7 +29,8 @@ from cnncost import layers as L
 from cnncost.conventions import QUANTITIES
 from cnncost.errors import CnncostError
 from cnncost.kinds.base import Unsupported
-from cnncost.kinds.norm import GroupNorm, InstanceNorm2d, LayerNorm, layer_norm_over_channels
+from cnncost.kinds.norm import (GroupNorm, InstanceNorm2d, LayerNorm, group_norm_from_call, instance_norm_from_call,
+                                layer_norm_from_call, layer_norm_over_channels)
 from cnncost.sizes import WHOLE
 from zoo import oracles
 from zoo.fx_import import convert_module
@@ -242,12 +243,62 @@ def test_user_call_forms_match_the_tools(form):
     _engine_vs_tools(module, convert_module(module, "m", shape).network(6, 5), shape)
 
 
-def test_calls_with_weights_are_not_taken_for_layers():
-    norm = nn.LayerNorm(5)
-    module = _Forward(lambda self, x: F.layer_norm(x, (5,), self.norm.weight, self.norm.bias), norm=norm)
-    with pytest.raises(CnncostError, match="cannot convert"):
-        convert_module(module, "m", (3, 6, 5))
+class _Direct(nn.Module):
+    """A user's norm written as a call on parameters (and buffers) the module holds itself."""
 
+    def __init__(self, call, channels, weight=True, bias=True, stats=False):
+        super().__init__()
+        self.call = call
+        self.weight = nn.Parameter(torch.ones(channels)) if weight else None
+        self.bias = nn.Parameter(torch.zeros(channels)) if bias else None
+        if stats:
+            self.register_buffer("running_mean", torch.zeros(channels))
+            self.register_buffer("running_var", torch.ones(channels))
+
+    def forward(self, x):
+        return self.call(self, x)
+
+
+# (user module, the converter, the call's arguments as the importer sees them, input shape); weights and
+# statistics stand for the module's own, which the importer resolves at graph level.
+DIRECT = {
+    "F.group_norm(w, b)": (_Direct(lambda m, x: F.group_norm(x, 2, m.weight, m.bias), 4), group_norm_from_call,
+                           Call((None, 2, "w", "b"), {}), (4, 3, 5)),
+    "F.layer_norm(w)": (_Direct(lambda m, x: F.layer_norm(x, (5,), m.weight), 5, bias=False), layer_norm_from_call,
+                        Call((None, (5,), "w"), {}), (4, 3, 5)),
+    "F.instance_norm(stats, w, b)": (
+        _Direct(lambda m, x: F.instance_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False), 4,
+                stats=True),
+        instance_norm_from_call, Call((None, "rm", "rv", "w", "b", False), {}), (4, 3, 5)),
+    "F.instance_norm(stats)": (
+        _Direct(lambda m, x: F.instance_norm(x, m.running_mean, m.running_var, use_input_stats=False), 4,
+                weight=False, bias=False, stats=True),
+        instance_norm_from_call, Call((None,), {"running_mean": "rm", "running_var": "rv", "use_input_stats": False}),
+        (4, 1, 1)),
+}
+
+
+@pytest.mark.parametrize("form", DIRECT)
+def test_calls_on_the_modules_own_parameters_count_what_the_tools_count(form):
+    module, convert, call, shape = DIRECT[form]
+    node = convert(call, "n", parameters=True)
+    assert node.call == "function"
+    _engine_vs_tools(module, L.Network("t", shape, (node,)), shape)
+
+
+@pytest.mark.parametrize("convert, call, message", [
+    (group_norm_from_call, Call((None, 2, "w"), {}), "a weight and no bias"),
+    (group_norm_from_call, Call((None, 2), {"bias": "b"}), "a bias and no weight"),
+    (layer_norm_from_call, Call((None, (5,)), {"bias": "b"}), "a bias and no weight"),
+    (instance_norm_from_call, Call((None, "rm", None), {"use_input_stats": False}), "one of running_mean"),
+    (instance_norm_from_call, Call((None, "rm", "rv"), {}), "updating running statistics"),
+    (instance_norm_from_call, Call((None,), {"use_input_stats": False}), "no running statistics"),
+])
+def test_calls_no_node_can_say_are_refused(convert, call, message):
+    with pytest.raises(Unsupported, match=message):
+        convert(call, "n", parameters=True)
+    with pytest.raises(Unsupported):
+        convert(call, "n")  # without resolved parameters, any tensor argument is refused
 
 # --- LayerNorm over channels: the helper the importer calls ---------------------------------
 

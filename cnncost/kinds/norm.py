@@ -218,10 +218,27 @@ def _group_call(node: GroupNorm, x: Any) -> Any:
     return F.group_norm(x, node.groups, eps=node.eps)
 
 
-def _group_from_call(call: Any, name: str) -> GroupNorm:
+def group_norm_from_call(call: Any, name: str, parameters: bool = False) -> GroupNorm:
+    """The node of an F.group_norm / torch.group_norm call (``args``/``kwargs`` as F.group_norm binds them).
+
+    Weight and bias arguments are refused unless ``parameters`` says the caller has resolved them to
+    parameters of the module, of C elements each; the node then owns (and counts) both.
+    """
     a = bind(call, ("input", "num_groups", "weight", "bias", "eps"), {"weight": None, "bias": None, "eps": 1e-5})
-    _refuse_tensors(a, ("weight", "bias"), "group_norm")
-    return GroupNorm(name, a["num_groups"], False, a["eps"])
+    return GroupNorm(name, a["num_groups"], _affine(a, "group_norm", parameters), a["eps"], "function")
+
+
+def _affine(arguments: dict, function: str, parameters: bool, bias_alone: bool = False) -> bool:
+    """Whether a call's weight and bias make it affine: both or neither (a weight without a bias has no
+    node; a bias alone only where ``bias_alone``); any without ``parameters`` is refused."""
+    weight, bias = arguments["weight"] is not None, arguments["bias"] is not None
+    if not parameters:
+        _refuse_tensors(arguments, ("weight", "bias"), function)
+    if bias and not weight:  # fvcore reads the weight: 4 per element, with a bias's parameters
+        raise Unsupported(f"{function} with a bias and no weight")
+    if weight and not bias and not bias_alone:
+        raise Unsupported(f"{function} with a weight and no bias")
+    return weight
 
 
 def _refuse_tensors(arguments: dict, names: tuple, function: str) -> None:
@@ -367,18 +384,18 @@ def _layer_from_module(m: Any, name: str, over_channels: bool = False) -> LayerN
                      m.eps, over_channels)
 
 
-def _layer_from_call(call: Any, name: str, over_channels: bool = False, parameters: bool = False) -> LayerNorm:
-    """The node of a layer_norm call; with ``parameters`` its weight and bias arguments (the caller has
-    made sure they are parameters of the module) make it affine, else they are refused."""
+def layer_norm_from_call(call: Any, name: str, parameters: bool = False, over_channels: bool = False) -> LayerNorm:
+    """The node of an F.layer_norm / torch.layer_norm call (``args``/``kwargs`` as F.layer_norm binds them).
+
+    Weight and bias arguments are refused unless ``parameters`` says the caller has resolved them to
+    parameters of the module, of the normalised shape; the node is then affine, with a bias if one is
+    passed (a weight alone is LayerNorm(bias=False)); a bias without a weight is refused.
+    """
     a = bind(call, ("input", "normalized_shape", "weight", "bias", "eps"),
              {"weight": None, "bias": None, "eps": 1e-5})
-    if not parameters:
-        _refuse_tensors(a, ("weight", "bias"), "layer_norm")
-    weight, bias = a["weight"] is not None, a["bias"] is not None
-    if bias and not weight:  # fvcore would count 4 per element with 2 parameters' worth of bias: no node says that
-        raise Unsupported("layer_norm with a bias and no weight")
-    return LayerNorm(name, _shape_argument(a["normalized_shape"], "layer_norm"), weight, bias or not weight,
-                     a["eps"], over_channels, "function")
+    affine = _affine(a, "layer_norm", parameters, bias_alone=True)
+    return LayerNorm(name, _shape_argument(a["normalized_shape"], "layer_norm"), affine,
+                     a["bias"] is not None or not affine, a["eps"], over_channels, "function")
 
 
 def layer_norm_over_channels(name: str, module_or_call: Any, call: str | None = None,
@@ -402,7 +419,7 @@ def layer_norm_over_channels(name: str, module_or_call: Any, call: str | None = 
 
         node = node._replace(call="module" if type(module_or_call) is nn.LayerNorm else "subclass")
     else:
-        node = _layer_from_call(module_or_call, name, over_channels=True, parameters=parameters)
+        node = layer_norm_from_call(module_or_call, name, parameters, over_channels=True)
     if len(node.normalized_shape) != 1:
         raise Unsupported(f"a layer_norm over channels with normalized_shape {node.normalized_shape!r} "
                           "(one size, the channels, is expected)")
@@ -440,14 +457,28 @@ def _instance_call(node: InstanceNorm2d, x: Any) -> Any:
     return F.instance_norm(x, eps=node.eps)
 
 
-def _instance_from_call(call: Any, name: str) -> InstanceNorm2d:
+def instance_norm_from_call(call: Any, name: str, parameters: bool = False) -> InstanceNorm2d:
+    """The node of an F.instance_norm call (``args``/``kwargs`` as F.instance_norm binds them).
+
+    Without ``parameters`` only a call with none of weight, bias, running_mean, running_var is a layer.
+    With it (the caller has resolved them to the module's parameters and buffers, of C elements each):
+    weight and bias together make it affine; running_mean and running_var together, read with
+    ``use_input_stats=False`` (as nn.InstanceNorm2d does in eval), make it track running statistics.
+    """
     a = bind(call, ("input", "running_mean", "running_var", "weight", "bias", "use_input_stats", "momentum", "eps"),
              {"running_mean": None, "running_var": None, "weight": None, "bias": None, "use_input_stats": True,
               "momentum": 0.1, "eps": 1e-5})
-    _refuse_tensors(a, ("running_mean", "running_var", "weight", "bias"), "instance_norm")
-    if a["use_input_stats"] is not True:
+    affine = _affine(a, "instance_norm", parameters)
+    if not parameters:
+        _refuse_tensors(a, ("running_mean", "running_var"), "instance_norm")
+    stats = (a["running_mean"] is not None, a["running_var"] is not None)
+    if stats[0] != stats[1]:
+        raise Unsupported("instance_norm with one of running_mean and running_var")
+    if stats[0] and a["use_input_stats"] is not False:
+        raise Unsupported("instance_norm updating running statistics (use_input_stats with running_mean/var)")
+    if not stats[0] and a["use_input_stats"] is False:
         raise Unsupported("instance_norm with use_input_stats=False and no running statistics")
-    return InstanceNorm2d(name, False, False, a["eps"])
+    return InstanceNorm2d(name, affine, stats[0], a["eps"], "function")
 
 
 def _layer_norm_from_file(name: str, f: dict, rank: int) -> LayerNorm:
@@ -473,7 +504,7 @@ KINDS = (
          torch_module=_group_module, torch_call=_group_call,
          fx=FxForms(modules={"torch.nn.GroupNorm": (lambda m, name: GroupNorm(name, m.num_groups, m.affine, m.eps),
                                                     "num_channels")},
-                    functions={_F + "group_norm": _group_from_call, "torch.group_norm": _group_from_call})),
+                    functions={_F + "group_norm": group_norm_from_call, "torch.group_norm": group_norm_from_call})),
     Kind(LayerNorm, layer_norm_shape, layer_norm_counts, fvcore=fvcore_norm, ptflops=_PTFLOPS_LAYER,
          archfile=(ArchType("layernorm", {"dims": Field("static", 1), "over_channels": Field("bool", False),
                                           "affine": Field("bool", True), "bias": Field("bool", True),
@@ -483,7 +514,7 @@ KINDS = (
                              # cnncost's own LayerNorm2d (what the zoo builds); other permute idioms are
                              # recognised by the importer through layer_norm_over_channels.
                              __name__ + ".LayerNorm2d": (lambda m, name: layer_norm_over_channels(name, m), None)},
-                    functions={_F + "layer_norm": _layer_from_call, "torch.layer_norm": _layer_from_call})),
+                    functions={_F + "layer_norm": layer_norm_from_call, "torch.layer_norm": layer_norm_from_call})),
     Kind(InstanceNorm2d, instance_norm_shape, channel_affine_counts, fvcore=fvcore_norm, ptflops=_PTFLOPS_INSTANCE,
          archfile=(ArchType("instancenorm", {"affine": Field("bool", False),
                                              "track_running_stats": Field("bool", False),
@@ -493,5 +524,5 @@ KINDS = (
          torch_module=_instance_module, torch_call=_instance_call,
          fx=FxForms(modules={"torch.nn.InstanceNorm2d": (lambda m, name: InstanceNorm2d(
                         name, m.affine, m.track_running_stats, m.eps), "num_features")},
-                    functions={_F + "instance_norm": _instance_from_call})),
+                    functions={_F + "instance_norm": instance_norm_from_call})),
 )
