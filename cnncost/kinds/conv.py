@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..arith import exact_div, product
+from ..arith import exact_div, maximum, product
 from ..errors import CnncostError
 from ..sizes import window_min_input, window_output
 from ..tool_conventions import by_call, uncounted
 from .base import ArchType, Counts, Field, FxForms, Kind, Unsupported, accumulate, collapse_pair, pair, spatial
+from .reshape import check_pad_fits, pad_fit_min_input
 
 
 class Conv2d(NamedTuple):
@@ -22,7 +23,15 @@ class Conv2d(NamedTuple):
     dilation: Any = 1  # d or (dh, dw)
     groups: Any = 1  # channel groups; Cin and Cout must both divide by it
     bias: bool = True  # one bias per output channel
+    # zeros, or the F.pad mode nn.Conv2d pads with first: reflect, replicate, circular
+    padding_mode: str = "zeros"
     call: str = "module"  # written as: module, or subclass (a user's subclass of nn.Conv2d)
+
+
+# nn.Conv2d with another padding_mode runs F.pad(x, padding, mode) and then F.conv2d with padding 0
+# (torch/nn/modules/conv.py:546-562): the output, the weights and every count are those of zero padding;
+# only the input sizes torch accepts change (reflect: padding < input size; circular: <= input size).
+PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
 
 def conv_padding(node: Conv2d) -> tuple:
@@ -41,12 +50,30 @@ def conv_padding(node: Conv2d) -> tuple:
     return (2 * ph, 2 * pw), (ph, pw)
 
 
+def _pad_mode(node: Conv2d) -> str:
+    """The F.pad mode of the conv's padding_mode; unknown modes raise."""
+    if node.padding_mode not in PADDING_MODES:
+        raise CnncostError(f"{node.name}: unknown padding_mode {node.padding_mode!r} "
+                           f"(known: {', '.join(PADDING_MODES)})")
+    return PADDING_MODES[node.padding_mode]
+
+
+def _sides(total: tuple, left: tuple) -> tuple:
+    """((top, bottom), (left, right)) from the totals and the top/left parts."""
+    return (left[0], total[0] - left[0]), (left[1], total[1] - left[1])
+
+
 def conv_shape(node: Conv2d, x: tuple) -> tuple:
-    """Output C×H×W of a convolution (channels must divide by the groups)."""
+    """Output C×H×W of a convolution (channels must divide by the groups; reflect or circular
+    padding must fit the input, as torch's F.pad checks)."""
     cin, h, w = spatial(node, x)
     exact_div(cin, node.groups, node.name, "input channels / groups:")
     exact_div(node.out_channels, node.groups, node.name, "output channels / groups:")
     (th, tw), (lh, lw) = conv_padding(node)
+    vertical, horizontal = _sides((th, tw), (lh, lw))
+    mode = _pad_mode(node)
+    check_pad_fits(node, mode, "height", h, vertical)
+    check_pad_fits(node, mode, "width", w, horizontal)
     (kh, kw), (sh, sw), (dh, dw) = pair(node.kernel_size), pair(node.stride), pair(node.dilation)
     return (node.out_channels, window_output(h, kh, sh, th, dh, pad_left=lh),
             window_output(w, kw, sw, tw, dw, pad_left=lw))
@@ -64,21 +91,31 @@ def conv_counts(node: Conv2d, x: tuple, y: tuple) -> Counts:
 
 
 def conv_min_input(node: Conv2d, need: tuple) -> tuple:
-    """Smallest input (h, w) for which the convolution gives at least ``need``."""
-    (th, tw), _ = conv_padding(node)
+    """Smallest input (h, w) for which the convolution gives at least ``need`` (and, with reflect or
+    circular padding, which torch can pad: reflect needs each side's padding below the input size)."""
+    (th, tw), left = conv_padding(node)
     (kh, kw), (sh, sw), (dh, dw) = pair(node.kernel_size), pair(node.stride), pair(node.dilation)
-    return (window_min_input(need[0], kh, sh, th, dh), window_min_input(need[1], kw, sw, tw, dw))
+    h, w = window_min_input(need[0], kh, sh, th, dh), window_min_input(need[1], kw, sw, tw, dw)
+    mode = _pad_mode(node)
+    if mode in ("constant", "replicate"):
+        return (h, w)
+    vertical, horizontal = _sides((th, tw), left)
+    return (maximum(h, pad_fit_min_input(mode, vertical)), maximum(w, pad_fit_min_input(mode, horizontal)))
 
 
 def conv_macs(node: Conv2d, x: tuple, y: tuple) -> Any:
     """fvcore (aten::_convolution): output elements × Cin/g × kh × kw, bias ignored (jit_handles.py:127-171);
-    aten::_convolution_mode (padding="same"/"valid") counted alike, via the harness's handler."""
+    aten::_convolution_mode (padding="same"/"valid") counted alike, via the harness's handler. Another
+    padding_mode traces aten::pad (no handle, 0: flop_count.py:26-44, jit_analysis.py:577-581) and then
+    aten::_convolution with padding 0 on the padded input, whose output is the same (conv.py:546-562)."""
     kh, kw = pair(node.kernel_size)
     return product(y) * exact_div(x[0], node.groups, node.name, "input channels / groups:") * kh * kw
 
 
 def ptflops_conv(node: Conv2d, x: tuple, y: tuple) -> Any:
-    """conv_flops_counter_hook: kh·kw·Cin·(Cout/g) per output position, + output elements for a bias."""
+    """conv_flops_counter_hook: kh·kw·Cin·(Cout/g) per output position, + output elements for a bias
+    (pytorch_ops.py:60-92). It reads the output's dims, never the padding (:80-81), and F.pad, which
+    another padding_mode runs first, is not patched (pytorch_engine.py:348-390): every mode counts alike."""
     kh, kw = pair(node.kernel_size)
     per_position = kh * kw * x[0] * exact_div(node.out_channels, node.groups, node.name,
                                               "output channels / groups:")
@@ -89,15 +126,15 @@ def _torch_conv(node: Conv2d, x: tuple) -> Any:
     from torch import nn
 
     return nn.Conv2d(x[0], node.out_channels, node.kernel_size, node.stride, node.padding, node.dilation,
-                     node.groups, node.bias)
+                     node.groups, node.bias, node.padding_mode)
 
 
 def _from_module(m: Any, name: str) -> Conv2d:
-    if m.padding_mode != "zeros":
+    if m.padding_mode not in PADDING_MODES:
         raise Unsupported(f"Conv2d with padding_mode={m.padding_mode!r}")
     padding = m.padding if isinstance(m.padding, str) else collapse_pair(m.padding)
     return Conv2d(name, m.out_channels, collapse_pair(m.kernel_size), collapse_pair(m.stride), padding,
-                  collapse_pair(m.dilation), m.groups, m.bias is not None)
+                  collapse_pair(m.dilation), m.groups, m.bias is not None, m.padding_mode)
 
 
 def _from_file(name: str, f: dict, rank: int) -> Conv2d:
