@@ -162,7 +162,7 @@ def group_norm_shape(node: GroupNorm, x: tuple) -> tuple:
     per_group = exact_div(x[0], node.groups, node.name, "channels / groups:")
     values = per_group * product(x[1:])
     # F.group_norm (module, subclass and function forms) refuses one value per group at batch 1
-    # (_verify_batch_size, "Expected more than 1 value per channel"); torch.group_norm does not check.
+    # (torch/nn/functional.py:3038 → _verify_batch_size, 2840-2856); torch.group_norm does not check.
     if node.call != "torch" and _known(values) and values == 1:
         raise CnncostError(f"{node.name}: {x[0]} channels in {node.groups} groups at {_size_text(x[1:]) or 'no'} "
                            "positions normalise one value per group, which torch refuses at batch 1")
@@ -430,7 +430,8 @@ def layer_norm_over_channels(name: str, module_or_call: Any, call: str | None = 
 
 def instance_norm_shape(node: InstanceNorm2d, x: tuple) -> tuple:
     """InstanceNorm2d keeps its C×H×W input; normalising with the input's own statistics needs more than
-    one position (F.instance_norm's _verify_spatial_size: in eval, every untracked form)."""
+    one position (F.instance_norm's _verify_spatial_size, torch/nn/functional.py:2952, 2911-2919: in eval,
+    every untracked form)."""
     c, h, w = spatial(node, x)
     if not node.track_running_stats and _known(h * w) and h * w == 1:
         raise CnncostError(f"{node.name}: an InstanceNorm2d without running statistics needs more than one "
