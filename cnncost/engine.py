@@ -110,7 +110,7 @@ def _walk_leaf(node: Any, x: tuple, table: CostTable, namer: Namer | None) -> tu
     kind = kind_for(node)
     y = kind.shape(node, x)
     _check_not_empty(node, x, y, table.network)
-    if namer is not None and len(y) == 3 and y[1:] != x[1:]:
+    if namer is not None and len(y) == 3 and y[1:] != x[1:] and not kind.layout:
         y = namer(node.name, x, y)
     c = kind.counts(node, x, y)
     table.layers.append(LayerCost(node.name, type(node).__name__, x, y, c.params, c.buffers,

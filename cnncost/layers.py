@@ -15,17 +15,22 @@ from typing import Any, NamedTuple, Union
 
 # Leaf nodes live with the rest of their kind (cnncost.kinds); they are re-exported here so
 # a description reads L.Conv2d, L.Residual alike.
+from .kinds.arithmetic import Scale
 from .kinds.base import pair
 from .kinds.conv import Conv2d
 from .kinds.dense import Linear
-from .kinds.elementwise import Activation, Dropout
-from .kinds.norm import BatchNorm1d, BatchNorm2d
-from .kinds.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from .kinds.reshape import Flatten, ZeroPad2d
+from .kinds.elementwise import Activation, Dropout, PReLU
+from .kinds.layout import ChannelSlice, Permute
+from .kinds.norm import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from .kinds.pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, GlobalPool, MaxPool2d
+from .kinds.resample import ConvTranspose2d, PixelShuffle, PixelUnshuffle, Upsample
+from .kinds.reshape import ChannelShuffle, Flatten, ZeroPad2d
 
-__all__ = ["Activation", "AdaptiveAvgPool2d", "Auxiliary", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat",
-           "Conv2d", "Dim", "Dropout", "Flatten", "Linear", "MaxPool2d", "Network", "Padding", "Residual",
-           "Sequential", "ZeroPad2d", "leaves", "pair"]
+__all__ = ["Activation", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Auxiliary", "AvgPool2d", "BatchNorm1d",
+           "BatchNorm2d", "ChannelShuffle", "ChannelSlice", "Concat", "Conv2d", "ConvTranspose2d", "Dim", "Dropout",
+           "Flatten", "GlobalPool", "GroupNorm", "InstanceNorm2d", "LayerNorm", "Linear", "MaxPool2d", "Network",
+           "PReLU", "Padding", "Permute", "PixelShuffle", "PixelUnshuffle", "Residual", "Scale", "Sequential",
+           "Upsample", "ZeroPad2d", "leaves", "pair"]
 
 # A size or channel count: an int, or a sympy expression on the symbolic path.
 Dim = Any

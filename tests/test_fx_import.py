@@ -158,7 +158,8 @@ def test_a_size_the_linear_layers_do_not_fit_is_an_error(capsys):
 
 
 REFUSED = [
-    ("unsupported.py", "WithNorms", ["no counting rule", "torch.matmul at forward (unsupported.py:20)"]),
+    ("unsupported.py", "WithNorms", ["no counting rule", "RMSNorm at norm (unsupported.py:19)",
+                                     "torch.matmul at forward (unsupported.py:20)"]),
     ("unsupported.py", "WithLSTM", ["LSTM at lstm", "Tensor.transpose", "only a flatten from dim 1"]),
     ("unsupported.py", "SharedWeights", ["weights shared", "conv (Conv2d, 2 calls)"]),
     ("unsupported.py", "ViewConstant", ["Tensor.view to (-1, 512)"]),

@@ -382,8 +382,6 @@ def test_invalid_flat_or_batch_uses_are_errors_at_counting(body, message):
         engine.analyze(converted.network(*SHAPE[1:]))
 
 
-@pytest.mark.xfail(strict=True, reason="needs fx_units._call_module to take an expected width only when "
-                                       "num_parameters > 1 (reported); torch itself fails at forward")
 def test_a_prelu_built_for_other_channels_is_refused():
     converted = convert_module(Head(nn.PReLU(5)), "m", SHAPE)  # 4 channels reach it
     with pytest.raises(CnncostError, match="built for 5"):

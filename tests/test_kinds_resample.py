@@ -303,8 +303,6 @@ def test_F_upsample_rule_matches_tools(mode):
     check_case(Upsample("up", size=(4, 9), mode=mode, call="upsample"), (3, 5, 7), round_trip=False)
 
 
-@pytest.mark.xfail(strict=True, reason="fx traces through F.upsample into F.interpolate, so the importer "
-                                       "records call='function' and ptflops's second count is missed")
 def test_F_upsample_converted_counts_as_ptflops():
     module = Call(lambda x: F.upsample(x, scale_factor=2))
     converted = convert_module(module, "m", (3, 5, 7))

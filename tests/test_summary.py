@@ -150,7 +150,7 @@ def test_user_module_summary():
 def test_errors_are_one_line(capsys):
     assert main(["summary", "--module", f"{DATA / 'unsupported.py'}:WithNorms"]) == 2
     err = capsys.readouterr().err
-    assert "LayerNorm at norm (unsupported.py:" in err and err.strip().count("\n") == 0
+    assert "RMSNorm at norm (unsupported.py:" in err and err.strip().count("\n") == 0
     assert main(["summary", "smallcnn", "--module", "x.py:make"]) == 2
     assert main(["summary", "smallcnn", "--k", "0"]) == 2
 

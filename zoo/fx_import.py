@@ -257,9 +257,11 @@ def check_widths(network: L.Network, expected: dict) -> None:
     table = engine.analyze(network)
     for row in table.layers:
         want = expected.get(row.name)
-        if want is not None and row.input_shape[0] != want:
-            unit = "features" if len(row.input_shape) == 1 else "channels"
+        # A Linear maps the last dim (flat features, or channels-last); the other layers read dim 0.
+        have = row.input_shape[-1] if row.type == "Linear" else row.input_shape[0]
+        if want is not None and have != want:
+            unit = "features" if row.type == "Linear" or len(row.input_shape) == 1 else "channels"
             size = "×".join(str(d) for d in network.input_shape)
             raise CnncostError(f"{row.name} ({row.type}) was built for {want:,} input {unit}, but a {size} input "
-                               f"gives it {row.input_shape[0]:,}: the module fixes its input size; give the size "
+                               f"gives it {have:,}: the module fixes its input size; give the size "
                                "it was written for (--h/--w, or input_size = (C, H, W) on the factory)")

@@ -21,13 +21,14 @@ from torch import fx, nn
 from cnncost.kinds import KINDS
 from cnncost.kinds.base import Unsupported, bind
 
-__all__ = ["ADD", "BAD", "CAT", "LEAF", "PARAM", "PASS", "SHAPE", "SOURCE", "TENSOR_KINDS", "TUPLE", "Call", "Unit",
-           "Unsupported",
-           "bind", "describe", "call_form", "module_rule", "resolve"]
+__all__ = ["ADD", "BAD", "CAT", "GROUPED", "LEAF", "PARAM", "PARTS", "PASS", "SHAPE", "SOURCE", "TENSOR_KINDS",
+           "TUPLE", "Call", "Unit", "Unsupported", "bind", "describe", "call_form", "module_rule", "resolve"]
 
 # Unit kinds.
 SOURCE, LEAF, PASS, ADD, CAT, SHAPE, BAD = "source", "leaf", "pass", "add", "cat", "shape", "bad"
 PARAM = "param"  # a parameter or buffer read directly (get_attr): an operand, not on the tensor path
+PARTS = "parts"  # x.chunk(n, dim=1): the parts an index picks
+GROUPED = "grouped"  # a channel shuffle's intermediate view (call: "viewed", then "transposed")
 TUPLE = "tuple"  # a namedtuple of outputs (GoogLeNetOutputs(logits, aux2, aux1)): only forward may return it
 TENSOR_KINDS = (SOURCE, LEAF, PASS, ADD, CAT, BAD)
 
@@ -106,6 +107,18 @@ ARITHMETIC_FUNCTIONS = {
 ARITHMETIC_METHODS = {method + suffix: (op, form) for op in ("add", "sub", "mul", "div")
                       for method in (op,) for suffix, form in (("", "method"), ("_", "method_"))}
 SIZE_ARITHMETIC = (operator.floordiv, operator.mod, operator.neg)  # only ever on sizes (x.size(1) // g)
+def _held_arguments() -> dict:
+    """Functions a module may pass its own parameters to: function -> (converter, argument names)."""
+    from cnncost.kinds.norm import layer_norm_from_call
+
+    def layer_norm(call: Any, name: str) -> Any:
+        return layer_norm_from_call(call, name, parameters=True)
+
+    names = ("input", "normalized_shape", "weight", "bias", "eps")
+    return {torch.nn.functional.layer_norm: (layer_norm, names), torch.layer_norm: (layer_norm, names)}
+
+
+HELD_ARGUMENTS = _held_arguments()
 CAT_FUNCTIONS = (torch.cat, torch.concat, torch.concatenate)
 # Windows that may be given as the pooled tensor's own size: argument name -> position.
 RESHAPES = (torch.reshape,)
@@ -121,7 +134,15 @@ def call_form(node: fx.Node) -> str:
     changes its count (``cnncost.tool_conventions``)."""
     if node.op == "call_method":
         return "method"
+    if node.target is torch.nn.functional.interpolate and _called_from(node, "upsample"):
+        return "upsample"  # F.upsample (deprecated) calls F.interpolate; ptflops patches both
     return "function" if describe(node).startswith("F.") else "torch"
+
+
+def _called_from(node: fx.Node, function: str) -> bool:
+    """Whether fx recorded the call inside torch.nn.functional's ``function`` (its stack trace)."""
+    trace = node.stack_trace or ""
+    return f"in {function}\n" in trace and "torch/nn/functional.py" in trace
 
 
 

@@ -16,14 +16,17 @@ import re
 from collections import Counter
 from typing import Any, NamedTuple
 
+import torch
 from torch import fx, nn
 
 from . import fx_ops as ops
 from cnncost.kinds.arithmetic import Scale
-from cnncost.kinds.reshape import Flatten
+from cnncost.kinds.layout import ChannelSlice, chunk_arguments
+from cnncost.kinds.reshape import ChannelShuffle, Flatten
 from cnncost.sizes import WHOLE
 
-from .fx_ops import ADD, BAD, CAT, LEAF, PARAM, PASS, SHAPE, SOURCE, TENSOR_KINDS, TUPLE, Unit, Unsupported
+from .fx_ops import (ADD, BAD, CAT, GROUPED, LEAF, PARAM, PARTS, PASS, SHAPE, SOURCE, TENSOR_KINDS, TUPLE, Unit,
+                     Unsupported)
 
 
 class Conversion(NamedTuple):
@@ -64,6 +67,7 @@ class _State:
         self.calls: Counter = Counter()
         self.held_uses: Counter = Counter()  # parameter/buffer path -> arithmetic that reads it
         self.cat_lists: dict = {}  # concatenation node -> the tensors it concatenates, as written
+        self.named_leaves: set = set()  # leaves named after the module holding their parameters
         self.unsupported: dict = {}  # construct -> "where (file:line)" of its first use
         self.other: list = []  # problems of other kinds, as sentences
         self.source = None
@@ -230,8 +234,14 @@ def _call_module(state: _State, node: fx.Node) -> None:
         _unsupported(state, str(why), node.target, node)
         state.units[node] = Unit(BAD, _tensor_inputs(state, node.args))
         return
+    if len(node.args) > 1 or node.kwargs:  # deconv(x, output_size=...): the module's own numbers no longer hold
+        _bad(state, node, f"{type(module).__name__} called with arguments besides its input")
+        return
     if kind in ops.EXPECTED_INPUT:
-        state.expected[name] = getattr(module, ops.EXPECTED_INPUT[kind])
+        width = ops.EXPECTED_INPUT[kind]  # an attribute name, or a function of the module (None: unchecked)
+        want = width(module) if callable(width) else getattr(module, width)
+        if want is not None:
+            state.expected[name] = want
     if "call" in layer._fields and type(module) is not kind:
         layer = layer._replace(call="subclass")  # ptflops hooks exact types only
     _leaf(state, node, layer)
@@ -259,6 +269,37 @@ def _call(state: _State, node: fx.Node, rule: Any, sizes: bool = True) -> None:
         return
     if "call" in layer._fields:
         layer = layer._replace(call=ops.call_form(node))
+    _leaf(state, node, layer)
+
+
+def _call_with_held(state: _State, node: fx.Node, held: list) -> None:
+    """A function given the module's own parameters (``F.layer_norm(x, shape, self.weight, self.bias)`` in
+    ConvNeXt's LayerNorm2d): one layer, named after the module that holds them, its parameters counted once."""
+    convert, names = ops.HELD_ARGUMENTS[node.target]
+    bound = ops.bind(node, names, {})
+    paths = [state.units[a].name for a in held]
+    owner = paths[0].rpartition(".")[0]
+    if any(not state.units[a].learned for a in held) or any(p.rpartition(".")[0] != owner for p in paths):
+        _bad(state, node, f"{ops.describe(node)} with tensors that are not one module's parameters")
+        return
+    for path in paths:
+        state.held_uses[path] += 1
+    name = owner if owner and owner not in state.named_leaves else state.namer.fresh(_scope(node), _stem(node))
+    try:
+        layer = convert(ops.Call(tuple(node.args), dict(node.kwargs)), name)
+    except Unsupported as why:
+        _bad(state, node, str(why))
+        return
+    for argument in bound.values():
+        if _kind(state, argument) == PARAM and tuple(state.units[argument].dims) != tuple(
+                getattr(layer, "normalized_shape", state.units[argument].dims)):
+            _bad(state, node, f"{ops.describe(node)} with a parameter of another shape than it normalises")
+            return
+    state.named_leaves.add(name)
+    if "call" in layer._fields:
+        # The module's forward calls the function with its own weights: like a subclass, counted the same in
+        # every tool, and rebuilt by the zoo as a module holding them.
+        layer = layer._replace(call="subclass")
     _leaf(state, node, layer)
 
 
@@ -298,12 +339,17 @@ def _window(state: _State, node: fx.Node, value: Any, argument: str | None) -> A
 
 def _call_function(state: _State, node: fx.Node) -> None:
     target = node.target
-    if target in ops.LEAF_FUNCTIONS:
+    held = [a for a in tuple(node.args) + tuple(node.kwargs.values()) if _kind(state, a) == PARAM]
+    if held and target in ops.HELD_ARGUMENTS:
+        _call_with_held(state, node, held)
+    elif target in ops.LEAF_FUNCTIONS:
         _call(state, node, ops.LEAF_FUNCTIONS[target])
     elif target in ops.ARITHMETIC_FUNCTIONS:
         _arithmetic(state, node, *ops.ARITHMETIC_FUNCTIONS[target])
     elif target in ops.SIZE_ARITHMETIC and all(_kind(state, a) in (SHAPE, None) for a in node.args):
-        state.units[node] = Unit(SHAPE)
+        state.units[node] = _size_arithmetic(state, node)
+    elif target in (torch.transpose, torch.chunk):
+        _grouping(state, node)
     elif target in ops.CAT_FUNCTIONS:
         _cat(state, node)
     elif target in ops.RESHAPES:
@@ -329,6 +375,8 @@ def _call_method(state: _State, node: fx.Node) -> None:
     elif method == "size":
         dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
         state.units[node] = Unit(SHAPE, node.args[:1], batch=dim == 0, dims="all" if dim is None else _dims(dim))
+    elif method in ("transpose", "chunk") or (method in ops.PASS_METHODS and _kind(state, node.args[0]) == GROUPED):
+        _grouping(state, node)
     elif method in ops.PASS_METHODS:
         state.units[node] = Unit(PASS, _tensor_inputs(state, node.args[:1]))
     else:
@@ -419,13 +467,73 @@ def _reuse_concatenations(state: _State, inputs: tuple) -> tuple:
     return rest
 
 
+def _size_arithmetic(state: _State, node: fx.Node) -> Unit:
+    """Arithmetic on sizes; ``x.size(1) // g`` is remembered as such (a channel shuffle's group width)."""
+    a, b = (list(node.args) + [None])[:2]
+    source = state.units.get(a) if isinstance(a, fx.Node) else None
+    if node.target is operator.floordiv and source is not None and isinstance(source.dims, tuple) and \
+            len(source.dims) == 1 and type(b) is int:
+        return Unit(SHAPE, source.inputs, dims=("floordiv", source.dims[0], b))
+    return Unit(SHAPE)
+
+
+def _same_dims(state: _State, values: tuple, tensor: Any, wanted: tuple) -> bool:
+    """Each value is the size ``wanted`` says of ``tensor``: a dim number, -1 (inferred), an int, or
+    ("floordiv", dim, g)."""
+    if len(values) != len(wanted):
+        return False
+    for value, want in zip(values, wanted):
+        if want == -1 or type(want) is int and not isinstance(value, fx.Node):
+            if value != want and not (want == -1 and isinstance(value, fx.Node)):
+                return False
+            continue
+        unit = state.units.get(value) if isinstance(value, fx.Node) else None
+        dims = (want,) if type(want) is int else want
+        if unit is None or unit.kind != SHAPE or not unit.inputs or unit.inputs[0] is not tensor or unit.dims != dims:
+            return False
+    return True
+
+
+def _grouping(state: _State, node: fx.Node) -> None:
+    """The steps of ``x.view(b, g, c // g, h, w) → transpose(1, 2) → contiguous() → view(b, -1, h, w)``
+    (a channel shuffle), and ``x.chunk(n, dim=1)``, whose parts an index then picks."""
+    source = node.args[0]
+    unit = state.units.get(source)
+    method = node.target if node.op == "call_method" else node.target.__name__
+    if method == "chunk" and _kind(state, source) in TENSOR_KINDS:
+        try:
+            parts = chunk_arguments(ops.Call(tuple(node.args), dict(node.kwargs)))
+        except Unsupported as why:
+            _bad(state, node, str(why))
+            return
+        state.units[node] = Unit(PARTS, (source,), dims=parts, call=ops.call_form(node))
+    elif method == "transpose" and unit is not None and unit.kind == GROUPED and unit.call == "viewed" and \
+            tuple(node.args[1:]) in ((1, 2), (2, 1)):
+        state.units[node] = unit._replace(call="transposed")
+    elif method in ops.PASS_METHODS and unit is not None and unit.kind == GROUPED:
+        state.units[node] = unit
+    else:
+        _bad(state, node, ops.describe(node))
+
+
 def _reshape(state: _State, node: fx.Node, shape: tuple) -> None:
-    """``x.view(x.size(0), -1)`` (or reshape, or x.shape[0]) is a flatten; other reshapes are not."""
+    """``x.view(x.size(0), -1)`` (or reshape, or x.shape[0]) is a flatten; a channel shuffle's views are
+    understood (``_grouping``); other reshapes are not."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     batch = len(shape) == 2 and isinstance(shape[0], fx.Node) and state.units[shape[0]].batch
+    source = node.args[0]
+    unit = state.units.get(source)
     if batch and shape[1] == -1:
         _call(state, node, lambda n, name: Flatten(name), sizes=False)
+    elif len(shape) == 5 and type(shape[1]) is int and _kind(state, source) in TENSOR_KINDS and \
+            _same_dims(state, shape, source, (0, shape[1], ("floordiv", 1, shape[1]), 2, 3)):
+        state.units[node] = Unit(GROUPED, (source,), dims=shape[1], call="viewed")
+    elif unit is not None and unit.kind == GROUPED and unit.call == "transposed" and (
+            _same_dims(state, shape, unit.inputs[0], (0, 1, 2, 3)) or
+            _same_dims(state, shape, unit.inputs[0], (0, -1, 2, 3))):
+        name = state.namer.fresh(_scope(node), "channel_shuffle")
+        state.units[node] = Unit(LEAF, unit.inputs, ChannelShuffle(name, unit.dims, call="view"), name)
     else:
         _bad(state, node, f"{ops.describe(node)} to {shape!r}; only x.view(x.size(0), -1) is a flatten")
 
@@ -444,6 +552,11 @@ def _getitem(state: _State, node: fx.Node) -> None:
         unit = state.units[source]
         dims = _dims(index) if unit.dims == "all" else None
         state.units[node] = Unit(SHAPE, unit.inputs, batch=index == 0, dims=dims)
+    elif kind == PARTS and type(index) is int:
+        unit = state.units[source]
+        name = state.namer.fresh(_scope(node), "chunk")
+        layer = ChannelSlice(name, unit.dims, index % unit.dims, unit.call)
+        state.units[node] = Unit(LEAF, unit.inputs, layer, name)
     else:
         _bad(state, node, "tensor indexing or slicing", listed=kind != BAD)
 

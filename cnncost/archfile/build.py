@@ -183,7 +183,10 @@ class _Builder:
     def leaf(self, layer: Layer, name: str, rank: int) -> Any:
         """The engine node of a leaf layer, its expressions evaluated."""
         f = {key: self.field(value, name) for key, value in layer.fields.items()}
-        return ARCHFILE_TYPES[layer.type].make(name, f, rank)
+        try:
+            return ARCHFILE_TYPES[layer.type].make(name, f, rank)
+        except CnncostError as error:  # a kind refusing this place in the file (a linear before a flatten)
+            raise self.source.error(layer.path, str(error)) from None
 
     def field(self, value: Any, name: str) -> Any:
         """A field's value: expressions evaluated, everything else as validated."""

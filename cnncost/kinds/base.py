@@ -58,7 +58,9 @@ class FxForms(NamedTuple):
     ``Unsupported`` naming what they cannot express.
     """
 
-    modules: dict = {}  # "torch.nn.Conv2d" -> (converter(module, name), attribute holding its input width or None)
+    # "torch.nn.Conv2d" -> (converter(module, name), its input width: an attribute name, a function of the
+    # module returning the width or None, or None; checked against the engine's shape walk)
+    modules: dict = {}
     functions: dict = {}  # "torch.nn.functional.relu" -> converter(call, name)
     methods: dict = {}  # Tensor method name -> converter(call, name)
     # Function arguments that may be the pooled tensor's own size (x.shape[2:]): dotted -> {argument: position}
@@ -77,6 +79,7 @@ class Kind(NamedTuple):
     # (node, needed output (h, w)) -> needed input (h, w); None: size-preserving
     min_input: Callable[[Any, tuple], tuple] | None = None
     free: bool = False  # True: deliberately costs nothing (activations, dropout)
+    layout: bool = False  # True: only reorders dims (a permute), so no size of its output is new
     archfile: tuple = ()  # ArchType records
     torch_module: Callable | None = None  # (node, input shape) -> nn.Module (imports torch itself)
     torch_call: Callable | None = None  # (node, tensor) -> tensor: the layer written as a call

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from ..arith import product
 from ..errors import CnncostError
 from ..tool_conventions import by_call, uncounted
 from .base import ArchType, Counts, Field, FxForms, Kind, accumulate
@@ -19,33 +20,39 @@ class Linear(NamedTuple):
 
 
 def linear_shape(node: Linear, x: tuple) -> tuple:
-    """Output features of a Linear layer (needs a flat input)."""
-    if len(x) != 1:
-        raise CnncostError(f"{node.name}: Linear expects flat features, got a {len(x)}-D input (add a Flatten)")
-    return (node.out_features,)
+    """Output of a Linear layer: it maps the last dim, as torch does (flat features, or the channels of
+    a channels-last tensor as ConvNeXt's blocks use it)."""
+    return tuple(x[:-1]) + (node.out_features,)
 
 
 def linear_counts(node: Linear, x: tuple, y: tuple) -> Counts:
-    """in·out weights + out biases; MACs = in·out."""
-    fin, fout = x[0], node.out_features
-    c = accumulate(fin * fout, fout, node.bias)
+    """in·out weights + out biases; MACs = in·out at each position of the leading dims."""
+    fin, fout, positions = x[-1], node.out_features, product(x[:-1])
+    c = accumulate(positions * fin * fout, positions * fout, node.bias)
     return Counts(params=fin * fout + (fout if node.bias else 0), macs=c.macs, mults=c.mults, adds=c.adds)
 
 
 def linear_macs(node: Linear, x: tuple, y: tuple) -> Any:
-    """fvcore (aten::linear): in · out, bias ignored (jit_handles.py:99-110)."""
-    return x[0] * node.out_features
+    """fvcore (aten::linear): prod(input dims) · out, bias ignored (jit_handles.py:99-110)."""
+    return product(x) * node.out_features
 
 
 def ptflops_linear(node: Linear, x: tuple, y: tuple) -> Any:
-    """linear_flops_counter_hook: in·out + out for a bias (its F.linear patch is commented out)."""
-    return linear_macs(node, x, y) + (node.out_features if node.bias else 0)
+    """linear_flops_counter_hook: (in·out + out for a bias) at each position of the leading dims
+    (pytorch_ops.py:35-43; its F.linear patch is commented out)."""
+    return (x[-1] * node.out_features + (node.out_features if node.bias else 0)) * product(x[:-1])
+
+
+def _from_file(name: str, f: dict, rank: int) -> Linear:
+    if rank != 1:  # torch would map the last dim (W) of C×H×W: in a file that is a missing flatten
+        raise CnncostError(f"{name}: Linear expects flat features, got a C×H×W input (add a flatten)")
+    return Linear(name, f["out"], f["bias"])
 
 
 def _torch_linear(node: Linear, x: tuple) -> Any:
     from torch import nn
 
-    return nn.Linear(x[0], node.out_features, node.bias)
+    return nn.Linear(x[-1], node.out_features, node.bias)
 
 
 KINDS = (
@@ -54,7 +61,7 @@ KINDS = (
                                      "subclass": uncounted("no hook (exact-type check), and F.linear is not "
                                                            "patched")}),
          archfile=(ArchType("linear", {"out": Field("expr"), "bias": Field("bool", True)},
-                            lambda name, f, rank: Linear(name, f["out"], f["bias"]), "fc"),),
+                            _from_file, "fc"),),
          torch_module=_torch_linear,
          fx=FxForms(modules={"torch.nn.Linear": (lambda m, name: Linear(name, m.out_features, m.bias is not None),
                                                  "in_features")})),

@@ -451,7 +451,8 @@ KINDS = (
                             lambda name, f, rank: PReLU(name, f["per_channel"]), "prelu"),),
          torch_module=_prelu_module,
          # Its expected input width (num_parameters when > 1) needs fx_units to accept "none when 1": reported.
-         fx=FxForms(modules={"torch.nn.PReLU": (_prelu_from_module, None)})),
+         fx=FxForms(modules={"torch.nn.PReLU": (_prelu_from_module,
+                                                 lambda m: m.num_parameters if m.num_parameters > 1 else None)})),
     Kind(Dropout, dropout_shape, no_counts, free=True, fvcore=_dropout_fvcore,
          ptflops=uncounted("no dropout module has a hook and no F.*dropout is patched"),
          archfile=_DROPOUT_TYPES, torch_module=_dropout_module, fx=_dropout_forms()),

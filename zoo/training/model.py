@@ -104,7 +104,8 @@ def prepare(arch_name: str, hyperparameters: dict, img_size: int | None, classes
 
 
 def _set_dropout(model: torch.nn.Module, rate: float, name: str) -> None:
-    layers = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    # Every variant (Dropout2d, AlphaDropout, ...): a user's module may use any of them.
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
     if not layers:
         raise CnncostError(f"--dropout: {name} has no dropout layer to set")
     for layer in layers:

@@ -5,12 +5,12 @@ from torch import nn
 
 
 class WithNorms(nn.Module):
-    """A LayerNorm and a matmul with a free parameter: no counting rule for either."""
+    """An RMSNorm and a matmul with a free parameter: no counting rule for either."""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3)
-        self.norm = nn.LayerNorm([8, 30, 30])
+        self.norm = nn.RMSNorm([8, 30, 30])
         self.flatten = nn.Flatten()
         self.scale = nn.Parameter(torch.ones(8 * 30 * 30, 4))
         self.fc = nn.Linear(4, 2)
