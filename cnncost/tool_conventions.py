@@ -3,26 +3,39 @@
 Each layer kind carries its own rule for each tool (``Kind.fvcore``, ``Kind.ptflops`` in
 ``cnncost.kinds``); a rule is a small pure function ``(node, x, y) -> count`` of the layer
 and its input and output shapes (ints, or sympy expressions on the symbolic path). This
-module holds the factories those rules are made with, the lookup, and the rules of the
-merges (residual adds). A kind without a rule, or an activation function or call form a
+module holds the factories those rules are made with, the lookup, and ``residual_counts``
+for residual adds (the engine counts merges of every op with
+``cnncost.kinds.arithmetic.merge_ptflops``). A kind without a rule, or an activation function or call form a
 rule does not know, is an error, never a silent zero; where a tool really counts 0, the
 rule says so with an ``uncounted`` rule naming the reason. The summary below is what the
 rules implement, tool by tool.
 
 fvcore 0.1.5 — ``FlopCountAnalysis(model.eval(), x).total()``, batch 1, default handlers
 (fvcore/nn/flop_count.py:26-44; "one fused multiply-add as one flop"):
-  Conv2d          outputs · Cin/g · kh · kw, bias ignored (jit_handles.py:127-171)
-  Linear          in · out, bias ignored (aten::linear, jit_handles.py:99-110)
+  Conv2d          outputs · Cin/g · kh · kw, bias ignored (jit_handles.py:127-171); another
+                  padding_mode adds aten::pad (no handler, 0) before the same convolution
+  ConvTranspose2d input elements · Cout/g · kh · kw (aten::_convolution, transposed), bias ignored
+  Linear          prod(input dims) · out, bias ignored (aten::linear, jit_handles.py:99-110)
   BatchNorm       eval with running stats: elements · (2 if affine else 1);
                   without running stats torch runs it in training mode even in eval,
                   and fvcore counts elements · (5 if affine else 4) (jit_handles.py:230-258)
+  GroupNorm, LayerNorm, InstanceNorm2d  input elements · (5 if the op gets a weight else 4), in any
+                  mode and call form (norm_flop_counter, flop_count.py:37-39, jit_handles.py:230-248);
+                  LayerNorm(bias=False) still has a weight, so 5
   AdaptiveAvgPool2d  input elements (elementwise_flop_counter(1, 0), flop_count.py:42)
-  0: MaxPool2d, AvgPool2d, ZeroPad2d and every activation (aten::max_pool2d,
-     avg_pool2d, pad, hardtanh, gelu, ... have no handler: "unsupported", counted 0);
-     ReLU, Dropout, Flatten, torch.cat (in _IGNORED_OPS, jit_analysis.py:28-87);
-     residual additions (aten::add, unsupported).
+  Upsample        by mode (flop_count.py:40-42): nearest output elements, bilinear 4 · output
+                  elements, area input elements (aten::adaptive_avg_pool2d), bicubic and
+                  nearest-exact 0 (no handler)
+  0, no handler ("unsupported"): MaxPool2d, AvgPool2d, AdaptiveMaxPool2d, GlobalPool
+     (aten::mean/amax/sum), padding in every mode (aten::pad), PixelShuffle/PixelUnshuffle,
+     ChannelShuffle (aten::channel_shuffle), PReLU and every activation but ReLU (hardtanh,
+     hardswish, gelu, softmax, ...), the dropout variants tracing to aten::feature_dropout,
+     alpha_dropout, feature_alpha_dropout, and all elementwise arithmetic: Scale and every
+     merge (aten::add/sub/mul/div).
+  0, in _IGNORED_OPS (jit_analysis.py:28-87): ReLU, Dropout, Flatten, Permute, ChannelSlice
+     (aten::chunk), torch.cat, and the view/transpose/contiguous steps of a channel shuffle idiom.
   How a layer is written does not matter to fvcore: it traces aten ops, and nn.ReLU, F.relu,
-  torch.relu and x.relu() all become aten::relu (likewise pools and adds).
+  torch.relu and x.relu() all become aten::relu (likewise pools, norms and adds).
   Known bug: convolutions built with padding="same"/"valid" trace as
   aten::_convolution_mode, which fvcore 0.1.5 has no handler for, so fvcore alone
   counts them 0. This convention counts them like every other convolution, i.e.
@@ -34,34 +47,52 @@ as_strings=False)[0]``: forward hooks on modules of exactly the mapped types
 torch.nn.functional functions and tensor ops (pytorch_engine.py:348-456) whose
 counts are added on top (pytorch_engine.py:69-71):
   Conv2d          kh·kw · Cin · Cout/g per output position, + output elements for a bias
-                  (pytorch_ops.py:60-92; equals fvcore's conv + bias adds)
-  Linear          in · out + (out for a bias) (pytorch_ops.py:35-43; its F.linear patch
-                  is commented out, pytorch_engine.py:349)
+                  (pytorch_ops.py:60-92; equals fvcore's conv + bias adds); every padding_mode alike
+  ConvTranspose2d kh·kw · Cin · Cout/g per INPUT position, + output elements for a bias
+                  (the same hook with transpose=True, mapped at pytorch_ops.py:311)
+  Linear          (in · out + out for a bias) at each position of the leading dims
+                  (pytorch_ops.py:35-43; its F.linear patch is commented out, pytorch_engine.py:349)
   BatchNorm       input elements · (2 if affine else 1), in any mode (pytorch_ops.py:51-57)
+  GroupNorm, InstanceNorm2d  the same hook: input elements · (2 if affine else 1)
+  LayerNorm       the same hook, never doubled: nn.LayerNorm has elementwise_affine, no ``affine``
   Call forms: a module of exactly a mapped type gets the hook, and the patched F.* it
   calls inside its forward counts again; a patched F.* called directly counts once; a
   subclass of a mapped module (no hook: the type check is exact, pytorch_engine.py:311-314)
   counts only the F.* inside it; torch.relu, x.relu(), F.relu_ are not patched (0).
-  Nodes record their form in ``call`` ("module", "subclass", "function", "torch", "method").
+  Nodes record their form in ``call`` ("module", "subclass", "function", "torch", "method";
+  Upsample adds "upsample", ChannelShuffle "view", Scale and merges "operator" and "method_").
   ReLU, ELU, GELU    module 2 · elements (hook, pytorch_ops.py:30-32, + patched F.relu/F.elu/
                   F.gelu, pytorch_engine.py:350-354); F.relu/F.elu/F.gelu and subclasses 1 ·
                   elements; torch.relu, x.relu(), F.relu_ 0
+  PReLU           module 2 · elements (hook + patched F.prelu); a subclass 1 ·
   ReLU6           elements: module hook only (nn.ReLU6 is a Hardtanh and calls the unpatched
                   F.hardtanh); F.relu6 is patched, also elements; a subclass 0
-  SiLU            elements: no module hook, but the patched F.silu counts (pytorch_engine.py:389-390)
-  Mish, Tanh, Sigmoid  0 in every form: neither hooked nor patched (F.mish, torch.tanh, torch.sigmoid)
-  BatchNorm, Conv2d, Linear: counted by their hooks only (F.batch_norm, F.conv2d unpatched)
-  MaxPool2d, AvgPool2d, AdaptiveAvgPool2d  module 2 · input elements: hook (pytorch_ops.py:46-48)
-                  and patched F.max_pool2d/... (pytorch_engine.py:356-379); F.* or a subclass 1 ·
-  0: Dropout, Flatten, ZeroPad2d (no hook, F.dropout/F.pad not patched); torch.cat.
-  Residual adds: ``a + b`` and ``a += b`` (Tensor.__add__, fx's operator.add) and
-     ``a.add_(b)`` are not patched (0); ``torch.add(a, b)`` and ``a.add(b)`` are
-     (pytorch_engine.py:454-456, _elementwise_tensor_flops_hook: the broadcast output's
-     elements). fvcore counts no form: aten::add/add_ have no handler.
+  LeakyReLU       module: elements (hook only, F.leaky_relu unpatched); a subclass or F.* 0
+  SiLU, Softmax   elements: no module hook, but the patched F.silu/F.softmax counts in the module,
+                  a subclass and F.* (pytorch_engine.py:381-390); torch.softmax, x.softmax() 0
+  every other activation (Mish, Tanh, Sigmoid, Hardswish, Hardsigmoid, Hardtanh, CELU, SELU,
+                  Softplus, LogSigmoid, Softsign, Tanhshrink, LogSoftmax)  0 in every form
+  BatchNorm, norms, Conv2d, ConvTranspose2d, Linear: counted by their hooks only (their F.* unpatched)
+  MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d  module 2 · input elements: hook
+                  (pytorch_ops.py:46-48) and patched F.max_pool2d/... (pytorch_engine.py:356-379);
+                  F.* or a subclass 1 ·
+  Upsample        output elements · 2 for nn.Upsample (hook + patched F.interpolate) and for the
+                  deprecated F.upsample (patched, and calls the patched F.interpolate), · 1 for
+                  F.interpolate and the Upsampling*2d subclasses; mode area adds input elements
+                  (the patched F.adaptive_avg_pool2d inside)
+  0: every dropout variant, Flatten, padding in every mode (no padding module hooked, F.pad not
+     patched), PixelShuffle/PixelUnshuffle, ChannelShuffle (every form), GlobalPool (Tensor.mean/
+     amax/sum and torch.* unpatched), Permute, ChannelSlice (chunk), torch.cat.
+  Elementwise arithmetic, Scale (x op a number or a held tensor) and merges (``Residual.op``):
+     only torch.add, torch.mul, Tensor.add and Tensor.mul are patched (pytorch_engine.py:451-456,
+     _elementwise_tensor_flops_hook, pytorch_ops.py:397-419): with a number the tensor's elements;
+     of two tensors the product of the per-dim maxima, dims aligned from the LEFT (not as torch
+     broadcasts). ``a + b``, ``a += b``, ``a * b``, ``a.add_(b)``, sub and div in every form: 0.
+     fvcore counts no form.
 
-Neither tool counts concatenations, nor residual additions as the zoo builds them
-(``a + b``); an add written ``torch.add``/``Tensor.add`` is counted by ``residual_counts``
-and carried on the table beside the layer rows (``engine.CostTable.merges``). Auxiliary heads do not run in eval,
+Neither tool counts concatenations; fvcore counts no merge, and ptflops only the patched forms
+above, which the engine carries beside the layer rows (``engine.CostTable.merges``, from
+``cnncost.kinds.arithmetic.merge_ptflops``). Auxiliary heads do not run in eval,
 so ``CostTable.total`` leaves their rows out, as for every compute quantity.
 """
 
