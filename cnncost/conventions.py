@@ -2,12 +2,16 @@
 
 Per layer (``kinds.Counts`` plus the output size; each kind's rules in ``cnncost.kinds``):
   params       trainable parameters, as ``sum(p.numel() for p in model.parameters())``
-  buffers      BatchNorm running mean + variance (2C; not num_batches_tracked)
+  buffers      running mean + variance of BatchNorm (2C; not num_batches_tracked) and of an
+               InstanceNorm2d with track_running_stats (2C); no other buffer is counted
+               (a Scale's held constant tensor is neither a parameter nor a statistic)
   macs         multiply-accumulates of conv and linear layers, bias excluded:
-               conv = outputs·(Cin/g)·kh·kw, linear = in·out
+               conv = outputs·(Cin/g)·kh·kw, linear = in·out, transposed conv =
+               input elements·(Cout/g)·kh·kw (torch's FlopCounterMode / 2)
   mults        multiplications those layers perform (= macs)
   adds         additions those layers perform: (terms − 1) per output inside the
-               sum, plus one per output for the bias
+               sum, plus one per output for the bias (a transposed conv scatters:
+               one add per MAC, plus the bias)
   activations  elements of the layer's output tensor
   fvcore       what fvcore 0.1.5's FlopCountAnalysis(model.eval(), x).total() counts
                for the layer (batch 1), with a handler for padding="same"/"valid"
@@ -15,9 +19,13 @@ Per layer (``kinds.Counts`` plus the output size; each kind's rules in ``cnncost
   ptflops      what ptflops 0.7.5's get_model_complexity_info (pytorch backend)
                counts as MACs for the layer (batch 1)
 
-Elementwise layers (BatchNorm, activations, pooling, residual adds) have no
-mults/adds in these conventions; the fvcore/ptflops conventions, which do count
-some of them, reproduce those tools (rules in ``cnncost.tool_conventions``).
+Elementwise and data-movement layers (BatchNorm and the other norms, activations,
+pooling, upsampling, padding, shuffles, Scale, residual adds and other merges) have
+no MACs, mults or adds in these conventions; parameters they hold (affine norms,
+PReLU slopes, a Scale's learned tensor) are counted. The fvcore and ptflops
+conventions count norms, upsampling, pooling, activations and merges exactly where
+those tools do, and 0 where they do not (rules in ``cnncost.tool_conventions`` and
+each kind in ``cnncost.kinds``).
 
 Totals (``--convention``) are functions of the per-quantity sums.
 """
