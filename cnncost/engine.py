@@ -34,10 +34,23 @@ class LayerCost(NamedTuple):
     mults: Any
     adds: Any
     activations: Any
-    fvcore: Any  # what fvcore's FlopCountAnalysis counts (see cnncost.tool_conventions)
-    ptflops: Any  # what ptflops (pytorch backend) counts as MACs
+    node: Any = None  # the leaf itself: the tool counts below are computed from it when asked for
     free: bool = False  # free on purpose (activation, dropout), not merely zero
     auxiliary: bool = False  # inside a training-only side head: params only, no inference cost
+
+    def tool(self, tool: str) -> Any:
+        """What ``tool`` ("fvcore", "ptflops"; see cnncost.tool_conventions) counts for this layer."""
+        return getattr(kind_for(self.node), tool)(self.node, self.input_shape, self.output_shape)
+
+    @property
+    def fvcore(self) -> Any:
+        """What fvcore's FlopCountAnalysis counts for this layer."""
+        return self.tool("fvcore")
+
+    @property
+    def ptflops(self) -> Any:
+        """What ptflops (pytorch backend) counts as MACs for this layer."""
+        return self.tool("ptflops")
 
 
 _UNCOUNTED_MERGE = 0  # merge_ptflops' answer for forms ptflops does not patch (a + b): no MergeCost row
@@ -114,8 +127,7 @@ def _walk_leaf(node: Any, x: tuple, table: CostTable, namer: Namer | None) -> tu
         y = namer(node.name, x, y)
     c = kind.counts(node, x, y)
     table.layers.append(LayerCost(node.name, type(node).__name__, x, y, c.params, c.buffers,
-                                  c.macs, c.mults, c.adds, product(y), kind.fvcore(node, x, y),
-                                  kind.ptflops(node, x, y), kind.free))
+                                  c.macs, c.mults, c.adds, product(y), node, kind.free))
     return y
 
 
