@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from . import layers as L
+from .kinds import kind_for
 from .arith import total
 from .errors import CnncostError
 
@@ -91,7 +92,6 @@ def _has_blocks(node) -> bool:
                or (isinstance(child, L.Sequential) and _has_blocks(child)) for child in node.children)
 
 
-PARAMETRISED = (L.Conv2d, L.Linear, L.BatchNorm2d, L.BatchNorm1d)
 
 
 def _leaves(node) -> list:
@@ -101,7 +101,7 @@ def _leaves(node) -> list:
 
 def _parametrised(node) -> list:
     """Names of the parametrised leaves under ``node`` (auxiliary heads excluded)."""
-    return [leaf.name for leaf in _leaves(node) if isinstance(leaf, PARAMETRISED)]
+    return [leaf.name for leaf in _leaves(node) if kind_for(leaf).stateful(leaf)]
 
 
 def head(network: L.Network) -> tuple:

@@ -135,3 +135,21 @@ def test_formula_strategy_option_prints_the_split(capsys):
     assert main(["formula", "scratch5", "--strategy", "full", "--latex", "--no-cache"]) == 0
     assert r"\mathrm{trainable\ params}" in capsys.readouterr().out
     assert main(["formula", "scratch5", "--strategy", "some"]) == 2
+
+
+def test_every_kind_holding_parameters_trains_and_freezes_with_its_block():
+    """Regression: only Conv2d, Linear and BatchNorm were 'parametrised', so a GroupNorm, PReLU, LayerNorm or
+    layer scale counted as frozen even under --strategy full."""
+    from cnncost import engine
+    from cnncost import layers as L
+    from cnncost.finetune import Strategy, trainable_layers, trainable_params
+
+    network = L.Network("t", (3, 8, 8), (
+        L.Conv2d("conv", 4, 3, padding=1), L.GroupNorm("gn", 2), L.PReLU("act", per_channel=True),
+        L.Scale("scale", "mul", (4, 1, 1)), L.Flatten("flat"), L.LayerNorm("ln", (256,)),
+        L.Linear("fc", 5)))
+    table = engine.analyze(network)
+    trained, frozen = trainable_params(table, trainable_layers(network, Strategy("full")))
+    assert (trained, frozen) == (table.total("params"), 0)
+    trained, frozen = trainable_params(table, trainable_layers(network, Strategy("last-layer")))
+    assert trained == 256 * 5 + 5 and frozen == table.total("params") - trained

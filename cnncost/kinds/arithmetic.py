@@ -166,7 +166,8 @@ def _torch_scale(node: Scale, x: tuple) -> Any:
 
 
 KINDS = (
-    Kind(Scale, scale_shape, scale_counts, fvcore=_FVCORE, ptflops=ptflops_scale, torch_module=_torch_scale,
+    Kind(Scale, scale_shape, scale_counts, stateful=lambda n: n.operand is not None and n.learned,
+         fvcore=_FVCORE, ptflops=ptflops_scale, torch_module=_torch_scale,
          # Recognised by the importer from the arithmetic calls themselves (zoo.fx_units), not by a table.
          fx=FxForms(importer="zoo.fx_units._arithmetic")),
 )

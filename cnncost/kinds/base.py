@@ -80,6 +80,8 @@ class Kind(NamedTuple):
     min_input: Callable[[Any, tuple], tuple] | None = None
     free: bool = False  # True: deliberately costs nothing (activations, dropout)
     layout: bool = False  # True: only reorders dims (a permute), so no size of its output is new
+    # node -> whether it holds parameters or running statistics (what a fine-tuning strategy trains or freezes)
+    stateful: Callable[[Any], bool] = lambda node: False
     archfile: tuple = ()  # ArchType records
     torch_module: Callable | None = None  # (node, input shape) -> nn.Module (imports torch itself)
     torch_call: Callable | None = None  # (node, tensor) -> tensor: the layer written as a call
@@ -125,6 +127,11 @@ def accumulate(macs: Any, outputs: Any, bias: bool) -> Counts:
     """mults = macs; adds = (terms − 1) per output, plus one per output for a bias."""
     adds = macs - outputs + (outputs if bias else 0)
     return Counts(macs=macs, mults=macs, adds=adds)
+
+
+def always(node: Any) -> bool:
+    """``Kind.stateful`` of a kind that always holds parameters (a convolution, a Linear)."""
+    return True
 
 
 def same_shape(node: Any, x: Shape) -> Shape:

@@ -8,7 +8,7 @@ from ..arith import exact_div, maximum, product
 from ..errors import CnncostError
 from ..sizes import window_min_input, window_output
 from ..tool_conventions import by_call, uncounted
-from .base import ArchType, Counts, Field, FxForms, Kind, Unsupported, accumulate, collapse_pair, pair, spatial
+from .base import always, ArchType, Counts, Field, FxForms, Kind, Unsupported, accumulate, collapse_pair, pair, spatial
 from .reshape import check_pad_fits, pad_fit_min_input
 
 
@@ -142,7 +142,7 @@ def _from_file(name: str, f: dict, rank: int) -> Conv2d:
 
 
 KINDS = (
-    Kind(Conv2d, conv_shape, conv_counts, fvcore=conv_macs,
+    Kind(Conv2d, conv_shape, conv_counts, stateful=always, fvcore=conv_macs,
          ptflops=by_call("ptflops", {"module": ptflops_conv,
                                      "subclass": uncounted("no hook (exact-type check), and F.conv2d is not "
                                                            "patched")}),

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 from ..arith import product
 from ..errors import CnncostError
 from ..tool_conventions import by_call, uncounted
-from .base import ArchType, Counts, Field, FxForms, Kind, accumulate
+from .base import always, ArchType, Counts, Field, FxForms, Kind, accumulate
 
 
 class Linear(NamedTuple):
@@ -56,7 +56,7 @@ def _torch_linear(node: Linear, x: tuple) -> Any:
 
 
 KINDS = (
-    Kind(Linear, linear_shape, linear_counts, fvcore=linear_macs,
+    Kind(Linear, linear_shape, linear_counts, stateful=always, fvcore=linear_macs,
          ptflops=by_call("ptflops", {"module": ptflops_linear,
                                      "subclass": uncounted("no hook (exact-type check), and F.linear is not "
                                                            "patched")}),

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from ..errors import CnncostError
 from ..tool_conventions import by_call, hooked_and_patched, input_elements, nowhere, output_elements, uncounted
-from .base import ArchType, Counts, Field, FxForms, Kind, Unsupported, bind, no_counts
+from .base import always, ArchType, Counts, Field, FxForms, Kind, Unsupported, bind, no_counts
 
 
 class Activation(NamedTuple):
@@ -445,7 +445,7 @@ KINDS = (
     Kind(Activation, activation_shape, no_counts, fvcore=by_function("fvcore"), ptflops=by_function("ptflops"),
          free=True, archfile=_ACTIVATION_TYPES, torch_module=_activation_module, torch_call=_activation_call,
          fx=_activation_forms()),
-    Kind(PReLU, prelu_shape, prelu_counts, fvcore=uncounted(_NO_HANDLER.format("aten::prelu")),
+    Kind(PReLU, prelu_shape, prelu_counts, stateful=always, fvcore=uncounted(_NO_HANDLER.format("aten::prelu")),
          ptflops=_PRELU_PTFLOPS,
          archfile=(ArchType("prelu", {"per_channel": Field("bool", False)},
                             lambda name, f, rank: PReLU(name, f["per_channel"]), "prelu"),),

@@ -9,7 +9,7 @@ from ..arith import exact_div, is_number, product
 from ..errors import CnncostError
 from ..sizes import WHOLE
 from ..tool_conventions import by_call, input_elements, uncounted
-from .base import ArchType, Counts, Field, FxForms, Kind, Unsupported, bind, spatial
+from .base import always, ArchType, Counts, Field, FxForms, Kind, Unsupported, bind, spatial
 
 
 class BatchNorm2d(NamedTuple):
@@ -490,15 +490,16 @@ def _layer_norm_from_file(name: str, f: dict, rank: int) -> LayerNorm:
 
 
 KINDS = (
-    Kind(BatchNorm2d, spatial, batchnorm_counts, fvcore=fvcore_batchnorm, ptflops=_PTFLOPS,
+    Kind(BatchNorm2d, spatial, batchnorm_counts, stateful=always, fvcore=fvcore_batchnorm, ptflops=_PTFLOPS,
          archfile=(ArchType("batchnorm", {"affine": Field("bool", True), "track_running_stats": Field("bool", True),
                                           "eps": Field("eps", 1e-5)}, _from_file, "bn"),),
          torch_module=_torch("BatchNorm2d"),
          fx=FxForms(modules={"torch.nn.BatchNorm2d": (_from_module(BatchNorm2d), "num_features")})),
-    Kind(BatchNorm1d, batchnorm1d_shape, batchnorm_counts, fvcore=fvcore_batchnorm, ptflops=_PTFLOPS,
+    Kind(BatchNorm1d, batchnorm1d_shape, batchnorm_counts, stateful=always, fvcore=fvcore_batchnorm, ptflops=_PTFLOPS,
          torch_module=_torch("BatchNorm1d"),
          fx=FxForms(modules={"torch.nn.BatchNorm1d": (_from_module(BatchNorm1d), "num_features")})),
-    Kind(GroupNorm, group_norm_shape, channel_affine_counts, fvcore=fvcore_norm, ptflops=_PTFLOPS_GROUP,
+    Kind(GroupNorm, group_norm_shape, channel_affine_counts, stateful=lambda n: n.affine, fvcore=fvcore_norm,
+         ptflops=_PTFLOPS_GROUP,
          archfile=(ArchType("groupnorm", {"groups": Field("expr"), "affine": Field("bool", True),
                                           "eps": Field("eps", 1e-5)},
                             lambda name, f, rank: GroupNorm(name, f["groups"], f["affine"], f["eps"]), "gn"),),
@@ -506,7 +507,8 @@ KINDS = (
          fx=FxForms(modules={"torch.nn.GroupNorm": (lambda m, name: GroupNorm(name, m.num_groups, m.affine, m.eps),
                                                     "num_channels")},
                     functions={_F + "group_norm": group_norm_from_call, "torch.group_norm": group_norm_from_call})),
-    Kind(LayerNorm, layer_norm_shape, layer_norm_counts, fvcore=fvcore_norm, ptflops=_PTFLOPS_LAYER,
+    Kind(LayerNorm, layer_norm_shape, layer_norm_counts, stateful=lambda n: n.affine, fvcore=fvcore_norm,
+         ptflops=_PTFLOPS_LAYER,
          archfile=(ArchType("layernorm", {"dims": Field("static", 1), "over_channels": Field("bool", False),
                                           "affine": Field("bool", True), "bias": Field("bool", True),
                                           "eps": Field("eps", 1e-5)}, _layer_norm_from_file, "ln"),),
@@ -516,7 +518,8 @@ KINDS = (
                              # recognised by the importer through layer_norm_over_channels.
                              __name__ + ".LayerNorm2d": (lambda m, name: layer_norm_over_channels(name, m), None)},
                     functions={_F + "layer_norm": layer_norm_from_call, "torch.layer_norm": layer_norm_from_call})),
-    Kind(InstanceNorm2d, instance_norm_shape, channel_affine_counts, fvcore=fvcore_norm, ptflops=_PTFLOPS_INSTANCE,
+    Kind(InstanceNorm2d, instance_norm_shape, channel_affine_counts,
+         stateful=lambda n: n.affine or n.track_running_stats, fvcore=fvcore_norm, ptflops=_PTFLOPS_INSTANCE,
          archfile=(ArchType("instancenorm", {"affine": Field("bool", False),
                                              "track_running_stats": Field("bool", False),
                                              "eps": Field("eps", 1e-5)},

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 from ..arith import ceildiv, exact_div, is_number, maximum, product
 from ..errors import CnncostError
 from ..tool_conventions import by_call, input_elements, output_elements, uncounted
-from .base import ArchType, Counts, Field, FxForms, Kind, Unsupported, bind, collapse_pair, no_counts, pair, spatial
+from .base import (ArchType, Counts, Field, FxForms, Kind, Unsupported, always, bind, collapse_pair, no_counts, pair,
+                   spatial)
 
 _F = "torch.nn.functional."
 
@@ -343,7 +344,7 @@ KINDS = (
          # maps them to nn.Upsample as "subclass", which is how ptflops counts them (no hook of their own).
          fx=FxForms(modules={"torch.nn.Upsample": (_upsample_from_module, None)},
                     functions={_F + "interpolate": _upsample_from_call})),
-    Kind(ConvTranspose2d, convtranspose_shape, convtranspose_counts, fvcore=fvcore_convtranspose,
+    Kind(ConvTranspose2d, convtranspose_shape, convtranspose_counts, stateful=always, fvcore=fvcore_convtranspose,
          ptflops=by_call("ptflops", {"module": ptflops_convtranspose,
                                      "subclass": uncounted("no hook (exact-type check), and F.conv_transpose2d is "
                                                            "not patched")}),
