@@ -14,7 +14,7 @@ fvcore 0.1.5 — ``FlopCountAnalysis(model.eval(), x).total()``, batch 1, defaul
 (fvcore/nn/flop_count.py:26-44; "one fused multiply-add as one flop"):
   Conv2d          outputs · Cin/g · kh · kw, bias ignored (jit_handles.py:127-171); another
                   padding_mode adds aten::pad (no handler, 0) before the same convolution
-  ConvTranspose2d input elements · Cout/g · kh · kw (aten::_convolution, transposed), bias ignored
+  ConvTranspose2d input elements · Cout/g · kh · kw, bias ignored (aten::_convolution, transposed)
   Linear          prod(input dims) · out, bias ignored (aten::linear, jit_handles.py:99-110)
   BatchNorm       eval with running stats: elements · (2 if affine else 1);
                   without running stats torch runs it in training mode even in eval,
@@ -81,8 +81,8 @@ counts are added on top (pytorch_engine.py:69-71):
                   F.interpolate and the Upsampling*2d subclasses; mode area adds input elements
                   (the patched F.adaptive_avg_pool2d inside)
   0: every dropout variant, Flatten, padding in every mode (no padding module hooked, F.pad not
-     patched), PixelShuffle/PixelUnshuffle, ChannelShuffle (every form), GlobalPool (Tensor.mean/
-     amax/sum and torch.* unpatched), Permute, ChannelSlice (chunk), torch.cat.
+     patched), PixelShuffle/PixelUnshuffle, ChannelShuffle (every form), GlobalPool
+     (Tensor.mean/amax/sum and torch.* unpatched), Permute, ChannelSlice (chunk), torch.cat.
   Elementwise arithmetic, Scale (x op a number or a held tensor) and merges (``Residual.op``):
      only torch.add, torch.mul, Tensor.add and Tensor.mul are patched (pytorch_engine.py:451-456,
      _elementwise_tensor_flops_hook, pytorch_ops.py:397-419): with a number the tensor's elements;
