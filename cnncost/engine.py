@@ -16,6 +16,7 @@ from .arith import is_number, maximum, product, total
 from .errors import CnncostError
 from .kinds import kind_for
 from .kinds.arithmetic import broadcast, merge_ptflops
+from .walk import Fold, fold, fold_back
 
 STORED_QUANTITIES = ("params", "buffers")  # what an auxiliary head contributes
 Namer = Callable[[str, tuple, tuple], tuple]  # (layer name, input shape, output shape) -> output shape
@@ -93,66 +94,56 @@ class CostTable:
 def analyze(network: L.Network, namer: Namer | None = None) -> CostTable:
     """Walk ``network`` from its input shape and return its CostTable."""
     table = CostTable(network)
-    table.output_shape = _walk_all(network.layers, tuple(network.input_shape), table, namer)
+    table.output_shape = fold(network.layers, tuple(network.input_shape), _Costs(table, namer))
     return table
 
 
-def _walk_all(nodes: tuple, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
-    for node in nodes:
-        x = _walk(node, x, table, namer)
-    return x
+class _Costs(Fold):
+    """Shapes folded through the tree, a cost row appended at each leaf (and each counted merge)."""
 
+    def __init__(self, table: CostTable, namer: Namer | None):
+        self.table, self.namer = table, namer
 
-def _walk(node: Any, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
-    if isinstance(node, L.Sequential):
-        return _walk_all(node.children, x, table, namer)
-    if isinstance(node, L.Residual):
-        return _walk_residual(node, x, table, namer)
-    if isinstance(node, L.Concat):
-        return _walk_concat(node, x, table, namer)
-    if isinstance(node, L.Auxiliary):
+    def leaf(self, node: Any, x: tuple) -> tuple:
+        """The leaf's output shape; its row appended."""
+        kind = kind_for(node)
+        y = kind.shape(node, x)
+        _check_not_empty(node, x, y, self.table.network)
+        if self.namer is not None and len(y) == 3 and y[1:] != x[1:] and not kind.layout:
+            y = self.namer(node.name, x, y)
+        c = kind.counts(node, x, y)
+        self.table.layers.append(LayerCost(node.name, type(node).__name__, x, y, c.params, c.buffers,
+                                           c.macs, c.mults, c.adds, product(y), node, kind.free))
+        return y
+
+    def merge(self, node: L.Residual, body: tuple, short: tuple) -> tuple:
+        """The shape of ``body op shortcut``; a merge some tool counts gets a MergeCost."""
+        if node.op == "add" and not _same_shape(body, short):
+            raise CnncostError(f"{node.name}: residual branches disagree: body gives {_fmt(body)}, "
+                               f"shortcut gives {_fmt(short)}")
+        if len(body) != len(short):
+            raise CnncostError(f"{node.name}: cannot {node.op} a {_fmt(body)} tensor and a {_fmt(short)} one")
+        y = body if node.op == "add" else broadcast(node.name, body, short)
+        ptflops = merge_ptflops(node.op, node.call, body, short)
+        if ptflops is not _UNCOUNTED_MERGE:  # fvcore counts no elementwise op (aten::add/mul/... have no handler)
+            self.table.merges.append(MergeCost(node.name, y, 0, ptflops))
+        return y
+
+    def concat(self, node: L.Concat, outs: list) -> tuple:
+        """Channels add up; the spatial sizes must agree."""
+        for out in outs[1:]:
+            if not _same_shape(out[1:], outs[0][1:]):
+                raise CnncostError(f"{node.name}: concatenated branches have different sizes "
+                                   f"{_fmt(outs[0])} and {_fmt(out)}")
+        return (sum(out[0] for out in outs),) + tuple(outs[0][1:])
+
+    def auxiliary(self, node: L.Auxiliary, x: tuple) -> None:
+        """A training-only head's rows, marked: they count parameters only."""
+        table = self.table
         start, merged = len(table.layers), len(table.merges)
-        _walk_all(node.nodes, x, table, namer)
+        fold(node.nodes, x, self)
         table.layers[start:] = [row._replace(auxiliary=True) for row in table.layers[start:]]
         table.merges[merged:] = [m._replace(auxiliary=True) for m in table.merges[merged:]]
-        return x
-    return _walk_leaf(node, x, table, namer)
-
-
-def _walk_leaf(node: Any, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
-    kind = kind_for(node)
-    y = kind.shape(node, x)
-    _check_not_empty(node, x, y, table.network)
-    if namer is not None and len(y) == 3 and y[1:] != x[1:] and not kind.layout:
-        y = namer(node.name, x, y)
-    c = kind.counts(node, x, y)
-    table.layers.append(LayerCost(node.name, type(node).__name__, x, y, c.params, c.buffers,
-                                  c.macs, c.mults, c.adds, product(y), node, kind.free))
-    return y
-
-
-def _walk_residual(node: L.Residual, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
-    body = _walk_all(node.body, x, table, namer)
-    short = _walk_all(node.shortcut, x, table, namer)
-    if node.op == "add" and not _same_shape(body, short):
-        raise CnncostError(f"{node.name}: residual branches disagree: body gives {_fmt(body)}, "
-                           f"shortcut gives {_fmt(short)}")
-    if len(body) != len(short):
-        raise CnncostError(f"{node.name}: cannot {node.op} a {_fmt(body)} tensor and a {_fmt(short)} one")
-    y = body if node.op == "add" else broadcast(node.name, body, short)
-    ptflops = merge_ptflops(node.op, node.call, body, short)
-    if ptflops is not _UNCOUNTED_MERGE:  # fvcore counts no elementwise op (aten::add/mul/... have no handler)
-        table.merges.append(MergeCost(node.name, y, 0, ptflops))
-    return _walk_all(node.after, y, table, namer)
-
-
-def _walk_concat(node: L.Concat, x: tuple, table: CostTable, namer: Namer | None) -> tuple:
-    outs = [_walk_all(branch, x, table, namer) for branch in node.branches]
-    for out in outs[1:]:
-        if not _same_shape(out[1:], outs[0][1:]):
-            raise CnncostError(f"{node.name}: concatenated branches have different sizes "
-                               f"{_fmt(outs[0])} and {_fmt(out)}")
-    return (sum(out[0] for out in outs),) + tuple(outs[0][1:])
 
 
 def _same_shape(a: tuple, b: tuple) -> bool:
@@ -185,26 +176,10 @@ def _check_not_empty(node: Any, x: tuple, y: tuple, network: L.Network) -> None:
 
 def min_input_size(network: L.Network) -> tuple:
     """Smallest (H, W) for which every layer's output is non-empty."""
-    return _need_all(network.layers, (1, 1))
-
-
-def _need_all(nodes: tuple, need: tuple) -> tuple:
-    for node in reversed(nodes):
-        need = _need(node, need)
-    return need
+    return fold_back(network.layers, (1, 1), _need, _elementwise_max, (1, 1))
 
 
 def _need(node: Any, need: tuple) -> tuple:
-    if isinstance(node, L.Sequential):
-        return _need_all(node.children, need)
-    if isinstance(node, L.Residual):
-        after = _need_all(node.after, need)
-        return _elementwise_max(_need_all(node.body, after), _need_all(node.shortcut, after))
-    if isinstance(node, L.Concat):
-        needs = [_need_all(branch, need) for branch in node.branches]
-        return _elementwise_max(*needs)
-    if isinstance(node, L.Auxiliary):
-        return _elementwise_max(need, _need_all(node.nodes, (1, 1)))
     kind = kind_for(node)
     return kind.min_input(node, need) if kind.min_input else need
 

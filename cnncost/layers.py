@@ -92,16 +92,16 @@ class Network(NamedTuple):
 def leaves(nodes: tuple, auxiliary: bool = True) -> list:
     """Every leaf node under ``nodes`` in execution order (branches in order); with
     ``auxiliary=False`` the training-only side heads are left out."""
+    from .walk import children  # walk defines the composites' structure; it imports this module
+
     found: list = []
     for node in nodes:
-        if isinstance(node, Sequential):
-            found += leaves(node.children, auxiliary)
-        elif isinstance(node, Residual):
-            found += leaves(node.body + node.shortcut + node.after, auxiliary)
-        elif isinstance(node, Concat):
-            found += leaves(tuple(child for branch in node.branches for child in branch), auxiliary)
-        elif isinstance(node, Auxiliary):
-            found += leaves(node.nodes, auxiliary) if auxiliary else []
-        else:
+        if type(node) is Auxiliary and not auxiliary:
+            continue
+        parts = children(node)
+        if parts:
+            for part in parts:
+                found += leaves(part, auxiliary)
+        elif not isinstance(node, (Sequential, Residual, Concat, Auxiliary)):
             found.append(node)
     return found

@@ -256,3 +256,17 @@ def test_formula_matches_count_with_asymmetric_windows():
 
     value = derivation.formulas["macs"].xreplace({symbol(k): v for k, v in point.items()})
     assert value == cnncost.count(RES_CONCAT, depth=1, **point).total("macs")
+
+
+def test_a_linear_may_follow_a_global_pool_without_keepdim(tmp_path):
+    """Regression: only a flatten made features flat in the builder's rank tracking."""
+    from cnncost import archfile, engine
+
+    path = tmp_path / "gap.toml"
+    path.write_text('[network]\nname = "gap"\ninput = [3, 8, 8]\n[[layers]]\ntype = "conv"\nout = 8\nkernel = 3\n'
+                    '[[layers]]\ntype = "globalmean"\n[[layers]]\ntype = "batchnorm"\n'
+                    '[[layers]]\ntype = "linear"\nout = 2\n')
+    arch = archfile.load_arch(str(path))
+    table = engine.analyze(arch.build(**{p.name: p.default for p in arch.params}))
+    assert [row.type for row in table.layers] == ["Conv2d", "GlobalPool", "BatchNorm1d", "Linear"]
+    assert table.total("params") == 8 * 3 * 3 * 3 + 8 + 16 + 8 * 2 + 2

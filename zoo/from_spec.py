@@ -18,6 +18,7 @@ from cnncost import engine
 from cnncost import layers as L
 from cnncost.kinds import kind_for
 from cnncost.kinds.arithmetic import apply
+from cnncost.walk import Fold, fold
 from cnncost.kinds.elementwise import FUNCTIONS
 
 from .fx_ops import resolve
@@ -64,30 +65,34 @@ class SpecModule(nn.Module):
 
     def forward(self, x: torch.Tensor):
         """Logits; in training mode with auxiliary heads, (logits, deepest aux, ..., first aux)."""
-        aux: list = []
-        out = self._run(self._nodes, x, aux)
+        tensors = _Tensors(self._leaves, self.training)
+        out = fold(self._nodes, x, tensors)
         # As torchvision's GoogLeNet: the deepest auxiliary head first.
-        return (out, *reversed(aux)) if aux else out
+        return (out, *reversed(tensors.aux)) if tensors.aux else out
 
-    def _run(self, nodes: tuple, x: torch.Tensor, aux: list) -> torch.Tensor:
-        for node in nodes:
-            x = self._step(node, x, aux)
-        return x
 
-    def _step(self, node, x: torch.Tensor, aux: list) -> torch.Tensor:
-        if isinstance(node, L.Sequential):
-            return self._run(node.children, x, aux)
-        if isinstance(node, L.Residual):
-            body = self._run(node.body, x, aux)
-            short = self._run(node.shortcut, x, aux) if node.shortcut else x
-            return self._run(node.after, apply(node.op, node.call, body, short), aux)
-        if isinstance(node, L.Concat):
-            return torch.cat([self._run(branch, x, aux) for branch in node.branches], dim=1)
-        if isinstance(node, L.Auxiliary):
-            if self.training:
-                aux.append(self._run(node.nodes, x, aux))
-            return x
-        return self._leaves[node.name](x)
+class _Tensors(Fold):
+    """A forward pass: tensors folded through the description's tree and the registered leaves."""
+
+    def __init__(self, leaves: dict, training: bool):
+        self.leaves, self.training, self.aux = leaves, training, []
+
+    def leaf(self, node, x: torch.Tensor) -> torch.Tensor:
+        """The leaf's module applied."""
+        return self.leaves[node.name](x)
+
+    def merge(self, node: L.Residual, body: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+        """The residual's op, in the form the description recorded (ptflops counts torch.add, not +)."""
+        return apply(node.op, node.call, body, shortcut)
+
+    def concat(self, node: L.Concat, branches: list) -> torch.Tensor:
+        """Channels concatenated."""
+        return torch.cat(branches, dim=1)
+
+    def auxiliary(self, node: L.Auxiliary, x: torch.Tensor) -> None:
+        """A training-only head: run (and its output returned beside the logits) in training mode only."""
+        if self.training:
+            self.aux.append(fold(node.nodes, x, self))
 
 
 def to_module(network: L.Network) -> SpecModule:

@@ -20,7 +20,8 @@ import math
 import torch
 from torch import nn
 
-# fvcore operator names whose counts are conv/linear multiply-accumulates.
+# fvcore operator names (exactly as by_operator() reports them) whose counts are conv/linear
+# multiply-accumulates; matched whole: "linear" is inside "upsample_bilinear2d".
 FVCORE_MAC_OPERATORS = ("conv", "linear", "addmm", "matmul", "bmm", "einsum", "_convolution_mode")
 CONVOLUTION_MODE = "aten::_convolution_mode"
 
@@ -77,7 +78,7 @@ def fvcore_analysis(module: nn.Module, input_shape: tuple):
 def fvcore_macs(module: nn.Module, input_shape: tuple) -> int:
     """fvcore's conv + linear counts (its 'flops' are multiply-accumulates)."""
     by_operator = fvcore_analysis(module, input_shape).by_operator()
-    return sum(v for op, v in by_operator.items() if any(key in op for key in FVCORE_MAC_OPERATORS))
+    return sum(v for op, v in by_operator.items() if op in FVCORE_MAC_OPERATORS)
 
 
 def fvcore_total(module: nn.Module, input_shape: tuple) -> int:

@@ -70,15 +70,10 @@ def verify(network: L.Network) -> Verification:
         "buffers": Cell(table.total("buffers"), oracles.batchnorm_buffers(module)),
         "MACs": Cell(table.total("macs"), oracles.fvcore_macs(module, shape)),
     }
-    if _has(table, "fvcore"):
-        totals["fvcore"] = Cell(table.total("fvcore"), int(analysis.total()))
-    if _has(table, "ptflops") and ptflops is not None:
+    totals["fvcore"] = Cell(table.total("fvcore"), int(analysis.total()))
+    if ptflops is not None:
         totals["ptflops"] = Cell(table.total("ptflops"), oracles.ptflops_macs(module, shape))
     return Verification(network.name, rows, totals, _notes(module))
-
-
-def _has(table, quantity: str) -> bool:
-    return bool(table.layers) and quantity in table.layers[0]._fields
 
 
 def _check_row(row, module, shapes, per_op, per_module, ptflops) -> LayerCheck:
@@ -92,10 +87,9 @@ def _check_row(row, module, shapes, per_op, per_module, ptflops) -> LayerCheck:
         cells["output"] = Cell(_shape(row.output_shape), _shape(shapes.get(row.name)))
         ops = per_op.get(row.name, {})
         cells["MACs"] = Cell(row.macs, sum(v for op, v in ops.items()
-                                           if any(k in op for k in oracles.FVCORE_MAC_OPERATORS)))
-        if "fvcore" in row._fields:
-            cells["fvcore"] = Cell(row.fvcore, int(per_module.get(row.name, 0)))
-        if "ptflops" in row._fields and ptflops is not None:
+                                           if op in oracles.FVCORE_MAC_OPERATORS))
+        cells["fvcore"] = Cell(row.fvcore, int(per_module.get(row.name, 0)))
+        if ptflops is not None:
             cells["ptflops"] = Cell(row.ptflops, ptflops.get(row.name, 0))
     return LayerCheck(row.name, row.type, cells)
 

@@ -112,7 +112,8 @@ class _Builder:
             children, out = self.sequence(f["layers"], _Scope(name + ".", f["layers"]), rank)
             return [L.Sequential(name, tuple(children))], out
         self.leaf_name(name, layer)
-        return [self.leaf(layer, name, rank)], 1 if layer.type == "flatten" else rank
+        node = self.leaf(layer, name, rank)
+        return [node], len(ARCHFILE_TYPES[layer.type].rank(node, (None,) * rank))
 
     def repeat(self, layer: Layer, scope: _Scope, rank: int) -> tuple:
         """``times`` copies of the body, the index bound to 0, 1, ...; scoped unless ``flat``."""

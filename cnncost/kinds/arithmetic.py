@@ -94,7 +94,7 @@ def _known_greater(u: Any, v: Any) -> bool:
     raise CnncostError(f"cannot tell which of {u} and {v} is larger (ptflops' elementwise count depends on it)")
 
 
-# ptflops patches torch.add/Tensor.add and torch.mul/Tensor.mul (pytorch_engine.py:438-447); nothing else.
+# ptflops patches torch.add/Tensor.add and torch.mul/Tensor.mul (pytorch_engine.py:451-456); nothing else.
 PATCHED = {("add", "torch"), ("add", "method"), ("mul", "torch"), ("mul", "method")}
 _FVCORE = uncounted("fvcore has no handler for aten::add/sub/mul/div (unsupported ops, counted 0)")
 

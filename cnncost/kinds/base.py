@@ -49,6 +49,9 @@ class ArchType(NamedTuple):
     fields: dict  # field -> archfile.schema.Field (kind, default, minimum)
     make: Callable[[str, dict, int], Any]  # (layer name, evaluated fields, input rank) -> node
     base: str  # stem of generated names: conv1, conv2, ...
+    # (node, input shape with unknown sizes) -> a shape of the output's rank: the builder tracks ranks
+    # (a linear needs flat features, a batchnorm is 2-D or 1-D); by default the rank is kept.
+    rank: Callable[[Any, tuple], tuple] = lambda node, x: x
 
 
 class FxForms(NamedTuple):

@@ -353,7 +353,8 @@ def _avg_from_call(call: Any, name: str) -> AvgPool2d:
 def _global_type(op: str) -> ArchType:
     """Architecture-file type ``globalmean``/``globalmax``/``globalsum``: the reduction over H and W."""
     return ArchType(f"global{'max' if op == 'amax' else op}", {"keepdim": Field("bool", False)},
-                    lambda name, f, rank: GlobalPool(name, op, f["keepdim"]), op)
+                    lambda name, f, rank: GlobalPool(name, op, f["keepdim"]), op,
+                    lambda node, x: x if node.keepdim else (None,))  # without keepdim: flat features
 
 
 _WINDOW_FIELDS = {"kernel": Field("pair"), "stride": Field("pair", None), "padding": Field("pair", 0, 0)}

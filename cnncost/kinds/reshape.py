@@ -245,7 +245,7 @@ def _idiom_type() -> type:
 KINDS = (
     Kind(Flatten, flatten_shape, no_counts, fvcore=uncounted("aten::flatten is in fvcore's _IGNORED_OPS"),
          ptflops=uncounted("nn.Flatten has no hook"),
-         archfile=(ArchType("flatten", {}, lambda name, f, rank: Flatten(name), "flatten"),),
+         archfile=(ArchType("flatten", {}, lambda name, f, rank: Flatten(name), "flatten", lambda node, x: (None,)),),
          torch_module=_flatten_module,
          fx=FxForms(modules={"torch.nn.Flatten": (lambda m, name: flatten_dims(name, m.start_dim, m.end_dim), None)},
                     functions={"torch.flatten": _flatten_from_call}, methods={"flatten": _flatten_from_call})),

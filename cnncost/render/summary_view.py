@@ -20,13 +20,14 @@ from typing import Any, NamedTuple
 
 from .. import layers as L
 from ..conventions import CONVENTIONS, totals
+from ..kinds.arithmetic import broadcast
+from ..walk import COMPOSITES, Fold, children, fold
 from .count_view import shape_text
 
 HIDDEN_TYPES = ("Activation",)  # Keras folds activations into their layer; --all-layers shows them
 # The totals under the table: Keras' three lines, then operations; each names its convention.
 TOTALS = (("Total params", "keras"), ("Trainable params", "params"), ("Non-trainable params", "buffers"),
           ("MACs", "macs"), ("FLOPs", "flops"))
-MERGE_TYPES = {L.Residual: ("Add", "add"), L.Concat: ("Concat", "cat")}
 
 
 class Entry(NamedTuple):
@@ -51,7 +52,7 @@ def summary_entries(network: L.Network, table: Any, all_layers: bool = False,
     rows = iter(table.layers)  # the engine's rows come in the order of this same walk
     groups = _group_names(table)
     entries: list = []
-    _walk_all(network.layers, tuple(network.input_shape), rows, groups, entries)
+    fold(network.layers, tuple(network.input_shape), _Entries(rows, groups, entries))
     if trainable is not None:
         entries = [e._replace(trains=_trains(e, trainable)) for e in entries]
     return [e for e in entries if all_layers or e.type not in HIDDEN_TYPES]
@@ -68,39 +69,38 @@ def _group_names(table: Any) -> set:
     return {".".join(row.name.split(".")[:i]) for row in table.layers for i in range(1, row.name.count(".") + 1)}
 
 
-def _walk_all(nodes: tuple, x: tuple, rows: Any, groups: set, out: list) -> tuple:
-    for node in nodes:
-        x = _walk(node, x, rows, groups, out)
-    return x
+MERGE_TYPES = ("Add", "Sub", "Mul", "Div", "Concat")  # rows that are merges, not layers
 
 
-def _walk(node: Any, x: tuple, rows: Any, groups: set, out: list) -> tuple:
-    if isinstance(node, L.Sequential):
-        return _walk_all(node.children, x, rows, groups, out)
-    if isinstance(node, L.Auxiliary):
-        _walk_all(node.nodes, x, rows, groups, out)
-        return x
-    if isinstance(node, L.Residual):
-        y = _walk_all(node.body, x, rows, groups, out)
-        _walk_all(node.shortcut, x, rows, groups, out)
-        _merge(node, y, groups, out)
-        return _walk_all(node.after, y, rows, groups, out)
-    if isinstance(node, L.Concat):
-        outs = [_walk_all(branch, x, rows, groups, out) for branch in node.branches]
-        y = (sum(o[0] for o in outs),) + tuple(outs[0][1:])
-        _merge(node, y, groups, out)
+class _Entries(Fold):
+    """Shapes folded through the tree beside the engine's rows (which come in this same order)."""
+
+    def __init__(self, rows: Any, groups: set, out: list):
+        self.rows, self.groups, self.out = rows, groups, out
+
+    def leaf(self, node: Any, x: tuple) -> tuple:
+        """The engine's row for this leaf, as an entry."""
+        row = next(self.rows)
+        self.out.append(Entry(row.name, row.type, row.output_shape, row.params, row.buffers,
+                              0 if row.auxiliary else row.macs, row.auxiliary))
+        return row.output_shape
+
+    def merge(self, node: L.Residual, body: tuple, shortcut: tuple) -> tuple:
+        """The add (or mul, sub, div) itself, its output broadcast as torch does."""
+        y = body if node.op == "add" else broadcast(node.name, body, shortcut)
+        self._entry(node, node.op.capitalize(), node.op, y)
         return y
-    row = next(rows)
-    out.append(Entry(row.name, row.type, row.output_shape, row.params, row.buffers,
-                     0 if row.auxiliary else row.macs, row.auxiliary))
-    return row.output_shape
 
+    def concat(self, node: L.Concat, outs: list) -> tuple:
+        """The concatenation itself."""
+        y = (sum(o[0] for o in outs),) + tuple(outs[0][1:])
+        self._entry(node, "Concat", "cat", y)
+        return y
 
-def _merge(node: Any, y: tuple, groups: set, out: list) -> None:
-    """The add or concatenation itself; named inside its block when the block's layers are named under it."""
-    kind, short = MERGE_TYPES[type(node)]
-    path = f"{node.name}.{short}" if node.name in groups else node.name
-    out.append(Entry(path, kind, y, 0, 0, 0))
+    def _entry(self, node: Any, kind: str, short: str, y: tuple) -> None:
+        """Named inside its block when the block's layers are named under it."""
+        path = f"{node.name}.{short}" if node.name in self.groups else node.name
+        self.out.append(Entry(path, kind, y, 0, 0, 0))
 
 
 # --- nesting -------------------------------------------------------------------
@@ -157,9 +157,7 @@ def composite_types(nodes: tuple, found: dict | None = None) -> dict:
     """Name -> type of every composite node (Sequential, Residual, Concat, Auxiliary)."""
     found = {} if found is None else found
     for node in nodes:
-        children = {L.Sequential: lambda n: (n.children,), L.Residual: lambda n: (n.body, n.shortcut, n.after),
-                    L.Concat: lambda n: n.branches, L.Auxiliary: lambda n: (n.nodes,)}.get(type(node))
-        if children:
+        if isinstance(node, COMPOSITES):
             found[node.name] = type(node).__name__
             for part in children(node):
                 composite_types(part, found)
@@ -192,7 +190,7 @@ def _add_rows(rows: list, items: list, prefix: str, strategy: bool, top: bool = 
         last = n == len(items) - 1
         branch = "" if top else ("└─ " if last else "├─ ")
         marker = " (aux)" if item.auxiliary and not in_aux else ""  # once per training-only head
-        style = "bold" if item.children else ("dim" if item.type in ("Add", "Concat") else None)
+        style = "bold" if item.children else ("dim" if item.type in MERGE_TYPES else None)
         cells = [prefix + branch + item.label + marker, item.type, shape_text(item.output_shape),
                  f"{item.keras_params:,}", "—" if item.auxiliary else f"{item.macs:,}"]
         rows.append((cells + ([item.trains] if strategy else []), style))

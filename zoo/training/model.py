@@ -16,6 +16,7 @@ import torch
 
 from cnncost import archs, engine, finetune
 from cnncost import layers as L
+from cnncost.walk import children
 from cnncost.errors import CnncostError
 
 from ..from_spec import SpecModule
@@ -165,8 +166,9 @@ def _auxiliaries(nodes: tuple) -> list:
     for node in nodes:
         if isinstance(node, L.Auxiliary):
             found.append(node)
-        elif isinstance(node, L.Sequential):
-            found += _auxiliaries(node.children)
+        else:
+            for part in children(node):
+                found += _auxiliaries(part)
     return found
 
 
