@@ -153,3 +153,33 @@ def test_subclasses_of_conv_linear_and_batchnorm_follow_ptflops(subclass, shape)
     calls = {row.name: row.ptflops for row in table.layers}
     assert (calls["conv"] == 0 and calls["fc"] == 0 and calls["bn"] == 0) == subclass
     assert verify(network_from_module(module, "subclassed", shape)).ok
+
+
+class _MadeInForward(torch.nn.Module):
+    """``nn.ReLU()(x)`` and ``nn.MaxPool2d(2)(x)`` inside forward: common in student code."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return torch.nn.MaxPool2d(2)(torch.nn.ReLU()(self.conv(x)))
+
+
+class _WeightsMadeInForward(torch.nn.Module):
+    def forward(self, x):
+        return torch.nn.Conv2d(3, 4, 3)(x)
+
+
+def test_modules_made_inside_forward_count_as_the_tools_see_them():
+    from zoo import oracles
+    from zoo.fx_import import convert_module
+
+    module = _MadeInForward()
+    converted = convert_module(module, "m", (3, 10, 9))
+    table = engine.analyze(converted.network(10, 9))
+    assert [row.type for row in table.layers] == ["Conv2d", "Activation", "MaxPool2d"]
+    assert table.total("ptflops") == oracles.ptflops_macs(module, (3, 10, 9))  # not hooked: counted once
+    assert table.total("fvcore") == oracles.fvcore_total(module, (3, 10, 9))
+    with pytest.raises(CnncostError, match="a Conv2d with parameters or buffers is created inside forward"):
+        convert_module(_WeightsMadeInForward(), "m", (3, 10, 9))

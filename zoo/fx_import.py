@@ -123,18 +123,48 @@ def trace(module: Any, name: str, mode: str = "eval"):
         record_stack_traces = True  # refusals name the source line of each construct
 
         def is_leaf_module(self, m, qualified_name: str) -> bool:
-            """True for supported layers (subclasses included) and fx's own leaves."""
+            """True for supported layers (subclasses included) and fx's own leaves; a module created
+            inside forward (``nn.ReLU()(x)``) is traced through."""
+            if qualified_name.startswith(_UNREGISTERED):
+                return False
             # A subclass of a supported layer that keeps its forward is that layer.
             return module_rule(m) is not None or super().is_leaf_module(m, qualified_name)
 
+        def path_of_module(self, mod) -> str:
+            """Its path; a parameter-free module made inside forward gets none and is traced through:
+            what it computes is what its forward calls, as the tools see it (ptflops hooks only the
+            modules the model holds; its patched functions still count)."""
+            try:
+                return super().path_of_module(mod)
+            except NameError:
+                if any(True for _ in mod.parameters()) or any(True for _ in mod.buffers()):
+                    raise _Unregistered(type(mod).__name__) from None
+                return _UNREGISTERED + type(mod).__name__
+
     if mode == "eval":
         module.eval()
+    try:
+        return _trace(module, name, Tracer)
+    except _Unregistered as made:
+        raise CnncostError(f"cannot convert {name}(): a {made} with parameters or buffers is created inside "
+                           "forward: its weights are not the module's (new ones at every call); create it in "
+                           "__init__") from None
+
+
+_UNREGISTERED = "<made in forward>"
+
+
+class _Unregistered(CnncostError):
+    """A module holding weights created inside forward (the message is its type)."""
+
+
+def _trace(module: Any, name: str, Tracer: type) -> Any:
     # The module's forward is the user's code: data-dependent control flow, unsupported Python, sys.exit ...
     with user_code("traced", f"torch.fx cannot trace {name}()"):
         try:
             with _user_functions_traced_through():
                 return Tracer().trace(module)
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit, _Unregistered):
             raise
         except BaseException:  # noqa: BLE001 (a wrapped function fx cannot see into: keep it whole, named)
             return Tracer().trace(module)
