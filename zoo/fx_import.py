@@ -94,7 +94,8 @@ def convert_module(module: Any, name: str, size: tuple | None = None) -> Convert
 
     graph = trace(module, name)
     conversion = fx_units.convert(graph, module)
-    if conversion.problems:
+    if conversion.problems:  # traced again with every node's source line, for the refusal to name them
+        conversion = fx_units.convert(trace(module, name, stacks=True), module)
         raise CnncostError(f"cannot convert {name}(): " + "; ".join(conversion.problems))
     try:
         tree = fx_graph.decompose(conversion)
@@ -110,9 +111,12 @@ def convert_module(module: Any, name: str, size: tuple | None = None) -> Convert
     return Converted(name, tree, channels, hw, conversion.expected)
 
 
-def trace(module: Any, name: str, mode: str = "eval"):
+def trace(module: Any, name: str, mode: str = "eval", stacks: bool = False):
     """The module's fx graph (in eval mode unless ``mode`` is "training", the module then left in
-    training mode for the caller to restore); modules cnncost has a rule for stay leaves."""
+    training mode for the caller to restore); modules cnncost has a rule for stay leaves. With
+    ``stacks`` every node records the source line that made it (slow: most of a trace's time), else
+    only the calls whose form is told by their caller (F.interpolate inside F.upsample)."""
+    import torch.nn.functional as F
     import torch.fx
 
     from .fx_ops import module_rule
@@ -120,7 +124,10 @@ def trace(module: Any, name: str, mode: str = "eval"):
     class Tracer(torch.fx.Tracer):
         """fx's tracer, with every module cnncost has a rule for kept whole."""
 
-        record_stack_traces = True  # refusals name the source line of each construct
+        def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):
+            """fx's node; its stack recorded where a refusal or a call form needs it."""
+            self.record_stack_traces = stacks or target is F.interpolate
+            return super().create_node(kind, target, args, kwargs, name, type_expr)
 
         def is_leaf_module(self, m, qualified_name: str) -> bool:
             """True for supported layers (subclasses included) and fx's own leaves; a module created

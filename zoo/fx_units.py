@@ -119,12 +119,13 @@ def _unsupported(state: _State, what: str, where: str, node: fx.Node) -> None:
 
 
 _TORCH = os.path.dirname(os.path.dirname(fx.__file__))
+_ZOO = os.path.dirname(os.path.abspath(__file__)) + os.sep  # the importer's own tracer frames
 
 
 def _source_line(node: fx.Node) -> str:
     """``file.py:42`` of the innermost user frame that made this node (fx's recorded stack), or ""."""
     frames = [f for f in re.findall(r'File "([^"]+)", line (\d+)', node.stack_trace or "")
-              if not f[0].startswith(_TORCH)]
+              if not f[0].startswith(_TORCH) and not f[0].startswith(_ZOO)]
     return f"{os.path.basename(frames[-1][0])}:{frames[-1][1]}" if frames else ""
 
 
