@@ -51,3 +51,14 @@ def check_case(node, shape: tuple, round_trip: bool = True) -> None:
     if round_trip:
         converted = convert_module(module, "t", tuple(shape))
         assert L.leaves(converted.layers) == [node._replace(name=converted.layers[0].name)], converted.layers
+
+
+def module_agrees(module: torch.nn.Module, shape: tuple) -> None:
+    """The importer's description of a user's ``module`` counts what numel, FlopCounterMode, fvcore and
+    ptflops count on the module itself."""
+    converted = convert_module(module, "m", tuple(shape))
+    table = engine.analyze(converted.network(*shape[1:]))
+    assert table.total("params") == oracles.param_count(module)
+    assert table.total("macs") == torch_macs(module, tuple(shape))
+    assert table.total("fvcore") == oracles.fvcore_total(module, tuple(shape))
+    assert table.total("ptflops") == oracles.ptflops_macs(module, tuple(shape))

@@ -12,10 +12,9 @@ from torch import nn
 from cnncost import engine
 from cnncost import layers as L
 from cnncost.errors import CnncostError
-from zoo import oracles
 from zoo.fx_import import convert_module
 
-from .kind_oracles import check_case
+from .kind_oracles import check_case, module_agrees
 
 CASES = [
     (L.Permute("p", (1, 2, 0)), (3, 4, 5)),
@@ -71,23 +70,11 @@ class Split(nn.Module):
         return torch.transpose(x, 1, 2).contiguous().view(n, -1, h, w)
 
 
-def totals_agree(module: nn.Module, shape: tuple) -> None:
-    converted = convert_module(module, "m", shape)
-    table = engine.analyze(converted.network(*shape[1:]))
-    assert table.total("params") == oracles.param_count(module)
-    assert table.total("fvcore") == oracles.fvcore_total(module, shape)
-    assert table.total("ptflops") == oracles.ptflops_macs(module, shape)
-    counter = torch.utils.flop_counter.FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        module.eval()(torch.randn(1, *shape))
-    assert table.total("macs") == counter.get_total_flops() // 2
-
-
 @settings(max_examples=10, deadline=None)
 @given(st.integers(1, 6), st.integers(1, 8), st.sampled_from(["method", "torch"]), st.integers(2, 7),
        st.integers(2, 7))
 def test_channels_last_blocks_match_the_tools(channels, hidden, form, h, w):
-    totals_agree(ChannelsLast(channels, hidden, form), (3, h, w))
+    module_agrees(ChannelsLast(channels, hidden, form), (3, h, w))
 
 
 @settings(max_examples=10, deadline=None)
@@ -95,7 +82,7 @@ def test_channels_last_blocks_match_the_tools(channels, hidden, form, h, w):
 def test_channel_split_and_shuffle_match_the_tools(widths, h, w):
     channels, groups = widths
     module = Split(channels, groups)
-    totals_agree(module, (3, h, w))
+    module_agrees(module, (3, h, w))
     kinds = [type(leaf).__name__ for leaf in L.leaves(convert_module(module, "m", (3, h, w)).layers)]
     assert kinds.count("ChannelSlice") == 2 and kinds.count("ChannelShuffle") == 1
 

@@ -132,6 +132,32 @@ def accumulate(macs: Any, outputs: Any, bias: bool) -> Counts:
     return Counts(macs=macs, mults=macs, adds=adds)
 
 
+_CALL_MODULES: dict = {}  # class name -> the torch class, made on first use: cnncost imports without torch
+
+
+def call_module(class_name: str, call: Callable[[Any, Any], Any], doc: str) -> Callable[[Any, tuple], Any]:
+    """A ``Kind.torch_module`` for a layer that torch writes as a call, not a module (``x.mean((2, 3))``,
+    ShuffleNetV2's view/transpose idiom): a module of class ``class_name`` whose forward is
+    ``call(node, x)``. Not one of ptflops' hooked types, so it counts what the call counts."""
+
+    def build(node: Any, x: tuple) -> Any:
+        if class_name not in _CALL_MODULES:
+            from torch import nn
+
+            def __init__(self, node: Any) -> None:
+                nn.Module.__init__(self)
+                self.node = node
+
+            def forward(self, x: Any) -> Any:
+                return call(self.node, x)
+
+            _CALL_MODULES[class_name] = type(class_name, (nn.Module,), {"__init__": __init__, "forward": forward,
+                                                                         "__doc__": doc})
+        return _CALL_MODULES[class_name](node)
+
+    return build
+
+
 def always(node: Any) -> bool:
     """``Kind.stateful`` of a kind that always holds parameters (a convolution, a Linear)."""
     return True

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from ..errors import CnncostError
 from ..tool_conventions import uncounted
-from .base import FxForms, Kind, Unsupported, no_counts
+from .base import FxForms, Kind, Unsupported, call_module, no_counts
 
 
 class Permute(NamedTuple):
@@ -48,8 +48,7 @@ def _permute_call(node: Permute, x: Any) -> Any:
     return torch.permute(x, dims) if node.call == "torch" else x.permute(*dims)
 
 
-def _permute_module(node: Any, x: tuple) -> Any:
-    raise CnncostError(f"{node.name}: a {type(node).__name__} is a call, not a module")  # its forms are built
+_permute_module = call_module("Permute", lambda node, x: _permute_call(node, x), "A permute as a module.")
 
 
 KINDS = (
@@ -109,6 +108,7 @@ KINDS += (
     Kind(ChannelSlice, slice_shape, no_counts, free=True,
          fvcore=uncounted("aten::chunk is in fvcore's _IGNORED_OPS"),
          ptflops=uncounted("torch.chunk and Tensor.chunk are not patched"),
-         torch_module=_permute_module, torch_call=_slice_call,
+         torch_module=call_module("ChannelSlice", lambda node, x: _slice_call(node, x), "A chunk as a module."),
+         torch_call=_slice_call,
          fx=FxForms(importer="zoo.fx_units._parts (x.chunk(n, dim=1), then an index)")),
 )

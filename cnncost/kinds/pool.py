@@ -9,7 +9,7 @@ from ..arith import is_number
 from ..errors import CnncostError
 from ..sizes import WHOLE, window_min_input, window_output
 from ..tool_conventions import by_call, input_elements, uncounted
-from .base import (ArchType, Field, FxForms, Kind, Unsupported, bind, collapse_pair, no_counts, pair,
+from .base import (call_module, ArchType, Field, FxForms, Kind, Unsupported, bind, collapse_pair, no_counts, pair,
                    spatial)
 
 
@@ -202,31 +202,9 @@ def _global_call(node: GlobalPool, x: Any) -> Any:
                        f"not {node.call!r}")
 
 
-def _global_module(node: GlobalPool, x: tuple) -> Any:
-    """A module whose forward is the reduction in its recorded form (torch has no module for it)."""
-    return _reduction_type()(node)
-
-
-_REDUCTION: list = []  # the module class, made once torch is imported
-
-
-def _reduction_type() -> type:
-    if not _REDUCTION:
-        from torch import nn
-
-        class Reduction(nn.Module):
-            """``x.mean((2, 3))`` and its kin as a module (torch has none); not hooked by ptflops."""
-
-            def __init__(self, node: GlobalPool):
-                super().__init__()
-                self.node = node
-
-            def forward(self, x: Any) -> Any:
-                """The node's reduction over H and W."""
-                return _global_call(self.node, x)
-
-        _REDUCTION.append(Reduction)
-    return _REDUCTION[0]
+# A module whose forward is the reduction in its recorded form (torch has no module for it).
+_global_module = call_module("Reduction", lambda node, x: _global_call(node, x),
+                             "``x.mean((2, 3))`` and its kin as a module (torch has none); not hooked by ptflops.")
 
 
 def _max_module(node: MaxPool2d, x: tuple) -> Any:

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from ..arith import exact_div, is_number, maximum, product
 from ..errors import CnncostError
 from ..tool_conventions import by_call, uncounted
-from .base import ArchType, Field, FxForms, Kind, Unsupported, bind, no_counts, spatial
+from .base import call_module, ArchType, Field, FxForms, Kind, Unsupported, bind, no_counts, spatial
 
 # Where fvcore leaves an op without a handle: not in _DEFAULT_SUPPORTED_OPS, nor in _IGNORED_OPS,
 # so it is listed as unsupported and adds nothing to the total.
@@ -202,7 +202,7 @@ def _shuffle_module(node: ChannelShuffle, x: tuple):
     from torch import nn
 
     if node.call == "view":
-        return _idiom_type()(node)
+        return _shuffle_view(node, x)
     return nn.ChannelShuffle(node.groups)
 
 
@@ -220,26 +220,10 @@ def _shuffle_call(node: ChannelShuffle, x: Any):
     raise CnncostError(f"{node.name}: a channel shuffle written as {node.call!r} is not a call")
 
 
-_IDIOM: list = []  # the module class of the view idiom, made once torch is imported
+_shuffle_view = call_module("ShuffleView", lambda node, x: _shuffle_call(node, x),
+                            "The channel shuffle as ShuffleNetV2 writes it (view, transpose, contiguous, view).")
 
 
-def _idiom_type() -> type:
-    if not _IDIOM:
-        from torch import nn
-
-        class ShuffleView(nn.Module):
-            """The channel shuffle as ShuffleNetV2 writes it (view, transpose, contiguous, view)."""
-
-            def __init__(self, node: ChannelShuffle):
-                super().__init__()
-                self.node = node
-
-            def forward(self, x: Any) -> Any:
-                """The view/transpose idiom of ``_shuffle_call``."""
-                return _shuffle_call(self.node, x)
-
-        _IDIOM.append(ShuffleView)
-    return _IDIOM[0]
 
 
 KINDS = (
