@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -116,7 +117,7 @@ def trace(module: Any, name: str, mode: str = "eval", stacks: bool = False):
     training mode for the caller to restore); modules cnncost has a rule for stay leaves. With
     ``stacks`` every node records the source line that made it (slow: most of a trace's time), else
     only the calls whose form is told by their caller (F.interpolate inside F.upsample)."""
-    import torch.nn.functional as F
+    from .fx_ops import PATCHED_FUNCTIONS
     import torch.fx
 
     from .fx_ops import module_rule
@@ -124,10 +125,15 @@ def trace(module: Any, name: str, mode: str = "eval", stacks: bool = False):
     class Tracer(torch.fx.Tracer):
         """fx's tracer, with every module cnncost has a rule for kept whole."""
 
+        record_stack_traces = stacks  # fx's own record: every node, for a refusal's source lines
+
         def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):
-            """fx's node; its stack recorded where a refusal or a call form needs it."""
-            self.record_stack_traces = stacks or target is F.interpolate
-            return super().create_node(kind, target, args, kwargs, name, type_expr)
+            """fx's node; a call whose form is told by its source line records the stack itself: Python's
+            traceback is enough there, and fx's own recorder imports torch._dynamo (seconds) on first use."""
+            node = super().create_node(kind, target, args, kwargs, name, type_expr)
+            if not stacks and target in PATCHED_FUNCTIONS:
+                node.stack_trace = "".join(traceback.format_list(traceback.extract_stack()))
+            return node
 
         def is_leaf_module(self, m, qualified_name: str) -> bool:
             """True for supported layers (subclasses included) and fx's own leaves; a module created
