@@ -8,6 +8,7 @@ traces aten ops, so no form matters to it. Every case is checked against the rea
 on the user's own module, at two input sizes.
 """
 
+import importlib.util
 import itertools
 from pathlib import Path
 
@@ -183,3 +184,36 @@ def test_modules_made_inside_forward_count_as_the_tools_see_them():
     assert table.total("fvcore") == oracles.fvcore_total(module, (3, 10, 9))
     with pytest.raises(CnncostError, match="a Conv2d with parameters or buffers is created inside forward"):
         convert_module(_WeightsMadeInForward(), "m", (3, 10, 9))
+
+
+def test_functions_bound_before_ptflops_patches_them_count_as_ptflops_sees_them():
+    """Regression: ``from torch.nn.functional import relu``, ``act=F.gelu`` as a default and ``self.pool =
+    F.avg_pool2d`` call the originals, which ptflops never sees; the ptflops convention counted them."""
+    from zoo.fx_import import convert_module
+
+    bound = DATA / "bound_functions.py"
+    spec_ = importlib.util.spec_from_file_location("bound_functions_test", bound)
+    module_ = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(module_)
+    net, shape = module_.Bound(), (3, 12, 10)
+    table = engine.analyze(convert_module(net, "m", shape).network(12, 10))
+    assert table.total("ptflops") == oracles.ptflops_macs(net, shape)
+    assert table.total("fvcore") == oracles.fvcore_total(net, shape)
+    calls = {row.name: row.node.call for row in table.layers if hasattr(row.node, "call")}
+    assert calls["relu"] == calls["gelu"] == calls["avg_pool2d"] == calls["softmax"] == "bound"
+    assert calls["relu_1"] == calls["interpolate_1"] == "function"
+    assert main(["verify", "--module", f"{bound}:Bound"]) == 0  # the zoo rebuilds the bound calls alike
+
+
+class _BothWays(torch.nn.Module):
+    def forward(self, x):
+        from torch.nn.functional import relu
+
+        return relu(x) + torch.nn.functional.relu(x)
+
+
+def test_a_function_written_both_ways_on_one_line_is_refused():
+    from zoo.fx_import import convert_module
+
+    with pytest.raises(CnncostError, match="written both ways on one line"):
+        convert_module(_BothWays(), "m", (3, 4, 4))

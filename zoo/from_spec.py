@@ -11,7 +11,11 @@ Each layer's input size comes from the engine's shape walk.
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cnncost import engine
@@ -46,7 +50,36 @@ class Call(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The node's function in its recorded form."""
-        return kind_for(self.node).torch_call(self.node, x)
+        node = self.node
+        if node.call == "bound":  # taken before ptflops patched it: call the original, as the user's code did
+            with _original_function(_function_name(node)):
+                return kind_for(node).torch_call(node._replace(call="function"), x)
+        return kind_for(node).torch_call(node, x)
+
+
+# torch.nn.functional as imported, before any tool patches it (ptflops replaces attributes while it counts).
+_ORIGINAL_FUNCTIONS = {name: value for name, value in vars(F).items() if callable(value)}
+
+
+def _function_name(node) -> str:
+    """The torch.nn.functional name a node's function form calls (relu, max_pool2d, interpolate)."""
+    if isinstance(node, L.Activation):
+        return node.function
+    if isinstance(node, L.Upsample):
+        return "interpolate"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(node).__name__).lower()  # MaxPool2d -> max_pool2d
+
+
+@contextlib.contextmanager
+def _original_function(name: str):
+    """torch.nn.functional's own ``name`` in place of any replacement, for the duration; the functions it
+    calls stay as they are (a bound F.interpolate still reaches a patched F.adaptive_avg_pool2d)."""
+    current = getattr(F, name)
+    setattr(F, name, _ORIGINAL_FUNCTIONS[name])
+    try:
+        yield
+    finally:
+        setattr(F, name, current)
 
 
 class SpecModule(nn.Module):
@@ -116,7 +149,7 @@ def _register(root: nn.Module, path: str, module: nn.Module) -> nn.Module:
 
 def _leaf(node, x: tuple) -> nn.Module:
     call = getattr(node, "call", "module")
-    if call in ("function", "torch", "method") and kind_for(node).torch_call is not None:
+    if call in ("function", "torch", "method", "bound") and kind_for(node).torch_call is not None:
         return Call(node)
     module = _module(node, x)
     if call == "subclass":  # ptflops hooks exact types only: a subclass is counted differently

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import operator
+import os
 from typing import Any, NamedTuple
 
 import torch
@@ -136,7 +137,55 @@ def call_form(node: fx.Node) -> str:
         return "method"
     if node.target is torch.nn.functional.interpolate and _called_from(node, "upsample"):
         return "upsample"  # F.upsample (deprecated) calls F.interpolate; ptflops patches both
+    if node.target in PATCHED_FUNCTIONS:
+        return _patched_form(node)
     return "function" if describe(node).startswith("F.") else "torch"
+
+
+# The torch.nn.functional functions ptflops replaces while it counts (ptflops/pytorch_engine.py:348-391): a
+# call reaches the replacement only if it looks the function up on the module when it runs (F.relu(x)); one
+# bound before (``from torch.nn.functional import relu``, ``act=F.relu`` as a default argument, ``self.act =
+# F.relu``) calls the original, which ptflops never sees. fx records the same function either way, so the
+# source line of the call tells them apart.
+PATCHED_FUNCTIONS = {getattr(torch.nn.functional, name): name for name in (
+    "relu", "prelu", "elu", "relu6", "gelu", "silu", "softmax", "upsample", "interpolate",
+    *(f"{kind}_pool{d}d" for kind in ("avg", "max") for d in (1, 2, 3)),
+    *(f"adaptive_{kind}_pool{d}d" for kind in ("avg", "max") for d in (1, 2, 3)))}
+
+
+def _patched_form(node: fx.Node) -> str:
+    """"function" for a call that looks the function up as it runs (``F.relu(x)``; torch's own code calling
+    it by its global name, as F.upsample_nearest calls interpolate), "bound" for one that calls a reference
+    taken earlier; a call whose source line cannot be read, or that is written both ways, is refused."""
+    import re
+
+    name = PATCHED_FUNCTIONS[node.target]
+    for file, line in reversed(_caller_frames(node)):  # innermost first
+        if file.endswith(os.path.join("torch", "nn", "functional.py")):
+            if re.search(rf"(?<![\w.]){name}\s*\(", line):
+                return "function"  # a global of torch.nn.functional: what ptflops replaces
+            continue  # the function's own dispatch (handle_torch_function(relu, ...), boolean_dispatch)
+        # F.relu(x), torch.nn.functional.relu(x), getattr(F, "relu")(x): looked up as the call runs.
+        looked_up = re.search(rf"\.\s*{name}\s*\(", line) is not None or "getattr(" in line
+        by_name = re.search(rf"(?<![\w.]){name}\s*\(", line) is not None  # relu(x) after an import
+        if looked_up and by_name:
+            raise Unsupported(f"{describe(node)} written both ways on one line ({line!r}): ptflops counts only one")
+        return "function" if looked_up else "bound"  # neither: a reference held elsewhere (self.act(x))
+    raise Unsupported(f"{describe(node)} called from code whose source cannot be read (whether ptflops "
+                      "sees the call depends on how it is written)")
+
+
+def _caller_frames(node: fx.Node) -> list:
+    """(file, source line) of each frame that led to ``node``, outermost first, without the tracer's,
+    torch.fx's and torch's module-calling machinery; frames whose source is unknown are left out."""
+    import re
+
+    torch_dir = os.path.dirname(os.path.abspath(torch.__file__))
+    skipped = (os.path.dirname(os.path.abspath(__file__)) + os.sep, os.path.join(torch_dir, "fx") + os.sep,
+               os.path.join(torch_dir, "overrides.py"), os.path.join(torch_dir, "_jit_internal.py"),
+               os.path.join(torch_dir, "nn", "modules", "module.py"))
+    frames = re.findall(r'File "([^"]+)", line \d+, in [^\n]*\n([^\n]*)', node.stack_trace or "")
+    return [(file, line.strip()) for file, line in frames if not file.startswith(skipped) and line.strip()]
 
 
 def _called_from(node: fx.Node, function: str) -> bool:

@@ -196,8 +196,10 @@ def _upsample_call(node: Upsample, x: Any) -> Any:
     """F.interpolate, or the deprecated F.upsample for ``call="upsample"`` (ptflops counts it twice)."""
     import torch.nn.functional as F
 
-    function = F.upsample if node.call == "upsample" else F.interpolate
-    return function(x, size=node.size, scale_factor=node.scale, mode=node.mode, align_corners=_align(node))
+    # Each written as a lookup on F at the call (the importer reads the line to tell it from a bound name).
+    if node.call == "upsample":
+        return F.upsample(x, size=node.size, scale_factor=node.scale, mode=node.mode, align_corners=_align(node))
+    return F.interpolate(x, size=node.size, scale_factor=node.scale, mode=node.mode, align_corners=_align(node))
 
 
 def _upsample_from_file(name: str, f: dict, rank: int) -> Upsample:
