@@ -269,7 +269,11 @@ def _call(state: _State, node: fx.Node, rule: Any, sizes: bool = True) -> None:
         _bad(state, node, str(why))
         return
     if "call" in layer._fields:
-        layer = layer._replace(call=ops.call_form(node))
+        try:
+            layer = layer._replace(call=ops.call_form(node))
+        except Unsupported as why:
+            _bad(state, node, str(why))
+            return
     _leaf(state, node, layer)
 
 
