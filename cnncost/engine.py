@@ -15,7 +15,7 @@ from . import layers as L
 from .arith import is_number, maximum, product, total
 from .errors import CnncostError
 from .kinds import kind_for
-from .kinds.arithmetic import broadcast, merge_ptflops
+from .kinds.arithmetic import PATCHED, broadcast, merge_ptflops
 from .walk import Fold, fold, fold_back
 
 STORED_QUANTITIES = ("params", "buffers")  # what an auxiliary head contributes
@@ -52,9 +52,6 @@ class LayerCost(NamedTuple):
     def ptflops(self) -> Any:
         """What ptflops (pytorch backend) counts as MACs for this layer."""
         return self.tool("ptflops")
-
-
-_UNCOUNTED_MERGE = 0  # merge_ptflops' answer for forms ptflops does not patch (a + b): no MergeCost row
 
 
 class MergeCost(NamedTuple):
@@ -124,8 +121,8 @@ class _Costs(Fold):
         if len(body) != len(short):
             raise CnncostError(f"{node.name}: cannot {node.op} a {_fmt(body)} tensor and a {_fmt(short)} one")
         y = body if node.op == "add" else broadcast(node.name, body, short)
-        ptflops = merge_ptflops(node.op, node.call, body, short)
-        if ptflops is not _UNCOUNTED_MERGE:  # fvcore counts no elementwise op (aten::add/mul/... have no handler)
+        ptflops = merge_ptflops(node.op, node.call, body, short)  # checks the op and form (unknown ones raise)
+        if (node.op, node.call) in PATCHED:  # fvcore counts no elementwise op (aten::add/mul/... have no handler)
             self.table.merges.append(MergeCost(node.name, y, 0, ptflops))
         return y
 
