@@ -20,12 +20,10 @@ import torch
 from torch import fx, nn
 
 from . import fx_ops as ops
+from . import fx_shapes as shapes
 from cnncost.kinds.arithmetic import Scale
-from cnncost.kinds.layout import ChannelSlice, chunk_arguments
-from cnncost.kinds.reshape import ChannelShuffle, Flatten
-from cnncost.sizes import WHOLE
 
-from .fx_ops import (ADD, BAD, CAT, GROUPED, LEAF, PARAM, PARTS, PASS, SHAPE, SOURCE, TENSOR_KINDS, TUPLE, Unit,
+from .fx_ops import (ADD, BAD, CAT, GROUPED, LEAF, PARAM, PASS, SHAPE, SOURCE, TENSOR_KINDS, TUPLE, Unit,
                      Unsupported)
 
 
@@ -263,7 +261,7 @@ def _call(state: _State, node: fx.Node, rule: Any, sizes: bool = True) -> None:
     sizes read from a tensor are resolved first (a reshape's rule reads them itself)."""
     name = state.namer.fresh(_scope(node), _stem(node))
     try:
-        layer = rule(_sizes_from_input(state, node) if sizes else node, name)
+        layer = rule(shapes.sizes_from_input(state, node) if sizes else node, name)
     except Unsupported as why:
         state.namer.taken.discard(name)
         _bad(state, node, str(why))
@@ -308,40 +306,6 @@ def _call_with_held(state: _State, node: fx.Node, held: list) -> None:
     _leaf(state, node, layer)
 
 
-def _sizes_from_input(state: _State, node: fx.Node) -> Any:
-    """The call, a window given as the pooled tensor's own size (``x.shape[2:]``) made ``WHOLE``.
-
-    ``F.avg_pool2d(x, x.size()[2:])`` is a global pool at every input size; any other size
-    read from a tensor would fix the count to one input size, so it is refused."""
-    windows = ops.WINDOW_ARGUMENTS.get(node.target, {}) if node.op == "call_function" else {}
-    args, kwargs = list(node.args), dict(node.kwargs)
-    for i, value in enumerate(args[1:], 1):
-        args[i] = _window(state, node, value, next((k for k, p in windows.items() if p == i), None))
-    for key, value in kwargs.items():
-        kwargs[key] = _window(state, node, value, key if key in windows else None)
-    return ops.Call(tuple(args), kwargs)
-
-
-def _window(state: _State, node: fx.Node, value: Any, argument: str | None) -> Any:
-    parts = value if isinstance(value, (tuple, list)) else (value,)
-    if not any(_kind(state, p) == SHAPE for p in parts):
-        return value
-    dims = ()
-    for p in parts:
-        unit = state.units[p] if _kind(state, p) == SHAPE else None
-        if unit is None or not unit.inputs or unit.inputs[0] is not node.args[0] or \
-                not isinstance(unit.dims, tuple):
-            dims = None
-            break
-        dims += unit.dims
-    if argument and dims == (2, 3):
-        return (WHOLE, WHOLE)
-    what = f"{argument or 'an argument'} taken from a tensor's size"
-    if argument and dims in ((2,), (3,)):
-        what += " (one size for both axes: x.shape[2:] or F.adaptive_avg_pool2d(x, 1) are global pools)"
-    raise Unsupported(f"{ops.describe(node)} with {what}")
-
-
 def _call_function(state: _State, node: fx.Node) -> None:
     target = node.target
     held = [a for a in tuple(node.args) + tuple(node.kwargs.values()) if _kind(state, a) == PARAM]
@@ -352,19 +316,19 @@ def _call_function(state: _State, node: fx.Node) -> None:
     elif target in ops.ARITHMETIC_FUNCTIONS:
         _arithmetic(state, node, *ops.ARITHMETIC_FUNCTIONS[target])
     elif target in ops.SIZE_ARITHMETIC and all(_kind(state, a) in (SHAPE, None) for a in node.args):
-        state.units[node] = _size_arithmetic(state, node)
+        state.units[node] = shapes.size_arithmetic(state, node)
     elif target in (torch.transpose, torch.chunk):
-        _grouping(state, node)
+        shapes.grouping(state, node)
     elif target in ops.CAT_FUNCTIONS:
         _cat(state, node)
     elif target in ops.RESHAPES:
-        _reshape(state, node, tuple(node.args[1:]) + tuple(node.kwargs.values()))
+        shapes.reshape(state, node, tuple(node.args[1:]) + tuple(node.kwargs.values()))
     elif isinstance(target, type) and issubclass(target, tuple) and hasattr(target, "_fields"):
         state.units[node] = Unit(TUPLE, _tensor_inputs(state, node.args))  # outputs as a namedtuple
     elif target is getattr:
-        _shape_attribute(state, node)
+        shapes.shape_attribute(state, node)
     elif target is operator.getitem:
-        _getitem(state, node)
+        shapes.getitem(state, node)
     else:
         _bad(state, node, ops.describe(node))
 
@@ -376,12 +340,13 @@ def _call_method(state: _State, node: fx.Node) -> None:
     elif method in ops.ARITHMETIC_METHODS:
         _arithmetic(state, node, *ops.ARITHMETIC_METHODS[method])
     elif method in ops.RESHAPE_METHODS:
-        _reshape(state, node, tuple(node.args[1:]))
+        shapes.reshape(state, node, tuple(node.args[1:]))
     elif method == "size":
         dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
-        state.units[node] = Unit(SHAPE, node.args[:1], batch=dim == 0, dims="all" if dim is None else _dims(dim))
+        dims = "all" if dim is None else shapes.dims_of(dim)
+        state.units[node] = Unit(SHAPE, node.args[:1], batch=dim == 0, dims=dims)
     elif method in ("transpose", "chunk") or (method in ops.PASS_METHODS and _kind(state, node.args[0]) == GROUPED):
-        _grouping(state, node)
+        shapes.grouping(state, node)
     elif method in ops.PASS_METHODS:
         state.units[node] = Unit(PASS, _tensor_inputs(state, node.args[:1]))
     else:
@@ -470,110 +435,6 @@ def _reuse_concatenations(state: _State, inputs: tuple) -> tuple:
             break
         rest = (earlier,) + rest[len(state.cat_lists[earlier]):]
     return rest
-
-
-def _size_arithmetic(state: _State, node: fx.Node) -> Unit:
-    """Arithmetic on sizes; ``x.size(1) // g`` is remembered as such (a channel shuffle's group width)."""
-    a, b = (list(node.args) + [None])[:2]
-    source = state.units.get(a) if isinstance(a, fx.Node) else None
-    if node.target is operator.floordiv and source is not None and isinstance(source.dims, tuple) and \
-            len(source.dims) == 1 and type(b) is int:
-        return Unit(SHAPE, source.inputs, dims=("floordiv", source.dims[0], b))
-    return Unit(SHAPE)
-
-
-def _same_dims(state: _State, values: tuple, tensor: Any, wanted: tuple) -> bool:
-    """Each value is the size ``wanted`` says of ``tensor``: a dim number, -1 (inferred), an int, or
-    ("floordiv", dim, g)."""
-    if len(values) != len(wanted):
-        return False
-    for value, want in zip(values, wanted):
-        if want == -1 or type(want) is int and not isinstance(value, fx.Node):
-            if value != want and not (want == -1 and isinstance(value, fx.Node)):
-                return False
-            continue
-        unit = state.units.get(value) if isinstance(value, fx.Node) else None
-        dims = (want,) if type(want) is int else want
-        if unit is None or unit.kind != SHAPE or not unit.inputs or unit.inputs[0] is not tensor or unit.dims != dims:
-            return False
-    return True
-
-
-def _grouping(state: _State, node: fx.Node) -> None:
-    """The steps of ``x.view(b, g, c // g, h, w) → transpose(1, 2) → contiguous() → view(b, -1, h, w)``
-    (a channel shuffle), and ``x.chunk(n, dim=1)``, whose parts an index then picks."""
-    source = node.args[0]
-    unit = state.units.get(source)
-    method = node.target if node.op == "call_method" else node.target.__name__
-    if method == "chunk" and _kind(state, source) in TENSOR_KINDS:
-        try:
-            parts = chunk_arguments(ops.Call(tuple(node.args), dict(node.kwargs)))
-        except Unsupported as why:
-            _bad(state, node, str(why))
-            return
-        state.units[node] = Unit(PARTS, (source,), dims=parts, call=ops.call_form(node))
-    elif method == "transpose" and unit is not None and unit.kind == GROUPED and unit.call == "viewed" and \
-            tuple(node.args[1:]) in ((1, 2), (2, 1)):
-        state.units[node] = unit._replace(call="transposed")
-    elif method in ops.PASS_METHODS and unit is not None and unit.kind == GROUPED:
-        state.units[node] = unit
-    else:
-        _bad(state, node, ops.describe(node))
-
-
-def _reshape(state: _State, node: fx.Node, shape: tuple) -> None:
-    """``x.view(x.size(0), -1)`` (or reshape, or x.shape[0]) is a flatten; a channel shuffle's views are
-    understood (``_grouping``); other reshapes are not."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    batch = len(shape) == 2 and isinstance(shape[0], fx.Node) and state.units[shape[0]].batch
-    source = node.args[0]
-    unit = state.units.get(source)
-    if batch and shape[1] == -1:
-        _call(state, node, lambda n, name: Flatten(name), sizes=False)
-    elif len(shape) == 5 and type(shape[1]) is int and _kind(state, source) in TENSOR_KINDS and \
-            _same_dims(state, shape, source, (0, shape[1], ("floordiv", 1, shape[1]), 2, 3)):
-        state.units[node] = Unit(GROUPED, (source,), dims=shape[1], call="viewed")
-    elif unit is not None and unit.kind == GROUPED and unit.call == "transposed" and (
-            _same_dims(state, shape, unit.inputs[0], (0, 1, 2, 3)) or
-            _same_dims(state, shape, unit.inputs[0], (0, -1, 2, 3))):
-        name = state.namer.fresh(_scope(node), "channel_shuffle")
-        state.units[node] = Unit(LEAF, unit.inputs, ChannelShuffle(name, unit.dims, call="view"), name)
-    else:
-        _bad(state, node, f"{ops.describe(node)} to {shape!r}; only x.view(x.size(0), -1) is a flatten")
-
-
-def _shape_attribute(state: _State, node: fx.Node) -> None:
-    if node.args[1] == "shape" and _kind(state, node.args[0]) in TENSOR_KINDS:
-        state.units[node] = Unit(SHAPE, node.args[:1], dims="all")
-    else:
-        _bad(state, node, f"getattr {node.args[1]!r}")
-
-
-def _getitem(state: _State, node: fx.Node) -> None:
-    source, index = node.args
-    kind = _kind(state, source)
-    if kind == SHAPE:
-        unit = state.units[source]
-        dims = _dims(index) if unit.dims == "all" else None
-        state.units[node] = Unit(SHAPE, unit.inputs, batch=index == 0, dims=dims)
-    elif kind == PARTS and type(index) is int:
-        unit = state.units[source]
-        name = state.namer.fresh(_scope(node), "chunk")
-        layer = ChannelSlice(name, unit.dims, index % unit.dims, unit.call)
-        state.units[node] = Unit(LEAF, unit.inputs, layer, name)
-    else:
-        _bad(state, node, "tensor indexing or slicing", listed=kind != BAD)
-
-
-def _dims(index: Any) -> tuple | None:
-    """Dims of a 4-D tensor's shape an int or slice selects (x.shape[2], x.shape[2:], x.size(-1))."""
-    if isinstance(index, int):
-        return (index % 4,)
-    bounds = (index.start, index.stop, index.step) if isinstance(index, slice) else ()
-    if isinstance(index, slice) and all(isinstance(v, (int, type(None))) for v in bounds):
-        return tuple(range(4))[index]
-    return None
 
 
 HANDLERS = {"placeholder": _placeholder, "get_attr": _get_attr, "call_module": _call_module,
