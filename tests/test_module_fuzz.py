@@ -16,6 +16,7 @@ import json
 import sys
 import warnings
 
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +36,8 @@ def _steps(i: int, c: int, draw) -> tuple | None:
     kind = draw(st.sampled_from([
         "conv", "bn", "relu_module", "relu_function", "relu_method", "gelu", "hardswish", "maxpool",
         "residual", "gate", "scalar", "chunk", "permute_ln", "shuffle", "upsample", "leaky", "groupnorm",
-        "torch_add", "unsupported"]))
+        "torch_add", "unsupported", "deconv", "reflect", "pixelshuffle", "bilinear", "prelu", "layer_scale",
+        "dropout", "avgpool", "softmax_channels", "bound_relu"]))
     m = f"self.m{i}"
     if kind == "conv":
         out, k = draw(st.integers(1, 6)), draw(st.sampled_from([1, 3]))
@@ -79,6 +81,27 @@ def _steps(i: int, c: int, draw) -> tuple | None:
         return ([f"{m} = nn.GroupNorm(2, {c})"], [f"x = {m}(x)"], c)
     if kind == "unsupported":
         return ([], [draw(st.sampled_from(UNSUPPORTED))], c)
+    if kind == "deconv":
+        out = draw(st.integers(1, 4))
+        return ([f"{m} = nn.ConvTranspose2d({c}, {out}, 2, stride=2)"], [f"x = {m}(x)"], out)
+    if kind == "reflect":
+        return ([f"{m} = nn.ReflectionPad2d(1)"], [f"x = {m}(x)"], c)
+    if kind == "pixelshuffle":
+        return ([f"{m} = nn.Conv2d({c}, {4 * c}, 1)"], [f"x = F.pixel_shuffle({m}(x), 2)"], c)
+    if kind == "bilinear":
+        return ([f"{m} = nn.Upsample(scale_factor=2, mode='bilinear')"], [f"x = {m}(x)"], c)
+    if kind == "prelu":
+        return ([f"{m} = nn.PReLU({c})"], [f"x = {m}(x)"], c)
+    if kind == "layer_scale":
+        return ([f"self.p{i} = nn.Parameter(torch.ones({c}, 1, 1))"], [f"x = self.p{i} * x"], c)
+    if kind == "dropout":
+        return ([f"{m} = nn.Dropout2d(0.1)"], [f"x = {m}(x)"], c)
+    if kind == "avgpool":
+        return ([], ["x = F.avg_pool2d(x, 2, ceil_mode=True)"], c)
+    if kind == "softmax_channels":
+        return ([], ["x = torch.softmax(x, dim=1)"], c)
+    if kind == "bound_relu":
+        return ([], ["x = relu(x)"], c)
     return None
 
 
@@ -107,7 +130,8 @@ def module_sources(draw) -> tuple:
         if head == "softmax":
             forward.append("x = F.softmax(x, dim=1)")
     source = "\n".join([
-        "import torch", "import torch.nn.functional as F", "from torch import nn", "", "",
+        "import torch", "import torch.nn.functional as F", "from torch import nn",
+        "from torch.nn.functional import relu", "", "",
         "class Net(nn.Module):", "    input_size = (3, 12, 10)", "", "    def __init__(self):",
         "        super().__init__()", *[f"        {line}" for line in init], "",
         "    def forward(self, x):", *[f"        {line}" for line in forward], "        return x", ""])
@@ -132,10 +156,16 @@ def test_random_modules_count_exactly_or_are_refused_in_one_line(case, tmp_path_
     if bad:
         assert outcome.code == 2 and "no counting rule" in outcome.err, source
         return
-    assert outcome.code == 0, source + outcome.err
-    totals = json.loads(outcome.out)["totals"]
     net = _load(path)
     shape = (3, 12, 10)
+    try:
+        with torch.no_grad():
+            net.eval()(torch.zeros(1, *shape))
+    except RuntimeError:  # torch itself cannot run it at this size (a reflection pad wider than the input)
+        assert outcome.code == 2, source + outcome.out
+        return
+    assert outcome.code == 0, source + outcome.err
+    totals = json.loads(outcome.out)["totals"]
     assert totals["params"] == oracles.param_count(net), source
     assert totals["macs"] == torch_macs(net, shape), source
     assert totals["fvcore"] == oracles.fvcore_total(net, shape), source
