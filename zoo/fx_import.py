@@ -244,13 +244,16 @@ def auxiliary_heads(module: Any, name: str, eval_graph: Any) -> dict:
     attached: dict = {}
     for i, output in enumerate(conversion.outputs[1:], 1):
         fork, head = _head(conversion, main, output)
-        if fork is None or fork.name not in by_name or any(
+        twin = by_name.get(fork.name) if fork is not None else None
+        # The eval node of the same name must be the same call (fx numbers generated names in trace
+        # order, so a name alone could point elsewhere if training mode traced other calls first).
+        if twin is None or (twin.op, twin.target) != (fork.op, fork.target) or any(
                 conversion.units[n].kind not in fx_graph.FLOWING for n in head):
             return {}  # not a head that can be placed: the uncovered layers are reported as before
         layers = fx_graph.branch(conversion, fork, output)
         names = [leaf.name for leaf in L.leaves(layers)]
         prefix = os.path.commonprefix([n.split(".")[0] for n in names]) if names else ""
-        attached.setdefault(by_name[fork.name], []).append(L.Auxiliary(prefix or f"aux{i}", layers))
+        attached.setdefault(twin, []).append(L.Auxiliary(prefix or f"aux{i}", layers))
     return attached
 
 
