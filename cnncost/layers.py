@@ -87,6 +87,9 @@ class Network(NamedTuple):
     # Optional readable names for intermediate sizes, by layer name:
     # {"pool1": ("P1", "Q1")}. Unnamed size changes get H1, W1, H2, ...
     size_names: dict | None = None
+    # The name of the first top-level node of the classifier top (pooling, flatten, dropout,
+    # dense), where a replacement head goes (cnncost.heads); None: the network declares no top.
+    top: str | None = None
 
 
 def leaves(nodes: tuple, auxiliary: bool = True) -> list:

@@ -64,6 +64,7 @@ class Param(NamedTuple):
     minimum: int = 1  # smallest allowed integer
     symbolic: bool = False  # a design variable that formulas keep as a symbol
     meaning: str = ""  # what the symbol stands for, for formula output
+    span: tuple = (0.0, 1.0)  # a float parameter's allowed range: low ≤ value < high (a rate by default)
 
 
 class Arch(NamedTuple):
@@ -205,8 +206,9 @@ def _check_float(p: Param, value: Any) -> float:
         value = float(value)
     except (TypeError, ValueError):
         raise ParameterError(p.name, _literal(f"{value!r} is not a number")) from None
-    if not 0.0 <= value < 1.0:
-        raise ParameterError(p.name, f"{value} is out of range (need 0 ≤ value < 1)")
+    low, high = p.span
+    if not low <= value < high:  # also false for nan
+        raise ParameterError(p.name, f"{value} is out of range (need {low:g} ≤ value < {high:g})")
     return value
 
 

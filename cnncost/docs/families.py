@@ -135,6 +135,23 @@ FAMILIES = (
 )
 
 
+def _more_families() -> tuple:
+    """The families written in ``cnncost/docs/family_pages/`` (one file per family group, each
+    defining ``FAMILIES``), in file-name order."""
+    import importlib
+    import pkgutil
+
+    from . import family_pages
+
+    found: tuple = ()
+    for module in sorted(m.name for m in pkgutil.iter_modules(family_pages.__path__)):
+        found += importlib.import_module(f"{family_pages.__name__}.{module}").FAMILIES
+    return found
+
+
+FAMILIES += _more_families()
+
+
 def family(slug: str) -> Family:
     """The family whose page is docs/families/<slug>.md."""
     return next(f for f in FAMILIES if f.slug == slug)

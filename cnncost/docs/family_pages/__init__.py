@@ -1,0 +1,1 @@
+"""Documentation pages of zoo families, one file per family group; each defines ``FAMILIES``."""
