@@ -18,16 +18,28 @@ from cnncost.userfile import require_regular
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     """Load a state_dict file into ``model`` strictly (``weights_only=True``).
 
-    On any mismatch, raises CnncostError naming the missing, unexpected and
+    Checkpoints of families whose published files use older key names are renamed first
+    (the family's ``legacy_key``). On any mismatch, raises CnncostError naming the missing, unexpected and
     wrong-shaped keys; the model is left untouched.
     """
     path = Path(path).expanduser()
-    state = read_state_dict(path)
+    state = _current_keys(model, read_state_dict(path))
     problems = mismatches(model, state)
     if problems:
         raise CnncostError(f"--weights: {path.name} does not fit {type(model).__name__}: {problems}")
     model.load_state_dict(state, strict=True)
     return model
+
+
+def _current_keys(model: nn.Module, state: dict) -> dict:
+    """``state`` with legacy key names renamed by the family of ``model`` (a zoo network), if it has a rule."""
+    from cnncost import archs
+
+    name = getattr(model, "network_name", "")
+    if name not in archs.names():  # an architecture file or a user's module: never looked up as a path
+        return state
+    rename = archs.get(name).legacy_key
+    return {rename(k): v for k, v in state.items()} if rename else state
 
 
 def read_state_dict(path: str | Path) -> dict:

@@ -79,6 +79,9 @@ class Arch(NamedTuple):
     # For architectures read from outside the registry (a file, a user's module): a digest
     # of their content, so cached formulas are never reused after the source changes.
     fingerprint: str = ""
+    # For families whose published checkpoints use older key names (DenseNet's ``norm.1``):
+    # a pure function from a checkpoint key to this network's key, kept in the family's file.
+    legacy_key: Callable[[str], str] | None = None
 
     def param(self, name: str) -> Param | None:
         """The declaration of one parameter, or None."""
@@ -90,7 +93,7 @@ MODULE_PREFIX = "module:"  # how an architecture name says "import this nn.Modul
 
 
 def register(name: str, params: tuple, description: str, source: str,
-             torchvision: str | None = None) -> Callable:
+             torchvision: str | None = None, legacy_key: Callable[[str], str] | None = None) -> Callable:
     """Decorator registering a builder under ``name``; duplicate names raise.
 
     ``torchvision`` names the torchvision model whose state_dict this network
@@ -100,7 +103,8 @@ def register(name: str, params: tuple, description: str, source: str,
     def decorate(build: Callable) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"architecture {name!r} is already registered")
-        _REGISTRY[name] = Arch(name, build, tuple(params), description, source, torchvision)
+        _REGISTRY[name] = Arch(name, build, tuple(params), description, source, torchvision,
+                                legacy_key=legacy_key)
         return build
 
     return decorate
