@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import CnncostError
-from . import arithmetic, conv, dense, elementwise, layout, norm, pool, resample, reshape
+from . import arithmetic, conv, dense, elementwise, layout, norm, pool, preprocess, resample, reshape
 from .base import ArchType, Counts, Field, FxForms, Kind, Unsupported
 
-FAMILIES = (conv, dense, pool, norm, elementwise, reshape, resample, arithmetic, layout)
+FAMILIES = (conv, dense, pool, norm, elementwise, reshape, resample, arithmetic, layout, preprocess)
 KINDS: dict[type, Kind] = {kind.node: kind for family in FAMILIES for kind in family.KINDS}
 ARCHFILE_TYPES: dict[str, ArchType] = {t.name: t for kind in KINDS.values() for t in kind.archfile}
 
