@@ -1,0 +1,128 @@
+"""DenseNet-121, 161, 169 and 201 as torchvision builds them (Huang et al. 2017, DenseNet-BC).
+
+7×7/2 conv → BN → ReLU → 3×3/2 max-pool, then four dense blocks joined by transitions,
+a final BatchNorm (``features.norm5``), ReLU, global average pool and one linear layer.
+
+A dense layer is BN → ReLU → 1×1 conv to ``bn_size · growth_rate`` channels → BN → ReLU →
+3×3 conv to ``growth_rate`` channels, and its output is concatenated to everything before it.
+torchvision keeps a list of the earlier feature maps and concatenates the whole list at every
+layer; concatenating is associative, so the description writes each layer as one
+``Concat(identity, layer)``: the same tensor, and neither form has any arithmetic.
+A transition is BN → ReLU → 1×1 conv to ⌊C/2⌋ channels → 2×2/2 average pool.
+
+Design variables: the growth rate, the stem's channel count (``init_features``) and the
+bottleneck factor ``bn_size`` are symbols in the closed forms (the transitions' ⌊C/2⌋ stays
+a floor where C can be odd); the four block lengths are structure (how many layers), so they
+are plain integers. Node names are torchvision's module paths; the functional ReLU, pool and
+flatten of ``DenseNet.forward`` get the names ``relu``, ``adaptive_avg_pool2d`` and ``flatten``.
+Dropout inside the dense layers (torchvision's ``drop_rate``, 0 for every published model) is
+not described: it is never built at the default, and at inference it is the identity.
+
+torchvision's published checkpoints predate the ``norm1``/``conv1`` names and spell them
+``norm.1``/``conv.1``; :func:`legacy_key` renames them, as torchvision's own loader does.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import partial
+
+from .. import layers as L
+from .registry import Param, input_size_params, register
+
+# torchvision's configurations: growth rate, layers per dense block, stem channels (bn_size is 4 in all).
+CONFIGS = {
+    121: (32, (6, 12, 24, 16), 64),
+    161: (48, (6, 12, 36, 24), 96),
+    169: (32, (6, 12, 32, 32), 64),
+    201: (32, (6, 12, 48, 32), 64),
+}
+BN_SIZE = 4
+
+
+def params(growth_rate: int, blocks: tuple, init_features: int) -> tuple:
+    """The declarations of one DenseNet, with its configuration as the defaults."""
+    return input_size_params(224) + (
+        Param("growth_rate", growth_rate, "channels each dense layer adds", symbolic=True,
+              meaning="growth rate (channels each dense layer adds)"),
+        Param("init_features", init_features, "channels of the stem convolution", symbolic=True,
+              meaning="channels of the stem convolution"),
+        Param("bn_size", BN_SIZE, "bottleneck factor: a dense layer's 1×1 conv has bn_size·growth_rate channels",
+              symbolic=True, meaning="bottleneck factor of the dense layers' 1×1 convolution"),
+    ) + tuple(Param(f"block{i + 1}", count, f"dense layers in dense block {i + 1}")
+              for i, count in enumerate(blocks)) + (
+        Param("classes", 1000, "output classes", meaning="output classes"),
+        Param("in_channels", 3, "input channels"),
+    )
+
+
+def dense_layer(name: str, growth_rate, bn_size) -> L.Concat:
+    """The layer's input beside its ``growth_rate`` new channels (BN-ReLU-1×1 conv, BN-ReLU-3×3 conv)."""
+    body = (
+        L.BatchNorm2d(f"{name}.norm1"), L.Activation(f"{name}.relu1"),
+        L.Conv2d(f"{name}.conv1", bn_size * growth_rate, 1, bias=False),
+        L.BatchNorm2d(f"{name}.norm2"), L.Activation(f"{name}.relu2"),
+        L.Conv2d(f"{name}.conv2", growth_rate, 3, padding=1, bias=False),
+    )
+    return L.Concat(name, ((), body))
+
+
+def transition(name: str, out_channels) -> L.Sequential:
+    """BN → ReLU → 1×1 conv to ``out_channels`` → 2×2/2 average pool."""
+    return L.Sequential(name, (
+        L.BatchNorm2d(f"{name}.norm"), L.Activation(f"{name}.relu"),
+        L.Conv2d(f"{name}.conv", out_channels, 1, bias=False), L.AvgPool2d(f"{name}.pool", 2, 2),
+    ))
+
+
+def features(growth_rate, blocks: tuple, init_features, bn_size) -> tuple:
+    """The stem, the dense blocks and transitions, and norm5 (torchvision's ``features``)."""
+    nodes = [L.Conv2d("features.conv0", init_features, 7, 2, 3, bias=False), L.BatchNorm2d("features.norm0"),
+             L.Activation("features.relu0"), L.MaxPool2d("features.pool0", 3, 2, 1)]
+    channels = init_features
+    for i, count in enumerate(blocks):
+        block = f"features.denseblock{i + 1}"
+        nodes.append(L.Sequential(block, tuple(dense_layer(f"{block}.denselayer{j + 1}", growth_rate, bn_size)
+                                               for j in range(count))))
+        channels = channels + count * growth_rate
+        if i != len(blocks) - 1:
+            channels = channels // 2  # torchvision's num_features // 2: a floor where C is odd
+            nodes.append(transition(f"features.transition{i + 1}", channels))
+    nodes.append(L.BatchNorm2d("features.norm5"))
+    return tuple(nodes)
+
+
+def densenet(h, w, depth: int = 121, growth_rate=32, init_features=64, bn_size=BN_SIZE, block1=6, block2=12,
+             block3=24, block4=16, classes=1000, in_channels=3) -> L.Network:
+    """Build DenseNet-``depth`` (its registered defaults) for an in_channels×h×w input."""
+    blocks = (block1, block2, block3, block4)
+    # DenseNet.forward: F.relu, F.adaptive_avg_pool2d, torch.flatten, then the classifier.
+    top = (L.Activation("relu", call="function"), L.AdaptiveAvgPool2d("adaptive_avg_pool2d", 1, call="function"),
+           L.Flatten("flatten"), L.Linear("classifier", classes))
+    return L.Network(f"densenet{depth}", (in_channels, h, w),
+                     features(growth_rate, blocks, init_features, bn_size) + top, top="adaptive_avg_pool2d")
+
+
+# A key of torchvision's published DenseNet files: the dense layer's norm/relu/conv, then ".1." or ".2.".
+_LEGACY = re.compile(r"^(.*\.denselayer\d+\.(?:norm|relu|conv))\.([12])\.(weight|bias|running_mean|running_var)$")
+
+
+def legacy_key(key: str) -> str:
+    """A published checkpoint's key in today's spelling: ``...denselayer1.norm.1.weight`` becomes
+    ``...denselayer1.norm1.weight``; every other key is returned unchanged."""
+    return _LEGACY.sub(r"\1\2.\3", key)
+
+
+def _register_densenets() -> None:
+    """Register densenet121 … densenet201: one builder, the configurations differ only in data."""
+    for depth, (growth_rate, blocks, init_features) in CONFIGS.items():
+        name = f"densenet{depth}"
+        register(name, params(growth_rate, blocks, init_features),
+                 f"DenseNet-{depth}: growth rate {growth_rate}, dense blocks {blocks}, stem {init_features} "
+                 "channels, transitions halving the channels, global pool, fc",
+                 "Huang et al. 2017, \"Densely Connected Convolutional Networks\" (arXiv:1608.06993); "
+                 "torchvision.models." + name,
+                 torchvision=name, legacy_key=legacy_key)(partial(densenet, depth=depth))
+
+
+_register_densenets()
