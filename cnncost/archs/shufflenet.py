@@ -102,7 +102,17 @@ def shufflenet_v2(h, w, width: str = "x1_0", c1=24, b2=58, b3=116, b4=232, c5=10
     conv5 = (L.Sequential("conv5", pointwise_bn_relu("conv5", 0, c5)),)
     top = (L.GlobalPool("mean"), L.Linear("fc", classes))  # x.mean([2, 3]), then fc
     return L.Network(f"shufflenet_v2_{width}", (in_channels, h, w),
-                     stem + stages(c1, (b2, b3, b4), (repeats2, repeats3, repeats4)) + conv5 + top, top="mean")
+                     stem + stages(c1, (b2, b3, b4), (repeats2, repeats3, repeats4)) + conv5 + top,
+                     size_names(), top="mean")
+
+
+def size_names() -> dict:
+    """H1, H2 after conv1 and the max-pool; H3 … H5 for stages 2-4, whose first unit's two
+    branches stride alike (so both strided depthwise convs get the stage's one name)."""
+    names = {"conv1.0": ("H1", "W1"), "maxpool": ("H2", "W2")}
+    for i in (2, 3, 4):
+        names[f"stage{i}.0.branch1.0"] = names[f"stage{i}.0.branch2.3"] = (f"H{i + 1}", f"W{i + 1}")
+    return names
 
 
 def _register_shufflenets() -> None:
