@@ -140,8 +140,12 @@ def mobilenet_v3(h, w, arch: str, classes=1000, in_channels=3, width_mult=1.0, r
     rows = scaled(TABLES[arch], width_mult, reduced_tail)
     nodes = [L.Sequential("features.0", conv_bn_act("features.0", rows[0].in_channels, 3, 2,
                                                       activation="hardswish"))]
+    strided = ["features.0.0"]
     for cfg in rows:
-        nodes.append(inverted_residual(f"features.{len(nodes)}", cfg))
+        name = f"features.{len(nodes)}"
+        nodes.append(inverted_residual(name, cfg))
+        if cfg.stride == 2:  # the depthwise conv strides; it is block.0 when the block has no expansion
+            strided.append(f"{name}.block.{int(cfg.expanded != cfg.in_channels)}.0")
     last = f"features.{len(nodes)}"
     nodes.append(L.Sequential(last, conv_bn_act(last, 6 * rows[-1].out_channels, 1, activation="hardswish")))
     hidden = _adjust(LAST_CHANNEL[arch] // (2 if reduced_tail else 1), width_mult)
@@ -153,7 +157,10 @@ def mobilenet_v3(h, w, arch: str, classes=1000, in_channels=3, width_mult=1.0, r
         L.Dropout("classifier.2", dropout),
         L.Linear("classifier.3", classes),
     )
-    return L.Network(arch, (in_channels, h, w), tuple(nodes) + head, top="avgpool")
+    # H1 … H5 for the five strided layers: named here, the squeeze-excitation pools (1×1 outputs)
+    # would otherwise use up automatic numbers and leave gaps (H1, H2, H3, H7, H10).
+    size_names = {layer: (f"H{i}", f"W{i}") for i, layer in enumerate(strided, 1)}
+    return L.Network(arch, (in_channels, h, w), tuple(nodes) + head, size_names, top="avgpool")
 
 
 SOURCE = "Howard et al. 2019, \"Searching for MobileNetV3\" (arXiv:1905.02244); torchvision.models."
