@@ -120,4 +120,5 @@ def googlenet(h, w, classes=1000, in_channels=3, aux_logits=False) -> L.Network:
         L.Dropout("dropout", 0.2),
         L.Linear("fc", classes),
     )
-    return L.Network("googlenet", (in_channels, h, w), stem + stages(classes, aux_logits) + head, SIZE_NAMES)
+    return L.Network("googlenet", (in_channels, h, w), stem + stages(classes, aux_logits) + head, SIZE_NAMES,
+                     top="avgpool")

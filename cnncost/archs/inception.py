@@ -168,4 +168,4 @@ def inception_v3(h, w, classes=1000, in_channels=3, aux_logits=True) -> L.Networ
     # torchvision's order: pool → dropout → flatten → fc.
     nodes += [L.AdaptiveAvgPool2d("avgpool", (1, 1)), L.Dropout("dropout", 0.5), L.Flatten("flatten"),
               L.Linear("fc", classes)]
-    return L.Network("inception_v3", (in_channels, h, w), tuple(nodes), SIZE_NAMES)
+    return L.Network("inception_v3", (in_channels, h, w), tuple(nodes), SIZE_NAMES, top="avgpool")

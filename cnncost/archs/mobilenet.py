@@ -83,4 +83,4 @@ def mobilenet_v2(h, w, classes=1000, in_channels=3) -> L.Network:
         L.Dropout("classifier.0", 0.2),
         L.Linear("classifier.1", classes),
     )
-    return L.Network("mobilenet_v2", (in_channels, h, w), features() + head)
+    return L.Network("mobilenet_v2", (in_channels, h, w), features() + head, top="avgpool")

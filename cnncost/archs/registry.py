@@ -103,11 +103,30 @@ def register(name: str, params: tuple, description: str, source: str,
     def decorate(build: Callable) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"architecture {name!r} is already registered")
-        _REGISTRY[name] = Arch(name, build, tuple(params), description, source, torchvision,
-                                legacy_key=legacy_key)
+        declared, builder = _with_heads(tuple(params), build)
+        _REGISTRY[name] = Arch(name, builder, declared, description, source, torchvision, legacy_key=legacy_key)
         return build
 
     return decorate
+
+
+def _with_heads(params: tuple, build: Callable) -> tuple:
+    """An image network's parameters and builder with the classifier-top options added
+    (``cnncost.heads``: include_top, head), unless the network declares them itself."""
+    declared = {p.name for p in params}
+    if "h" not in declared:
+        return params, build
+    from .. import heads  # heads builds on this module's Param
+
+    extra = tuple(p for p in heads.PARAMS if p.name not in declared)
+    if not extra:
+        return params, build
+
+    def build_with_head(**keywords):
+        chosen = {p.name: keywords.pop(p.name, p.default) for p in extra}
+        return heads.with_head(build(**keywords), classes=keywords.get("classes"), **chosen)
+
+    return params + extra, build_with_head
 
 
 def get(name: str) -> Arch:

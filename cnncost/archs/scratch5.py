@@ -56,4 +56,4 @@ def scratch5(h, w, m=64, k=3, n=128, classes=10, padding="valid", org="same", bn
     if dropout:
         layers.append(L.Dropout("dropout", dropout))
     layers.append(L.Linear("fc2", classes))
-    return L.Network("scratch5", (in_channels, h, w), tuple(layers), size_names)
+    return L.Network("scratch5", (in_channels, h, w), tuple(layers), size_names, top="flatten")

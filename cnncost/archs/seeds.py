@@ -78,7 +78,7 @@ def smallcnn(h, w, m=32, k=3, n=256, classes=1, padding="valid", dropout=0.25, i
     """Build report 003's naive CNN for an input of in_channels×h×w."""
     layers = (_stem(m, k, padding, dropout) + _conv(3, 4 * m, k, padding) + [_pool(3)]
               + _conv(4, 4 * m, k, padding) + [_pool(4)] + _head(n, classes))
-    return L.Network("smallcnn", (in_channels, h, w), tuple(layers), _size_names(1, 2, 3, 4))
+    return L.Network("smallcnn", (in_channels, h, w), tuple(layers), _size_names(1, 2, 3, 4), top="flatten")
 
 
 @register("smallcnn_res", _cnn_params(32, 10, "same"),
@@ -89,7 +89,7 @@ def smallcnn_res(h, w, m=32, k=3, n=256, classes=10, padding="same", dropout=0.2
     block = L.Residual("res", (L.Conv2d("res.conv", 2 * m, k, padding="same"), L.Activation("res.act"),
                                L.BatchNorm2d("res.bn"), L.Dropout("res.drop", dropout)))
     layers = _stem(m, k, padding, dropout) + [block] + _head(n, classes, dropout)
-    return L.Network("smallcnn_res", (in_channels, h, w), tuple(layers), _size_names(1, 2))
+    return L.Network("smallcnn_res", (in_channels, h, w), tuple(layers), _size_names(1, 2), top="flatten")
 
 
 def naive_inception(name: str, f1, f3, f5) -> L.Concat:
@@ -110,7 +110,7 @@ def smallcnn_inception(h, w, m=32, k=3, n=256, classes=10, padding="same", dropo
     layers = (_stem(m, k, padding, dropout) + _conv(3, 4 * m, k, padding) + [_pool(3)]
               + [naive_inception("inception", 2 * m, 4 * m, m)]
               + _conv(4, 4 * m, k, padding) + [_pool(4)] + _head(n, classes))
-    return L.Network("smallcnn_inception", (in_channels, h, w), tuple(layers), _size_names(1, 2, 3, 4))
+    return L.Network("smallcnn_inception", (in_channels, h, w), tuple(layers), _size_names(1, 2, 3, 4), top="flatten")
 
 
 MLP_PARAMS = input_size_params(28) + (

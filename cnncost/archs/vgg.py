@@ -87,7 +87,7 @@ def vgg(h, w, depth: int = 16, bn: bool = False, classes=1000, in_channels=3) ->
     features = vgg_features(VGG_CONFIGS[depth], bn)
     name = f"vgg{depth}" + ("_bn" if bn else "")
     return L.Network(name, (in_channels, h, w), features + head(7, False, classes),
-                     _pool_size_names(features))
+                     _pool_size_names(features), top="avgpool")
 
 
 def _register_vggs() -> None:
@@ -114,4 +114,4 @@ def alexnet(h, w, classes=1000, in_channels=3) -> L.Network:
                   L.Activation(f"features.{len(nodes) + 1}")]
         if pool:  # overlapping pooling: 3×3 windows, stride 2
             nodes.append(L.MaxPool2d(f"features.{len(nodes)}", 3, 2))
-    return L.Network("alexnet", (in_channels, h, w), tuple(nodes) + head(6, True, classes))
+    return L.Network("alexnet", (in_channels, h, w), tuple(nodes) + head(6, True, classes), top="avgpool")

@@ -16,15 +16,14 @@ from .app import app, friendly
 
 @app.command()
 @friendly
+@o.architecture_options
 def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula or number"),
           arch: o.Arch = o.DEFAULT_ARCH,
           quantity: Optional[str] = typer.Option(
               None, "--quantity", help="what the claim counts: " + ", ".join(CONVENTIONS)
               + " (default: the claim's unit word, as in '4.1 GMACs', else params)"),
           layer: Optional[str] = typer.Option(None, "--layer", help="the claim is about this layer only"),
-          m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None, h: o.H = None, w: o.W = None,
-          classes: o.Classes = None, in_channels: o.InChannels = None, padding: o.PaddingOpt = None,
-          org: o.Org = None, bn: o.BN = None, aux_logits: o.Aux = None, set_: o.Set = None,
+          given: dict = None, set_: o.Set = None,
           module: Optional[str] = typer.Option(
               None, "--module", metavar="SPEC",
               help="check against a PyTorch module (package.module:factory or path/to/file.py:factory; "
@@ -55,7 +54,6 @@ def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula 
     if claim is None:
         raise CnncostError("CLAIM: give a formula or a number to check (or --claims FILE)")
     arch = o.arch_name(arch, module)
-    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, None, None, aux_logits)
     if set_:
         given = o.with_settings(archs.get(arch), given, set_)
     result = run.check_one(claim, arch, quantity, layer, given, tolerance)

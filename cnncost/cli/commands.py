@@ -19,10 +19,8 @@ ALL = "all"
 
 @app.command()
 @friendly
-def count(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
-          h: o.H = None, w: o.W = None, classes: o.Classes = None, in_channels: o.InChannels = None,
-          padding: o.PaddingOpt = None, org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
-          activation: o.ActivationOpt = None, aux_logits: o.Aux = None, set_: o.Set = None,
+@o.architecture_options
+def count(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = None,
           module: o.Module = None, json_out: o.Json = False,
           convention_name: str = typer.Option(DEFAULT_CONVENTION, "--convention",
                                               help="headline total: " + ", ".join(CONVENTIONS)),
@@ -30,8 +28,6 @@ def count(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N = 
     """Count parameters and operations, layer by layer, for concrete sizes (no torch, no sympy)."""
     headline = convention(convention_name).name
     spec = archs.get(o.arch_name(arch, module))
-    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation,
-                              aux_logits)
     config = archs.resolve(spec, o.with_settings(spec, given, set_))
     table = engine.analyze(spec.build(**config))
     if json_out:
@@ -45,10 +41,8 @@ def count(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N = 
 
 @app.command()
 @friendly
-def formula(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
-            h: o.H = None, w: o.W = None, classes: o.Classes = None, in_channels: o.InChannels = None,
-            padding: o.PaddingOpt = None, org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
-            activation: o.ActivationOpt = None, aux_logits: o.Aux = None, set_: o.Set = None,
+@o.architecture_options
+def formula(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = None,
             module: o.Module = None, json_out: o.Json = False,
             symbolic: bool = typer.Option(True, "--symbolic",
                                           help="keep every variable not given as a symbol (default)"),
@@ -66,8 +60,6 @@ def formula(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N 
 
     quantities = _quantities(quantity)
     spec = archs.get(o.arch_name(arch, module))
-    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation,
-                              aux_logits)
     given = archs.resolve(spec, o.with_settings(spec, given, set_), keep_symbolic=True)
     view = "json" if json_out else "latex" if latex else "text"
     if strategy is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Annotated, List, Optional
 
 import typer
@@ -27,6 +29,13 @@ DropoutOpt = Annotated[Optional[float], typer.Option("--dropout", help="dropout 
 ActivationOpt = Annotated[Optional[str], typer.Option("--activation", help="activation function")]
 Aux = Annotated[Optional[bool], typer.Option("--aux-logits/--no-aux-logits",
                                              help="auxiliary classifiers (GoogLeNet, Inception-v3; training only)")]
+IncludeTop = Annotated[Optional[bool], typer.Option(
+    "--include-top/--no-include-top", help="keep the classifier top (--no-include-top: end at the last feature map, "
+                                           "as Keras' include_top=False)")]
+Head = Annotated[Optional[str], typer.Option(
+    "--head", metavar="keep|gap|flatten",
+    help="classifier top: keep the network's own, or replace it by a global average pool (gap) or a flatten, "
+         "then one dense layer of --classes outputs")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 Set = Annotated[Optional[List[str]], typer.Option(
     "--set", metavar="NAME=VALUE",
@@ -44,16 +53,50 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def hyperparameters(m=None, k=None, n=None, hw=None, h=None, w=None, classes=None, in_channels=None,
-                    padding=None, org=None, bn=None, dropout=None, activation=None, aux_logits=None) -> dict:
-    """The options the user actually gave, as builder keywords (``--hw`` sets both h and w)."""
+# The options that set an architecture's parameters, declared once: every command that builds a
+# network takes them all through ``architecture_options``.
+ARCHITECTURE_OPTIONS = {
+    "m": M, "k": K, "n": N, "hw": HW, "h": H, "w": W, "classes": Classes, "in_channels": InChannels,
+    "padding": PaddingOpt, "org": Org, "bn": BN, "dropout": DropoutOpt, "activation": ActivationOpt,
+    "aux_logits": Aux, "include_top": IncludeTop, "head": Head,
+}
+
+
+def hyperparameters(**options) -> dict:
+    """The architecture options the user actually gave, as builder keywords (``--hw`` sets both h and w)."""
+    unknown = set(options) - set(ARCHITECTURE_OPTIONS)
+    if unknown:
+        raise TypeError(f"not architecture options: {sorted(unknown)}")
+    hw, h, w = options.pop("hw", None), options.get("h"), options.get("w")
     if hw is not None and (h is not None or w is not None):
         raise CnncostError("--hw: give either --hw or --h/--w, not both")
     if hw is not None:
-        h = w = hw
-    given = dict(m=m, k=k, n=n, h=h, w=w, classes=classes, in_channels=in_channels, padding=padding,
-                 org=org, bn=bn, dropout=dropout, activation=activation, aux_logits=aux_logits)
-    return {key: value for key, value in given.items() if value is not None}
+        options["h"] = options["w"] = hw
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def architecture_options(command):
+    """Give ``command`` every architecture option in place of its ``given`` parameter, which then
+    receives the options the user gave as builder keywords (see ``hyperparameters``)."""
+    signature = inspect.signature(command, eval_str=True)
+    parameters = []
+    for parameter in signature.parameters.values():
+        if parameter.name == "given":
+            parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                             annotation=annotation)
+                           for name, annotation in ARCHITECTURE_OPTIONS.items()]
+        else:
+            parameters.append(parameter)
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        chosen = {name: kwargs.pop(name, None) for name in ARCHITECTURE_OPTIONS}
+        return command(*args, given=hyperparameters(**chosen), **kwargs)
+
+    # typer reads the signature (inspect follows __signature__) and the type hints.
+    wrapper.__signature__ = signature.replace(parameters=parameters)
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters if p.annotation is not inspect.Parameter.empty}
+    return wrapper
 
 
 def arch_name(arch: str, module: Optional[str]) -> str:

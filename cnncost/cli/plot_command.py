@@ -23,6 +23,7 @@ MAX_POINTS = 100_000
 
 @app.command()
 @friendly
+@o.architecture_options
 def plot(arch: List[str] = typer.Argument(..., help="architectures, one line each (zoo. prefix accepted)"),
          vary: str = typer.Option(..., "--vary", help="the variable on the x axis: hw (H = W), h, w, m, k or n"),
          start: int = typer.Option(..., "--from", help="first value of the varied variable"),
@@ -30,10 +31,7 @@ def plot(arch: List[str] = typer.Argument(..., help="architectures, one line eac
          step: int = typer.Option(1, "--step", help="spacing of the values"),
          quantity: str = typer.Option("macs", "--quantity", help="one of: " + ", ".join(CONVENTIONS)),
          out: str = typer.Option(..., "--out", help="chart file: .png, .svg or .pdf"),
-         m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None, h: o.H = None, w: o.W = None,
-         classes: o.Classes = None, in_channels: o.InChannels = None, padding: o.PaddingOpt = None,
-         org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
-         activation: o.ActivationOpt = None, aux_logits: o.Aux = None):
+         given: dict = None):
     """Chart a cost against one design variable, exact at every point, leading terms in the legend."""
     check_out(out)
     xs = _points(start, stop, step)
@@ -42,8 +40,6 @@ def plot(arch: List[str] = typer.Argument(..., help="architectures, one line eac
     from .. import plot as charts
 
     charts.require_matplotlib()
-    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation,
-                              aux_logits)
     specs = [charts.check_vary(archs.get(name), vary) for name in arch]
     _check_used(given, specs)
     label = charts.axis_label(specs[0], vary)

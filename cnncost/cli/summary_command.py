@@ -22,18 +22,14 @@ StrategyOpt = Annotated[Optional[str], typer.Option(
 
 @app.command()
 @friendly
-def summary(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
-            h: o.H = None, w: o.W = None, classes: o.Classes = None, in_channels: o.InChannels = None,
-            padding: o.PaddingOpt = None, org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
-            activation: o.ActivationOpt = None, aux_logits: o.Aux = None, set_: o.Set = None,
+@o.architecture_options
+def summary(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = None,
             module: o.Module = None, json_out: o.Json = False, all_layers: AllLayers = False,
             strategy: StrategyOpt = None):
     """Keras-style model summary with MACs per layer; totals in the PyTorch and Keras conventions."""
     from ..render import summary_view as view
 
     spec = archs.get(o.arch_name(arch, module))
-    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation,
-                              aux_logits)
     config = archs.resolve(spec, o.with_settings(spec, given, set_))
     network = spec.build(**config)
     table = engine.analyze(network)

@@ -65,15 +65,11 @@ def _escape(cells: list) -> list:
 
 @app.command()
 @friendly
-def verify(arch: o.Arch = o.DEFAULT_ARCH, m: o.M = None, k: o.K = None, n: o.N = None, hw: o.HW = None,
-           h: o.H = None, w: o.W = None, classes: o.Classes = None, in_channels: o.InChannels = None,
-           padding: o.PaddingOpt = None, org: o.Org = None, bn: o.BN = None, dropout: o.DropoutOpt = None,
-           activation: o.ActivationOpt = None, aux_logits: o.Aux = None, set_: o.Set = None,
+@o.architecture_options
+def verify(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = None,
            module: o.Module = None, json_out: o.Json = False):
     """Engine vs the instantiated torch module vs fvcore (vs ptflops), layer by layer; exit 1 on any mismatch."""
     spec = archs.get(o.arch_name(arch, module))
-    given = o.hyperparameters(m, k, n, hw, h, w, classes, in_channels, padding, org, bn, dropout, activation,
-                              aux_logits)
     network = spec.build(**archs.resolve(spec, o.with_settings(spec, given, set_)))
     engine.analyze(network)  # invalid configurations fail here, before torch is imported
     try:
