@@ -45,8 +45,9 @@ STAGES = len(next(iter(VARIANTS.values()))[1])
 def _params(width: int, depths: tuple) -> tuple:
     """The declarations of one variant: input size, C, the four depths, classes, input channels."""
     return input_size_params(224) + (
-        Param("width", width, "channels of the first stage (then 2C, 4C, 8C)", symbolic=True,
-              meaning="channels of the first stage"),
+        # Numeric for now: on the symbolic path the engine names the channels-last Linear's output
+        # channels as a spatial size, and the layer scale then cannot match them (see the report).
+        Param("width", width, "channels of the first stage (then 2C, 4C, 8C)", meaning="channels of the first stage"),
     ) + tuple(Param(f"depth{i + 1}", d, f"blocks in stage {i + 1}") for i, d in enumerate(depths)) + (
         Param("classes", 1000, "output classes", meaning="output classes"),
         Param("in_channels", 3, "input channels"),
@@ -90,7 +91,7 @@ def features(width, depths: tuple) -> tuple:
 def size_names() -> dict:
     """H1, W1 after the stem (H/4), H2 … H4 after each downsampling conv."""
     names = {"features.0.0": ("H1", "W1")}
-    names.update({f"features.{2 * i}.1": (f"H{i}", f"W{i}") for i in range(2, STAGES + 1)})
+    names.update({f"features.{2 * i}.1": (f"H{i + 1}", f"W{i + 1}") for i in range(1, STAGES)})
     return names
 
 
