@@ -103,14 +103,16 @@ def densenet(h, w, depth: int = 121, growth_rate=32, init_features=64, bn_size=B
                      features(growth_rate, blocks, init_features, bn_size) + top, top="adaptive_avg_pool2d")
 
 
-# A key of torchvision's published DenseNet files: the dense layer's norm/relu/conv, then ".1." or ".2.".
-_LEGACY = re.compile(r"^(.*\.denselayer\d+\.(?:norm|relu|conv))\.([12])\.(weight|bias|running_mean|running_var)$")
+# In torchvision's published DenseNet files a dense layer's modules are ``norm.1``, ``relu.1``,
+# ``conv.1`` (and .2): the old name, a dot, the index. Every tensor under them is renamed (also a
+# num_batches_tracked, which files saved before torch 0.4.1 lack and later ones may have).
+_LEGACY = re.compile(r"(\.denselayer\d+\.(?:norm|relu|conv))\.([12])\.")
 
 
 def legacy_key(key: str) -> str:
     """A published checkpoint's key in today's spelling: ``...denselayer1.norm.1.weight`` becomes
     ``...denselayer1.norm1.weight``; every other key is returned unchanged."""
-    return _LEGACY.sub(r"\1\2.\3", key)
+    return _LEGACY.sub(r"\1\2.", key)
 
 
 def _register_densenets() -> None:
