@@ -75,9 +75,10 @@ def keras_mobilenet(h, w, classes=1000, in_channels=3, alpha=1.0, depth_multipli
     return L.Network("keras_mobilenet", (in_channels, h, w), tuple(nodes) + head, top="global_average_pooling2d")
 
 
-def half(size):
-    """A size after a stride-2 'same' conv: ceil(size / 2), for ints and sympy expressions alike."""
-    return -(-size // 2)
+def downsampled(size, times: int):
+    """A size after ``times`` stride-2 'same' convs: ceil(size / 2^times) (ceil of ceil is one ceil),
+    for ints and sympy expressions alike."""
+    return -(-size // 2**times)
 
 
 def v2_block(i: int, in_channels: int, filters: int, stride: int, expansion: int, size: tuple):
@@ -103,13 +104,12 @@ def keras_mobilenet_v2(h, w, classes=1000, in_channels=3, alpha=1.0) -> L.Networ
     """Build keras.applications' MobileNetV2 for an in_channels×h×w input."""
     channels = make_divisible(32 * alpha, 8)
     nodes = list(conv_bn_relu6("Conv1", channels, 3, 2, 1, bn="bn_Conv1"))
-    size = (half(h), half(w))
+    strides = 1  # stride-2 layers so far: the stem
     for i, (filters, stride, expansion) in enumerate(V2_BLOCKS):
         out = make_divisible(int(filters * alpha), 8)
+        size = (downsampled(h, strides), downsampled(w, strides))
         nodes.append(v2_block(i, channels, out, stride, expansion, size))
-        channels = out
-        if stride == 2:
-            size = (half(size[0]), half(size[1]))
+        channels, strides = out, strides + (stride == 2)
     last = make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280  # alpha widens the last conv, never narrows it
     nodes += conv_bn_relu6("Conv_1", last, 1, relu="out_relu")
     head = (L.GlobalPool("global_average_pooling2d"), L.Linear("predictions", classes),
