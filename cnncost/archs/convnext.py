@@ -45,8 +45,10 @@ STAGES = len(next(iter(VARIANTS.values()))[1])
 def _params(width: int, depths: tuple) -> tuple:
     """The declarations of one variant: input size, C, the four depths, classes, input channels."""
     return input_size_params(224) + (
-        # Numeric for now: on the symbolic path the engine names the channels-last Linear's output
-        # channels as a spatial size, and the layer scale then cannot match them (see the report).
+        # Numeric, not a symbol: the engine's size namer (cnncost.symbolic.SizeNamer) names the last two
+        # dims of any changed 3-D output, so a channels-last Linear's 2C channels become a size symbol
+        # that the layer scale's 2C×1×1 no longer broadcasts against. Once the namer leaves sizes free
+        # of H and W alone, C can be symbolic=True (checked exact at two sizes and two widths).
         Param("width", width, "channels of the first stage (then 2C, 4C, 8C)", meaning="channels of the first stage"),
     ) + tuple(Param(f"depth{i + 1}", d, f"blocks in stage {i + 1}") for i, d in enumerate(depths)) + (
         Param("classes", 1000, "output classes", meaning="output classes"),
