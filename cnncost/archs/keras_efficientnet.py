@@ -115,6 +115,14 @@ def blocks(width: float, depth: float) -> tuple:
     return tuple(nodes)
 
 
+def size_names() -> dict:
+    """H1 after the stem, H2 … H5 after each strided stage's first depthwise conv (every variant alike)."""
+    names = {"stem_conv": ("H1", "W1")}
+    strided = [i + 1 for i, row in enumerate(BLOCKS) if row[5] == 2]
+    names.update({f"block{i}a_dwconv": (f"H{n}", f"W{n}") for n, i in enumerate(strided, start=2)})
+    return names
+
+
 def keras_efficientnet(h, w, variant: str = "b0", classes=1000, in_channels=3, include_top=True,
                        width_coefficient=1.0, depth_coefficient=1.0) -> L.Network:
     """Build keras.applications.EfficientNet``variant`` for an in_channels×h×w input."""
@@ -125,7 +133,7 @@ def keras_efficientnet(h, w, variant: str = "b0", classes=1000, in_channels=3, i
             L.Activation("top_activation", "silu"))
     top = classifier_top(classes, VARIANTS[variant][3]) if include_top else ()
     return L.Network(f"keras_efficientnet_{variant}", (in_channels, h, w),
-                     preprocessing(in_channels) + stem + blocks(width, depth) + head + top,
+                     preprocessing(in_channels) + stem + blocks(width, depth) + head + top, size_names(),
                      top="avg_pool" if include_top else None)
 
 
