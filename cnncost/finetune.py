@@ -29,7 +29,7 @@ from .kinds import kind_for
 from .arith import total
 from .errors import CnncostError
 
-STRATEGIES = ("scratch", "last-layer", "partial:K", "full")
+STRATEGIES = ("scratch", "last-layer", "head", "partial:K", "full")
 
 
 class Strategy(NamedTuple):
@@ -55,9 +55,9 @@ class Block(NamedTuple):
 
 
 def parse_strategy(text: str) -> Strategy:
-    """``scratch``, ``last-layer``, ``partial:K`` (K ≥ 1) or ``full``; anything else is a one-line error."""
+    """``scratch``, ``last-layer``, ``head``, ``partial:K`` (K ≥ 1) or ``full``; anything else is a one-line error."""
     text = text.strip()
-    if text in ("scratch", "last-layer", "full"):
+    if text in ("scratch", "last-layer", "head", "full"):
         return Strategy(text)
     kind, _, count = text.partition(":")
     if kind == "partial" and count.strip().isdigit() and int(count) >= 1:
@@ -113,11 +113,21 @@ def head(network: L.Network) -> tuple:
 
 
 def classifier(network: L.Network) -> str:
-    """The final Linear layer: the one a fine-tuning run replaces for its classes."""
-    linears = [leaf.name for node in network.layers for leaf in _leaves(node) if isinstance(leaf, L.Linear)]
-    if not linears:
-        raise CnncostError(f"{network.name}: no Linear classifier layer to replace")
-    return linears[-1]
+    """The final Linear layer — or final 1×1-style Conv2d where the network classifies with a
+    convolution (SqueezeNet, Keras' MobileNet) — the one a fine-tuning run replaces for its classes."""
+    layers = [leaf.name for node in network.layers for leaf in _leaves(node) if isinstance(leaf, (L.Linear, L.Conv2d))]
+    if not layers:
+        raise CnncostError(f"{network.name}: no Linear or Conv2d classifier layer to replace")
+    return layers[-1]
+
+
+def top_layers(network: L.Network) -> tuple:
+    """The parametrised layers of the network's classifier top (``Network.top`` onwards): the
+    ``head`` strategy's, whether the top is the network's own or a new one (``--head``)."""
+    names = [node.name for node in network.layers]
+    if network.top is None or network.top not in names:
+        raise CnncostError(f"--strategy head: {network.name} declares no classifier top; use last-layer")
+    return tuple(name for node in network.layers[names.index(network.top):] for name in _parametrised(node))
 
 
 def trainable_layers(network: L.Network, strategy: Strategy) -> frozenset:
@@ -127,6 +137,8 @@ def trainable_layers(network: L.Network, strategy: Strategy) -> frozenset:
         return frozenset(everything)
     if strategy.kind == "last-layer":
         return frozenset({classifier(network)})
+    if strategy.kind == "head":
+        return frozenset(top_layers(network))
     units = blocks(network)
     if not units:
         raise CnncostError(f"--strategy: {network.name} has no conv blocks to unfreeze; use last-layer or full")

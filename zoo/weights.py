@@ -23,7 +23,7 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     wrong-shaped keys; the model is left untouched.
     """
     path = Path(path).expanduser()
-    state = _current_keys(model, read_state_dict(path))
+    state = current_keys(model, read_state_dict(path))
     problems = mismatches(model, state)
     if problems:
         raise CnncostError(f"--weights: {path.name} does not fit {type(model).__name__}: {problems}")
@@ -31,7 +31,7 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     return model
 
 
-def _current_keys(model: nn.Module, state: dict) -> dict:
+def current_keys(model: nn.Module, state: dict) -> dict:
     """``state`` with legacy key names renamed by the family of ``model`` (a zoo network), if it has a rule."""
     from cnncost import archs
 

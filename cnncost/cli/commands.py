@@ -53,8 +53,8 @@ def formula(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = Non
             latex: bool = typer.Option(False, "--latex", help="print LaTeX"),
             use_cache: bool = typer.Option(True, "--cache/--no-cache", help="reuse formulas derived before"),
             strategy: Optional[str] = typer.Option(None, "--strategy",
-                                                   help="also the trainable and frozen parameters under a "
-                                                        "training strategy: scratch, last-layer, partial:K, full")):
+                                                   help="also the trainable and frozen parameters under a training "
+                                                        "strategy: scratch, last-layer, head, partial:K, full")):
     """Closed-form formulas (exact, floors included) for parameters and operation counts."""
     from .. import cache
 

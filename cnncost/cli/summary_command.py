@@ -17,7 +17,7 @@ from .app import app, friendly
 AllLayers = Annotated[bool, typer.Option("--all-layers", help="also list activations (Keras folds them into layers)")]
 StrategyOpt = Annotated[Optional[str], typer.Option(
     "--strategy", help="also split the parameters as `cnncost train --strategy` would: "
-                       "scratch, last-layer, partial:K or full")]
+                       "scratch, last-layer, head, partial:K or full")]
 
 
 @app.command()

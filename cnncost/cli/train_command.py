@@ -28,7 +28,8 @@ def default_out(arch: str, strategy: str) -> str:
 @app.command()
 @friendly
 def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5, ...) or architecture file"),
-          strategy: str = typer.Option("scratch", help="scratch | last-layer | partial:K | full"),
+          strategy: str = typer.Option("scratch", help="scratch | last-layer | head (the classifier top) | "
+                                                         "partial:K | full"),
           data: str = typer.Option("synthetic", help="image folder (train/<class>/*, optional val/ or test/) "
                                                      "or 'synthetic'"),
           epochs: int = typer.Option(10, help="training epochs"),
@@ -45,6 +46,7 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           seed: int = typer.Option(0, help="seed for init, split, order and augmentation"),
           m: o.M = None, k: o.K = None, n: o.N = None, org: o.Org = None, bn: o.BN = None,
           activation: o.ActivationOpt = None, padding: o.PaddingOpt = None,
+          include_top: o.IncludeTop = None, head: o.Head = None,
           dropout: Optional[float] = typer.Option(None, help="dropout rate (the network's dropout layers)"),
           optimizer: str = typer.Option("adam", help="adam | adamw | sgd"),
           momentum: float = typer.Option(0.9, help="sgd momentum"),
@@ -73,8 +75,9 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
           plots: bool = typer.Option(True, "--plots/--no-plots",
                                      help="write curves, confusion, predictions and filters PNGs at the end")):
-    """Train a network from scratch or fine-tune it (last-layer, partial:K, full) on an image folder."""
-    hyper = o.hyperparameters(m=m, k=k, n=n, org=org, bn=bn, activation=activation, padding=padding)
+    """Train a network from scratch or fine-tune it (last-layer, head, partial:K, full) on an image folder."""
+    hyper = o.hyperparameters(m=m, k=k, n=n, org=org, bn=bn, activation=activation, padding=padding,
+                              include_top=include_top, head=head)
     if out is None:
         if resume:
             fail("--resume: give the --out folder of the run to continue")

@@ -38,7 +38,7 @@ class TrainConfig:
     """One training run (defaults follow the reports' best settings where they state them)."""
 
     arch: str  # zoo name (zoo. prefix accepted) or architecture file
-    strategy: str = "scratch"  # scratch | last-layer | partial:K | full
+    strategy: str = "scratch"  # scratch | last-layer | head | partial:K | full
     data: str = "synthetic"  # image folder (train/<class>/*) or "synthetic"
     epochs: int = 10
     batch_size: int = 32

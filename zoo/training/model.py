@@ -20,7 +20,7 @@ from cnncost.walk import children
 from cnncost.errors import CnncostError
 
 from ..from_spec import SpecModule
-from ..weights import mismatches, read_state_dict
+from ..weights import current_keys, mismatches, read_state_dict
 
 # torchvision's checkpoint file names (its download URLs end in these; the hub cache keeps the name).
 TORCHVISION_FILES = {
@@ -71,6 +71,9 @@ def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classe
     if dropout is not None and arch.param("dropout"):
         given["dropout"] = dropout
     config = archs.resolve(arch, given)
+    if config.get("include_top") is False and config.get("head") == "keep":
+        raise CnncostError("--no-include-top: without its top the network has no classifier to train; "
+                           "add --head gap or --head flatten")
     network = arch.build(**config)
     if not arch.param("classes") and classes is not None:
         _check_outputs(arch.name, network, classes)
@@ -134,10 +137,12 @@ def load_backbone(model: SpecModule, arch, config: dict, head: str, path: Path) 
     """Load every tensor but the classifier's (when its class count differs) from ``path``, strictly.
 
     Auxiliary-head tensors in the file (torchvision's GoogLeNet and
-    Inception-v3 checkpoints carry them) are accepted and not used.
+    Inception-v3 checkpoints carry them) are accepted and not used, and so are the tensors of the
+    network's own top when ``--head``/``--no-include-top`` took it off. Legacy key names are
+    renamed first (DenseNet's published files).
     """
-    state = read_state_dict(path)
-    aux = auxiliary_prefixes(arch, config)
+    state = current_keys(model, read_state_dict(path))
+    aux = auxiliary_prefixes(arch, config) + replaced_top(arch, config)
     state = {k: v for k, v in state.items() if not k.startswith(aux)}
     expected = model.state_dict()
     replaced = {k for k in expected if k.startswith(head + ".")}
@@ -151,6 +156,16 @@ def load_backbone(model: SpecModule, arch, config: dict, head: str, path: Path) 
     missing, unexpected = model.load_state_dict(state, strict=False)
     if set(missing) != replaced or unexpected:  # mismatches() above rules this out: a bug if seen
         raise RuntimeError(f"{arch.name}: loading left {missing} missing and {unexpected} unexpected")
+
+
+def replaced_top(arch, config: dict) -> tuple:
+    """Module-path prefixes of the layers of the network's own top, when ``--head`` or
+    ``--no-include-top`` took it off (empty otherwise)."""
+    if config.get("include_top", True) and config.get("head", "keep") == "keep":
+        return ()
+    original = arch.build(**{**config, "include_top": True, "head": "keep"})
+    names = [node.name for node in original.layers]
+    return tuple(leaf.name + "." for leaf in L.leaves(original.layers[names.index(original.top):]))
 
 
 def auxiliary_prefixes(arch, config: dict) -> tuple:

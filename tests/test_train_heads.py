@@ -1,0 +1,81 @@
+"""Training with a replaced classifier top (--head gap|flatten) and the ``head`` strategy.
+
+References: torch itself (which tensors changed, bit for bit, against the checkpoint file) and
+the parameter count of the new head written out by hand from its shapes.
+"""
+
+import pytest
+import torch
+
+from cnncost import finetune
+from cnncost import layers as L
+from zoo import build
+from zoo.training import model
+from zoo.training.config import TrainConfig
+from zoo.training.run import train
+
+SMALL = {"m": 8, "n": 32}
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _checkpoint(tmp_path) -> str:
+    """A 'pretrained' smallcnn_res file with its own top (flatten, fc1, fc2) and 1000 classes."""
+    torch.manual_seed(3)
+    net = build("smallcnn_res", num_classes=1000, h=32, w=32, **SMALL)
+    path = tmp_path / "pretrained.pth"
+    torch.save(net.state_dict(), path)
+    return str(path)
+
+
+def test_head_strategy_trains_exactly_the_new_head(tmp_path):
+    weights = _checkpoint(tmp_path)
+    cfg = TrainConfig(arch="smallcnn_res", strategy="head", data="synthetic", epochs=1, batch_size=16, lr=1e-2,
+                      img_size=32, out=str(tmp_path / "run"), hyperparameters={**SMALL, "head": "gap"},
+                      synthetic_size=64, quiet=True, weights=weights, plots=False)
+    train(cfg)
+    start = torch.load(weights, weights_only=True)
+    end = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    assert not any(key.startswith(("fc1.", "fc2.")) for key in end)  # the old top is gone
+    kept = {k: v for k, v in start.items() if not k.startswith(("fc1.", "fc2."))}
+    assert all(torch.equal(end[k], v) for k, v in kept.items())  # frozen and loaded bit for bit
+    assert set(end) - set(kept) == {"head.fc.weight", "head.fc.bias"}
+    assert not torch.equal(end["head.fc.weight"], torch.zeros_like(end["head.fc.weight"]))
+
+
+def test_head_strategy_counts_the_new_head():
+    network = build("smallcnn_res", h=32, w=32, head="flatten", classes=5, **SMALL).network_name
+    assert network == "smallcnn_res"
+    from cnncost import archs
+
+    spec = archs.get("smallcnn_res")
+    net = spec.build(**archs.resolve(spec, {**SMALL, "h": 32, "w": 32, "head": "flatten", "classes": 5}))
+    assert finetune.trainable_layers(net, finetune.parse_strategy("head")) == {"head.fc"}
+    module = build("smallcnn_res", h=32, w=32, head="flatten", classes=5, **SMALL)
+    features = module.get_submodule("head.fc").in_features
+    assert sum(p.numel() for n, p in module.named_parameters() if n.startswith("head.")) == features * 5 + 5
+    own = spec.build(**archs.resolve(spec, {**SMALL, "h": 32, "w": 32}))
+    names = [node.name for node in own.layers]
+    top = L.leaves(own.layers[names.index(own.top):])
+    assert finetune.trainable_layers(own, finetune.parse_strategy("head")) == \
+        {leaf.name for leaf in top if leaf.name.startswith("fc")}
+
+
+def test_a_checkpoint_with_the_old_top_loads_under_a_new_head(tmp_path):
+    weights = _checkpoint(tmp_path)
+    prepared = model.prepare("smallcnn_res", {**SMALL, "head": "flatten"}, 32, 4, weights)
+    loaded = prepared.model.state_dict()
+    source = torch.load(weights, weights_only=True)
+    assert all(torch.equal(loaded[k], v) for k, v in source.items() if k in loaded)
+    assert prepared.classifier == "head.fc" and loaded["head.fc.weight"].shape[0] == 4
+
+
+def test_training_a_network_without_its_top_is_refused_in_one_line(tmp_path, capsys):
+    from cnncost.cli import main
+
+    code = main(["train", "smallcnn_res", "--img-size", "32", "--m", "8", "--n", "32", "--synthetic-size", "40",
+                 "--epochs", "1", "--no-include-top", "--out", str(tmp_path / "run"), "--quiet"])
+    assert code == 2
+    assert capsys.readouterr().err == ("error: --no-include-top: without its top the network has no classifier "
+                                       "to train; add --head gap or --head flatten\n")
+    assert not (tmp_path / "run").exists()
