@@ -97,8 +97,7 @@ def designs(draw) -> dict:
 def test_design_variables_equal_torch(d):
     """Any growth rate (odd ones make the transitions' ⌊C/2⌋ bite), stem, bn_size and block lengths."""
     blocks = dict(zip(("block1", "block2", "block3", "block4"), d["blocks"]))
-    config = dict(growth_rate=d["growth_rate"], init_features=d["init_features"], bn_size=d["bn_size"],
-                  classes=d["classes"], **blocks)
+    config = dict(k=d["growth_rate"], c0=d["init_features"], b=d["bn_size"], classes=d["classes"], **blocks)
     module = on_meta(reference.DenseNet, d["growth_rate"], d["blocks"], d["init_features"], d["bn_size"],
                      num_classes=d["classes"])
     assert engine("densenet121", h=d["h"], w=d["w"], **config) == measured(module, d["h"], d["w"])
@@ -115,8 +114,8 @@ def test_formula_keeps_the_growth_rate_symbolic_through_the_transitions():
     for growth_rate, init_features, bn_size, (h, w) in ((7, 15, 3, SIZES[0]), (13, 9, 2, SIZES[1])):
         module = on_meta(reference.DenseNet, growth_rate, (6, 12, 24, 16), init_features, bn_size)
         params, macs = measured(module, h, w)
-        values = {symbolic.symbol("h"): h, symbolic.symbol("w"): w, symbolic.symbol("growth_rate"): growth_rate,
-                  symbolic.symbol("init_features"): init_features, symbolic.symbol("bn_size"): bn_size}
+        values = {symbolic.symbol("h"): h, symbolic.symbol("w"): w, symbolic.symbol("k"): growth_rate,
+                  symbolic.symbol("c0"): init_features, symbolic.symbol("b"): bn_size}
         assert derivation.formulas["params"].xreplace(values) == params
         assert derivation.formulas["macs"].xreplace(values) == macs
 

@@ -113,7 +113,7 @@ def scaled_squeezenet(version: str, stem: int, squeeze: int, expand: int, classe
        st.integers(1, 20), st.integers(21, 70), st.integers(21, 70))
 def test_squeezenet_design_variables_equal_torch(version, stem, squeeze, expand, classes, h, w):
     name = f"squeezenet{version}"
-    config = dict(stem_channels=stem, squeeze=squeeze, expand=expand, classes=classes)
+    config = dict(c1=stem, s=squeeze, e=expand, classes=classes)
     module = on_meta(scaled_squeezenet, version, stem, squeeze, expand, classes)
     assert engine(name, h=h, w=w, **config) == measured(module, h, w)
     with torch.device("meta"):
@@ -142,7 +142,7 @@ def test_formulas_keep_the_channel_tables_symbolic():
     shuffle = symbolic.derive("shufflenet_v2_x0_5", {"classes": 1000, "in_channels": 3, "repeats2": 4,
                                                      "repeats3": 8, "repeats4": 4})
     for (h, w), (a, b, c) in zip(SIZES, ((40, 8, 24), (17, 23, 9))):
-        values = {s("h"): h, s("w"): w, s("stem_channels"): a, s("squeeze"): b, s("expand"): c}
+        values = {s("h"): h, s("w"): w, s("c1"): a, s("s"): b, s("e"): c}
         params, macs = measured(on_meta(scaled_squeezenet, "1_1", a, b, c, 1000), h, w)
         assert (squeeze.formulas["params"].xreplace(values), squeeze.formulas["macs"].xreplace(values)) == \
             (params, macs)

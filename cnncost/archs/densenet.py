@@ -10,13 +10,13 @@ layer; concatenating is associative, so the description writes each layer as one
 ``Concat(identity, layer)``: the same tensor, and neither form has any arithmetic.
 A transition is BN → ReLU → 1×1 conv to ⌊C/2⌋ channels → 2×2/2 average pool.
 
-Design variables: the growth rate, the stem's channel count (``init_features``) and the
-bottleneck factor ``bn_size`` are symbols in the closed forms (the transitions' ⌊C/2⌋ stays
-a floor where C can be odd); the four block lengths are structure (how many layers), so they
-are plain integers. Node names are torchvision's module paths; the functional ReLU, pool and
-flatten of ``DenseNet.forward`` get the names ``relu``, ``adaptive_avg_pool2d`` and ``flatten``.
-Dropout inside the dense layers (torchvision's ``drop_rate``, 0 for every published model) is
-not described: it is never built at the default, and at inference it is the identity.
+Design variables: the growth rate ``k``, the stem's channel count ``c0`` (torchvision's
+``num_init_features``) and the bottleneck factor ``b`` (``bn_size``) are symbols in the closed
+forms (a transition's ⌊C/2⌋ stays a floor where C can be odd); the four block lengths are
+structure (how many layers), so they are plain integers. Node names are torchvision's module
+paths; the functional ReLU, pool and flatten of ``DenseNet.forward`` are named ``relu``,
+``adaptive_avg_pool2d`` and ``flatten``. torchvision's ``drop_rate`` (dropout after each dense
+layer, called only when the rate is above 0) is 0 in every torchvision model, so there is none.
 
 torchvision's published checkpoints predate the ``norm1``/``conv1`` names and spell them
 ``norm.1``/``conv.1``; :func:`legacy_key` renames them, as torchvision's own loader does.
@@ -41,13 +41,14 @@ BN_SIZE = 4
 
 
 def params(growth_rate: int, blocks: tuple, init_features: int) -> tuple:
-    """The declarations of one DenseNet, with its configuration as the defaults."""
+    """The declarations of one DenseNet, with its configuration as the defaults (the symbols are the
+    paper's k for the growth rate; c0 for conv0's channels, b for the bottleneck factor)."""
     return input_size_params(224) + (
-        Param("growth_rate", growth_rate, "channels each dense layer adds", symbolic=True,
+        Param("k", growth_rate, "growth rate: channels each dense layer adds", symbolic=True,
               meaning="growth rate (channels each dense layer adds)"),
-        Param("init_features", init_features, "channels of the stem convolution", symbolic=True,
+        Param("c0", init_features, "channels of the stem convolution (conv0)", symbolic=True,
               meaning="channels of the stem convolution"),
-        Param("bn_size", BN_SIZE, "bottleneck factor: a dense layer's 1×1 conv has bn_size·growth_rate channels",
+        Param("b", BN_SIZE, "bottleneck factor: a dense layer's 1×1 conv has b·k channels (bn_size)",
               symbolic=True, meaning="bottleneck factor of the dense layers' 1×1 convolution"),
     ) + tuple(Param(f"block{i + 1}", count, f"dense layers in dense block {i + 1}")
               for i, count in enumerate(blocks)) + (
@@ -92,15 +93,16 @@ def features(growth_rate, blocks: tuple, init_features, bn_size) -> tuple:
     return tuple(nodes)
 
 
-def densenet(h, w, depth: int = 121, growth_rate=32, init_features=64, bn_size=BN_SIZE, block1=6, block2=12,
-             block3=24, block4=16, classes=1000, in_channels=3) -> L.Network:
-    """Build DenseNet-``depth`` (its registered defaults) for an in_channels×h×w input."""
+def densenet(h, w, depth: int = 121, k=32, c0=64, b=BN_SIZE, block1=6, block2=12, block3=24, block4=16,
+             classes=1000, in_channels=3) -> L.Network:
+    """Build DenseNet-``depth`` for an in_channels×h×w input: growth rate ``k``, ``c0`` stem channels,
+    bottleneck factor ``b`` (the registered defaults are torchvision's configuration)."""
     blocks = (block1, block2, block3, block4)
     # DenseNet.forward: F.relu, F.adaptive_avg_pool2d, torch.flatten, then the classifier.
     top = (L.Activation("relu", call="function"), L.AdaptiveAvgPool2d("adaptive_avg_pool2d", 1, call="function"),
            L.Flatten("flatten"), L.Linear("classifier", classes))
     return L.Network(f"densenet{depth}", (in_channels, h, w),
-                     features(growth_rate, blocks, init_features, bn_size) + top, top="adaptive_avg_pool2d")
+                     features(k, blocks, c0, b) + top, top="adaptive_avg_pool2d")
 
 
 # In torchvision's published DenseNet files a dense layer's modules are ``norm.1``, ``relu.1``,

@@ -7,11 +7,11 @@ dropout → 1×1 conv to the classes → ReLU → global average pool → flatte
 has no linear layer.
 
 The eight Fire modules follow the paper's metaparameters: module i (0 … 7) squeezes to
-``squeeze · (⌊i/2⌋ + 1)`` channels and expands to ``expand · (⌊i/2⌋ + 1)`` channels in each
-branch (16 and 64 in both versions: 16, 16, 32, 32, 48, 48, 64, 64 and 64 … 256). The
-design variables ``squeeze``, ``expand`` and the stem's ``stem_channels`` are symbols in the
-closed forms. Version 1.1 has a 3×3 stem of 64 channels instead of 7×7 of 96, and pools
-earlier (after Fire modules 2 and 4 rather than 3 and 7), which cuts its MACs by 2.4×.
+``s · (⌊i/2⌋ + 1)`` channels and expands to ``e · (⌊i/2⌋ + 1)`` channels in each branch
+(s = 16 and e = 64 in both versions: squeezes 16, 16, 32, 32, 48, 48, 64, 64). The design
+variables ``s``, ``e`` and the stem's channels ``c1`` (the paper's conv1) are symbols in
+the closed forms. Version 1.1 has a 3×3 stem of 64 channels instead of 7×7 of 96, and pools
+earlier (after Fire modules 2 and 4 rather than 3 and 7), which cuts its MACs by 2.3×.
 
 Node names are torchvision's module paths (``features.3.expand3x3``, ``classifier.1``);
 each Fire module's concatenation is named ``cat`` inside it, and the final
@@ -38,12 +38,11 @@ FIRES = 8
 def params(stem_channels: int) -> tuple:
     """The declarations of one SqueezeNet version, with its stem width as the default."""
     return input_size_params(224) + (
-        Param("stem_channels", stem_channels, "channels of the stem convolution", symbolic=True,
+        Param("c1", stem_channels, "channels of the stem convolution (conv1)", symbolic=True,
               meaning="channels of the stem convolution"),
-        Param("squeeze", SQUEEZE, "squeeze channels of the first Fire module (module i has squeeze·(⌊i/2⌋ + 1))",
+        Param("s", SQUEEZE, "squeeze channels of the first Fire module (Fire module i: s·(⌊i/2⌋ + 1))",
               symbolic=True, meaning="squeeze channels of the first Fire module"),
-        Param("expand", EXPAND, "channels of each expand branch of the first Fire module "
-              "(module i: expand·(⌊i/2⌋ + 1))",
+        Param("e", EXPAND, "channels of each expand branch of the first Fire module (Fire module i: e·(⌊i/2⌋ + 1))",
               symbolic=True, meaning="channels of each expand branch of the first Fire module"),
         Param("classes", 1000, "output classes", meaning="output classes"),
         Param("in_channels", 3, "input channels"),
@@ -74,13 +73,12 @@ def features(version: str, stem_channels, squeeze, expand) -> tuple:
     return tuple(nodes)
 
 
-def squeezenet(h, w, version: str = "1_0", stem_channels=96, squeeze=SQUEEZE, expand=EXPAND, classes=1000,
-               in_channels=3) -> L.Network:
+def squeezenet(h, w, version: str = "1_0", c1=96, s=SQUEEZE, e=EXPAND, classes=1000, in_channels=3) -> L.Network:
     """Build SqueezeNet ``version`` ("1_0" or "1_1") for an in_channels×h×w input."""
     top = (L.Dropout("classifier.0", 0.5), L.Conv2d("classifier.1", classes, 1), L.Activation("classifier.2"),
            L.AdaptiveAvgPool2d("classifier.3", (1, 1)), L.Flatten("flatten"))
     return L.Network(f"squeezenet{version}", (in_channels, h, w),
-                     features(version, stem_channels, squeeze, expand) + top, top="classifier.0")
+                     features(version, c1, s, e) + top, top="classifier.0")
 
 
 def _register_squeezenets() -> None:
