@@ -49,7 +49,8 @@ def test_engine_matches_torch_module(name):
 def test_state_dict_matches_torchvision(name):
     spec = archs.get(name)
     reference = manifest()[spec.torchvision]
-    module = zoo.build(name)  # default hyperparameters: torchvision's model
+    with torch.device("meta"):  # shapes only: no 10⁸ weights initialised
+        module = zoo.build(name)  # default hyperparameters: torchvision's model
     got = {k: list(v.shape) for k, v in module.state_dict().items()}
     assert got == reference["state_dict"]
     assert cnncost.count(name).total("params") == reference["num_params"]

@@ -8,13 +8,18 @@ from pathlib import Path
 
 from cnncost import archs, engine
 
-MANIFEST = Path(__file__).parent / "data" / "torchvision_state_dicts.json"
+DATA = Path(__file__).parent / "data"
+MANIFEST = DATA / "torchvision_state_dicts.json"  # the classic 18, googlenet_aux among them
+CNN_MANIFEST = DATA / "torchvision_cnn_manifest.json"  # every torchvision classification CNN
 
 
 @lru_cache(maxsize=None)
 def manifest() -> dict:
-    """torchvision's state_dict keys and shapes per model (copied from shared/reference)."""
-    return json.loads(MANIFEST.read_text())
+    """torchvision's state_dict keys and shapes per model, with ``num_params`` (both files copied
+    from shared/reference; every model of the full manifest, plus googlenet_aux from the first)."""
+    models = {name: {**entry, "num_params": entry["num_params_published"]}
+              for name, entry in json.loads(CNN_MANIFEST.read_text()).items()}
+    return {**models, **json.loads(MANIFEST.read_text())}
 
 
 def config(name: str, **overrides) -> dict:
