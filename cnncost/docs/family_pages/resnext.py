@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..families import Family, Variant
+from ..families import Family
 
 # torchvision's networks: name, groups, width_per_group (its factories' arguments).
 TORCHVISION = (("resnext50_32x4d", 32, 4), ("resnext101_32x8d", 32, 8), ("resnext101_64x4d", 64, 4),
@@ -25,8 +25,6 @@ FAMILIES = (
         ("resnext50_32x4d",),
         summary=tuple(name for name, _, _ in TORCHVISION),
         costs_by="block",
-        variants=tuple(Variant(f"`--groups {g} --width-per-group {d}`: torchvision's {name}", name,
-                          {"groups": g, "width_per_group": d}) for name, g, d in TORCHVISION),
         notes=(
             "Every network of this page takes both options, so one formula per depth covers all five "
             "(*Every variant* lists the same forms for the same depth): they differ only in their "
