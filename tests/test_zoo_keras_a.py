@@ -157,10 +157,11 @@ def test_engine_matches_torch_module(name):
         assert table.total("macs") == _torch_macs(module, table.network.input_shape)
 
 
-@pytest.mark.parametrize("name", ("keras_mobilenet", "keras_mobilenet_v2"))
-def test_width_multiplier_matches_torch_module(name):
-    """alpha as Keras rounds it (int(c · alpha); MobileNetV2's _make_divisible), engine vs module."""
-    cfg = {"h": 33, "w": 40, "alpha": 0.35, "classes": 7}
+@pytest.mark.parametrize("name, extra", (("keras_mobilenet", {"depth_multiplier": 2}), ("keras_mobilenet_v2", {})))
+def test_width_multiplier_matches_torch_module(name, extra):
+    """alpha as Keras rounds it (int(c · alpha); MobileNetV2's _make_divisible) and MobileNet's
+    depth multiplier, engine vs module."""
+    cfg = {"h": 33, "w": 40, "alpha": 0.35, "classes": 7, **extra}
     table = cnncost.count(name, **cfg)
     module = _module(name, **cfg)
     assert table.total("params") == sum(p.numel() for p in module.parameters())
