@@ -127,22 +127,24 @@ WIDTH_SPAN = (0.1, 4.0)  # allowed width multipliers: B7 is 2.0; below 0.1 every
 DEPTH_SPAN = (0.1, 4.0)  # allowed depth multipliers: B7 is 3.1; any positive value keeps ≥ 1 block per stage
 
 
-def _common(dropout: float) -> tuple:
-    return (
-        Param("dropout", dropout, "dropout rate before the classifier (costs nothing)"),
-        Param("classes", 1000, "output classes", meaning="output classes"),
-        Param("in_channels", 3, "input channels"),
-    )
+CLASSES_AND_CHANNELS = (
+    Param("classes", 1000, "output classes", meaning="output classes"),
+    Param("in_channels", 3, "input channels"),
+)
+
+
+def _dropout(rate: float) -> tuple:
+    return (Param("dropout", rate, "dropout rate before the classifier (costs nothing)"),)
 
 
 def b_params(variant: BVariant) -> tuple:
-    """The declarations of one B network: input size, the two multipliers, dropout, classes, channels."""
-    return input_size_params(variant.crop) + (
+    """The declarations of one B network: input size, classes, channels, the two multipliers, dropout."""
+    return input_size_params(variant.crop) + CLASSES_AND_CHANNELS + (
         Param("width_mult", variant.width_mult, "width multiplier: channels make_divisible(c · width_mult, 8)",
               span=WIDTH_SPAN),
         Param("depth_mult", variant.depth_mult, "depth multiplier: blocks per stage ⌈n · depth_mult⌉",
               span=DEPTH_SPAN),
-    ) + _common(variant.dropout)
+    ) + _dropout(variant.dropout)
 
 
 def scaled(stages: tuple, width_mult: float, depth_mult: float) -> tuple:
@@ -219,6 +221,13 @@ def features(stages: tuple, last_channels: int, eps: float) -> tuple:
     return tuple(nodes)
 
 
+def size_names(layers: tuple) -> dict:
+    """H1, W1 … for the stride-2 convs in order (stem, then each striding stage's first block);
+    the squeeze-excitation pools' 1×1 outputs are numbers, not names."""
+    strided = [leaf.name for leaf in L.leaves(layers) if isinstance(leaf, L.Conv2d) and leaf.stride == 2]
+    return {name: (f"H{i}", f"W{i}") for i, name in enumerate(strided, 1)}
+
+
 def head(dropout: float, classes) -> tuple:
     """Global average pool → flatten → dropout → fully connected."""
     return (L.AdaptiveAvgPool2d("avgpool", 1), L.Flatten("flatten"), L.Dropout("classifier.0", dropout),
@@ -230,13 +239,13 @@ def efficientnet_b(h, w, name: str, width_mult: float, depth_mult: float, dropou
     """An EfficientNet of the B family: B0's table scaled by ``width_mult`` and ``depth_mult``."""
     stages = scaled(B_STAGES, width_mult, depth_mult)
     layers = features(stages, 4 * stages[-1].out_channels, B_VARIANTS[name].eps) + head(dropout, classes)
-    return L.Network(name, (in_channels, h, w), layers, top="avgpool")
+    return L.Network(name, (in_channels, h, w), layers, size_names(layers), top="avgpool")
 
 
 def efficientnet_v2(h, w, name: str, dropout: float, classes=1000, in_channels=3) -> L.Network:
     """An EfficientNetV2 (S, M or L) from its own table (torchvision scales none of them)."""
     layers = features(V2_VARIANTS[name].stages, V2_LAST_CHANNELS, V2_EPS) + head(dropout, classes)
-    return L.Network(name, (in_channels, h, w), layers, top="avgpool")
+    return L.Network(name, (in_channels, h, w), layers, size_names(layers), top="avgpool")
 
 
 def _register_all() -> None:
@@ -248,7 +257,7 @@ def _register_all() -> None:
                  "Tan & Le 2019, \"EfficientNet: Rethinking Model Scaling for CNNs\" (torchvision)",
                  torchvision=name)(partial(efficientnet_b, name=name))
     for name, variant in V2_VARIANTS.items():
-        register(name, input_size_params(variant.crop) + _common(variant.dropout),
+        register(name, input_size_params(variant.crop) + CLASSES_AND_CHANNELS + _dropout(variant.dropout),
                  f"EfficientNetV2-{name[-1].upper()}: FusedMBConv then MBConv stages, 1×1 conv 1280, avg-pool, fc",
                  "Tan & Le 2021, \"EfficientNetV2: Smaller Models and Faster Training\" (torchvision)",
                  torchvision=name)(partial(efficientnet_v2, name=name))
