@@ -115,12 +115,17 @@ def size_names() -> dict:
     return names
 
 
+def width_label(width: str) -> str:
+    """A width's name as the paper writes it: x1_5 -> ×1.5."""
+    return width.replace("_", ".").replace("x", "×")
+
+
 def _register_shufflenets() -> None:
     """Register the four widths: one builder, the channel tables differ."""
     for width, channels in WIDTHS.items():
         name = f"shufflenet_v2_{width}"
         register(name, params(channels),
-                 f"ShuffleNet V2 {width.replace('_', '.')}: conv {channels[0]} → stages of {REPEATS} units "
+                 f"ShuffleNet V2 {width_label(width)}: conv {channels[0]} → stages of {REPEATS} units "
                  f"({', '.join(map(str, channels[1:4]))} channels) → 1×1 conv {channels[4]} → mean → fc",
                  "Ma et al. 2018, \"ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design\" "
                  "(arXiv:1807.11164); torchvision.models." + name,

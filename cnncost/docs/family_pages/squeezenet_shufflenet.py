@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..families import Family
+from ...archs.shufflenet import WIDTHS, width_label
+from ..families import Family, Variant
 
 FAMILIES = (
     Family(
@@ -25,6 +26,13 @@ FAMILIES = (
         ("squeezenet1_0", "squeezenet1_1", "shufflenet_v2_x1_0"),
         summary=("shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"),
         costs_by="block",
+        # Each published width at its own channel table: closed forms in H and W alone.
+        variants=tuple(
+            Variant(f"ShuffleNet V2 {width_label(width)}: c1 = {c1}, b2 = {c2 // 2}, b3 = {c3 // 2}, "
+                    f"b4 = {c4 // 2}, c5 = {c5}", f"shufflenet_v2_{width}",
+                    {"c1": c1, "b2": c2 // 2, "b3": c3 // 2, "b4": c4 // 2, "c5": c5})
+            for width, (c1, c2, c3, c4, c5) in WIDTHS.items()
+        ),
         notes=(
             "A depthwise 3×3 convolution of C channels costs 9 MACs per output value, not 9·C: its groups "
             "equal its channels. In a splitting ShuffleNet unit only half the channels are convolved, so "
