@@ -30,12 +30,13 @@ from .registry import Param
 KERAS_BN_EPS = 1e-3  # keras.layers.BatchNormalization's default epsilon
 
 
-def keras_params(include_top_help: str = "the classifier top (global pool and dense layer)") -> tuple:
-    """``classes``, ``in_channels`` and ``include_top``, declared as every Keras flavour takes them."""
+def keras_params() -> tuple:
+    """``classes`` and ``in_channels``, as every Keras flavour takes them. ``include_top`` (Keras' own
+    option: false ends at the last feature map, ``pooling=None``) is the registry's, given to every image
+    network (cnncost.heads), and takes off everything from ``Network.top`` ("avg_pool") on."""
     return (
         Param("classes", 1000, "output classes", meaning="output classes"),
         Param("in_channels", 3, "input channels"),
-        Param("include_top", True, include_top_help),
     )
 
 

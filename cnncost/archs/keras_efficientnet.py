@@ -123,7 +123,7 @@ def size_names() -> dict:
     return names
 
 
-def keras_efficientnet(h, w, variant: str = "b0", classes=1000, in_channels=3, include_top=True,
+def keras_efficientnet(h, w, variant: str = "b0", classes=1000, in_channels=3,
                        width_coefficient=1.0, depth_coefficient=1.0) -> L.Network:
     """Build keras.applications.EfficientNet``variant`` for an in_channels×h×w input."""
     width, depth = width_coefficient, depth_coefficient
@@ -131,10 +131,10 @@ def keras_efficientnet(h, w, variant: str = "b0", classes=1000, in_channels=3, i
             batch_norm("stem_bn"), L.Activation("stem_activation", "silu"))
     head = (L.Conv2d("top_conv", make_divisible(1280 * width, DEPTH_DIVISOR), 1, bias=False), batch_norm("top_bn"),
             L.Activation("top_activation", "silu"))
-    top = classifier_top(classes, VARIANTS[variant][3]) if include_top else ()
+    top = classifier_top(classes, VARIANTS[variant][3])
     return L.Network(f"keras_efficientnet_{variant}", (in_channels, h, w),
                      preprocessing(in_channels) + stem + blocks(width, depth) + head + top, size_names(),
-                     top="avg_pool" if include_top else None)
+                     top="avg_pool")
 
 
 def _register() -> None:

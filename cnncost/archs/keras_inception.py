@@ -111,7 +111,7 @@ def v3_block_e(b: Builder, i: int) -> L.Concat:
 @register("keras_inception_v3", PARAMS,
           "Keras InceptionV3: conv2d_bn stem → mixed0-10 → avg-pool → dense (BatchNorm without gamma, no aux head)",
           "Szegedy et al. 2015 (arXiv:1512.00567); keras.applications.InceptionV3")
-def keras_inception_v3(h, w, classes=1000, in_channels=3, include_top=True) -> L.Network:
+def keras_inception_v3(h, w, classes=1000, in_channels=3) -> L.Network:
     """Build keras.applications.InceptionV3 for an in_channels×h×w input."""
     b = Builder()
     nodes = stem(b)
@@ -120,9 +120,8 @@ def keras_inception_v3(h, w, classes=1000, in_channels=3, include_top=True) -> L
     nodes += [v3_block_c(b, f"mixed{4 + i}", c7) for i, c7 in enumerate((128, 160, 160, 192))]
     nodes.append(v3_reduction_b(b))
     nodes += [v3_block_e(b, i) for i in range(2)]
-    top = classifier_top(classes) if include_top else ()
-    return L.Network("keras_inception_v3", (in_channels, h, w), tuple(nodes) + top,
-                     top="avg_pool" if include_top else None)
+    top = classifier_top(classes)
+    return L.Network("keras_inception_v3", (in_channels, h, w), tuple(nodes) + top, top="avg_pool")
 
 
 # --- InceptionResNetV2 -------------------------------------------------------------------------------
@@ -181,7 +180,7 @@ def irv2_reduction_b(b: Builder) -> L.Concat:
           "Keras InceptionResNetV2: stem → mixed_5b → 10×block35 → mixed_6a → 20×block17 → mixed_7a → "
           "10×block8 → conv_7b → avg-pool → dense",
           "Szegedy et al. 2016 (arXiv:1602.07261); keras.applications.InceptionResNetV2")
-def keras_inception_resnet_v2(h, w, classes=1000, in_channels=3, include_top=True) -> L.Network:
+def keras_inception_resnet_v2(h, w, classes=1000, in_channels=3) -> L.Network:
     """Build keras.applications.InceptionResNetV2 for an in_channels×h×w input."""
     b = ResNetBuilder()
     nodes = stem(b) + [irv2_mixed_5b(b)]
@@ -192,7 +191,6 @@ def keras_inception_resnet_v2(h, w, classes=1000, in_channels=3, include_top=Tru
     nodes += [irv2_block(b, "block8", i, 0.2) for i in range(1, 10)]
     nodes.append(irv2_block(b, "block8", 10, 1.0, activation=False))
     nodes += b.conv_bn(1536, 1, name="conv_7b")
-    top = classifier_top(classes) if include_top else ()
-    return L.Network("keras_inception_resnet_v2", (in_channels, h, w), tuple(nodes) + top,
-                     top="avg_pool" if include_top else None)
+    top = classifier_top(classes)
+    return L.Network("keras_inception_resnet_v2", (in_channels, h, w), tuple(nodes) + top, top="avg_pool")
 

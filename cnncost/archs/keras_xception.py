@@ -59,7 +59,7 @@ def middle_block(names: KerasNames, i: int) -> L.Residual:
           "avg-pool → dense",
           "Chollet 2017, \"Xception: Deep Learning with Depthwise Separable Convolutions\" (arXiv:1610.02357); "
           "keras.applications.Xception")
-def keras_xception(h, w, classes=1000, in_channels=3, include_top=True) -> L.Network:
+def keras_xception(h, w, classes=1000, in_channels=3) -> L.Network:
     """Build keras.applications.Xception for an in_channels×h×w input."""
     names = KerasNames()
     nodes = [L.Conv2d("block1_conv1", 32, 3, 2, bias=False), batch_norm("block1_conv1_bn"), relu("block1_conv1_act"),
@@ -72,6 +72,5 @@ def keras_xception(h, w, classes=1000, in_channels=3, include_top=True) -> L.Net
     nodes.append(pooled_block(names, "block13", 728, 728, 1024, first_relu=True))
     nodes += [*sep_bn("block14", 1, 1024, 1536), relu("block14_sepconv1_act"),
               *sep_bn("block14", 2, 1536, 2048), relu("block14_sepconv2_act")]
-    top = classifier_top(classes) if include_top else ()
-    return L.Network("keras_xception", (in_channels, h, w), tuple(nodes) + top,
-                     top="avg_pool" if include_top else None)
+    top = classifier_top(classes)
+    return L.Network("keras_xception", (in_channels, h, w), tuple(nodes) + top, top="avg_pool")
