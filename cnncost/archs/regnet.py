@@ -185,9 +185,10 @@ def block(name: str, in_width: int, stage: Stage, stride: int, bottleneck_multip
     return L.Residual(name, f, (), after)
 
 
-def trunk(stage_list: tuple, stem_width: int, bottleneck_multiplier: float, se_ratio: float) -> L.Sequential:
+def trunk(stage_list: tuple, stem_width: int, bottleneck_multiplier: float, se_ratio: float) -> tuple:
     """trunk_output.block1 … blockN, the blocks of stage i named ``block{i}-{j}``; each stage's
-    first block takes the previous stage's width and strides by 2."""
+    first block takes the previous stage's width and strides by 2. The stages are top-level nodes
+    (torchvision's trunk_output holds no state of its own), so a per-block cost table is per stage."""
     nodes, width = [], stem_width
     for i, stage in enumerate(stage_list, 1):
         prefix = f"trunk_output.block{i}"
@@ -197,7 +198,7 @@ def trunk(stage_list: tuple, stem_width: int, bottleneck_multiplier: float, se_r
                                 se_ratio))
             width = stage.width
         nodes.append(L.Sequential(prefix, tuple(blocks)))
-    return L.Sequential("trunk_output", tuple(nodes))
+    return tuple(nodes)
 
 
 def size_names(count: int) -> dict:
@@ -222,9 +223,8 @@ def regnet(h, w, name: str, depth: int, w_0: int, w_a: float, w_m: float, group_
     if bottleneck_multiplier <= 0:
         raise ParameterError("bottleneck_multiplier", f"{bottleneck_multiplier:g} must be positive")
     stage_list = stages(Generator(depth, w_0, w_a, w_m, group_width), bottleneck_multiplier)
-    layers = (conv_bn("stem", stem_width, 3, 2),
-              trunk(stage_list, stem_width, bottleneck_multiplier, se_ratio),
-              L.AdaptiveAvgPool2d("avgpool", (1, 1)), L.Flatten("flatten"), L.Linear("fc", classes))
+    layers = ((conv_bn("stem", stem_width, 3, 2),) + trunk(stage_list, stem_width, bottleneck_multiplier, se_ratio)
+              + (L.AdaptiveAvgPool2d("avgpool", (1, 1)), L.Flatten("flatten"), L.Linear("fc", classes)))
     return L.Network(name, (in_channels, h, w), layers, size_names(len(stage_list)), top="avgpool")
 
 
