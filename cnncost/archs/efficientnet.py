@@ -3,8 +3,9 @@
 A stem (3×3/2 conv → BN → SiLU), stages of MBConv blocks (1×1 expansion, depthwise k×k
 conv, squeeze-excitation, linear 1×1 projection) — V2 starts with FusedMBConv stages, whose
 expansion and depthwise convs are one k×k conv — then a 1×1 conv, global average pool,
-dropout and a fully connected layer. Every conv is bias-free and followed by BatchNorm;
-the activations are SiLU. A block adds its input back only when it keeps the shape.
+dropout and a fully connected layer. Every conv outside the squeeze-excitations is bias-free
+and followed by BatchNorm; the activations are SiLU (the gate's is a sigmoid). A block adds
+its input back only when it keeps the shape.
 
 B0–B7 are one table scaled by two multipliers (Tan & Le 2019, compound scaling): channel
 counts are ``make_divisible(c · width_mult, 8)`` and block counts ``⌈n · depth_mult⌉``, in
