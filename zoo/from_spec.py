@@ -22,7 +22,6 @@ from cnncost import engine
 from cnncost import layers as L
 from cnncost.kinds import kind_for
 from cnncost.kinds.arithmetic import apply
-from cnncost.walk import Fold, fold
 from cnncost.kinds.elementwise import FUNCTIONS
 
 from .fx_ops import resolve
@@ -32,7 +31,37 @@ ACTIVATIONS = {function: resolve(spec.module) for function, spec in FUNCTIONS.it
 
 
 class Container(nn.Module):
-    """A namespace for submodules (the path segments between the root and a layer)."""
+    """The module at a path segment between the root and its layers (``layer1``, ``layer1.0``,
+    ``features``): it runs the layers under it, so the usual surgery works — ``model.layer1(x)``,
+    ``nn.Sequential(*list(model.children())[:-2])``, ``model.layer4[-1]``, replacing ``model.fc``.
+
+    Its plan is set by the parent that found its layers as one contiguous run of the description;
+    a path whose layers are spread over several places (a residual's body and shortcut alike) has
+    no forward of its own and says so.
+    """
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+        self.__dict__["_plan"] = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The layers under this path, in the description's order."""
+        if self._plan is None:
+            raise RuntimeError(f"{self.path}: its layers are not one contiguous run of the network "
+                               "(they lie in several branches), so it cannot be called on its own")
+        return _run(self, self._plan, x)
+
+    def __getitem__(self, index):
+        """Children by position, as nn.Sequential (``model.layer4[-1]``, ``model.features[:7]`` as a list)."""
+        items = list(self._modules.values())
+        return items[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
 
 
 class Call(nn.Module):
@@ -83,7 +112,8 @@ def _original_function(name: str):
 
 
 class SpecModule(nn.Module):
-    """A network whose forward pass follows its cnncost description."""
+    """A network whose forward pass follows its cnncost description, through a module tree in
+    which every container runs the layers under it (see ``Container``)."""
 
     def __init__(self, network: L.Network):
         super().__init__()
@@ -92,40 +122,125 @@ class SpecModule(nn.Module):
         self.input_shape = tuple(network.input_shape)
         self._nodes = network.layers  # plain data, not registered
         nodes = {leaf.name: leaf for leaf in L.leaves(network.layers)}
-        leaves = {row.name: _register(self, row.name, _leaf(nodes[row.name], row.input_shape))
-                  for row in table.layers}
-        self.__dict__["_leaves"] = leaves  # name -> module, without registering twice
+        for row in table.layers:
+            _register(self, row.name, _leaf(nodes[row.name], row.input_shape))
+        self.__dict__["_leaf_names"] = tuple(row.name for row in table.layers)
+        self.__dict__["_plan"] = _Planner(self, nodes).plan(self, "", network.layers)
+
+    @property
+    def _leaves(self) -> dict:
+        """Leaf name -> the module now at that path (a replaced ``model.fc`` included)."""
+        return {name: self.get_submodule(name) for name in self._leaf_names}
 
     def forward(self, x: torch.Tensor):
         """Logits; in training mode with auxiliary heads, (logits, deepest aux, ..., first aux)."""
-        tensors = _Tensors(self._leaves, self.training)
-        out = fold(self._nodes, x, tensors)
+        _AUX.append([])
+        try:
+            out = _run(self, self._plan, x)
+        finally:
+            aux = _AUX.pop()
         # As torchvision's GoogLeNet: the deepest auxiliary head first.
-        return (out, *reversed(tensors.aux)) if tensors.aux else out
+        return (out, *reversed(aux)) if aux and self.training else out
 
 
-class _Tensors(Fold):
-    """A forward pass: tensors folded through the description's tree and the registered leaves."""
+# The auxiliary outputs of the forward passes under way, innermost last: an auxiliary head deep in
+# the tree hands its output to the root's forward, which returns it beside the logits.
+_AUX: list = []
 
-    def __init__(self, leaves: dict, training: bool):
-        self.leaves, self.training, self.aux = leaves, training, []
 
-    def leaf(self, node, x: torch.Tensor) -> torch.Tensor:
-        """The leaf's module applied."""
-        return self.leaves[node.name](x)
+class _Planner:
+    """Turns a description's node sequences into plans: steps over a module's children."""
 
-    def merge(self, node: L.Residual, body: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
-        """The residual's op, in the form the description recorded (ptflops counts torch.add, not +)."""
-        return apply(node.op, node.call, body, shortcut)
+    def __init__(self, root: nn.Module, nodes: dict):
+        self.root = root
+        self.under: dict = {}  # path -> names of every leaf at or below it
+        for name in nodes:
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):
+                self.under.setdefault(".".join(parts[:i]), set()).add(name)
 
-    def concat(self, node: L.Concat, branches: list) -> torch.Tensor:
-        """Channels concatenated."""
-        return torch.cat(branches, dim=1)
+    def plan(self, owner: nn.Module, path: str, nodes: tuple) -> tuple:
+        """The steps that run ``nodes`` (all at or below ``path``) from ``owner``, the module at ``path``."""
+        steps, i = [], 0
+        while i < len(nodes):
+            node = nodes[i]
+            child = self._child(path, node)
+            if child is not None and type(node) is not L.Auxiliary:
+                j, covered = i, set()
+                while j < len(nodes) and self._child(path, nodes[j]) == child and type(nodes[j]) is not L.Auxiliary:
+                    covered |= _leaf_names(nodes[j])
+                    j += 1
+                full = _join(path, child)
+                if covered == self.under.get(full, set()):  # the child's whole content, in one run
+                    module = owner.get_submodule(child)
+                    if isinstance(module, Container):
+                        module.__dict__["_plan"] = self.plan(module, full, nodes[i:j])
+                    steps.append(("child", child))
+                    i = j
+                    continue
+            steps.append(self._inline(owner, path, node))
+            i += 1
+        return tuple(steps)
 
-    def auxiliary(self, node: L.Auxiliary, x: torch.Tensor) -> None:
-        """A training-only head: run (and its output returned beside the logits) in training mode only."""
-        if self.training:
-            self.aux.append(fold(node.nodes, x, self))
+    def _child(self, path: str, node) -> str | None:
+        """The child segment of ``path`` that holds every leaf of ``node``, or None."""
+        names = _leaf_names(node)
+        if not names:
+            return None
+        segments = {_segment(path, name) for name in names}
+        return segments.pop() if len(segments) == 1 and None not in segments else None
+
+    def _inline(self, owner: nn.Module, path: str, node) -> tuple:
+        """A step that runs ``node`` from ``owner`` itself: its structure, its leaves by path."""
+        kind = type(node)
+        if kind is L.Sequential:
+            return ("seq", self.plan(owner, path, node.children))
+        if kind is L.Residual:
+            return ("merge", node, self.plan(owner, path, node.body), self.plan(owner, path, node.shortcut),
+                    self.plan(owner, path, node.after))
+        if kind is L.Concat:
+            return ("concat", node, tuple(self.plan(owner, path, branch) for branch in node.branches))
+        if kind is L.Auxiliary:
+            return ("aux", self.plan(owner, path, node.nodes))
+        return ("leaf", node.name[len(path) + 1:] if path else node.name)
+
+
+def _leaf_names(node) -> set:
+    return {leaf.name for leaf in L.leaves((node,))}
+
+
+def _segment(path: str, name: str) -> str | None:
+    """The first segment of ``name`` below ``path`` (None when ``name`` is not below it)."""
+    if path and not name.startswith(path + "."):
+        return None
+    return name[len(path) + 1:].split(".")[0] if path else name.split(".")[0]
+
+
+def _join(path: str, segment: str) -> str:
+    return f"{path}.{segment}" if path else segment
+
+
+def _run(owner: nn.Module, plan: tuple, x: torch.Tensor) -> torch.Tensor:
+    """Run a plan's steps from ``owner``; children are looked up at each call, so a replaced one is used."""
+    for step in plan:
+        kind = step[0]
+        if kind == "child":
+            x = getattr(owner, step[1])(x)
+        elif kind == "leaf":
+            x = owner.get_submodule(step[1])(x)
+        elif kind == "seq":
+            x = _run(owner, step[1], x)
+        elif kind == "merge":
+            node, body, shortcut, after = step[1:]
+            # The residual's op, in the form the description recorded (ptflops counts torch.add, not +).
+            x = _run(owner, after, apply(node.op, node.call, _run(owner, body, x), _run(owner, shortcut, x)))
+        elif kind == "concat":
+            x = torch.cat([_run(owner, branch, x) for branch in step[2]], dim=1)
+        elif kind == "aux" and owner.training:  # a training-only head: its output goes beside the logits
+            out = _run(owner, step[1], x)
+            if _AUX:
+                _AUX[-1].append(out)
+    return x
 
 
 def to_module(network: L.Network) -> SpecModule:
@@ -137,9 +252,9 @@ def _register(root: nn.Module, path: str, module: nn.Module) -> nn.Module:
     """Attach ``module`` at dotted ``path`` under ``root``, creating containers on the way."""
     *parents, last = path.split(".")
     owner = root
-    for part in parents:
+    for i, part in enumerate(parents):
         if not hasattr(owner, part):
-            owner.add_module(part, Container())
+            owner.add_module(part, Container(".".join(parents[:i + 1])))
         owner = getattr(owner, part)
     if hasattr(owner, last) and isinstance(getattr(owner, last), nn.Module):
         raise ValueError(f"{path}: two layers share this module path")
