@@ -61,6 +61,24 @@ def stem(b: Builder) -> list:
             *b.conv_bn(80, 1, padding="valid"), *b.conv_bn(192, 3, padding="valid"), b.max_pool()]
 
 
+def size_names(nodes: list, reductions: tuple) -> dict:
+    """Names of every size change, as torchvision's inception_v3 names them: H1-H3 after the stem's
+    "valid" convs, P1, P2 after its max-pools, P3 and P4 shared by all branches of the two grid
+    reductions (each branch ends at the same size). Unlisted changes would be numbered H1, H2, … and clash."""
+    names, convs, pools = {}, iter(("H1", "H2", "H3")), iter(("P1", "P2"))
+    for node in nodes[:nodes.index(next(n for n in nodes if isinstance(n, L.Concat)))]:  # the stem
+        if isinstance(node, L.MaxPool2d):
+            p = next(pools)
+            names[node.name] = (p, p.replace("P", "Q"))
+        elif isinstance(node, L.Conv2d) and node.padding == 0 and node.kernel_size != (1, 1):
+            h = next(convs)
+            names[node.name] = (h, h.replace("H", "W"))
+    for k, reduction in enumerate(n for n in nodes if getattr(n, "name", "") in reductions):
+        strided = [leaf.name for leaf in L.leaves((reduction,)) if getattr(leaf, "stride", 1) == 2]
+        names.update(dict.fromkeys(strided, (f"P{k + 3}", f"Q{k + 3}")))
+    return names
+
+
 # --- InceptionV3 -------------------------------------------------------------------------------------
 
 def v3_block_a(b: Builder, name: str, pool_features: int) -> L.Concat:
@@ -121,7 +139,8 @@ def keras_inception_v3(h, w, classes=1000, in_channels=3) -> L.Network:
     nodes.append(v3_reduction_b(b))
     nodes += [v3_block_e(b, i) for i in range(2)]
     top = classifier_top(classes)
-    return L.Network("keras_inception_v3", (in_channels, h, w), tuple(nodes) + top, top="avg_pool")
+    return L.Network("keras_inception_v3", (in_channels, h, w), tuple(nodes) + top,
+                     size_names(nodes, ("mixed3", "mixed8")), top="avg_pool")
 
 
 # --- InceptionResNetV2 -------------------------------------------------------------------------------
@@ -192,5 +211,6 @@ def keras_inception_resnet_v2(h, w, classes=1000, in_channels=3) -> L.Network:
     nodes.append(irv2_block(b, "block8", 10, 1.0, activation=False))
     nodes += b.conv_bn(1536, 1, name="conv_7b")
     top = classifier_top(classes)
-    return L.Network("keras_inception_resnet_v2", (in_channels, h, w), tuple(nodes) + top, top="avg_pool")
+    return L.Network("keras_inception_resnet_v2", (in_channels, h, w), tuple(nodes) + top,
+                     size_names(nodes, ("mixed_6a", "mixed_7a")), top="avg_pool")
 
