@@ -171,10 +171,13 @@ class _Planner:
                     covered |= _leaf_names(nodes[j])
                     j += 1
                 full = _join(path, child)
-                if covered == self.under.get(full, set()):  # the child's whole content, in one run
-                    module = owner.get_submodule(child)
-                    if isinstance(module, Container):
-                        module.__dict__["_plan"] = self.plan(module, full, nodes[i:j])
+                module = owner.get_submodule(child)
+                # The child's whole content in one run; a layer's own module stands only for that
+                # layer, never for a composite around it (a residual whose body is one pool).
+                whole = covered == self.under.get(full, set())
+                if whole and isinstance(module, Container):
+                    module.__dict__["_plan"] = self.plan(module, full, nodes[i:j])
+                if whole and (isinstance(module, Container) or (j == i + 1 and node.name == full)):
                     steps.append(("child", child))
                     i = j
                     continue
