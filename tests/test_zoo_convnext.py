@@ -64,15 +64,10 @@ def numel(module: torch.nn.Module) -> int:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_state_dict_is_torchvisions_with_the_layer_scale_renamed(name):
+def test_state_dict_is_torchvisions(name):
     module = on_meta(lambda: zoo.build(name))
     got = {k: list(v.shape) for k, v in module.state_dict().items()}
-    published = manifest()[name]["state_dict"]
-    rename = archs.get(name).legacy_key
-    assert got == {rename(k): shape for k, shape in published.items()}
-    # Only the layer scales differ (torchvision holds a bare parameter, the zoo a module's .weight).
-    renamed = {k for k in published if rename(k) != k}
-    assert renamed and all(k.endswith(".layer_scale") for k in renamed)
+    assert got == manifest()[name]["state_dict"]  # the bare layer_scale parameters included
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -158,19 +153,12 @@ def test_torchvision_checkpoint_loads_and_computes_the_same(tmp_path):
         expected = tv(x)
         assert expected.std() > 0.1
         assert torch.allclose(native(x), expected, rtol=1e-4, atol=1e-4)
-    # A checkpoint of the zoo network itself (keys already renamed) loads back unchanged.
+    # A checkpoint of the zoo network itself loads back unchanged.
     own = tmp_path / "own.pth"
     torch.save(native.state_dict(), own)
     again = zoo.load_weights(zoo.build("convnext_tiny", h=32, w=35, **design), own).eval()
     with torch.no_grad():
         assert torch.equal(again(x), native(x))
-
-
-def test_legacy_key_renames_only_layer_scales():
-    rename = archs.get("convnext_tiny").legacy_key
-    assert rename("features.5.8.layer_scale") == "features.5.8.layer_scale.weight"
-    assert rename("features.5.8.block.3.weight") == "features.5.8.block.3.weight"
-    assert rename("classifier.0.weight") == "classifier.0.weight"
 
 
 def test_sizes_are_named_h1_to_h4():

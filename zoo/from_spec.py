@@ -52,6 +52,9 @@ class Container(nn.Module):
                                "(they lie in several branches), so it cannot be called on its own")
         return _run(self, self._plan, x)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        _load_with_held_tensors(self, super(), state_dict, prefix, *args)
+
     def __getitem__(self, index):
         """Children by position, as nn.Sequential (``model.layer4[-1]``, ``model.features[:7]`` as a list)."""
         items = list(self._modules.values())
@@ -127,6 +130,9 @@ class SpecModule(nn.Module):
         self.__dict__["_leaf_names"] = tuple(row.name for row in table.layers)
         self.__dict__["_plan"] = _Planner(self, nodes).plan(self, "", network.layers)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        _load_with_held_tensors(self, super(), state_dict, prefix, *args)
+
     @property
     def _leaves(self) -> dict:
         """Leaf name -> the module now at that path (a replaced ``model.fc`` included)."""
@@ -141,6 +147,34 @@ class SpecModule(nn.Module):
             aux = _AUX.pop()
         # As torchvision's GoogLeNet: the deepest auxiliary head first.
         return (out, *reversed(aux)) if aux and self.training else out
+
+
+def _load_with_held_tensors(module: nn.Module, parent, state_dict, prefix, local_metadata, strict, missing_keys,
+                            unexpected_keys, error_msgs) -> None:
+    """torch's loading for ``module``, plus the tensors its children hold under their own path (a
+    held ``Scale`` is saved as ``<path>``, as the attribute it is in the user's module, not as
+    ``<path>.weight``): loaded here, where torch hands out that key."""
+    parent._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                 error_msgs)
+    for name, child in module._modules.items():
+        if not _holds_own_key(child):
+            continue
+        key = prefix + name
+        if key in unexpected_keys:
+            unexpected_keys.remove(key)
+        if key not in state_dict:
+            missing_keys.append(key)
+        elif tuple(state_dict[key].shape) != tuple(child.weight.shape):
+            error_msgs.append(f"size mismatch for {key}: copying a param with shape {tuple(state_dict[key].shape)} "
+                              f"from checkpoint, the shape in current model is {tuple(child.weight.shape)}.")
+        else:
+            with torch.no_grad():
+                child.weight.copy_(state_dict[key])
+
+
+def _holds_own_key(module) -> bool:
+    node = getattr(module, "node", None)
+    return isinstance(node, L.Scale) and node.operand is not None
 
 
 # The auxiliary outputs of the forward passes under way, innermost last: an auxiliary head deep in

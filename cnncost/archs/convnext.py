@@ -17,10 +17,8 @@ subclass form: a LayerNorm2d, which ptflops does not hook). StochasticDepth is l
 stateless and the identity at inference, so it costs nothing and holds no weights.
 
 Node names are torchvision's module paths (``features.1.0.block.3``, ``features.2.1``,
-``classifier.2``). One key differs from torchvision's state_dict: the zoo holds a layer scale as a
-module at ``features.i.j.layer_scale`` whose tensor is ``.weight``, where torchvision's CNBlock holds
-a bare parameter ``features.i.j.layer_scale``; ``legacy_key`` renames torchvision's key when a
-checkpoint is loaded. Source: Liu et al., "A ConvNet for the 2020s" (2022), torchvision.models.
+``classifier.2``); a block's layer scale is saved under its own path (``features.i.j.layer_scale``)
+as torchvision's bare parameter is, so torchvision's state_dict is the zoo's key for key. Source: Liu et al., "A ConvNet for the 2020s" (2022), torchvision.models.
 """
 
 from __future__ import annotations
@@ -45,11 +43,8 @@ STAGES = len(next(iter(VARIANTS.values()))[1])
 def _params(width: int, depths: tuple) -> tuple:
     """The declarations of one variant: input size, C, the four depths, classes, input channels."""
     return input_size_params(224) + (
-        # Numeric, not a symbol: the engine's size namer (cnncost.symbolic.SizeNamer) names the last two
-        # dims of any changed 3-D output, so a channels-last Linear's 2C channels become a size symbol
-        # that the layer scale's 2C×1×1 no longer broadcasts against. Once the namer leaves sizes free
-        # of H and W alone, C can be symbolic=True (checked exact at two sizes and two widths).
-        Param("width", width, "channels of the first stage (then 2C, 4C, 8C)", meaning="channels of the first stage"),
+        Param("width", width, "channels of the first stage (then 2C, 4C, 8C)", symbolic=True,
+              meaning="channels of the first stage"),
     ) + tuple(Param(f"depth{i + 1}", d, f"blocks in stage {i + 1}") for i, d in enumerate(depths)) + (
         Param("classes", 1000, "output classes", meaning="output classes"),
         Param("in_channels", 3, "input channels"),
@@ -110,11 +105,6 @@ def convnext(h, w, variant: str, width, classes=1000, in_channels=3, **depths) -
                      top="avgpool")
 
 
-def legacy_key(key: str) -> str:
-    """torchvision's key of a block's layer scale (a bare parameter) as the zoo holds it (``.weight``)."""
-    return key + ".weight" if key.endswith(".layer_scale") else key
-
-
 def _register_convnexts() -> None:
     """Register convnext_tiny … convnext_large: one builder, the variants differ only in C and depths."""
     for variant, (width, depths) in VARIANTS.items():
@@ -123,7 +113,7 @@ def _register_convnexts() -> None:
                  f"ConvNeXt-{variant[0].upper()}: patchify stem, blocks {depths} at widths C-8C (C = {width}), "
                  "pool, LayerNorm, fc",
                  "Liu et al. 2022 (arXiv:2201.03545); torchvision.models." + name,
-                 torchvision=name, legacy_key=legacy_key)(partial(convnext, variant=variant))
+                 torchvision=name)(partial(convnext, variant=variant))
 
 
 _register_convnexts()

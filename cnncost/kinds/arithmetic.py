@@ -161,6 +161,21 @@ def _torch_scale(node: Scale, x: tuple) -> Any:
                 other = self.weight if self.node.operand is not None else self.node.value
                 return apply(self.node.op, self.node.call, x, other)
 
+            # A held tensor is an attribute of the user's module (ConvNeXt's ``layer_scale``), so its
+            # state_dict key is the node's own path, not ``<path>.weight``. The container holding this
+            # module accepts that key (zoo.from_spec.Container).
+            def _save_to_state_dict(self, destination, prefix, keep_vars):
+                if self.node.operand is not None:
+                    destination[prefix[:-1]] = self.weight if keep_vars else self.weight.detach()
+
+            def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs):
+                # torch hands a child only the keys below ``<path>.``: the container that holds this
+                # module loads its tensor from ``<path>`` (zoo.from_spec._load_with_held_tensors).
+                if self.node.operand is None:
+                    super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                                  unexpected_keys, error_msgs)
+
         _MODULE.append(ScaleModule)
     return _MODULE[0](node)
 

@@ -26,12 +26,10 @@ FAMILIES = (
             Variant("`--width 64` (C = 64, ConvNeXt-T's depths)", "convnext_tiny", {"width": 64}),
         ),
         notes=(
-            "The stage width C is a number here, not a symbol: on the symbolic path the engine names the "
-            "output channels of the channels-last Linear layers as if they were a spatial size. "
             "`cnncost sweep convnext_tiny --set width=64,96,128 --set depth3=9,27 --hw 224` counts "
             "several designs. StochasticDepth (training only, stateless) is left out of the description. "
-            "torchvision's checkpoints load with `--weights`: its bare `layer_scale` parameters are "
-            "renamed to the zoo's `layer_scale.weight` on loading.",
+            "torchvision's checkpoints load with `--weights` as they are: a block's `layer_scale` is "
+            "saved under its own path, as torchvision's bare parameter is.",
         ),
     ),
 )
