@@ -18,7 +18,8 @@ stateless and the identity at inference, so it costs nothing and holds no weight
 
 Node names are torchvision's module paths (``features.1.0.block.3``, ``features.2.1``,
 ``classifier.2``); a block's layer scale is saved under its own path (``features.i.j.layer_scale``)
-as torchvision's bare parameter is, so torchvision's state_dict is the zoo's key for key. Source: Liu et al., "A ConvNet for the 2020s" (2022), torchvision.models.
+as torchvision's bare parameter is, so torchvision's state_dict is the zoo's key for key.
+Source: Liu et al., "A ConvNet for the 2020s" (2022), torchvision.models.
 """
 
 from __future__ import annotations
