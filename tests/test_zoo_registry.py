@@ -1,6 +1,9 @@
 """Every registered architecture, engine vs the instantiated torch module.
 
-Parametrised over the registry: a network is tested the moment it is registered.
+Parametrised over the registry: a network is tested the moment it is registered. Every network
+is checked on the meta device (torch's numel, forward-hook shapes and FlopCounterMode, no values
+computed) at two sizes and at random design variables; one network of each family file is also
+run for real through fvcore and ptflops (``cnncost verify``'s comparison, every layer).
 """
 
 from __future__ import annotations
@@ -16,10 +19,24 @@ from zoo import oracles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .zoo_helpers import config, fast_build, manifest, small_size
+from .zoo_helpers import config, manifest, meta_build, meta_counts, small_size
 
 NAMES = archs.names()
 TORCHVISION = [n for n in NAMES if archs.get(n).torchvision]
+
+
+def _one_per_family() -> list:
+    """The smallest network (fewest MACs at its smallest size) of each family file."""
+    from cnncost.archs.registry import family
+
+    best: dict = {}
+    for name in NAMES:
+        cfg = _sized(name)
+        macs = cnncost.count(name, **cfg).total("macs")
+        key = family(archs.get(name))
+        if key not in best or macs < best[key][0]:
+            best[key] = (macs, name)
+    return sorted(name for _, name in best.values())
 
 
 def _sized(name: str) -> dict:
@@ -30,19 +47,32 @@ def _sized(name: str) -> dict:
     return config(name, h=size, w=size + 3)  # non-square catches H/W mix-ups
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_engine_matches_torch_module(name):
-    cfg = _sized(name)
+def _agrees_with_torch(name: str, cfg: dict) -> None:
+    """Engine = torch for one configuration: params, BN buffers, every leaf's shape, MACs."""
     table = cnncost.count(name, **cfg)
-    module = zoo.build(name, **cfg)
-    shape = table.network.input_shape
+    module = meta_build(name, **cfg)
     assert table.total("params") == oracles.param_count(module)
     assert table.total("buffers") == oracles.batchnorm_buffers(module)
-    shapes = oracles.output_shapes(module, shape)
-    assert {r.name: tuple(r.output_shape) for r in table.layers if not r.auxiliary} == \
-        {k: v for k, v in shapes.items() if k in {r.name for r in table.layers if not r.auxiliary}}
+    shapes, macs = meta_counts(module, table.network.input_shape)
+    rows = {r.name: tuple(r.output_shape) for r in table.layers if not r.auxiliary}
+    assert {k: v for k, v in shapes.items() if k in rows} == {k: v for k, v in rows.items() if k in shapes}
     assert set(shapes) <= {r.name for r in table.layers}
-    assert table.total("macs") == oracles.fvcore_macs(module, shape)
+    assert table.total("macs") == macs
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_engine_matches_torch_module(name):
+    _agrees_with_torch(name, _sized(name))  # other sizes: test_random_hyperparameters_match_torch
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("name", _one_per_family())
+def test_verify_agrees_with_every_tool(name):
+    """cnncost verify's comparison, run for real: numel, shapes, fvcore per layer, ptflops per layer."""
+    from zoo.verify import verify
+
+    result = verify(archs.get(name).build(**_sized(name)))
+    assert result.ok, [(row.name, c) for row in result.layers for c in row.cells.items() if not c[1].ok][:5]
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
@@ -131,16 +161,9 @@ def hyperparameters(draw, name: str) -> dict:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_random_hyperparameters_match_torch(name):
-    @settings(max_examples=3)
+    @settings(max_examples=2)
     @given(hyperparameters(name))
     def check(cfg):
-        table = cnncost.count(name, **cfg)
-        module = fast_build(name, **cfg)
-        shape = table.network.input_shape
-        assert table.total("params") == oracles.param_count(module)
-        assert table.total("buffers") == oracles.batchnorm_buffers(module)
-        shapes = oracles.output_shapes(module, shape)
-        assert all(shapes[r.name] == tuple(r.output_shape) for r in table.layers if not r.auxiliary)
-        assert table.total("macs") == oracles.fvcore_macs(module, shape)
+        _agrees_with_torch(name, cfg)
 
     check()

@@ -52,3 +52,36 @@ def fast_build(name: str, **cfg):
     with torch.device("meta"):
         module = zoo.build(name, **cfg)
     return module.to_empty(device="cpu")
+
+
+def meta_build(name: str, **cfg):
+    """The zoo module on the meta device: shapes, numel and FlopCounterMode need no weights."""
+    import torch
+
+    import zoo
+
+    with torch.device("meta"):
+        return zoo.build(name, **cfg)
+
+
+def meta_counts(module, input_shape: tuple) -> tuple:
+    """(each leaf module's output shape, MACs = FlopCounterMode's total / 2) of one eval forward on
+    the meta device — torch's own shapes and counts, without computing a single value."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    shapes: dict = {}
+
+    def recorder(name):
+        def record(_module, _inputs, output):
+            shapes[name] = tuple(output.shape[1:])
+        return record
+
+    hooks = [m.register_forward_hook(recorder(name)) for name, m in module.named_modules() if not list(m.children())]
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            module.eval()(torch.zeros(1, *input_shape, device="meta"))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return shapes, counter.get_total_flops() // 2

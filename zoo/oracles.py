@@ -32,9 +32,12 @@ def param_count(module: nn.Module) -> int:
 
 
 def batchnorm_buffers(module: nn.Module) -> int:
-    """BatchNorm running mean and variance elements (num_batches_tracked excluded)."""
-    return sum(b.numel() for name, b in module.named_buffers()
-               if name.endswith(("running_mean", "running_var")))
+    """The statistics Keras counts as non-trainable weights: BatchNorm running mean and variance
+    elements (num_batches_tracked excluded), and a Keras Normalization layer's mean, variance and count."""
+    from cnncost.kinds.preprocess import KerasNormalization
+
+    stats = sum(b.numel() for name, b in module.named_buffers() if name.endswith(("running_mean", "running_var")))
+    return stats + sum(b.numel() for m in module.modules() if isinstance(m, KerasNormalization) for b in m.buffers())
 
 
 def output_shapes(module: nn.Module, input_shape: tuple) -> dict:

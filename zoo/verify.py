@@ -80,8 +80,7 @@ def _check_row(row, module, shapes, per_op, per_module, ptflops) -> LayerCheck:
     leaf = module.get_submodule(row.name)
     cells = {
         "params": Cell(row.params, sum(p.numel() for p in leaf.parameters())),
-        "buffers": Cell(row.buffers, sum(b.numel() for n, b in leaf.named_buffers()
-                                         if n.endswith(("running_mean", "running_var")))),
+        "buffers": Cell(row.buffers, oracles.batchnorm_buffers(leaf)),
     }
     if not row.auxiliary:  # training-only heads do not run in the verification pass
         cells["output"] = Cell(_shape(row.output_shape), _shape(shapes.get(row.name)))

@@ -126,7 +126,14 @@ def _with_heads(params: tuple, build: Callable) -> tuple:
         chosen = {p.name: keywords.pop(p.name, p.default) for p in extra}
         return heads.with_head(build(**keywords), classes=keywords.get("classes"), **chosen)
 
+    build_with_head.__wrapped__ = build  # the family's own builder (family(), below, reads its module)
     return params + extra, build_with_head
+
+
+def family(arch: Arch) -> str:
+    """The module that registered ``arch`` (``cnncost.archs.resnet``): one file per family."""
+    build = getattr(arch.build, "__wrapped__", arch.build)
+    return getattr(build, "func", build).__module__
 
 
 def get(name: str) -> Arch:

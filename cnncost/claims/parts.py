@@ -85,6 +85,8 @@ def _row_parts(row, values, channels, outputs, quantity: str) -> list:
             parts.append(("BatchNorm γ, β", values["params"]))
     if quantity in ("keras", "buffers") and row.type.startswith("BatchNorm"):
         parts.append(("BatchNorm running statistics", values["buffers"]))
+    if quantity in ("keras", "buffers") and row.type == "Normalization":
+        parts.append(("Normalization mean, variance and count", values["buffers"]))
     if quantity in ("adds", "mults+adds") and bias:
         parts += [("bias additions", outputs), ("'−1 per output' of the sums", -outputs)]
     return parts
