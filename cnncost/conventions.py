@@ -49,10 +49,9 @@ class Convention(NamedTuple):
 CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
     Convention("params", "params", "PyTorch trainable parameters (sum of numel)",
                lambda s: s["params"]),
-    Convention("keras", "Keras total params",
-               "Keras 'Total params' (trainable + BatchNorm moving stats + Normalization statistics)",
+    Convention("keras", "Keras total params", "Keras 'Total params' (trainable + BatchNorm/Normalization stats)",
                lambda s: s["params"] + s["buffers"]),
-    Convention("buffers", "buffers", "BatchNorm running mean + variance; Keras Normalization mean, variance, count",
+    Convention("buffers", "buffers", "BatchNorm running mean + variance (+ Keras Normalization stats)",
                lambda s: s["buffers"]),
     Convention("macs", "MACs", "multiply-accumulates of conv/linear, no bias (torchvision GFLOPS)",
                lambda s: s["macs"]),

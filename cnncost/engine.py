@@ -106,7 +106,10 @@ class _Costs(Fold):
         kind = kind_for(node)
         y = kind.shape(node, x)
         _check_not_empty(node, x, y, self.table.network)
-        if self.namer is not None and len(y) == 3 and y[1:] != x[1:] and not kind.layout:
+        # A Linear maps the last dim only: on a 3-D tensor that is a channels-last feature count
+        # (ConvNeXt's 4C after a permute), never a spatial size, so it gets no size name.
+        if self.namer is not None and len(y) == 3 and y[1:] != x[1:] and not kind.layout \
+                and type(node) is not L.Linear:
             y = self.namer(node.name, x, y)
         c = kind.counts(node, x, y)
         self.table.layers.append(LayerCost(node.name, type(node).__name__, x, y, c.params, c.buffers,

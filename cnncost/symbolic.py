@@ -157,7 +157,6 @@ class SizeNamer:
         # rebuilding it per call made naming quadratic in depth.
         self._taken = set(self.reserved)
         self._count = 0
-        self._spatial = {symbol("h"), symbol("w")}
 
     def __call__(self, layer: str, x: tuple, y: tuple) -> tuple:
         names = self.preferred.get(layer) or self._automatic()
@@ -173,10 +172,6 @@ class SizeNamer:
     def _name(self, expr: Any, name: str) -> Any:
         expr = as_expr(expr)
         if expr.is_Number or expr.is_Symbol:
-            return expr
-        # Not a spatial size: a channel count in the design variables, in a channels-last layout
-        # (ConvNeXt's Linear over 2C channels after a permute). Only sizes get names.
-        if not expr.free_symbols & (self._spatial | set(self.definitions)):
             return expr
         if expr not in self._by_expr:
             sym = sympy.Symbol(name, integer=True)

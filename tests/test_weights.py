@@ -53,3 +53,22 @@ def test_refuses_pickled_code(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(CnncostError, match="no such file"):
         zoo.load_weights(_model(), tmp_path / "nope.pth")
+
+
+def test_a_checkpoint_written_before_batchnorm_counted_steps_loads(tmp_path):
+    """torchvision's 2017 files (DenseNet) have no num_batches_tracked; torch's BatchNorm accepts
+    that, and so does load_weights (the counters start at 0, as torch sets them)."""
+    import torch
+
+    import zoo
+
+    torch.manual_seed(0)
+    source = zoo.build("resnet18", h=64, w=64)
+    state = {k: v for k, v in source.state_dict().items() if not k.endswith("num_batches_tracked")}
+    path = tmp_path / "old.pth"
+    torch.save(state, path)
+    loaded = zoo.load_weights(zoo.build("resnet18", h=64, w=64), path)
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in state.items())
+    assert all(int(v) == 0 for k, v in loaded.state_dict().items() if k.endswith("num_batches_tracked"))
+    reference = torch.nn.BatchNorm2d(3)
+    reference.load_state_dict({k: v for k, v in reference.state_dict().items() if k != "num_batches_tracked"})

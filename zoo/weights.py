@@ -32,14 +32,21 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
 
 
 def current_keys(model: nn.Module, state: dict) -> dict:
-    """``state`` with legacy key names renamed by the family of ``model`` (a zoo network), if it has a rule."""
+    """``state`` in the key names of ``model`` today: legacy names renamed by the family of ``model``
+    (a zoo network) if it has a rule, and BatchNorm's step counters, which checkpoints written before
+    torch had them lack (torchvision's 2017 DenseNet files), filled in as torch's BatchNorm itself does."""
     from cnncost import archs
 
     name = getattr(model, "network_name", "")
-    if name not in archs.names():  # an architecture file or a user's module: never looked up as a path
-        return state
-    rename = archs.get(name).legacy_key
-    return {rename(k): v for k, v in state.items()} if rename else state
+    if name in archs.names():  # an architecture file or a user's module is never looked up as a path
+        rename = archs.get(name).legacy_key
+        if rename:
+            state = {rename(k): v for k, v in state.items()}
+    counters = {k: v for k, v in model.state_dict().items() if k.endswith(".num_batches_tracked") and k not in state}
+    if counters and any(k.removesuffix("num_batches_tracked") + "running_mean" in state for k in counters):
+        state = {**state, **{k: torch.zeros_like(v) for k, v in counters.items()
+                             if k.removesuffix("num_batches_tracked") + "running_mean" in state}}
+    return state
 
 
 def read_state_dict(path: str | Path) -> dict:

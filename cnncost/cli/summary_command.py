@@ -61,10 +61,12 @@ def summary(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = Non
 
 def _title(name: str, network, config: dict) -> str:
     """'Model: smallcnn · m=32 k=3 … · input 3×32×32'."""
+    from ..render.count_view import top_words
+
     settings = " ".join(f"{key}={value}" for key, value in config.items()
-                        if key not in ("h", "w", "in_channels") and value not in (False, 0.0))
+                        if key not in ("h", "w", "in_channels", "include_top", "head") and value not in (False, 0.0))
     size = "×".join(str(d) for d in network.input_shape)
-    return " · ".join(part for part in (f"Model: {name}", settings, f"input {size}") if part)
+    return " · ".join(part for part in (f"Model: {name}", settings, f"input {size}", *top_words(config)) if part)
 
 
 def _console(needed: int, limit: int | None):

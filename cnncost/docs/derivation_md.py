@@ -68,8 +68,13 @@ def equation(lhs: str, expr) -> list:
 
 
 def shape_tex(shape: tuple) -> str:
-    """C × H × W (or F) in LaTeX."""
-    return r" \times ".join(md.tex(d) for d in shape)
+    """C × H × W (or F) in LaTeX; a dimension that is a sum is bracketed (c₀ + 6k reads as one factor)."""
+    return r" \times ".join(_factor(d) for d in shape)
+
+
+def _factor(dim) -> str:
+    text = md.tex(dim)
+    return rf"\left({text}\right)" if getattr(dim, "is_Add", False) else text
 
 
 def sizes_section(derivation) -> str:

@@ -82,14 +82,18 @@ FAMILIES = (
         summary=("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"),
     ),
     Family(
-        "resnet", "ResNet-18, 34, 50, 101 and 152",
+        "resnet", "ResNet-18, 34, 50, 101 and 152, and the original ResNet v1",
         "torchvision's ResNets (He et al. 2015) in torchvision's version 1.5: a Bottleneck block "
         "strides on its 3×3 convolution, not on its first 1×1. Every convolution is bias-free and "
         "followed by BatchNorm. The spatial size changes only in the stem (7×7/2 conv, 3×3/2 "
         "max-pool) and in the first block of stages 2 to 4, so five named sizes carry every formula. "
-        "The design variables are the input height and width.",
+        "The design variables are the input height and width. resnet50_v1, resnet101_v1 and "
+        "resnet152_v1 are the paper's original: the first block of stages 2–4 strides on its first 1×1 "
+        "convolution, so its 3×3 runs at the halved size — the same parameters and state_dict as "
+        "resnetN, fewer MACs (the paper's Table 1 prints 3.8, 7.6 and 11.3 ×10⁹).",
         ("resnet50",),
-        summary=("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"),
+        summary=("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet50_v1", "resnet101_v1",
+                 "resnet152_v1"),
         costs_by="block",
     ),
     Family(

@@ -77,7 +77,7 @@ def hyperparameters_table(spec) -> str:
     for p in spec.params:
         symbol = md.inline(str(dm.symbol(p.name))) if p.symbolic else "—"
         choices = ", ".join(map(str, p.choices)) if p.choices else ""
-        rows.append([md.code("--" + p.name.replace("_", "-")), md.code(p.default), symbol, md.prose(p.help), choices])
+        rows.append([md.code(md.option_name(p.name)), md.code(p.default), symbol, md.prose(p.help), choices])
     return md.table(["option", "default", "symbol", "meaning", "choices"], rows)
 
 
@@ -146,8 +146,9 @@ def numbers_section(family) -> str:
     right = tuple(range(2, len(headers) - (1 if published else 0)))
     parts = ["## Numbers at the default size", md.table(headers, rows, right=right)]
     if published:
-        parts.append("GFLOPS is MACs / 10⁹ rounded to two decimals, the unit of torchvision's model "
-                     "tables. The tests assert torchvision's figures: parameters in `tests/test_zoo_registry.py` "
+        parts.append("GFLOPS is MACs / 10⁹ rounded to three decimals, as torchvision publishes it with "
+                     "each model's weights (at the model's evaluation crop, the default size here). The tests "
+                     "assert torchvision's figures: parameters in `tests/test_zoo_registry.py` "
                      "(with every state_dict shape), GFLOPS in `tests/test_published_figures.py`.")
     reports = [r for r in REPORTS if r.arch in family.members]
     if reports:
@@ -162,12 +163,12 @@ def number_row(name: str, with_published: bool) -> list:
     row = [md.code(name), "×".join(map(str, table.network.input_shape)), md.number(params), md.number(macs)]
     if not with_published:
         return row
-    row.append(f"{gflops(macs):.2f}")
+    row.append(f"{gflops(macs):.3f}")
     if name not in TORCHVISION:
         return row + ["—", "—", ""]
     tv_params, tv_gflops = TORCHVISION[name]
     agree = "✓" if (tv_params, tv_gflops) == (params, gflops(macs)) else "✗"
-    return row + [md.number(tv_params), f"{tv_gflops:.2f}", agree]
+    return row + [md.number(tv_params), f"{tv_gflops:.3f}", agree]
 
 
 def reports_table(reports: tuple) -> str:

@@ -71,9 +71,22 @@ def flags(given: dict) -> str:
         parts.append(f"--hw {given.pop('h')}")
         given.pop("w")
     for key, value in given.items():
-        option = "--" + key.replace("_", "-")
-        if isinstance(value, bool):
-            parts.append(option if value else "--no-" + key.replace("_", "-"))
+        if not has_option(key):  # a family's own design variable: set through --set
+            parts.append(f"--set {key}={str(value).lower() if isinstance(value, bool) else value}")
+        elif isinstance(value, bool):
+            parts.append(option_name(key) if value else "--no-" + key.replace("_", "-"))
         else:
-            parts.append(f"{option} {value}")
+            parts.append(f"{option_name(key)} {value}")
     return " ".join(parts)
+
+
+def has_option(key: str) -> bool:
+    """Whether the CLI has an option of its own for builder keyword ``key`` (the rest go through --set)."""
+    from ..cli.options import ARCHITECTURE_OPTIONS
+
+    return key in ARCHITECTURE_OPTIONS
+
+
+def option_name(key: str) -> str:
+    """How a page writes the option for builder keyword ``key``: ``--in-channels``, or ``--set growth=…``."""
+    return "--" + key.replace("_", "-") if has_option(key) else f"--set {key}="

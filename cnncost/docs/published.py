@@ -9,20 +9,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-# torchvision's weight metadata (IMAGENET1K_V1): parameters and GFLOPS (multiply-accumulates
-# of conv and linear layers, in units of 10⁹, two decimals) at 224×224 (Inception-v3: 299×299).
-TORCHVISION = {
-    "alexnet": (61_100_840, 0.71),
-    "vgg11": (132_863_336, 7.61), "vgg11_bn": (132_868_840, 7.61),
-    "vgg13": (133_047_848, 11.31), "vgg13_bn": (133_053_736, 11.31),
-    "vgg16": (138_357_544, 15.47), "vgg16_bn": (138_365_992, 15.47),
-    "vgg19": (143_667_240, 19.63), "vgg19_bn": (143_678_248, 19.63),
-    "resnet18": (11_689_512, 1.81), "resnet34": (21_797_672, 3.66), "resnet50": (25_557_032, 4.09),
-    "resnet101": (44_549_160, 7.80), "resnet152": (60_192_808, 11.51),
-    "googlenet": (6_624_904, 1.50),
-    "inception_v3": (27_161_264, 5.71),
-    "mobilenet_v2": (3_504_872, 0.30),
-}
+from .torchvision_figures import FIGURES
+
+# torchvision's published (parameters, GFLOPS), by model name (see torchvision_figures).
+TORCHVISION = {name: (params, gflops) for name, (params, gflops, _) in FIGURES.items()}
 
 
 class ReportFigure(NamedTuple):
@@ -48,5 +38,5 @@ REPORTS = (
 
 
 def gflops(macs: int) -> float:
-    """MACs in torchvision's GFLOPS column: units of 10⁹, two decimals."""
-    return round(macs / 1e9, 2)
+    """MACs in torchvision's GFLOPS unit: 10⁹ multiply-accumulates, three decimals as it publishes them."""
+    return round(macs / 1e9, 3)

@@ -16,14 +16,22 @@ def shape_text(shape: tuple) -> str:
 def header(arch_name: str, config: dict, input_shape: tuple | None = None) -> str:
     """One line naming the architecture, its hyperparameters and its input (C×H×W, from
     ``input_shape`` when given: a converted module declares no in_channels)."""
+    top = top_words(config)
+    config = {k: v for k, v in config.items() if k not in ("include_top", "head")}
     c = {k: v for k, v in config.items() if v is not False and v != 0.0}  # omit switched-off options
     channels, height, width = c.pop("in_channels", 3), c.pop("h"), c.pop("w")
     if input_shape is not None and len(input_shape) == 3:
         channels, height, width = input_shape
     size = f"input {channels}×{height}×{width}"
     parts = " ".join(f"{k}={v}" for k, v in c.items() if k not in ("padding", "org", "activation"))
-    extras = " · ".join(f"{k} {c[k]}" for k in ("padding", "org", "activation") if k in c)
+    extras = " · ".join([f"{k} {c[k]}" for k in ("padding", "org", "activation") if k in c] + top)
     return " · ".join(p for p in (arch_name, parts, size, extras) if p)
+
+
+def top_words(config: dict) -> list:
+    """How a header says what became of the classifier top: 'without top', 'head gap' (nothing by default)."""
+    words = [] if config.get("include_top", True) else ["without top"]
+    return words + ([f"head {config['head']}"] if config.get("head", "keep") != "keep" else [])
 
 
 def visible_rows(table, all_layers: bool) -> list:
