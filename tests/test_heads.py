@@ -94,3 +94,24 @@ def test_summary_lists_the_new_head():
     assert result.exit_code == 0, result.output
     names = [row["name"] for row in json.loads(result.output)["layers"]]
     assert names[-2:] == ["head.flatten", "head.fc"] or names[-1] == "head.fc"
+
+
+def test_report_002_keras_resnet50_without_top_plus_flatten_dense8(capsys):
+    """Report 002, Figure 2.5.1.1: Keras' ResNet50 without its top at 50×50, Flatten + Dense(8):
+    'Total params: 23,653,256 Trainable params: 23,600,136 Non-trainable params: 53,120'."""
+
+    assert main(["summary", "keras_resnet50", "--hw", "50", "--no-include-top", "--head", "flatten",
+                 "--classes", "8"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split(":")[0]: line.split(":")[1].split()[0] for line in out.splitlines()
+             if line.startswith(("Total params", "Trainable params", "Non-trainable params"))}
+    assert lines == {"Total params": "23,653,256", "Trainable params": "23,600,136",
+                     "Non-trainable params": "53,120"}
+    assert "(None, 2, 2, 2048)" in out and "(None, 8192)" in out  # shapes as Keras prints them
+
+
+def test_summary_shapes_can_be_chosen(capsys):
+    assert main(["summary", "resnet18", "--hw", "64", "--shapes", "keras"]) == 0
+    assert "(None, 2, 2, 512)" in capsys.readouterr().out
+    assert main(["summary", "keras_vgg16", "--hw", "32", "--shapes", "torch"]) == 0
+    assert "512×1×1" in capsys.readouterr().out

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import archs, engine
+from ..errors import CnncostError
 from . import options as o
 from .app import app, friendly
 
@@ -25,11 +26,17 @@ StrategyOpt = Annotated[Optional[str], typer.Option(
 @o.architecture_options
 def summary(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = None,
             module: o.Module = None, json_out: o.Json = False, all_layers: AllLayers = False,
-            strategy: StrategyOpt = None):
+            strategy: StrategyOpt = None,
+            shapes: Annotated[str, typer.Option("--shapes", metavar="auto|torch|keras",
+                                                help="output shapes as torch (C×H×W) or Keras ((None, H, W, C)) "
+                                                     "prints them; auto: Keras' for the keras_* networks")] = "auto"):
     """Keras-style model summary with MACs per layer; totals in the PyTorch and Keras conventions."""
     from ..render import summary_view as view
 
+    if shapes not in ("auto", *view.SHAPE_STYLES):
+        raise CnncostError(f"--shapes: {shapes!r} is not a shape style; choose auto, torch or keras")
     spec = archs.get(o.arch_name(arch, module))
+    style = ("keras" if spec.name.startswith("keras_") else "torch") if shapes == "auto" else shapes
     config = archs.resolve(spec, o.with_settings(spec, given, set_))
     network = spec.build(**config)
     table = engine.analyze(network)
@@ -45,7 +52,7 @@ def summary(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = Non
 
     items = view.nest(entries, view.composite_types(network.layers))
     limit = available_width()
-    rendered, needed, note = view.summary_table(items, strategy=bool(split), limit=limit)
+    rendered, needed, note = view.summary_table(items, strategy=bool(split), limit=limit, shapes=style)
     grid, grid_width = view.totals_grid(table, split)
     console = _console(max(needed, grid_width), limit)
     console.print(_title(spec.name, network, config), style="bold")

@@ -166,10 +166,20 @@ def composite_types(nodes: tuple, found: dict | None = None) -> dict:
 
 # --- views -----------------------------------------------------------------------
 
-def summary_table(items: list, strategy: bool = False, limit=None) -> tuple:
+def keras_shape_text(shape: tuple) -> str:
+    """A shape as Keras prints it: channels last, batch first as None — (None, 112, 112, 64)."""
+    dims = (*shape[1:], shape[0]) if len(shape) == 3 else tuple(shape)
+    return "(" + ", ".join(("None",) + tuple(str(d) for d in dims)) + ")"
+
+
+SHAPE_STYLES = {"torch": shape_text, "keras": keras_shape_text}
+
+
+def summary_table(items: list, strategy: bool = False, limit=None, shapes: str = "torch") -> tuple:
     """The rich table: layer (tree-indented), type, output shape, Param # (Keras), MACs, and with
     ``strategy`` a Trainable column (Y, N, part); fitted to ``limit`` columns:
-    (rich Table, the width it needs, the note naming left-out columns or "")."""
+    (rich Table, the width it needs, the note naming left-out columns or ""). ``shapes``: torch
+    (C×H×W) or keras ((None, H, W, C))."""
     from rich import box
     from rich.markup import escape
 
@@ -178,25 +188,26 @@ def summary_table(items: list, strategy: bool = False, limit=None) -> tuple:
     columns = [("Layer", "left"), ("Type", "left"), ("Output shape", "left"), ("Param #", "right"),
                ("MACs", "right")] + ([("Trainable", "center")] if strategy else [])
     rows: list = []
-    _add_rows(rows, items, "", strategy, top=True)
+    _add_rows(rows, items, "", strategy, SHAPE_STYLES[shapes], top=True)
     rows = [([escape(cell) for cell in cells], style) for cells, style in rows]
     # Narrow: type, then output shape, then MACs go; the layer and its Param # (and Trainable) stay.
     return fitted_table(columns, rows, drop=(1, 2, 4), gap=3, limit=limit, box=box.SIMPLE_HEAD,
                         header_style="bold", pad_edge=False, show_edge=False)
 
 
-def _add_rows(rows: list, items: list, prefix: str, strategy: bool, top: bool = False, in_aux: bool = False) -> None:
+def _add_rows(rows: list, items: list, prefix: str, strategy: bool, shape=shape_text, top: bool = False,
+              in_aux: bool = False) -> None:
     for n, item in enumerate(items):
         last = n == len(items) - 1
         branch = "" if top else ("└─ " if last else "├─ ")
         marker = " (aux)" if item.auxiliary and not in_aux else ""  # once per training-only head
         style = "bold" if item.children else ("dim" if item.type in MERGE_TYPES else None)
-        cells = [prefix + branch + item.label + marker, item.type, shape_text(item.output_shape),
+        cells = [prefix + branch + item.label + marker, item.type, shape(item.output_shape),
                  f"{item.keras_params:,}", "—" if item.auxiliary else f"{item.macs:,}"]
         rows.append((cells + ([item.trains] if strategy else []), style))
         if item.children:
             _add_rows(rows, list(item.children), prefix + ("" if top else ("   " if last else "│  ")), strategy,
-                      in_aux=in_aux or item.auxiliary)
+                      shape, in_aux=in_aux or item.auxiliary)
 
 
 def totals_grid(table: Any, split: dict | None = None) -> tuple:
