@@ -79,3 +79,54 @@ def test_training_a_network_without_its_top_is_refused_in_one_line(tmp_path, cap
     assert capsys.readouterr().err == ("error: --no-include-top: without its top the network has no classifier "
                                        "to train; add --head gap or --head flatten\n")
     assert not (tmp_path / "run").exists()
+
+
+def test_head_then_full_trains_the_head_first_and_everything_after(tmp_path):
+    """Keras users' recipe in one run: --strategy head, then --then full; torch says what changed."""
+    weights = _checkpoint(tmp_path)
+    base = dict(arch="smallcnn_res", strategy="head", data="synthetic", epochs=1, batch_size=16, lr=1e-2,
+                img_size=32, hyperparameters={**SMALL, "head": "gap"}, synthetic_size=64, quiet=True,
+                weights=weights, plots=False, then="full", then_epochs=1, then_lr=1e-3)
+    stage_one = TrainConfig(**{**base, "out": str(tmp_path / "one"), "then": None, "then_epochs": 0,
+                               "then_lr": None})
+    train(stage_one)
+    after_one = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)["model"]
+    metrics = train(TrainConfig(**base, out=str(tmp_path / "run")))
+    end = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    assert [row["stage"] for row in metrics["epochs"]] == [1, 2]
+    assert [s["strategy"] for s in metrics["stages"]] == ["head", "full"] and metrics["stages"][1]["lr"] == 1e-3
+    assert metrics["params"]["frozen"] == 0  # the last stage trains everything
+    # The second stage changed the backbone, which the first stage had kept frozen.
+    backbone = [k for k in after_one if not k.startswith("head.") and k.endswith("weight")]
+    assert any(not torch.equal(after_one[k], end[k]) for k in backbone)
+
+
+def test_a_two_stage_run_resumed_in_its_second_stage_equals_the_whole_run(tmp_path):
+    weights = _checkpoint(tmp_path)
+    base = dict(arch="smallcnn_res", strategy="head", data="synthetic", epochs=1, batch_size=16, lr=1e-2,
+                img_size=32, hyperparameters={**SMALL, "head": "gap"}, synthetic_size=64, quiet=True,
+                weights=weights, plots=False, then="full", then_lr=1e-3)
+    whole = train(TrainConfig(**base, then_epochs=2, out=str(tmp_path / "whole")))
+    train(TrainConfig(**base, then_epochs=1, out=str(tmp_path / "split")))  # stops inside stage 2
+    resumed = train(TrainConfig(**base, then_epochs=2, out=str(tmp_path / "split"), resume=True))
+    a = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["stage"] for r in resumed["epochs"]] == [r["stage"] for r in whole["epochs"]] == [1, 2, 2]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--then-epochs", "2"], "--then-epochs/--then-lr: give --then STRATEGY for the second stage"),
+    (["--then", "scratch", "--then-epochs", "1"], "--then: scratch would discard the first stage"),
+    (["--then", "full"], "--then-epochs: 0 is out of range"),
+    (["--then", "fullest", "--then-epochs", "1"], "--then: 'fullest' is not a strategy"),
+    (["--then", "full", "--then-epochs", "1", "--patience", "2"], "--patience: not with --then"),
+])
+def test_bad_second_stage_options_are_one_line(tmp_path, capsys, args, message):
+    from cnncost.cli import main
+
+    code = main(["train", "smallcnn_res", "--img-size", "32", "--m", "8", "--n", "32", "--synthetic-size", "40",
+                 "--epochs", "1", "--out", str(tmp_path / "run"), "--quiet", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: " + message) and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()

@@ -73,6 +73,11 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           topk: int = typer.Option(5, help="k of the top-k accuracy"),
           synthetic_size: int = typer.Option(2000, "--synthetic-size", help="images in --data synthetic"),
           quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
+          then: Optional[str] = typer.Option(None, "--then", metavar="STRATEGY",
+                                             help="a second stage after --epochs (e.g. --strategy head --then full)"),
+          then_epochs: int = typer.Option(0, "--then-epochs", help="epochs of the --then stage"),
+          then_lr: Optional[float] = typer.Option(None, "--then-lr", help="peak learning rate of the --then stage "
+                                                                          "(default: --lr / 10)"),
           plots: bool = typer.Option(True, "--plots/--no-plots",
                                      help="write curves, confusion, predictions and filters PNGs at the end")):
     """Train a network from scratch or fine-tune it (last-layer, head, partial:K, full) on an image folder."""
@@ -89,7 +94,8 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
                      step_size=step_size, gamma=gamma, clip_grad=clip_grad, label_smoothing=label_smoothing,
                      dropout=dropout, augment=augment, cache=cache, patience=patience, val_fraction=val_fraction,
                      workers=workers, amp=amp, channels_last=channels_last, compile=compile_model, topk=topk,
-                     synthetic_size=synthetic_size, quiet=quiet, plots=plots)
+                     synthetic_size=synthetic_size, quiet=quiet, plots=plots, then=then, then_epochs=then_epochs,
+                     then_lr=then_lr)
     from zoo.training.freeze import EngineMismatch
     from zoo.training.run import train as run_training
 

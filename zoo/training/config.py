@@ -21,7 +21,7 @@ DEVICES = ("auto", "cpu", "cuda")
 # ``out`` is not compared at all: the folder the checkpoint is in *is* the run, however
 # it is spelled (./run, run, /abs/run) and wherever it has been moved.
 # ``plots`` only decides which PNGs are written at the end, never a weight.
-RESUMABLE_CHANGES = frozenset({"epochs", "patience", "resume", "quiet", "workers", "out", "plots"})
+RESUMABLE_CHANGES = frozenset({"epochs", "patience", "resume", "quiet", "workers", "out", "plots", "then_epochs"})
 # Fields holding a path (or a keyword): compared as resolved paths on resume.
 PATH_FIELDS = {"data": ("synthetic",), "weights": ("none", "imagenet")}
 # Seeds feed torch, numpy and blake2b; 0..2^32-1 is the range every one of them takes as is.
@@ -73,6 +73,11 @@ class TrainConfig:
     synthetic_size: int = 2000  # images in the synthetic dataset (train + val)
     quiet: bool = False  # no console output (tests)
     plots: bool = True  # write the PNGs (curves, confusion, predictions, filters) at the end
+    # A second stage in the same run (Keras users' recipe: train the new head, then fine-tune all):
+    # after ``epochs`` epochs, ``then_epochs`` more under strategy ``then`` at learning rate ``then_lr``.
+    then: str | None = None
+    then_epochs: int = 0
+    then_lr: float | None = None  # None: --lr / 10
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of every field."""
@@ -118,16 +123,50 @@ class TrainConfig:
         if not isinstance(self.plots, bool):
             raise CnncostError(f"--plots: {self.plots!r} is out of range (need true or false)")
         _integer(self.synthetic_size, "--synthetic-size", 20, SYNTHETIC_MAX)
+        self._check_then()
         if not isinstance(self.out, (str, os.PathLike)) or not os.fspath(self.out).strip():
             raise CnncostError("--out: empty; need the name of a run folder (new, empty, or a run to --resume)")
         return self
+
+    def _check_then(self) -> None:
+        """The second stage's options: all or none of them, and a stage that fine-tunes."""
+        if self.then is None:
+            if self.then_epochs or self.then_lr is not None:
+                raise CnncostError("--then-epochs/--then-lr: give --then STRATEGY for the second stage")
+            return
+        from cnncost.finetune import parse_strategy
+
+        try:
+            second = parse_strategy(self.then)
+        except CnncostError as error:
+            raise CnncostError("--then" + str(error).removeprefix("--strategy")) from None
+        if second.kind == "scratch":
+            raise CnncostError("--then: scratch would discard the first stage; choose last-layer, head, partial:K "
+                               "or full")
+        _integer(self.then_epochs, "--then-epochs", 1)
+        if self.then_lr is not None:
+            _number(self.then_lr, "--then-lr", "a finite number > 0", lambda v: v > 0)
+        if self.patience is not None:
+            raise CnncostError("--patience: not with --then (each stage runs all its epochs)")
+
+    @property
+    def total_epochs(self) -> int:
+        """Epochs of the whole run, both stages."""
+        return self.epochs + (self.then_epochs if self.then else 0)
+
+    def second_stage(self) -> "TrainConfig":
+        """The options the second stage trains with: its strategy and learning rate."""
+        return dataclasses.replace(self, strategy=self.then, lr=self.then_lr or self.lr / 10)
 
     def changed_fields(self, saved: "TrainConfig") -> list:
         """Fields that differ from a saved run's config, except those a resume may change."""
         mine, theirs = self.to_dict(), saved.to_dict()
         for name, keywords in PATH_FIELDS.items():
             mine[name], theirs[name] = _as_path(mine[name], keywords), _as_path(theirs.get(name), keywords)
-        return [name for name in mine if name not in RESUMABLE_CHANGES and mine[name] != theirs.get(name)]
+        changed = [name for name in mine if name not in RESUMABLE_CHANGES and mine[name] != theirs.get(name)]
+        if self.then and self.epochs != saved.epochs:  # with a second stage, --epochs is where it begins
+            changed.append("epochs")
+        return changed
 
 
 def _as_path(value, keywords: tuple):

@@ -57,9 +57,10 @@ def set_training_mode(model, plan: Plan, training: bool = True) -> None:
     model.train(training)
     if not training:
         return
+    leaves = model._leaves  # one lookup of every path per call
     for name in plan.frozen_prefix:
-        model._leaves[name].eval()
-    for name, module in model._leaves.items():
+        leaves[name].eval()
+    for name, module in leaves.items():
         if isinstance(module, nn.modules.batchnorm._BatchNorm) and name not in plan.trainable:
             module.eval()
 

@@ -32,6 +32,15 @@ def headline(session) -> str:
             + (" bf16" if session.runtime.amp else "") + (" channels_last" if session.runtime.channels_last else ""))
 
 
+def stage_line(session) -> str:
+    """'stage 2 from epoch 4: full · lr 0.0001 · trainable 11,689,512 of 11,689,512 (engine formula agrees)'."""
+    config, plan = session.config, session.plan
+    total = plan.trainable_params + plan.frozen_params
+    return (f"stage 2 from epoch {config.epochs + 1}: {session.strategy} · lr {config.second_stage().lr:g} · "
+            f"trainable {plan.trainable_params:,} of {total:,}, frozen {plan.frozen_params:,} "
+            "(engine formula agrees)")
+
+
 def device_name(runtime) -> str:
     """The accelerator's name, or 'cpu'."""
     return torch.cuda.get_device_name(runtime.device) if runtime.device.type == "cuda" else "cpu"
@@ -93,7 +102,7 @@ def _metrics(session, state: dict, split: str, result: dict, meter) -> dict:
                  "skipped_files": len(session.data.skipped), "unreadable_images": sorted(session.runtime.bad_files)},
         "params": {"trainable": session.plan.trainable_params, "frozen": session.plan.frozen_params,
                    "trainable_layers": sorted(session.plan.trainable), "convention": "params (PyTorch numel)"},
-        "epochs": history, "best": state["best"],
+        "epochs": history, "best": state["best"], "stages": _stages(session.config),
         "evaluated_on": split, "test_accuracy": result["top1"], "test_topk": result["topk"], "k": result["k"],
         "test_loss": result["loss"], "per_class": meter.per_class(), "confusion": meter.confusion(),
         "throughput": {"device": device, "dtype": dtype, "peak_flops": peak_flops_for(device, dtype),
@@ -101,6 +110,15 @@ def _metrics(session, state: dict, split: str, result: dict, meter) -> dict:
                        "train_flops_per_image": session.flops.train,
                        "head_flops_per_image": session.flops.head_only, "approximation": FLOPS_NOTE},
     }
+
+
+def _stages(config) -> list:
+    """The run's stages: strategy, epochs and learning rate of each (one without --then)."""
+    stages = [{"strategy": config.strategy, "epochs": config.epochs, "lr": config.lr}]
+    if config.then:
+        second = config.second_stage()
+        stages.append({"strategy": second.strategy, "epochs": config.then_epochs, "lr": second.lr})
+    return stages
 
 
 def save_prediction_grid(kept: tuple, normalisation: tuple, names: list, path) -> bool:

@@ -54,9 +54,14 @@ def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | No
     cached = _cache(session, loaders, console)
     if cached is None:  # the feature cache already runs the images once; nothing to keep then
         loaders.cache_images(console)
+    if config.then and session.resumed is not None and session.resumed["epoch"] >= config.epochs:
+        session, step, cached = _second_stage(session, loaders, console)  # the checkpoint is the second stage's
     state = _restore(session, step)
-    for epoch in range(state["epoch"], config.epochs):
+    for epoch in range(state["epoch"], config.total_epochs):
+        if config.then and epoch == config.epochs and session.strategy != setup.parse(config.then):
+            session, step, cached = _second_stage(session, loaders, console)
         row = _one_epoch(session, step, loaders, cached, epoch, console)
+        row["stage"] = 2 if config.then and epoch >= config.epochs else 1
         _require_images(session, row)
         state["history"].append(row)
         improved = row["val_acc"] > state["best"].get("val_acc", -1.0)
@@ -156,6 +161,14 @@ class _Loaders:
             return cache.batches(order, self.session.config.batch_size, pin_memory=cuda)
         return DataLoader(dataset, batch_size=self.session.config.batch_size, sampler=order,
                           num_workers=self.workers, pin_memory=cuda, collate_fn=collate)
+
+
+def _second_stage(session, loaders: "_Loaders", console) -> tuple:
+    """The run's second stage (``--then``): its strategy applied and checked, a new optimiser and
+    schedule at ``--then-lr``; the weights carry on. (session, step, feature cache: none)."""
+    session = setup.next_stage(session)
+    console.line(report.stage_line(session))
+    return session, _with_schedule(session, loaders.steps_per_epoch()), None
 
 
 def _mib(count: int) -> str:

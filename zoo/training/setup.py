@@ -114,6 +114,22 @@ def model_mean_std(channels: int) -> tuple:
     return GRAY_MEAN * channels, GRAY_STD * channels
 
 
+def parse(strategy: str) -> finetune.Strategy:
+    """A strategy's text as data (the one parser, cnncost.finetune)."""
+    return finetune.parse_strategy(strategy)
+
+
+def next_stage(session: Session) -> Session:
+    """The second stage of a run (``--then``): the same model and data, the second strategy applied
+    (and checked against the engine), an optimiser over its trainable parameters at ``--then-lr``."""
+    config = session.config.second_stage()
+    strategy = parse(config.strategy)
+    prepared = session.prepared
+    plan = freeze.apply_strategy(prepared.model, prepared.network, prepared.table, strategy)
+    return session._replace(strategy=strategy, plan=plan, step=_step(config, prepared, plan),
+                            flops=training_flops(prepared.table, plan))
+
+
 def _step(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan) -> Step:
     parameters = freeze.trainable_parameters(prepared.model)
     optimizer = optim.make_optimizer(parameters, config)
