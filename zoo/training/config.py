@@ -155,8 +155,9 @@ class TrainConfig:
         return self.epochs + (self.then_epochs if self.then else 0)
 
     def second_stage(self) -> "TrainConfig":
-        """The options the second stage trains with: its strategy and learning rate."""
-        return dataclasses.replace(self, strategy=self.then, lr=self.then_lr or self.lr / 10)
+        """The options the second stage trains with: its strategy, learning rate and length (its schedule
+        spans its own epochs)."""
+        return dataclasses.replace(self, strategy=self.then, lr=self.then_lr or self.lr / 10, epochs=self.then_epochs)
 
     def changed_fields(self, saved: "TrainConfig") -> list:
         """Fields that differ from a saved run's config, except those a resume may change."""

@@ -168,7 +168,7 @@ def _second_stage(session, loaders: "_Loaders", console) -> tuple:
     schedule at ``--then-lr``; the weights carry on. (session, step, feature cache: none)."""
     session = setup.next_stage(session)
     console.line(report.stage_line(session))
-    return session, _with_schedule(session, loaders.steps_per_epoch()), None
+    return session, _with_schedule(session, loaders.steps_per_epoch(), session.config.second_stage()), None
 
 
 def _mib(count: int) -> str:
@@ -176,9 +176,9 @@ def _mib(count: int) -> str:
     return f"{count / 2**20:,.1f} MiB"
 
 
-def _with_schedule(session, steps_per_epoch: int) -> Step:
+def _with_schedule(session, steps_per_epoch: int, config=None) -> Step:
     step = session.step
-    return step._replace(scheduler=optim.make_schedule(step.optimizer, steps_per_epoch, session.config))
+    return step._replace(scheduler=optim.make_schedule(step.optimizer, steps_per_epoch, config or session.config))
 
 
 def _cache(session, loaders: _Loaders, console) -> dict | None:
@@ -214,7 +214,7 @@ def _one_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoc
     classes = len(session.data.classes)
     setup.freeze.set_training_mode(model, session.plan, True)
     meter = ClassificationMeter(classes, config.topk)
-    with console.epoch_bar(epoch + 1, config.epochs, loaders.steps_per_epoch()) as bar:
+    with console.epoch_bar(epoch + 1, config.total_epochs, loaders.steps_per_epoch()) as bar:
         if cached is None:
             trained = train_epoch(step, loaders.train(epoch), runtime, meter, bar)
         else:
