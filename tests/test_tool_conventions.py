@@ -234,6 +234,7 @@ def _sized(name: str) -> dict:
     return config(name, h=size, w=size + 3)  # non-square catches H/W mix-ups
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.parametrize("name", archs.names())
 def test_registered_network_matches_the_tools(name):
     cfg = _sized(name)

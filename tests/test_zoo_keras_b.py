@@ -71,7 +71,8 @@ def statistics(module: torch.nn.Module) -> int:
     from cnncost.kinds.preprocess import KerasNormalization
 
     preprocessing = sum(b.numel() for m in module.modules() if isinstance(m, KerasNormalization) for b in m.buffers())
-    return oracles.batchnorm_buffers(module) + preprocessing
+    moving = sum(b.numel() for name, b in module.named_buffers() if name.endswith(("running_mean", "running_var")))
+    return moving + preprocessing
 
 
 def keras_total(module: torch.nn.Module) -> int:

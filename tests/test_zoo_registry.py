@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from .zoo_helpers import config, manifest, meta_build, meta_counts, small_size
 
 NAMES = archs.names()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # many small forwards: one thread is fastest
 TORCHVISION = [n for n in NAMES if archs.get(n).torchvision]
 
 
