@@ -9,10 +9,7 @@ module, under today's key names and under the legacy ones of torchvision's publi
 
 from __future__ import annotations
 
-import json
 import re
-from functools import lru_cache
-from pathlib import Path
 
 import pytest
 
@@ -20,44 +17,22 @@ torch = pytest.importorskip("torch")
 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-import cnncost  # noqa: E402
 import zoo  # noqa: E402
 from cnncost import archs  # noqa: E402
 from tests.data.torchvision_nets import densenet as reference  # noqa: E402
+from tests.zoo_helpers import engine_counts as engine, manifest, measured, on_meta  # noqa: E402
 
-MANIFEST = Path(__file__).parent / "data" / "torchvision_cnn_manifest.json"
 NAMES = reference.MODELS  # densenet121, 161, 169, 201
 SIZES = ((45, 62), (77, 33))  # small, non-square, odd: every floor of the strided layers is exercised
 
 
-@lru_cache(maxsize=None)
-def manifest() -> dict:
-    """torchvision's state_dict keys/shapes and published figures per model."""
-    return json.loads(MANIFEST.read_text())
 
 
-def on_meta(factory, *args, **kwargs):
-    """A reference module on the meta device (shapes only), in eval mode."""
-    with torch.device("meta"):
-        return factory(*args, **kwargs).eval()
 
 
-def measured(module, h: int, w: int) -> tuple:
-    """(parameters, MACs) of ``module`` by torch: numel, and FlopCounterMode of one forward halved."""
-    params = sum(p.numel() for p in module.parameters())
-    with FlopCounterMode(display=False) as counter:
-        module(torch.empty(1, 3, h, w, device="meta"))
-    flops = counter.get_total_flops()
-    assert flops % 2 == 0
-    return params, flops // 2
 
 
-def engine(name: str, **config) -> tuple:
-    """(parameters, MACs) as cnncost counts them."""
-    table = cnncost.count(name, **config)
-    return table.total("params"), table.total("macs")
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -17,7 +17,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch.utils.flop_counter import FlopCounterMode
 
 import cnncost
 import zoo
@@ -25,6 +24,7 @@ from cnncost import symbolic
 from cnncost.conventions import totals
 from tests.data.torchvision_nets import mnasnet as tv_mnasnet
 from tests.data.torchvision_nets import mobilenet as tv_mobilenet
+from .zoo_helpers import flop_counter_macs, meta_build, numel, state_shapes as shapes
 
 MANIFEST = json.loads((Path(__file__).parent / "data" / "torchvision_cnn_manifest.json").read_text())
 MOBILENETS = ("mobilenet_v3_large", "mobilenet_v3_small")
@@ -44,30 +44,12 @@ def oracle(name: str, **hyperparameters) -> torch.nn.Module:
         return tv_mobilenet.MobileNetV3(*setting).eval()
 
 
-def meta_build(name: str, **hyperparameters) -> torch.nn.Module:
-    """The zoo module on the meta device (no weights allocated), eval mode."""
-    with torch.device("meta"):
-        return zoo.build(name, **hyperparameters).eval()
 
 
-def flop_counter_macs(module: torch.nn.Module, h: int, w: int) -> int:
-    """FlopCounterMode's total for one eval forward of a 1×3×h×w input, halved (2 FLOPs per MAC)."""
-    device = next(module.parameters()).device
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        module.eval()(torch.empty(1, 3, h, w, device=device))
-    flops = counter.get_total_flops()
-    assert flops % 2 == 0
-    return flops // 2
 
 
-def numel(module: torch.nn.Module) -> int:
-    """Trainable parameters as torch counts them."""
-    return sum(p.numel() for p in module.parameters())
 
 
-def shapes(module: torch.nn.Module) -> dict:
-    """state_dict key -> shape list, as the manifest stores them."""
-    return {k: list(v.shape) for k, v in module.state_dict().items()}
 
 
 @pytest.mark.parametrize("name", NAMES)

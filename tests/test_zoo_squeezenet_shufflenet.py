@@ -9,9 +9,6 @@ written from the reference modules load into the zoo's modules and give the same
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from pathlib import Path
 
 import pytest
 
@@ -20,44 +17,22 @@ torch = pytest.importorskip("torch")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from torch import nn  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-import cnncost  # noqa: E402
 import zoo  # noqa: E402
 from tests.data.torchvision_nets import shufflenet, squeezenet  # noqa: E402
+from tests.zoo_helpers import engine_counts as engine, manifest, measured, on_meta  # noqa: E402
 
-MANIFEST = Path(__file__).parent / "data" / "torchvision_cnn_manifest.json"
 REFERENCES = {name: getattr(module, name) for module in (squeezenet, shufflenet) for name in module.MODELS}
 NAMES = tuple(REFERENCES)
 SIZES = ((47, 60), (65, 38))  # small, non-square, odd (SqueezeNet needs at least 21)
 
 
-@lru_cache(maxsize=None)
-def manifest() -> dict:
-    """torchvision's state_dict keys/shapes and published figures per model."""
-    return json.loads(MANIFEST.read_text())
 
 
-def on_meta(factory, *args, **kwargs):
-    """A reference module on the meta device (shapes only), in eval mode."""
-    with torch.device("meta"):
-        return factory(*args, **kwargs).eval()
 
 
-def measured(module, h: int, w: int) -> tuple:
-    """(parameters, MACs) of ``module`` by torch: numel, and FlopCounterMode of one forward halved."""
-    params = sum(p.numel() for p in module.parameters())
-    with FlopCounterMode(display=False) as counter:
-        module(torch.empty(1, 3, h, w, device="meta"))
-    flops = counter.get_total_flops()
-    assert flops % 2 == 0
-    return params, flops // 2
 
 
-def engine(name: str, **config) -> tuple:
-    """(parameters, MACs) as cnncost counts them."""
-    table = cnncost.count(name, **config)
-    return table.total("params"), table.total("macs")
 
 
 def shapes(module) -> dict:

@@ -55,13 +55,37 @@ def fast_build(name: str, **cfg):
 
 
 def meta_build(name: str, **cfg):
-    """The zoo module on the meta device: shapes, numel and FlopCounterMode need no weights."""
+    """The zoo module on the meta device, in eval mode: shapes, numel and FlopCounterMode need no weights."""
     import torch
 
     import zoo
 
     with torch.device("meta"):
-        return zoo.build(name, **cfg)
+        return zoo.build(name, **cfg).eval()
+
+
+def numel(module) -> int:
+    """Parameters as torch counts them."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def state_shapes(module) -> dict:
+    """state_dict key -> shape list, as the manifests store them (in the module's order)."""
+    return {k: list(v.shape) for k, v in module.state_dict().items()}
+
+
+def flop_counter_macs(module, h: int, w: int, channels: int = 3) -> int:
+    """FlopCounterMode's total for one eval forward of a 1×C×h×w input on the module's device, halved
+    (2 FLOPs per multiply-accumulate)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    device = next(module.parameters()).device
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module.eval()(torch.empty(1, channels, h, w, device=device))
+    flops = counter.get_total_flops()
+    assert flops % 2 == 0
+    return flops // 2
 
 
 def meta_counts(module, input_shape: tuple) -> tuple:
@@ -85,3 +109,24 @@ def meta_counts(module, input_shape: tuple) -> tuple:
         for hook in hooks:
             hook.remove()
     return shapes, counter.get_total_flops() // 2
+
+
+def on_meta(factory, *args, **kwargs):
+    """A reference module built by ``factory`` on the meta device (shapes only), in eval mode."""
+    import torch
+
+    with torch.device("meta"):
+        return factory(*args, **kwargs).eval()
+
+
+def measured(module, h: int, w: int) -> tuple:
+    """(parameters, MACs) of ``module`` by torch: numel, and FlopCounterMode of one forward halved."""
+    return numel(module), flop_counter_macs(module, h, w)
+
+
+def engine_counts(name: str, **config) -> tuple:
+    """(parameters, MACs) as cnncost counts them."""
+    import cnncost
+
+    table = cnncost.count(name, **config)
+    return table.total("params"), table.total("macs")
