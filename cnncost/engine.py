@@ -74,6 +74,9 @@ class CostTable:
         # layers (summary, verify and the torch builder pair them with leaves one to one).
         self.merges: list = []  # MergeCost
         self.output_shape: tuple = ()
+        # Symbolic only: (layer, size, other size) pairs that two branches need equal but that are
+        # neither provably equal nor provably different; symbolic.derive decides them or refuses.
+        self.assumed_equal: list = []
 
     def total(self, quantity: str) -> Any:
         """Sum of one per-layer quantity over all layers.
@@ -118,7 +121,7 @@ class _Costs(Fold):
 
     def merge(self, node: L.Residual, body: tuple, short: tuple) -> tuple:
         """The shape of ``body op shortcut``; a merge some tool counts gets a MergeCost."""
-        if node.op == "add" and not _same_shape(body, short):
+        if node.op == "add" and not _same_shape(node.name, body, short, self.table.assumed_equal):
             raise CnncostError(f"{node.name}: residual branches disagree: body gives {_fmt(body)}, "
                                f"shortcut gives {_fmt(short)}")
         if len(body) != len(short):
@@ -132,13 +135,17 @@ class _Costs(Fold):
     def concat(self, node: L.Concat, outs: list) -> tuple:
         """Channels add up; the spatial sizes must agree."""
         for out in outs[1:]:
-            if not _same_shape(out[1:], outs[0][1:]):
+            if not _same_shape(node.name, out[1:], outs[0][1:], self.table.assumed_equal):
                 raise CnncostError(f"{node.name}: concatenated branches have different sizes "
                                    f"{_fmt(outs[0])} and {_fmt(out)}")
         return (sum(out[0] for out in outs),) + tuple(outs[0][1:])
 
     def auxiliary(self, node: L.Auxiliary, x: tuple) -> None:
-        """A training-only head's rows, marked: they count parameters only."""
+        """A training-only head's rows, marked: they count parameters only. A side output's rows
+        are ordinary rows: it runs at inference."""
+        if not node.training_only:
+            fold(node.nodes, x, self)
+            return
         table = self.table
         start, merged = len(table.layers), len(table.merges)
         fold(node.nodes, x, self)
@@ -146,15 +153,23 @@ class _Costs(Fold):
         table.merges[merged:] = [m._replace(auxiliary=True) for m in table.merges[merged:]]
 
 
-def _same_shape(a: tuple, b: tuple) -> bool:
+def _same_shape(name: str, a: tuple, b: tuple, assumed: list) -> bool:
+    """Whether two branches' shapes are equal. Symbolic sizes that are neither provably equal nor
+    provably different (YOLOv3's 2·⌈H/32⌉ against ⌈H/16⌉: equal for some H only) are recorded in
+    ``assumed``; a closed form that held only for some sizes must not be printed as general."""
     if len(a) != len(b):
         return False
     for u, v in zip(a, b):
         if is_number(u) and is_number(v):
             if u != v:
                 return False
-        elif (u - v) != 0 and getattr(u - v, "is_zero", None) is False:
+            continue
+        difference = u - v
+        if difference == 0 or getattr(difference, "is_zero", None) is True:
+            continue
+        if getattr(difference, "is_zero", None) is False:
             return False
+        assumed.append((name, u, v))
     return True
 
 

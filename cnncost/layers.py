@@ -68,14 +68,17 @@ class Concat(NamedTuple):
 
 
 class Auxiliary(NamedTuple):
-    """A training-only side head (GoogLeNet/Inception aux classifiers) fed from this point.
+    """A side head fed from this point; the main path continues with the unchanged input.
 
-    Its parameters exist (and are counted); at inference it does not run, so it
-    adds no operations and the main path continues with the unchanged input.
+    A training-only head (GoogLeNet/Inception aux classifiers, the default) has parameters (counted)
+    but does not run at inference, so it adds no operations. A side *output* (``training_only=False``:
+    YOLOv3's detection heads at the coarser scales) runs at inference too: it is counted in full, and
+    the module returns its output beside the main one.
     """
 
     name: str
     nodes: tuple
+    training_only: bool = True
 
 
 class Network(NamedTuple):
@@ -94,12 +97,12 @@ class Network(NamedTuple):
 
 def leaves(nodes: tuple, auxiliary: bool = True) -> list:
     """Every leaf node under ``nodes`` in execution order (branches in order); with
-    ``auxiliary=False`` the training-only side heads are left out."""
+    ``auxiliary=False`` the training-only side heads are left out (side outputs stay)."""
     from .walk import children  # walk defines the composites' structure; it imports this module
 
     found: list = []
     for node in nodes:
-        if type(node) is Auxiliary and not auxiliary:
+        if type(node) is Auxiliary and node.training_only and not auxiliary:
             continue
         parts = children(node)
         if parts:

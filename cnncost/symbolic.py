@@ -64,6 +64,9 @@ class Derivation:
 def derive(arch_name: str, given: dict | None = None, divisible: int | None = None) -> Derivation:
     """Derive every convention's closed form; ``given`` binds some variables to numbers."""
     arch = registry.get(arch_name)
+    size = arch.param("h")
+    if divisible is None and size is not None and size.multiple > 1:
+        divisible = size.multiple  # every valid input is such a multiple (YOLOv3: 32)
     config = registry.resolve(arch, given or {}, keep_symbolic=True)
     free = [p for p in arch.params if p.symbolic and p.name not in config]
     config.update({p.name: symbol(p.name) for p in free})
@@ -75,6 +78,7 @@ def derive(arch_name: str, given: dict | None = None, divisible: int | None = No
     # expand (not sympy.expand): one pass over the terms, the same result (cnncost.expansion)
     compact = Lazy(CONVENTIONS, lambda name: expand(CONVENTIONS[name].total(by_quantity)))
     full = full_sizes(namer.definitions)
+    _require_equal_sizes(table, full, divisible)
     formulas = Lazy(CONVENTIONS, lambda name: finish(compact[name], full, divisible))
     return Derivation(arch.name, config, {str(symbol(p.name)): p.meaning for p in free},
                       dict(namer.definitions), compact, formulas,
@@ -212,6 +216,28 @@ def full_sizes(definitions: dict) -> dict:
         else:
             full[sym] = collapse_floors(definition.xreplace(full))
     return full
+
+
+def _require_equal_sizes(table, full: dict, divisible: int | None) -> None:
+    """Branches that must meet at equal sizes (a concatenation, a residual add) but whose sizes are
+    equal only for some inputs: proven equal under ``--divisible``, or the derivation is refused."""
+    for name, u, v in table.assumed_equal:
+        difference = sympy.sympify(u - v).xreplace(full)  # the sizes in H and W: names may hide equal ones
+        if divisible:
+            difference = assume_divisible(difference, divisible)
+        if difference == 0 or _proved_zero(difference):
+            continue
+        hint = f" (even when H and W are multiples of {divisible})" if divisible else ""
+        raise CnncostError(f"{name}: the branches' sizes {u} and {v} agree only for some input sizes{hint}; "
+                           "give the size (--hw, --h/--w) or a divisor of it (formula --divisible N)")
+
+
+def _proved_zero(difference: Any) -> bool:
+    """Whether ``difference`` is 0 for every integer value of its symbols, proved as ``check`` proves
+    an EQUAL (floors split into residue classes): ⌊(H − 1)/2⌋ + 1 − ⌈H/2⌉ is."""
+    from .claims import proof
+
+    return proof.decide(difference, sorted(difference.free_symbols, key=str)).status == "zero"
 
 
 def finish(expr: Any, full: dict, divisible: int | None = None) -> Any:

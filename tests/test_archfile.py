@@ -250,12 +250,24 @@ def test_count_file_imports_neither_sympy_nor_torch():
 
 def test_formula_matches_count_with_asymmetric_windows():
     """Kernels and strides differ along H and W: W sizes must not be taken for H sizes' mirrors."""
-    derivation = cnncost.formula(RES_CONCAT, depth=1)
-    point = dict(m=4, k=3, growth=2, h=24, w=20)
+    derivation = cnncost.formula(RES_CONCAT, depth=1, k=3)
+    point = dict(m=4, growth=2, h=24, w=20)
     from cnncost.symbolic import symbol
 
     value = derivation.formulas["macs"].xreplace({symbol(k): v for k, v in point.items()})
-    assert value == cnncost.count(RES_CONCAT, depth=1, **point).total("macs")
+    assert value == cnncost.count(RES_CONCAT, depth=1, k=3, **point).total("macs")
+
+
+def test_branches_that_meet_only_for_some_sizes_are_refused_not_assumed():
+    """'down' adds a k×k stride-2 conv (padding (k−1)//2) to a ceil-mode 2×2 pool: equal sizes for odd k,
+    and for even k only when H is even. Left free, k gives no closed form; bound to 3, it does."""
+    from cnncost.errors import CnncostError
+
+    with pytest.raises(CnncostError, match=r"^down: the branches' sizes .* agree only for some input sizes"):
+        cnncost.formula(RES_CONCAT, depth=1)
+    with pytest.raises(CnncostError, match="residual branches disagree"):  # k = 2, H = 25: torch refuses too
+        cnncost.count(RES_CONCAT, depth=1, k=2, m=4, growth=2, h=25, w=24)
+    cnncost.formula(RES_CONCAT, depth=1, k=3)
 
 
 def test_a_linear_may_follow_a_global_pool_without_keepdim(tmp_path):

@@ -44,8 +44,8 @@ def _sized(name: str) -> dict:
     spec = archs.get(name)
     if spec.param("h") is None:
         return config(name)
-    size = small_size(name)
-    return config(name, h=size, w=size + 3)  # non-square catches H/W mix-ups
+    size, step = small_size(name), spec.param("h").multiple
+    return config(name, h=size, w=size + (3 if step == 1 else step))  # non-square catches H/W mix-ups
 
 
 def _agrees_with_torch(name: str, cfg: dict) -> None:
@@ -107,8 +107,8 @@ def test_symbolic_formula_equals_count(name):
     spec = archs.get(name)
     fixed = {p.name: p.default for p in spec.params if p.name not in ("h", "w")}
     derivation = symbolic.derive(name, fixed)
-    low = small_size(name)
-    for h, w in ((low, low + 5), (low + 19, low + 2)):
+    low, step = small_size(name), spec.param("h").multiple if spec.param("h") else 1
+    for h, w in ((low, low + 5), (low + 19, low + 2)) if step == 1 else ((low, low + step), (low + 2 * step, low)):
         numeric = totals(cnncost.count(name, **fixed, h=h, w=w))
         values = {symbolic.symbol("h"): h, symbolic.symbol("w"): w}
         for quantity in ("params", "macs", "mults+adds", "activations"):
@@ -154,9 +154,9 @@ def hyperparameters(draw, name: str) -> dict:
     if spec.param("in_channels"):
         chosen["in_channels"] = draw(st.integers(1, 4))
     if spec.param("h") and len(archs.get(name).build(**config(name, **chosen)).input_shape) == 3:
-        low = small_size(name, **chosen)
-        chosen["h"] = draw(st.integers(low, low + 40))
-        chosen["w"] = draw(st.integers(low, low + 40))
+        low, step = small_size(name, **chosen), spec.param("h").multiple
+        chosen["h"] = low + step * draw(st.integers(0, 40 // step))
+        chosen["w"] = low + step * draw(st.integers(0, 40 // step))
     return config(name, **chosen)
 
 

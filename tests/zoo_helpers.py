@@ -39,7 +39,8 @@ def small_size(name: str, **overrides) -> int:
     if len(net.input_shape) != 3:
         return 0
     h, w = engine.min_input_size(net)
-    return max(h, w, 32)
+    multiple = archs.get(name).param("h").multiple
+    return -(-max(h, w, 32) // multiple) * multiple  # sizes some networks need as multiples (YOLOv3: 32)
 
 
 def fast_build(name: str, **cfg):

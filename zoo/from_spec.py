@@ -139,12 +139,16 @@ class SpecModule(nn.Module):
         return {name: self.get_submodule(name) for name in self._leaf_names}
 
     def forward(self, x: torch.Tensor):
-        """Logits; in training mode with auxiliary heads, (logits, deepest aux, ..., first aux)."""
+        """Logits (with side outputs: every output, in execution order); in training mode with
+        auxiliary heads, (logits, deepest aux, ..., first aux)."""
         _AUX.append([])
+        _SIDES.append([])
         try:
             out = _run(self, self._plan, x)
         finally:
-            aux = _AUX.pop()
+            aux, sides = _AUX.pop(), _SIDES.pop()
+        if sides:  # every output in execution order (YOLOv3: the 13×13, 26×26, then 52×52 scale)
+            out = (*sides, out)
         # As torchvision's GoogLeNet: the deepest auxiliary head first.
         return (out, *reversed(aux)) if aux and self.training else out
 
@@ -180,6 +184,7 @@ def _holds_own_key(module) -> bool:
 # The auxiliary outputs of the forward passes under way, innermost last: an auxiliary head deep in
 # the tree hands its output to the root's forward, which returns it beside the logits.
 _AUX: list = []
+_SIDES: list = []  # likewise for side outputs
 
 
 class _Planner:
@@ -238,7 +243,7 @@ class _Planner:
         if kind is L.Concat:
             return ("concat", node, tuple(self.plan(owner, path, branch) for branch in node.branches))
         if kind is L.Auxiliary:
-            return ("aux", self.plan(owner, path, node.nodes))
+            return ("aux" if node.training_only else "side", self.plan(owner, path, node.nodes))
         return ("leaf", node.name[len(path) + 1:] if path else node.name)
 
 
@@ -277,6 +282,10 @@ def _run(owner: nn.Module, plan: tuple, x: torch.Tensor) -> torch.Tensor:
             out = _run(owner, step[1], x)
             if _AUX:
                 _AUX[-1].append(out)
+        elif kind == "side":  # a side output (a detection scale): always run, returned before the main one
+            out = _run(owner, step[1], x)
+            if _SIDES:
+                _SIDES[-1].append(out)
     return x
 
 

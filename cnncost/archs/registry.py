@@ -65,6 +65,7 @@ class Param(NamedTuple):
     symbolic: bool = False  # a design variable that formulas keep as a symbol
     meaning: str = ""  # what the symbol stands for, for formula output
     span: tuple = (0.0, 1.0)  # a float parameter's allowed range: low ≤ value < high (a rate by default)
+    multiple: int = 1  # an integer parameter's values must be multiples of this (YOLOv3's input: 32)
 
 
 class Arch(NamedTuple):
@@ -218,6 +219,8 @@ def _check_int(p: Param, value: Any) -> int:
             raise ParameterError(p.name, _literal(f"{value!r} is not a whole number (need an integer ≥ {p.minimum})"))
     if value < p.minimum:
         raise ParameterError(p.name, f"{value} is out of range (need an integer ≥ {p.minimum})")
+    if value % p.multiple:
+        raise ParameterError(p.name, f"{value} is out of range (need a multiple of {p.multiple})")
     return value
 
 
@@ -248,9 +251,13 @@ def _literal(text: str) -> str:
 
 
 # Input-size parameters shared by every image architecture.
-def input_size_params(default: int) -> tuple:
-    """The ``h``/``w`` declarations with the architecture's default size."""
+def input_size_params(default: int, multiple: int = 1) -> tuple:
+    """The ``h``/``w`` declarations with the architecture's default size (and, for networks whose
+    branches meet only at such sizes, the multiple every size must be)."""
+    more = f" (a multiple of {multiple})" if multiple > 1 else ""
     return (
-        Param("h", default, "input height in pixels", symbolic=True, meaning="input height"),
-        Param("w", default, "input width in pixels", symbolic=True, meaning="input width"),
+        Param("h", default, "input height in pixels" + more, symbolic=True, meaning="input height",
+              minimum=multiple, multiple=multiple),
+        Param("w", default, "input width in pixels" + more, symbolic=True, meaning="input width",
+              minimum=multiple, multiple=multiple),
     )

@@ -179,7 +179,7 @@ def auxiliary_prefixes(arch, config: dict) -> tuple:
 def _auxiliaries(nodes: tuple) -> list:
     found = []
     for node in nodes:
-        if isinstance(node, L.Auxiliary):
+        if isinstance(node, L.Auxiliary) and node.training_only:
             found.append(node)
         else:
             for part in children(node):
