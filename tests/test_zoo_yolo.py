@@ -81,3 +81,13 @@ def test_the_closed_form_is_for_multiples_of_32_and_equals_the_count():
 def test_a_size_that_is_not_a_multiple_of_32_is_one_line(capsys):
     assert main(["count", "yolov3", "--h", "100", "--w", "96"]) == 2
     assert capsys.readouterr().err == "error: --h: 100 is out of range (need a multiple of 32)\n"
+
+
+def test_training_a_detector_is_refused_in_one_line(tmp_path, capsys):
+    code = main(["train", "yolov3", "--img-size", "64", "--synthetic-size", "40", "--epochs", "1",
+                 "--out", str(tmp_path / "run"), "--quiet"])
+    assert code == 2
+    assert capsys.readouterr().err == ("error: yolov3: outputs 45×8×8 maps at several scales, not one score per "
+                                       "class; cnncost train trains classifiers (detection training is out of "
+                                       "scope)\n")
+    assert not (tmp_path / "run").exists()

@@ -82,7 +82,26 @@ def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classe
         if size < need:
             raise CnncostError(f"--img-size: {size} is too small for {arch.name} "
                                f"(the smallest valid input is {need}×{need})")
+    _require_classifier(arch.name, network, classes)
     return arch, config, network
+
+
+def _require_classifier(name: str, network, classes: int | None) -> None:
+    """Training is for classifiers: one output of a score per class (YOLOv3's three detection maps are
+    refused in one line: detection training is out of scope)."""
+    outputs = engine.analyze(network).output_shape
+    sides = any(isinstance(n, L.Auxiliary) and not n.training_only for n in _walk(network.layers))
+    if sides or (classes is not None and len(outputs) != 1):
+        scales = " at several scales" if sides else ""
+        raise CnncostError(f"{name}: outputs {'×'.join(map(str, outputs))} maps{scales}, not one score per class; "
+                           "cnncost train trains classifiers (detection training is out of scope)")
+
+
+def _walk(nodes: tuple):
+    for node in nodes:
+        yield node
+        for part in children(node):
+            yield from _walk(part)
 
 
 def _check_outputs(name: str, network, classes: int) -> None:
