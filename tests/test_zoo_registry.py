@@ -19,25 +19,11 @@ from zoo import oracles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .zoo_helpers import config, manifest, meta_build, meta_counts, small_size
+from .zoo_helpers import config, manifest, meta_build, meta_counts, one_per_family, small_size
 
 NAMES = archs.names()
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # many small forwards: one thread is fastest
 TORCHVISION = [n for n in NAMES if archs.get(n).torchvision]
-
-
-def _one_per_family() -> list:
-    """The smallest network (fewest MACs at its smallest size) of each family file."""
-    from cnncost.archs.registry import family
-
-    best: dict = {}
-    for name in NAMES:
-        cfg = _sized(name)
-        macs = cnncost.count(name, **cfg).total("macs")
-        key = family(archs.get(name))
-        if key not in best or macs < best[key][0]:
-            best[key] = (macs, name)
-    return sorted(name for _, name in best.values())
 
 
 def _sized(name: str) -> dict:
@@ -67,7 +53,7 @@ def test_engine_matches_torch_module(name):
 
 
 @pytest.mark.usefixtures("one_torch_thread")
-@pytest.mark.parametrize("name", _one_per_family())
+@pytest.mark.parametrize("name", one_per_family())
 def test_verify_agrees_with_every_tool(name):
     """cnncost verify's comparison, run for real: numel, shapes, fvcore per layer, ptflops per layer."""
     from zoo.verify import verify
@@ -162,7 +148,7 @@ def hyperparameters(draw, name: str) -> dict:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_random_hyperparameters_match_torch(name):
-    @settings(max_examples=2)
+    @settings(max_examples=1)  # every network, each run at new random sizes and design variables
     @given(hyperparameters(name))
     def check(cfg):
         _agrees_with_torch(name, cfg)

@@ -131,3 +131,21 @@ def engine_counts(name: str, **config) -> tuple:
 
     table = cnncost.count(name, **config)
     return table.total("params"), table.total("macs")
+
+
+@lru_cache(maxsize=None)
+def one_per_family() -> tuple:
+    """The smallest network (fewest MACs at its smallest size) of each family file: the sample the
+    costlier per-network checks (fvcore and ptflops per layer, random CLI formulas) run on."""
+    import cnncost
+    from cnncost.archs.registry import family
+
+    best: dict = {}
+    for name in archs.names():
+        spec = archs.get(name)
+        cfg = config(name) if spec.param("h") is None else config(name, h=small_size(name), w=small_size(name))
+        macs = cnncost.count(name, **cfg).total("macs")
+        key = family(spec)
+        if key not in best or macs < best[key][0]:
+            best[key] = (macs, name)
+    return tuple(sorted(name for _, name in best.values()))
