@@ -115,3 +115,9 @@ def test_summary_shapes_can_be_chosen(capsys):
     assert "(None, 2, 2, 512)" in capsys.readouterr().out
     assert main(["summary", "keras_vgg16", "--hw", "32", "--shapes", "torch"]) == 0
     assert "512×1×1" in capsys.readouterr().out
+
+
+def test_show_views_take_the_head_options(tmp_path, capsys):
+    out = tmp_path / "filters.png"
+    assert main(["show", "filters", "resnet18", "--img-size", "64", "--no-include-top", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0 and "conv1 filters" in capsys.readouterr().out

@@ -36,22 +36,26 @@ Module = Annotated[Optional[str], typer.Option("--module", metavar="SPEC",
                                                     "code runs). A run file never imports code itself")]
 
 
-def _subject(run, device, weights, img_size, seed, m=None, k=None, n=None, module=None):
+def _subject(run, device, weights, img_size, seed, m=None, k=None, n=None, module=None, include_top=None,
+             head=None):
     from zoo.inspect.source import open_subject
 
     return open_subject(run, device=device, weights=weights, img_size=img_size, seed=seed,
-                        hyperparameters=o.hyperparameters(m=m, k=k, n=n), module=module)
+                        hyperparameters=o.hyperparameters(m=m, k=k, n=n, include_top=include_top, head=head),
+                        module=module)
 
 
 @show_app.command()
 @friendly
 def filters(run: Run, layer: Layer = None, out: Out = "filters.png", device: Device = "auto",
             weights: Weights = None, img_size: ImgSize = None, seed: Seed = 0,
-            m: o.M = None, k: o.K = None, n: o.N = None, module: Module = None):
+            m: o.M = None, k: o.K = None, n: o.N = None,
+            include_top: o.IncludeTop = None, head: o.Head = None, module: Module = None):
     """A conv layer's filters in a grid, each scaled on its own (RGB for the first layer, else per input channel)."""
     from zoo.inspect.views import show_filters
 
-    typer.echo(show_filters(_subject(run, device, weights, img_size, seed, m, k, n, module), layer, out))
+    typer.echo(show_filters(_subject(run, device, weights, img_size, seed, m, k, n, module,
+                                            include_top, head), layer, out))
 
 
 @show_app.command()
@@ -61,11 +65,13 @@ def activations(run: Run, image: Image, layers: Annotated[Optional[str], typer.O
                                      "spread evenly)")] = None,
                 out: Out = "activations.png", device: Device = "auto", weights: Weights = None,
                 img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None,
+            include_top: o.IncludeTop = None, head: o.Head = None,
                 module: Module = None):
     """The activation maps of chosen layers for one image: one panel per layer, its channels tiled."""
     from zoo.inspect.views import show_activations
 
-    subject = _subject(run, device, weights, img_size, seed, m, k, n, module)
+    subject = _subject(run, device, weights, img_size, seed, m, k, n, module,
+                                            include_top, head)
     typer.echo(show_activations(subject, image, layers, out))
 
 
@@ -77,11 +83,13 @@ def guided_backprop(run: Run, image: Image, layer: Layer = None,
                                           "all of a layer with fewer")] = None,
                     out: Out = "guided.png", device: Device = "auto", weights: Weights = None,
                     img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None,
+            include_top: o.IncludeTop = None, head: o.Head = None,
                     module: Module = None):
     """Guided backpropagation (ReLU networks) of a layer's most active channels for one image."""
     from zoo.inspect.views import show_guided
 
-    subject = _subject(run, device, weights, img_size, seed, m, k, n, module)
+    subject = _subject(run, device, weights, img_size, seed, m, k, n, module,
+                                            include_top, head)
     typer.echo(show_guided(subject, image, layer, neurons, out))
 
 
@@ -93,11 +101,13 @@ def maximize(run: Run, layer: Layer = None,
              steps: Annotated[int, typer.Option("--steps", help="gradient-ascent steps")] = 100,
              out: Out = "maximize.png", device: Device = "auto", weights: Weights = None,
              img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None,
+            include_top: o.IncludeTop = None, head: o.Head = None,
              module: Module = None):
     """Images that maximise chosen filters of a conv layer: regularised gradient ascent from grey noise."""
     from zoo.inspect.views import show_maximize
 
-    subject = _subject(run, device, weights, img_size, seed, m, k, n, module)
+    subject = _subject(run, device, weights, img_size, seed, m, k, n, module,
+                                            include_top, head)
     typer.echo(show_maximize(subject, layer, filters_, steps, seed, out))
 
 

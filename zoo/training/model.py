@@ -50,11 +50,12 @@ class Prepared(NamedTuple):
 
 
 def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classes: int | None,
-             dropout: float | None = None) -> tuple:
+             dropout: float | None = None, training: bool = True) -> tuple:
     """(arch, builder keywords, Network) for training at img_size × img_size with ``classes`` outputs.
 
     ``classes=None`` keeps the architecture's own class count (a user's module, or a view
-    that has no data to match).
+    that has no data to match). ``training=False`` (a view) skips the checks that only training
+    needs: a classifier at the end.
 
     Auxiliary heads are left out (training uses the main logits only); an input
     too small for the network is a one-line ``--img-size`` error with the
@@ -71,7 +72,7 @@ def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classe
     if dropout is not None and arch.param("dropout"):
         given["dropout"] = dropout
     config = archs.resolve(arch, given)
-    if config.get("include_top") is False and config.get("head") == "keep":
+    if training and config.get("include_top") is False and config.get("head") == "keep":
         raise CnncostError("--no-include-top: without its top the network has no classifier to train; "
                            "add --head gap or --head flatten")
     network = arch.build(**config)
@@ -82,7 +83,8 @@ def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classe
         if size < need:
             raise CnncostError(f"--img-size: {size} is too small for {arch.name} "
                                f"(the smallest valid input is {need}×{need})")
-    _require_classifier(arch.name, network, classes)
+    if training:  # a view (cnncost show) looks at any network; training needs a classifier
+        _require_classifier(arch.name, network, classes)
     return arch, config, network
 
 
