@@ -70,13 +70,6 @@ def test_state_dict_is_torchvisions(name):
     assert got == manifest()[name]["state_dict"]  # the bare layer_scale parameters included
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_published_params_and_gflops_at_the_crop(name):
-    published = manifest()[name]
-    crop = published["crop_size"]
-    table = cnncost.count(name, h=crop, w=crop)
-    assert table.total("params") == published["num_params_published"]
-    assert round(table.total("macs") / 1e9, 3) == published["gflops_published"]
 
 
 @pytest.mark.parametrize("name", NAMES)

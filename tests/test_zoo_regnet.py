@@ -69,17 +69,6 @@ def test_state_dict_is_torchvisions_key_for_key_in_order(name):
     assert shapes(meta_build(name)) == list(MANIFEST[name]["state_dict"].items())
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_published_params_and_gflops(name):
-    """torchvision's figures at its crop (384 for regnet_y_128gf, the default size here too):
-    parameters exactly, GFLOPS (MACs / 10⁹) to its three decimals."""
-    reference = MANIFEST[name]
-    crop = reference["crop_size"]
-    assert cnncost.archs.get(name).param("h").default == crop
-    table = cnncost.count(name)
-    assert table.network.input_shape == (3, crop, crop)
-    assert table.total("params") == reference["num_params_published"]
-    assert round(table.total("macs") / 1e9, 3) == reference["gflops_published"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -70,14 +70,6 @@ def test_state_dict_is_torchvisions(name):
     assert shapes(meta_build(name)) == MANIFEST[name]["state_dict"]
 
 
-@pytest.mark.parametrize("name", GROUPED)
-def test_published_params_and_gflops(name):
-    """torchvision's figures at its crop: parameters exactly, GFLOPS (MACs / 10⁹) to its three decimals."""
-    reference = MANIFEST[name]
-    crop = reference["crop_size"]
-    table = cnncost.count(name, h=crop, w=crop)
-    assert table.total("params") == reference["num_params_published"]
-    assert round(table.total("macs") / 1e9, 3) == reference["gflops_published"]
 
 
 @pytest.mark.parametrize("name", [*GROUPED, *V1])
