@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 
 import sympy
+
+from cnncost.errors import CnncostError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sympy.core import _print_helpers
@@ -168,7 +170,11 @@ def test_one_pass_totals_equal_sums_and_expand(body):
                 rows += [getattr(m, quantity) for m in table.merges]
             old = sum(rows, 0)  # what the totals were before: a running sum
             assert sympy.expand(table.total(quantity) - old) == 0, quantity
-        derivation = symbolic.derive(str(path))
+        try:
+            derivation = symbolic.derive(str(path))
+        except CnncostError as error:  # branches that meet only for some sizes (m = 3): no general form
+            assert table.assumed_equal and "agree only for some input sizes" in str(error), error
+            return
         sums = {q: table.total(q) for q in QUANTITIES}
         full = symbolic.full_sizes(derivation.sizes)
         for name, convention in CONVENTIONS.items():
