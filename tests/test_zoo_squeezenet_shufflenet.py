@@ -55,13 +55,6 @@ def test_counts_equal_torch_at_small_sizes(name):
         assert engine(name, h=h, w=w) == measured(module, h, w), (h, w)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_counts_equal_published_figures(name):
-    published = manifest()[name]
-    crop = published["crop_size"]
-    params, macs = engine(name, h=crop, w=crop)
-    assert params == published["num_params_published"]
-    assert round(macs / 1e9, 3) == published["gflops_published"]
 
 
 def scaled_squeezenet(version: str, stem: int, squeeze: int, expand: int, classes: int) -> nn.Module:
