@@ -13,7 +13,8 @@ from typing import Any, NamedTuple
 from ..arith import product
 from ..errors import CnncostError
 from ..tool_conventions import uncounted
-from .base import Counts, FxForms, Kind
+from .base import Counts, FxForms, Kind, State
+from .saving import Effect, Saved, Site
 
 OPS = ("add", "sub", "mul", "div")
 SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "/"}
@@ -180,9 +181,38 @@ def _torch_scale(node: Scale, x: tuple) -> Any:
     return _MODULE[0](node)
 
 
+def scale_step(node: Scale, site: Site) -> Effect:
+    """``x op c``: by a number nothing is saved. By a held tensor (model state) add and sub save nothing;
+    mul and div save x only for the tensor's gradient (a learned tensor that trains), and the tensor itself
+    (model state) for x's. A held tensor is float32: a lower-precision x is promoted."""
+    if node.operand is None:
+        return Effect()
+    saved = (Saved("input"),) if node.op in ("mul", "div") and node.learned and site.trains else ()
+    return Effect(saved, dtype="fp32")
+
+
+def scale_state(node: Scale, x: tuple) -> State:
+    """A learned tensor is one parameter tensor; a constant one a float32 buffer."""
+    if node.operand is None:
+        return State()
+    return State(1) if node.learned else State(0, 4 * product(node.operand))
+
+
+def merge_saved(op: str, body: Any, shortcut: Any) -> tuple:
+    """Which operands of ``body op shortcut`` (each a saving.Tensor) autograd saves: none for add and sub; for
+    mul each operand for the other's gradient; for div the dividend for the divisor's gradient and the
+    divisor for either's (derivatives.yaml: mul.Tensor, div.Tensor)."""
+    if op in ("add", "sub"):
+        return ()
+    saved = (body,) if shortcut.grad else ()
+    if body.grad or (op == "div" and shortcut.grad):
+        saved += (shortcut,)
+    return saved
+
+
 KINDS = (
     Kind(Scale, scale_shape, scale_counts, stateful=lambda n: n.operand is not None and n.learned,
-         fvcore=_FVCORE, ptflops=ptflops_scale, torch_module=_torch_scale,
+         fvcore=_FVCORE, ptflops=ptflops_scale, torch_module=_torch_scale, step=scale_step, state=scale_state,
          # Recognised by the importer from the arithmetic calls themselves (zoo.fx_units), not by a table.
          fx=FxForms(importer="zoo.fx_units._arithmetic")),
 )

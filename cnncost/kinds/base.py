@@ -89,6 +89,22 @@ class Kind(NamedTuple):
     torch_module: Callable | None = None  # (node, input shape) -> nn.Module (imports torch itself)
     torch_call: Callable | None = None  # (node, tensor) -> tensor: the layer written as a call
     fx: FxForms = FxForms()
+    # (node, saving.Site) -> saving.Effect: what it saves for backward in a training step; None: not modelled
+    step: Callable | None = None
+    # (node, input shape) -> State: its parameter tensors and buffer bytes (optimizer state, resident memory)
+    state: Callable[[Any, tuple], "State"] = lambda node, x: State()
+
+
+class State(NamedTuple):
+    """What a layer holds between steps, beyond its parameter count (``Counts.params``)."""
+
+    tensors: int = 0  # parameter tensors (a conv with bias: 2): Adam keeps one step counter per tensor
+    buffer_bytes: Any = 0  # bytes of its buffers as torch holds them (running statistics, counters)
+
+
+def weight_and_bias(node: Any, x: tuple) -> State:
+    """``State`` of a layer with a weight and an optional bias (a convolution, a Linear)."""
+    return State(2 if node.bias else 1)
 
 
 class Unsupported(Exception):

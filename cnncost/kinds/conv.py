@@ -8,7 +8,9 @@ from ..arith import exact_div, maximum, product
 from ..errors import CnncostError
 from ..sizes import window_min_input, window_output
 from ..tool_conventions import by_call, uncounted
-from .base import always, ArchType, Counts, Field, FxForms, Kind, Unsupported, accumulate, collapse_pair, pair, spatial
+from .base import (always, ArchType, Counts, Field, FxForms, Kind, Unsupported, accumulate, collapse_pair, pair,
+                   spatial, weight_and_bias)
+from .saving import Effect, NotModelled, Saved, Site, low_precision_weights
 from .reshape import check_pad_fits, pad_fit_min_input
 
 
@@ -122,6 +124,17 @@ def ptflops_conv(node: Conv2d, x: tuple, y: tuple) -> Any:
     return per_position * y[1] * y[2] + (product(y) if node.bias else 0)
 
 
+def conv_step(node: Conv2d, site: Site) -> Effect:
+    """aten::convolution saves its input and its weight whichever of them needs a gradient
+    (derivatives.yaml: convolution_backward reads both); the weight is a parameter (model state), except
+    under autocast, which runs the conv in lower precision on cast copies of both (a copy of a tensor of
+    another dtype is a new storage). Another padding_mode pads first (F.pad): not modelled."""
+    if node.padding_mode != "zeros":
+        raise NotModelled(f"{node.name}: a convolution with padding_mode={node.padding_mode!r}")
+    weights = node.out_channels * exact_div(site.x.shape[0], node.groups, node.name) * product(pair(node.kernel_size))
+    return Effect((Saved("input"),) + low_precision_weights(site, weights), cast="low")
+
+
 def _torch_conv(node: Conv2d, x: tuple) -> Any:
     from torch import nn
 
@@ -151,6 +164,6 @@ KINDS = (
                                      "padding": Field("padding", 0, 0), "dilation": Field("pair", 1),
                                      "groups": Field("expr", 1), "bias": Field("bool", True)},
                             _from_file, "conv"),),
-         torch_module=_torch_conv,
+         torch_module=_torch_conv, step=conv_step, state=weight_and_bias,
          fx=FxForms(modules={"torch.nn.Conv2d": (_from_module, "in_channels")})),
 )

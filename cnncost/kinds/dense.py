@@ -7,7 +7,8 @@ from typing import Any, NamedTuple
 from ..arith import product
 from ..errors import CnncostError
 from ..tool_conventions import by_call, uncounted
-from .base import always, ArchType, Counts, Field, FxForms, Kind, accumulate
+from .base import always, ArchType, Counts, Field, FxForms, Kind, accumulate, weight_and_bias
+from .saving import Effect, Saved, Site, low_precision_weights
 
 
 class Linear(NamedTuple):
@@ -49,6 +50,16 @@ def _from_file(name: str, f: dict, rank: int) -> Linear:
     return Linear(name, f["out"], f["bias"])
 
 
+def linear_step(node: Linear, site: Site) -> Effect:
+    """addmm/mm save each operand only for the other's gradient (derivatives.yaml: mat1 if mat2 needs a
+    gradient, mat2 if mat1 does): the input when the weight trains, the weight (a parameter; under autocast
+    its lower-precision copy) when the input needs a gradient."""
+    saved = (Saved("input"),) if site.trains else ()
+    if site.x.grad:
+        saved += low_precision_weights(site, site.x.shape[-1] * node.out_features)
+    return Effect(saved, cast="low")
+
+
 def _torch_linear(node: Linear, x: tuple) -> Any:
     from torch import nn
 
@@ -62,7 +73,7 @@ KINDS = (
                                                            "patched")}),
          archfile=(ArchType("linear", {"out": Field("expr"), "bias": Field("bool", True)},
                             _from_file, "fc"),),
-         torch_module=_torch_linear,
+         torch_module=_torch_linear, step=linear_step, state=weight_and_bias,
          fx=FxForms(modules={"torch.nn.Linear": (lambda m, name: Linear(name, m.out_features, m.bias is not None),
                                                  "in_features")})),
 )

@@ -29,7 +29,8 @@ from typing import Any, NamedTuple
 
 from ..errors import CnncostError
 from ..tool_conventions import by_call, hooked_and_patched, input_elements, nowhere, output_elements, uncounted
-from .base import always, ArchType, Counts, Field, FxForms, Kind, Unsupported, bind, no_counts
+from .base import always, ArchType, Counts, Field, FxForms, Kind, State, Unsupported, bind, no_counts
+from .saving import Effect, Saved, Site, low_precision_weights, view
 
 
 class Activation(NamedTuple):
@@ -327,6 +328,38 @@ def prelu_counts(node: PReLU, x: tuple, y: tuple) -> Counts:
     return Counts(params=x[0] if node.per_channel else 1)
 
 
+# What each function's backward reads (derivatives.yaml): its input, its result, or more.
+_SAVES = {
+    "relu": ("output",), "tanh": ("output",), "sigmoid": ("output",), "softmax": ("output",),
+    "log_softmax": ("output",),
+    "logsigmoid": ("input", "new"),  # log_sigmoid_forward's buffer, the input's size
+    "softsign": ("input", "new"),  # x / (|x| + 1): abs reads x, div reads x and |x| + 1
+    "tanhshrink": ("new",),  # x − tanh(x): tanh's result
+}
+_CUDA_FP32 = ("softmax", "log_softmax", "softplus")  # CUDA autocast runs these in float32
+
+
+def activation_step(node: Activation, site: Site) -> Effect:
+    """What the function's backward reads: the result (relu, tanh, sigmoid, softmax), the input (every other
+    function), or the input and a tensor of its size (logsigmoid, softsign; tanhshrink: tanh's result only)."""
+    saved = tuple(Saved(which, _elements(site.y), site.x.dtype) if which == "new" else Saved(which)
+                  for which in _SAVES.get(_function(node) and node.function, ("input",)))
+    return Effect(saved, cast="fp32" if site.device == "cuda" and node.function in _CUDA_FP32 else None)
+
+
+def _elements(shape: tuple) -> Any:
+    total = 1
+    for side in shape:
+        total = total * side
+    return total
+
+
+def prelu_step(node: PReLU, site: Site) -> Effect:
+    """prelu saves its input and its weight; autocast runs it in lower precision (on cast copies)."""
+    return Effect((Saved("input"),) + low_precision_weights(site, site.x.shape[0] if node.per_channel else 1),
+                  cast="low")
+
+
 _PRELU_PTFLOPS = by_call("ptflops", {
     "module": output_elements(2, "relu_flops_counter_hook on nn.PReLU (pytorch_ops.py:278) and the patched F.prelu "
                                  "in its forward (pytorch_engine.py:351) both count"),
@@ -383,6 +416,19 @@ def dropout_shape(node: Dropout, x: tuple) -> tuple:
     if isinstance(node.p, (int, float)) and not 0 <= node.p <= 1:
         raise CnncostError(f"{node.name}: dropout probability {node.p} is not between 0 and 1")
     return x
+
+
+def dropout_step(node: Dropout, site: Site) -> Effect:
+    """In eval mode, or with p = 0, dropout returns its input. In training it multiplies by a noise tensor it
+    saves: of the input's size and dtype (on CUDA plain dropout is the fused native_dropout, which saves a
+    bool mask instead), one value per sample and channel for the feature variants."""
+    if not site.training or node.p == 0:
+        return view(node, site)
+    per_sample = site.x.shape[0] if node.variant.startswith("feature") or node.variant[-2:] in ("1d", "2d", "3d") \
+        else _elements(site.x.shape)
+    if node.variant == "dropout" and site.device == "cuda":
+        return Effect((Saved("new", per_sample, "bool"),))
+    return Effect((Saved("new", per_sample, site.x.dtype),))
 
 
 def _dropout_fvcore(node: Dropout, x: tuple, y: tuple) -> Any:
@@ -444,18 +490,19 @@ _DROPOUT_TYPES = tuple(ArchType(variant, {"p": Field("prob", 0.5)},
 KINDS = (
     Kind(Activation, activation_shape, no_counts, fvcore=by_function("fvcore"), ptflops=by_function("ptflops"),
          free=True, archfile=_ACTIVATION_TYPES, torch_module=_activation_module, torch_call=_activation_call,
+         step=activation_step,
          fx=_activation_forms()),
     Kind(PReLU, prelu_shape, prelu_counts, stateful=always, fvcore=uncounted(_NO_HANDLER.format("aten::prelu")),
          ptflops=_PRELU_PTFLOPS,
          archfile=(ArchType("prelu", {"per_channel": Field("bool", False)},
                             lambda name, f, rank: PReLU(name, f["per_channel"]), "prelu"),),
-         torch_module=_prelu_module,
+         torch_module=_prelu_module, step=prelu_step, state=lambda node, x: State(1),
          # Its expected input width (num_parameters when > 1) needs fx_units to accept "none when 1": reported.
          fx=FxForms(modules={"torch.nn.PReLU": (_prelu_from_module,
                                                  lambda m: m.num_parameters if m.num_parameters > 1 else None)})),
     Kind(Dropout, dropout_shape, no_counts, free=True, fvcore=_dropout_fvcore,
          ptflops=uncounted("no dropout module has a hook and no F.*dropout is patched"),
-         archfile=_DROPOUT_TYPES, torch_module=_dropout_module, fx=_dropout_forms()),
+         archfile=_DROPOUT_TYPES, torch_module=_dropout_module, fx=_dropout_forms(), step=dropout_step),
 )
 
 __all__ = ["Activation", "Dropout", "FUNCTIONS", "Function", "KINDS", "PReLU", "VARIANTS", "activation_shape",

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from ..errors import CnncostError
 from ..tool_conventions import uncounted
 from .base import FxForms, Kind, Unsupported, call_module, no_counts
+from .saving import view
 
 
 class Permute(NamedTuple):
@@ -55,7 +56,7 @@ KINDS = (
     Kind(Permute, permute_shape, no_counts, free=True, layout=True,
          fvcore=uncounted("aten::permute is in fvcore's _IGNORED_OPS"),
          ptflops=uncounted("torch.permute and Tensor.permute are not patched"),
-         torch_module=_permute_module, torch_call=_permute_call,
+         torch_module=_permute_module, torch_call=_permute_call, step=view,
          fx=FxForms(functions={"torch.permute": _from_call}, methods={"permute": _from_call})),
 )
 
@@ -109,6 +110,6 @@ KINDS += (
          fvcore=uncounted("aten::chunk is in fvcore's _IGNORED_OPS"),
          ptflops=uncounted("torch.chunk and Tensor.chunk are not patched"),
          torch_module=call_module("ChannelSlice", lambda node, x: _slice_call(node, x), "A chunk as a module."),
-         torch_call=_slice_call,
+         torch_call=_slice_call, step=view,
          fx=FxForms(importer="zoo.fx_units._parts (x.chunk(n, dim=1), then an index)")),
 )

@@ -9,7 +9,8 @@ from ..arith import exact_div, is_number, product
 from ..errors import CnncostError
 from ..sizes import WHOLE
 from ..tool_conventions import by_call, input_elements, uncounted
-from .base import always, ArchType, Counts, Field, FxForms, Kind, Unsupported, bind, spatial
+from .base import always, ArchType, Counts, Field, FxForms, Kind, State, Unsupported, bind, spatial
+from .saving import Effect, Saved, Site, refuse_autocast
 
 
 class BatchNorm2d(NamedTuple):
@@ -81,6 +82,33 @@ def _from_module(node_type: type):
 def _from_file(name: str, f: dict, rank: int) -> Any:
     norm = BatchNorm2d if rank == 3 else BatchNorm1d  # 2-D on C×H×W, 1-D after a flatten, as torch needs
     return norm(name, f["affine"], f["track_running_stats"], f["eps"])
+
+
+def batchnorm_step(node: Any, site: Site) -> Effect:
+    """native_batch_norm saves its input, its weight and running statistics (model state) and the batch mean
+    and inverse std it computed, C float32 values each: empty when it normalises with the running statistics
+    (eval mode with tracked statistics). It runs in its input's dtype under CPU autocast."""
+    channels = site.x.shape[0]
+    batch_statistics = site.training or not node.track_running_stats
+    values = site.batch * product(site.x.shape[1:])
+    if site.training and _known(values) and values == 1:  # F.batch_norm's _verify_batch_size
+        raise CnncostError(f"{node.name}: a BatchNorm in training mode sees one value per channel (batch "
+                           f"{site.batch} at {_size_text(site.x.shape[1:]) or 'no'} positions), which torch refuses; "
+                           "use a batch of at least 2")
+    stats = channels if batch_statistics else 0
+    return Effect((Saved("input"), Saved("new", stats, "fp32", batched=False),
+                   Saved("new", stats, "fp32", batched=False)), cast=_norm_cast(site))
+
+
+def _norm_cast(site: Site) -> str | None:
+    """CUDA's autocast runs the norms (layer_norm, group_norm) in float32; CPU's runs them in the input's dtype."""
+    return "fp32" if site.device == "cuda" else None
+
+
+def running_statistics(node: Any, x: tuple) -> State:
+    """Weight and bias when affine; running mean and var (C float32 each) and num_batches_tracked (one int64)."""
+    tracked = getattr(node, "track_running_stats", False)
+    return State(2 if node.affine else 0, 4 * 2 * x[0] + 8 if tracked else 0)
 
 
 # --- GroupNorm, LayerNorm, InstanceNorm2d ------------------------------------------------
@@ -186,6 +214,13 @@ def ptflops_hooked(node: Any, x: tuple, y: tuple) -> Any:
     """bn_flops_counter_hook: input elements, doubled when the module's ``affine`` is true
     (pytorch_ops.py:51-57)."""
     return product(x) * (2 if node.affine else 1)
+
+
+def group_norm_step(node: GroupNorm, site: Site) -> Effect:
+    """native_group_norm saves its input, its weight (a parameter) and a mean and rstd per sample and group
+    (float32)."""
+    return Effect((Saved("input"), Saved("new", node.groups, "fp32"), Saved("new", node.groups, "fp32")),
+                  cast=_norm_cast(site))
 
 
 _PTFLOPS_GROUP = by_call("ptflops", {"module": ptflops_hooked,
@@ -426,7 +461,31 @@ def layer_norm_over_channels(name: str, module_or_call: Any, call: str | None = 
     return node._replace(call=call) if call else node
 
 
+def layer_norm_step(node: LayerNorm, site: Site) -> Effect:
+    """native_layer_norm saves its input (over channels: the channels-last view of it), weight and bias
+    (parameters), and a mean and rstd per normalised position (float32)."""
+    positions = exact_div(product(site.x.shape), product(normalized_sizes(node, site.x.shape)), node.name)
+    return Effect((Saved("input"), Saved("new", positions, "fp32"), Saved("new", positions, "fp32")),
+                  cast=_norm_cast(site))
+
+
+def layer_norm_state(node: LayerNorm, x: tuple) -> State:
+    """A weight, and a bias unless bias=False, when affine."""
+    return State((1 + bool(node.bias)) if node.affine else 0)
+
+
 # InstanceNorm2d
+
+def instance_norm_step(node: InstanceNorm2d, site: Site) -> Effect:
+    """F.instance_norm runs batch_norm on the (1, N·C, H, W) view of its input, with the weight and the running
+    statistics repeated N times (new tensors, saved) and the batch statistics it computes (N·C float32 each,
+    empty when it reads the running statistics). Measured in float32 only."""
+    refuse_autocast(node, site, "an InstanceNorm2d")
+    channels = site.x.shape[0]
+    batch_statistics = site.training or not node.track_running_stats
+    repeated = int(node.affine) + 2 * int(node.track_running_stats) + 2 * int(batch_statistics)
+    return Effect((Saved("input"),) + (Saved("new", channels, "fp32"),) * repeated)
+
 
 def instance_norm_shape(node: InstanceNorm2d, x: tuple) -> tuple:
     """InstanceNorm2d keeps its C×H×W input; normalising with the input's own statistics needs more than
@@ -493,17 +552,17 @@ KINDS = (
     Kind(BatchNorm2d, spatial, batchnorm_counts, stateful=always, fvcore=fvcore_batchnorm, ptflops=_PTFLOPS,
          archfile=(ArchType("batchnorm", {"affine": Field("bool", True), "track_running_stats": Field("bool", True),
                                           "eps": Field("eps", 1e-5)}, _from_file, "bn"),),
-         torch_module=_torch("BatchNorm2d"),
+         torch_module=_torch("BatchNorm2d"), step=batchnorm_step, state=running_statistics,
          fx=FxForms(modules={"torch.nn.BatchNorm2d": (_from_module(BatchNorm2d), "num_features")})),
     Kind(BatchNorm1d, batchnorm1d_shape, batchnorm_counts, stateful=always, fvcore=fvcore_batchnorm, ptflops=_PTFLOPS,
-         torch_module=_torch("BatchNorm1d"),
+         torch_module=_torch("BatchNorm1d"), step=batchnorm_step, state=running_statistics,
          fx=FxForms(modules={"torch.nn.BatchNorm1d": (_from_module(BatchNorm1d), "num_features")})),
     Kind(GroupNorm, group_norm_shape, channel_affine_counts, stateful=lambda n: n.affine, fvcore=fvcore_norm,
          ptflops=_PTFLOPS_GROUP,
          archfile=(ArchType("groupnorm", {"groups": Field("expr"), "affine": Field("bool", True),
                                           "eps": Field("eps", 1e-5)},
                             lambda name, f, rank: GroupNorm(name, f["groups"], f["affine"], f["eps"]), "gn"),),
-         torch_module=_group_module, torch_call=_group_call,
+         torch_module=_group_module, torch_call=_group_call, step=group_norm_step, state=running_statistics,
          fx=FxForms(modules={"torch.nn.GroupNorm": (lambda m, name: GroupNorm(name, m.num_groups, m.affine, m.eps),
                                                     "num_channels")},
                     functions={_F + "group_norm": group_norm_from_call, "torch.group_norm": group_norm_from_call})),
@@ -512,7 +571,7 @@ KINDS = (
          archfile=(ArchType("layernorm", {"dims": Field("static", 1), "over_channels": Field("bool", False),
                                           "affine": Field("bool", True), "bias": Field("bool", True),
                                           "eps": Field("eps", 1e-5)}, _layer_norm_from_file, "ln"),),
-         torch_module=_layer_module, torch_call=_layer_call,
+         torch_module=_layer_module, torch_call=_layer_call, step=layer_norm_step, state=layer_norm_state,
          fx=FxForms(modules={"torch.nn.LayerNorm": (_layer_from_module, None),
                              # cnncost's own LayerNorm2d (what the zoo builds); other permute idioms are
                              # recognised by the importer through layer_norm_over_channels.
@@ -525,7 +584,8 @@ KINDS = (
                                              "eps": Field("eps", 1e-5)},
                             lambda name, f, rank: InstanceNorm2d(name, f["affine"], f["track_running_stats"],
                                                                  f["eps"]), "inorm"),),
-         torch_module=_instance_module, torch_call=_instance_call,
+         torch_module=_instance_module, torch_call=_instance_call, step=instance_norm_step,
+         state=running_statistics,
          fx=FxForms(modules={"torch.nn.InstanceNorm2d": (lambda m, name: InstanceNorm2d(
                         name, m.affine, m.track_running_stats, m.eps), "num_features")},
                     functions={_F + "instance_norm": instance_norm_from_call})),

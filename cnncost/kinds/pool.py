@@ -9,6 +9,7 @@ from ..arith import is_number
 from ..errors import CnncostError
 from ..sizes import WHOLE, window_min_input, window_output
 from ..tool_conventions import by_call, input_elements, uncounted
+from .saving import Effect, Saved, Site, elements, nothing, saves_input
 from .base import (call_module, ArchType, Field, FxForms, Kind, Unsupported, bind, collapse_pair, no_counts, pair,
                    spatial)
 
@@ -335,6 +336,25 @@ def _global_type(op: str) -> ArchType:
                     lambda node, x: x if node.keepdim else (None,))  # without keepdim: flat features
 
 
+def max_pool_step(node: Any, site: Site) -> Effect:
+    """max_pool2d_with_indices (and adaptive_max_pool2d) save the input and the argmax indices, one int64 per
+    output element."""
+    return Effect((Saved("input"), Saved("new", elements(site.y), "int64")))
+
+
+def adaptive_avg_step(node: AdaptiveAvgPool2d, site: Site) -> Effect:
+    """A 1×1 output is computed as a mean over H and W, which saves nothing; any other size runs
+    _adaptive_avg_pool2d, which saves its input."""
+    return nothing(node, site) if tuple(site.y[1:]) == (1, 1) else saves_input(node, site)
+
+
+def global_pool_step(node: GlobalPool, site: Site) -> Effect:
+    """mean and sum save nothing (CUDA's autocast runs sum in float32); amax saves its input and its result."""
+    if node.op == "amax":
+        return Effect((Saved("input"), Saved("output")))
+    return Effect(cast="fp32" if node.op == "sum" and site.device == "cuda" else None)
+
+
 _WINDOW_FIELDS = {"kernel": Field("pair"), "stride": Field("pair", None), "padding": Field("pair", 0, 0)}
 _WINDOWS = {"kernel_size": 1, "stride": 2}  # F.max_pool2d/F.avg_pool2d arguments that may be x.shape[2:]
 
@@ -345,7 +365,7 @@ KINDS = (
                                         "ceil_mode": Field("bool", False)},
                             lambda name, f, rank: MaxPool2d(name, f["kernel"], f["stride"], f["padding"],
                                                             f["dilation"], f["ceil_mode"]), "pool"),),
-         torch_module=_max_module, torch_call=_max_call,
+         torch_module=_max_module, torch_call=_max_call, step=max_pool_step,
          fx=FxForms(modules={"torch.nn.MaxPool2d": (_max_from_module, None)},
                     functions={"torch.nn.functional.max_pool2d": _max_from_call},
                     windows={"torch.nn.functional.max_pool2d": _WINDOWS})),
@@ -355,7 +375,7 @@ KINDS = (
                                         "count_include_pad": Field("bool", True)},
                             lambda name, f, rank: AvgPool2d(name, f["kernel"], f["stride"], f["padding"],
                                                             f["ceil_mode"], f["count_include_pad"]), "pool"),),
-         torch_module=_avg_module, torch_call=_avg_call,
+         torch_module=_avg_module, torch_call=_avg_call, step=saves_input,
          fx=FxForms(modules={"torch.nn.AvgPool2d": (_avg_from_module, None)},
                     functions={"torch.nn.functional.avg_pool2d": _avg_from_call},
                     windows={"torch.nn.functional.avg_pool2d": _WINDOWS})),
@@ -364,7 +384,7 @@ KINDS = (
          ptflops=_ptflops_pool("adaptive_avg_pool2d"),
          archfile=(ArchType("adaptiveavgpool", {"size": Field("pair", 1)},
                             lambda name, f, rank: AdaptiveAvgPool2d(name, f["size"]), "avgpool"),),
-         torch_module=_adaptive_module, torch_call=_adaptive_call,
+         torch_module=_adaptive_module, torch_call=_adaptive_call, step=adaptive_avg_step,
          fx=FxForms(modules={"torch.nn.AdaptiveAvgPool2d": (lambda m, name: adaptive_pool(name, m.output_size),
                                                             None)},
                     functions={"torch.nn.functional.adaptive_avg_pool2d": lambda call, name: adaptive_pool(
@@ -374,14 +394,14 @@ KINDS = (
          ptflops=_ptflops_pool("adaptive_max_pool2d", _ADAPTIVE_MAX_PTFLOPS),
          archfile=(ArchType("adaptivemaxpool", {"size": Field("pair", 1)},
                             lambda name, f, rank: AdaptiveMaxPool2d(name, f["size"]), "maxpool"),),
-         torch_module=_adaptive_max_module, torch_call=_adaptive_max_call,
+         torch_module=_adaptive_max_module, torch_call=_adaptive_max_call, step=max_pool_step,
          fx=FxForms(modules={"torch.nn.AdaptiveMaxPool2d": (_adaptive_max_from_module, None)},
                     functions={"torch.nn.functional.adaptive_max_pool2d": _adaptive_max_from_call,
                                "torch.nn.functional.adaptive_max_pool2d_with_indices": _with_indices})),
     Kind(GlobalPool, global_pool_shape, no_counts, min_input=adaptive_pool_min_input,
          fvcore=_GLOBAL_FVCORE, ptflops=_GLOBAL_PTFLOPS,
          archfile=tuple(_global_type(op) for op in REDUCTIONS),
-         torch_module=_global_module, torch_call=_global_call,
+         torch_module=_global_module, torch_call=_global_call, step=global_pool_step,
          fx=FxForms(functions={f"torch.{op}": _global_from_call(op) for op in REDUCTIONS},
                     methods={op: _global_from_call(op) for op in REDUCTIONS})),
 )

@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from ..tool_conventions import uncounted
-from .base import Counts, FxForms, Kind, spatial
+from .base import Counts, FxForms, Kind, State, spatial
+from .saving import Effect, Saved, Site
 
 
 class Normalization(NamedTuple):
@@ -70,6 +71,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def normalization_step(node: Normalization, site: Site) -> Effect:
+    """``(x - mean) / std``: the subtraction saves nothing, the division saves its divisor (``std``, computed
+    from the buffers at every call: C float32 values) for x's gradient. The float32 statistics promote x."""
+    return Effect((Saved("new", site.x.shape[0], "fp32", batched=False),), dtype="fp32")
+
+
 def _torch_module(node: Normalization, x: tuple) -> Any:
     return _classes()["KerasNormalization"](x[0], node.epsilon)
 
@@ -78,7 +85,8 @@ KINDS = (
     Kind(Normalization, spatial, normalization_counts, stateful=lambda node: True,
          fvcore=uncounted("aten::sub/div/sqrt/clamp have no fvcore handler (unsupported ops)"),
          ptflops=uncounted("not a hooked module type, and no patched function is called"),
-         torch_module=_torch_module,
+         torch_module=_torch_module, step=normalization_step,
+         state=lambda node, x: State(0, 4 * 2 * x[0] + 8),
          fx=FxForms(modules={__name__ + ".KerasNormalization": (lambda m, name: Normalization(name, m.epsilon),
                                                                 "channels")})),
 )

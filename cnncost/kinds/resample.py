@@ -17,6 +17,8 @@ from ..errors import CnncostError
 from ..tool_conventions import by_call, input_elements, output_elements, uncounted
 from .base import (ArchType, Counts, Field, FxForms, Kind, Unsupported, always, bind, collapse_pair, no_counts, pair,
                    spatial)
+from .base import weight_and_bias
+from .saving import Effect, Saved, Site, low_precision_weights, nothing
 
 _F = "torch.nn.functional."
 
@@ -332,6 +334,20 @@ def _factor(call: Any, argument: str) -> Any:
     return bind(call, ("input", argument), {})[argument]
 
 
+def upsample_step(node: Upsample, site: Site) -> Effect:
+    """Interpolation saves nothing but sizes; mode "area" is adaptive average pooling, which saves its input
+    (unless the output is 1×1: a mean)."""
+    if node.mode == "area" and tuple(site.y[1:]) != (1, 1):
+        return Effect((Saved("input"),))
+    return Effect()
+
+
+def convtranspose_step(node: ConvTranspose2d, site: Site) -> Effect:
+    """Like a convolution: the input and the weight, the weight copied to lower precision under autocast."""
+    weights = site.x.shape[0] * exact_div(node.out_channels, node.groups, node.name) * product(pair(node.kernel_size))
+    return Effect((Saved("input"),) + low_precision_weights(site, weights), cast="low")
+
+
 _SHUFFLE_FVCORE = "fvcore has no handler for aten::{} (unsupported op, counted 0)"
 _SHUFFLE_PTFLOPS = "nn.{} has no hook and F.{} is not patched"
 
@@ -341,7 +357,7 @@ KINDS = (
          archfile=(ArchType("upsample", {"scale": Field("pair", None), "size": Field("pair", None),
                                          "bilinear": Field("bool", False), "align_corners": Field("bool", False)},
                             _upsample_from_file, "up"),),
-         torch_module=_upsample_module, torch_call=_upsample_call,
+         torch_module=_upsample_module, torch_call=_upsample_call, step=upsample_step,
          # UpsamplingNearest2d/UpsamplingBilinear2d are nn.Upsample subclasses keeping its forward: the importer
          # maps them to nn.Upsample as "subclass", which is how ptflops counts them (no hook of their own).
          fx=FxForms(modules={"torch.nn.Upsample": (_upsample_from_module, None)},
@@ -356,14 +372,14 @@ KINDS = (
                                               "output_padding": Field("pair", 0, 0), "dilation": Field("pair", 1),
                                               "groups": Field("expr", 1), "bias": Field("bool", True)},
                             _convtranspose_from_file, "deconv"),),
-         torch_module=_convtranspose_module,
+         torch_module=_convtranspose_module, step=convtranspose_step, state=weight_and_bias,
          fx=FxForms(modules={"torch.nn.ConvTranspose2d": (_convtranspose_from_module, "in_channels")})),
     Kind(PixelShuffle, pixelshuffle_shape, no_counts, min_input=pixelshuffle_min_input,
          fvcore=uncounted(_SHUFFLE_FVCORE.format("pixel_shuffle")),
          ptflops=uncounted(_SHUFFLE_PTFLOPS.format("PixelShuffle", "pixel_shuffle")),
          archfile=(ArchType("pixelshuffle", {"factor": Field("expr")},
                             lambda name, f, rank: PixelShuffle(name, f["factor"]), "shuffle"),),
-         torch_module=_shuffle_module,
+         torch_module=_shuffle_module, step=nothing,
          fx=FxForms(modules={"torch.nn.PixelShuffle": (lambda m, name: PixelShuffle(name, m.upscale_factor), None)},
                     functions={_F + "pixel_shuffle": lambda call, name: PixelShuffle(
                         name, _factor(call, "upscale_factor"))})),
@@ -372,7 +388,7 @@ KINDS = (
          ptflops=uncounted(_SHUFFLE_PTFLOPS.format("PixelUnshuffle", "pixel_unshuffle")),
          archfile=(ArchType("pixelunshuffle", {"factor": Field("expr")},
                             lambda name, f, rank: PixelUnshuffle(name, f["factor"]), "unshuffle"),),
-         torch_module=_shuffle_module,
+         torch_module=_shuffle_module, step=nothing,
          fx=FxForms(modules={"torch.nn.PixelUnshuffle": (lambda m, name: PixelUnshuffle(name, m.downscale_factor),
                                                          None)},
                     functions={_F + "pixel_unshuffle": lambda call, name: PixelUnshuffle(

@@ -9,6 +9,7 @@ from ..arith import exact_div, is_number, maximum, product
 from ..errors import CnncostError
 from ..tool_conventions import by_call, uncounted
 from .base import call_module, ArchType, Field, FxForms, Kind, Unsupported, bind, no_counts, spatial
+from .saving import Effect, NotModelled, Saved, Site, nothing, view
 
 # Where fvcore leaves an op without a handle: not in _DEFAULT_SUPPORTED_OPS, nor in _IGNORED_OPS,
 # so it is listed as unsupported and adds nothing to the total.
@@ -224,13 +225,21 @@ _shuffle_view = call_module("ShuffleView", lambda node, x: _shuffle_call(node, x
                             "The channel shuffle as ShuffleNetV2 writes it (view, transpose, contiguous, view).")
 
 
+def pad_step(node: ZeroPad2d, site: Site) -> Effect:
+    """Constant padding saves nothing; reflection and replication padding save their input (CPU's autocast
+    runs them in float32). Circular padding was not measured."""
+    if node.mode == "constant":
+        return nothing(node, site)
+    if node.mode == "circular":
+        raise NotModelled(f"{node.name}: circular padding")
+    return Effect((Saved("input"),), cast="fp32" if site.device == "cpu" else None)
 
 
 KINDS = (
     Kind(Flatten, flatten_shape, no_counts, fvcore=uncounted("aten::flatten is in fvcore's _IGNORED_OPS"),
          ptflops=uncounted("nn.Flatten has no hook"),
          archfile=(ArchType("flatten", {}, lambda name, f, rank: Flatten(name), "flatten", lambda node, x: (None,)),),
-         torch_module=_flatten_module,
+         torch_module=_flatten_module, step=view,
          fx=FxForms(modules={"torch.nn.Flatten": (lambda m, name: flatten_dims(name, m.start_dim, m.end_dim), None)},
                     functions={"torch.flatten": _flatten_from_call}, methods={"flatten": _flatten_from_call})),
     Kind(ZeroPad2d, zeropad_shape, no_counts, min_input=zeropad_min_input,
@@ -244,7 +253,7 @@ KINDS = (
                    ArchType("pad", {"padding": Field("quad", minimum=0), **{mode: Field("bool", False)
                                                                              for mode in _FILE_MODES}},
                             _pad_from_file, "pad")),
-         torch_module=_zeropad_module,
+         torch_module=_zeropad_module, step=pad_step,
          fx=FxForms(modules={"torch.nn.ZeroPad2d": (_pad_from_module("constant"), None),
                              "torch.nn.ConstantPad2d": (_pad_from_module("constant"), None),
                              "torch.nn.ReflectionPad2d": (_pad_from_module("reflect"), None),
@@ -265,7 +274,7 @@ KINDS = (
                                "(TENSOR_OPS_MAPPING, pytorch_ops.py:453-469)")}),
          archfile=(ArchType("channelshuffle", {"groups": Field("expr")},
                             lambda name, f, rank: ChannelShuffle(name, f["groups"]), "shuffle"),),
-         torch_module=_shuffle_module, torch_call=_shuffle_call,
+         torch_module=_shuffle_module, torch_call=_shuffle_call, step=nothing,
          fx=FxForms(modules={"torch.nn.ChannelShuffle": (_shuffle_from_module, None)},
                     functions={"torch.channel_shuffle": _shuffle_from_call})),
 )

@@ -1,0 +1,39 @@
+"""What one training step is: strategy, batch, optimizer, precision and device, checked once."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ..errors import CnncostError
+from ..finetune import Strategy, parse_strategy
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+DTYPES = ("fp32", "bf16", "fp16")  # fp32, or autocast to bf16/fp16 (parameters, gradients, state stay fp32)
+DEVICES = ("cuda", "cpu")
+
+
+class Step(NamedTuple):
+    """One training step of ``cnncost train``."""
+
+    strategy: Strategy = Strategy("scratch")
+    batch: Any = 1  # samples per step: an int ≥ 1, or a symbol
+    optimizer: str = "sgd"
+    dtype: str = "fp32"
+    device: str = "cuda"
+
+    @property
+    def autocast(self) -> str | None:
+        """The autocast dtype, or None in full precision."""
+        return None if self.dtype == "fp32" else self.dtype
+
+
+def parse_step(strategy: str = "scratch", batch: Any = 1, optimizer: str = "sgd", dtype: str = "fp32",
+               device: str = "cuda") -> Step:
+    """A ``Step`` from option values; each bad value is a one-line error naming its option and choices."""
+    if isinstance(batch, int) and (isinstance(batch, bool) or batch < 1):
+        raise CnncostError(f"--batch: {batch} is not a batch size; give a whole number ≥ 1")
+    for option, value, choices in (("--optimizer", optimizer, OPTIMIZERS), ("--dtype", dtype, DTYPES),
+                                   ("--device", device, DEVICES)):
+        if value not in choices:
+            raise CnncostError(f"{option}: {value!r} is not one of {', '.join(choices)}")
+    return Step(parse_strategy(strategy), batch, optimizer, dtype, device)
