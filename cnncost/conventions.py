@@ -75,6 +75,26 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
 
 DEFAULT_CONVENTION = "macs"
 
+# One training step (cnncost.trainstep; options --strategy, --batch, --optimizer, --dtype, --device):
+# name -> (unit, meaning, the torch oracle it equals). Checked on every zoo network (tests/test_trainstep_*.py).
+STEP_QUANTITIES: dict = {
+    "train-flops": ("FLOPs", "one training step, forward + backward: 2 × MACs forward, again for each input gradient "
+                             "(where the input requires grad) and each weight gradient (where the layer trains)",
+                    "FlopCounterMode over forward + backward (which counts a grouped conv's weight gradient "
+                    "groups times)"),
+    "saved-bytes": ("bytes", "tensors autograd saves for backward: distinct storages, model state excluded, "
+                             "the cross-entropy loss's included",
+                    "torch.autograd.graph.saved_tensors_hooks, each storage once"),
+    "param-bytes": ("bytes", "every parameter, float32", "sum of p.nbytes over model.parameters()"),
+    "buffer-bytes": ("bytes", "running statistics, counters and constant tensors",
+                     "sum of b.nbytes over model.buffers()"),
+    "grad-bytes": ("bytes", "one float32 gradient per trainable parameter", "sum of p.grad.nbytes"),
+    "optimizer-bytes": ("bytes", "optimizer state: momentum 1×, adam/adamw 2× the trainable parameters "
+                                 "+ a step counter per tensor", "the tensors in optimizer.state after a step"),
+    "train-bytes": ("bytes", "param + buffer + grad + optimizer + saved bytes: what a step holds, before the "
+                             "allocator's overhead and the kernels' workspace", "their sum"),
+}
+
 
 def convention(name: str) -> Convention:
     """Look up a convention by name; unknown names are a one-line error."""

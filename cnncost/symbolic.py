@@ -18,6 +18,7 @@ from typing import Any
 import sympy
 
 from . import engine
+from .arith import is_number
 from .expansion import expand
 from .archs import registry
 from .conventions import CONVENTIONS, QUANTITIES
@@ -142,6 +143,24 @@ def add_strategy_split(derivation: Derivation, strategy_text: str) -> list:
         derivation.labels[name] = (f"{name} params", f"parameters that {what} under --strategy {strategy} "
                                                      "(PyTorch numel; auxiliary heads left out)")
     return ["trainable", "frozen"]
+
+
+def add_step_quantities(derivation: Derivation, step: Any, names: list) -> None:
+    """Add closed forms of the training-step quantities ``names`` (``conventions.STEP_QUANTITIES``) for
+    ``step`` (a ``trainstep.Step``, whose batch may be the symbol B)."""
+    from .conventions import STEP_QUANTITIES
+    from .trainstep import analyze_step
+
+    values = analyze_step(derivation.table, step).quantities()
+    full = full_sizes(derivation.sizes)
+    if not is_number(step.batch):
+        derivation.symbols[str(step.batch)] = "batch size (samples per training step)"
+    for name in names:
+        derivation.compact[name] = expand(as_expr(values[name]))
+        derivation.formulas[name] = finish(derivation.compact[name], full, derivation.divisible)
+        unit, meaning, _ = STEP_QUANTITIES[name]
+        derivation.labels[name] = (unit, f"{meaning} (--strategy {step.strategy}, {step.optimizer}, "
+                                         f"{step.dtype}, {step.device})")
 
 
 class SizeNamer:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -20,29 +19,44 @@ ALL = "all"
 @app.command()
 @friendly
 @o.architecture_options
-def count(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = None,
+@o.step_options
+def count(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict = None, set_: o.Set = None,
           module: o.Module = None, json_out: o.Json = False,
           convention_name: str = typer.Option(DEFAULT_CONVENTION, "--convention",
                                               help="headline total: " + ", ".join(CONVENTIONS)),
           all_layers: bool = typer.Option(False, "--all-layers", help="also list activations, dropout, flatten")):
-    """Count parameters and operations, layer by layer, for concrete sizes (no torch, no sympy)."""
+    """Count parameters and operations, layer by layer, for concrete sizes (no torch, no sympy); with any
+    step option (--strategy, --batch, ...) also one training step's FLOPs and memory."""
     headline = convention(convention_name).name
+    step = o.step_from(step_given) if step_given else None
     spec = archs.get(o.arch_name(arch, module))
     config = archs.resolve(spec, o.with_settings(spec, given, set_))
     table = engine.analyze(spec.build(**config))
+    cost = None
+    if step is not None:
+        from ..trainstep import analyze_step
+
+        cost = analyze_step(table, step)
     if json_out:
-        typer.echo(json.dumps(count_view.count_json(spec.name, config, table), indent=2))
+        typer.echo(json.dumps(count_view.count_json(spec.name, config, table, cost), indent=2))
         return
     typer.echo(count_view.header(spec.name, config, table.network.input_shape))
-    typer.echo(count_view.layer_table(table, all_layers))
+    typer.echo(count_view.layer_table(table, all_layers, cost))
     typer.echo()
     typer.echo(count_view.totals_table(table, headline))
+    if cost is not None:
+        from ..render.memory_view import step_words
+
+        typer.echo()
+        typer.echo(f"one training step: {step_words(step)}")
+        typer.echo(count_view.step_table(cost))
 
 
 @app.command()
 @friendly
 @o.architecture_options
-def formula(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = None,
+@o.step_options
+def formula(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict = None, set_: o.Set = None,
             module: o.Module = None, json_out: o.Json = False,
             symbolic: bool = typer.Option(True, "--symbolic",
                                           help="keep every variable not given as a symbol (default)"),
@@ -51,40 +65,42 @@ def formula(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = Non
             divisible: int = typer.Option(None, "--divisible", min=2,
                                           help="assume H and W are multiples of this number and simplify"),
             latex: bool = typer.Option(False, "--latex", help="print LaTeX"),
-            use_cache: bool = typer.Option(True, "--cache/--no-cache", help="reuse formulas derived before"),
-            strategy: Optional[str] = typer.Option(None, "--strategy",
-                                                   help="also the trainable and frozen parameters under a training "
-                                                        "strategy: scratch, last-layer, head, partial:K, full")):
-    """Closed-form formulas (exact, floors included) for parameters and operation counts."""
+            use_cache: bool = typer.Option(True, "--cache/--no-cache", help="reuse formulas derived before")):
+    """Closed-form formulas (exact, floors included) for parameters and operation counts; with --strategy also
+    the trainable and frozen parameters, and the training-step quantities (train-flops, saved-bytes, ...) in
+    the batch size B unless --batch is given."""
     from .. import cache
 
     quantities = _quantities(quantity)
     spec = archs.get(o.arch_name(arch, module))
     given = archs.resolve(spec, o.with_settings(spec, given, set_), keep_symbolic=True)
     view = "json" if json_out else "latex" if latex else "text"
-    if strategy is not None:
-        from ..finetune import parse_strategy
-
-        strategy = str(parse_strategy(strategy))  # checked before anything is derived
+    step = o.step_from(step_given, batch=step_given.get("batch", 1))  # checked before anything is derived
+    strategy = str(step.strategy) if "strategy" in step_given else None
     entry = cache.key({"arch": spec.name, "fingerprint": spec.fingerprint, "given": given, "divisible": divisible,
-                       "quantities": quantities, "view": view, "strategy": strategy})
+                       "quantities": quantities, "view": view, "strategy": strategy,
+                       "step": {k: str(v) for k, v in sorted(step_given.items())}})
     text = cache.get(entry) if use_cache else None
     if text is None:
-        text = _render_formula(spec, given, divisible, quantities, view, strategy)
+        text = _render_formula(spec, given, divisible, quantities, view, strategy, step_given)
         if use_cache:
             cache.put(entry, text)
     typer.echo(text)
 
 
 def _render_formula(spec, given: dict, divisible: int | None, quantities: list, view: str,
-                    strategy: str | None = None) -> str:
+                    strategy: str | None = None, step_given: dict | None = None) -> str:
     """Derive and render; sympy is imported only here."""
     from .. import symbolic as sym
+    from ..conventions import STEP_QUANTITIES
     from ..render import formula_view
 
     derivation = sym.derive(spec.name, given, divisible)
     if strategy is not None:
         quantities = quantities + sym.add_strategy_split(derivation, strategy)
+    stepwise = [q for q in quantities if q in STEP_QUANTITIES]
+    if stepwise:
+        sym.add_step_quantities(derivation, o.step_from(step_given or {}, batch=sym.symbol("B")), stepwise)
     if view == "json":
         return json.dumps(formula_view.json_view(derivation, quantities), indent=2)
     if view == "latex":
@@ -94,10 +110,14 @@ def _render_formula(spec, given: dict, divisible: int | None, quantities: list, 
 
 
 def _quantities(text: str) -> list:
+    """The --quantity names: conventions, training-step quantities, or 'all' (every convention)."""
+    from ..conventions import STEP_QUANTITIES
+
     names = list(CONVENTIONS) if text.strip() == ALL else [q.strip() for q in text.split(",") if q.strip()]
     for name in names:
-        if name not in CONVENTIONS:
-            raise CnncostError(f"--quantity: unknown quantity {name!r}; choose from {', '.join(CONVENTIONS)} or all")
+        if name not in CONVENTIONS and name not in STEP_QUANTITIES:
+            raise CnncostError(f"--quantity: unknown quantity {name!r}; choose from {', '.join(CONVENTIONS)}, "
+                               f"{', '.join(STEP_QUANTITIES)} or all")
     if not names:
         raise CnncostError("--quantity: give at least one quantity")
     return names

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Annotated, List, Optional
+from typing import Annotated, Any, List, Optional
 
 import typer
 
@@ -47,6 +47,38 @@ Module = Annotated[Optional[str], typer.Option(
          "(same as ARCH = module:SPEC; imports torch)")]
 
 
+# The options that describe one training step (cnncost.trainstep), declared once: every command that
+# reports a step's cost takes them all through ``step_options``.
+STEP_OPTIONS = {
+    "strategy": Annotated[Optional[str], typer.Option(
+        "--strategy", help="training strategy: scratch, last-layer, head, partial:K, full (default scratch)")],
+    "batch": Annotated[Optional[int], typer.Option("--batch", help="samples per training step (default 1)")],
+    "optimizer": Annotated[Optional[str], typer.Option(
+        "--optimizer", help="sgd, momentum, adam or adamw: its state is counted (default sgd)")],
+    "dtype": Annotated[Optional[str], typer.Option(
+        "--dtype", help="fp32, or autocast to bf16 or fp16 (default fp32)")],
+    "device": Annotated[Optional[str], typer.Option(
+        "--device", help="cuda or cpu: where the step runs, which changes what dropout and autocast save "
+                         "(default cuda)")],
+}
+
+
+def step_from(given: dict, batch: Any = 1):
+    """The ``trainstep.Step`` of the step options the user gave; ``batch`` when --batch is not given (a
+    symbol for closed forms)."""
+    from ..trainstep import parse_step
+
+    options = {name: value for name, value in given.items() if value is not None}
+    return parse_step(**{"batch": batch, **options})
+
+
+def step_options(command):
+    """Give ``command`` every step option in place of its ``step_given`` parameter, which then receives
+    the step options the user gave (absent ones left out)."""
+    return _options_in_place(command, "step_given", STEP_OPTIONS,
+                             lambda chosen: {k: v for k, v in chosen.items() if v is not None})
+
+
 def flag(name: str) -> str:
     """The command-line spelling of a parameter (in_channels -> --in-channels): the one mapping
     from the library's parameter names to this CLI's options."""
@@ -78,20 +110,26 @@ def hyperparameters(**options) -> dict:
 def architecture_options(command):
     """Give ``command`` every architecture option in place of its ``given`` parameter, which then
     receives the options the user gave as builder keywords (see ``hyperparameters``)."""
+    return _options_in_place(command, "given", ARCHITECTURE_OPTIONS, lambda chosen: hyperparameters(**chosen))
+
+
+def _options_in_place(command, slot: str, options: dict, collect):
+    """``command`` with the parameter ``slot`` replaced by one keyword option per entry of ``options``;
+    ``slot`` receives ``collect({name: value})``."""
     signature = inspect.signature(command, eval_str=True)
     parameters = []
     for parameter in signature.parameters.values():
-        if parameter.name == "given":
+        if parameter.name == slot:
             parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
                                              annotation=annotation)
-                           for name, annotation in ARCHITECTURE_OPTIONS.items()]
+                           for name, annotation in options.items()]
         else:
             parameters.append(parameter)
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        chosen = {name: kwargs.pop(name, None) for name in ARCHITECTURE_OPTIONS}
-        return command(*args, given=hyperparameters(**chosen), **kwargs)
+        chosen = {name: kwargs.pop(name, None) for name in options}
+        return command(*args, **{slot: collect(chosen)}, **kwargs)
 
     # typer reads the signature (inspect follows __signature__) and the type hints.
     wrapper.__signature__ = signature.replace(parameters=parameters)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import plain_table
-from ..conventions import CONVENTIONS, QUANTITIES, totals
+from ..conventions import CONVENTIONS, QUANTITIES, STEP_QUANTITIES, totals
 
 HIDDEN_TYPES = ("Flatten",)  # shape bookkeeping, never any cost
 
@@ -34,19 +34,33 @@ def top_words(config: dict) -> list:
     return words + ([f"head {config['head']}"] if config.get("head", "keep") != "keep" else [])
 
 
-def visible_rows(table, all_layers: bool) -> list:
-    """Rows worth showing: free layers and reshapes only with ``all_layers``."""
-    return [r for r in table.layers if all_layers or not (r.free or r.type in HIDDEN_TYPES)]
+def visible_rows(table, all_layers: bool, shown: set = frozenset()) -> list:
+    """Rows worth showing: free layers and reshapes only with ``all_layers`` or when named in ``shown``."""
+    return [r for r in table.layers if all_layers or r.name in shown or not (r.free or r.type in HIDDEN_TYPES)]
 
 
-def layer_table(table, all_layers: bool = False) -> str:
-    """The per-layer table with a total row (plain text: fast for hundreds of rows)."""
+def layer_table(table, all_layers: bool = False, step=None) -> str:
+    """The per-layer table with a total row (plain text: fast for hundreds of rows); with ``step`` (a
+    trainstep.StepCost) also each layer's training-step FLOPs and the bytes it saves for backward (a layer
+    that saves something is shown even if free)."""
     keys = ["params"] + (["buffers"] if table.total("buffers") != 0 else []) + ["macs", "mults", "adds"]
     titles = {"params": "params", "buffers": "buffers", "macs": "MACs", "mults": "mults", "adds": "adds"}
     columns = [("layer", "left"), ("type", "left"), ("output", "left")] + [(titles[k], "right") for k in keys]
-    rows = [[r.name + (" (aux)" if r.auxiliary else ""), r.type, shape_text(r.output_shape),
-             *(f"{getattr(r, k):,}" for k in keys)] for r in visible_rows(table, all_layers)]
+    steps = {row.name: row for row in step.layers} if step is not None else {}
+    saved = {name: step.step.batch * row.saved_per_sample + row.saved_fixed for name, row in steps.items()}
+    if step is not None:
+        columns += [("train FLOPs", "right"), ("saved bytes", "right")]
+    rows, shown = [], {name for name, size in saved.items() if size != 0}
+    for r in visible_rows(table, all_layers, shown):
+        cells = [r.name + (" (aux)" if r.auxiliary else ""), r.type, shape_text(r.output_shape),
+                 *(f"{getattr(r, k):,}" for k in keys)]
+        if step is not None:
+            row = steps.get(r.name)
+            cells += [f"{step.step.batch * row.flops:,}", f"{saved[r.name]:,}"] if row else ["—", "—"]
+        rows.append(cells)
     total = ["total", "", "", *(f"{table.total(k):,}" for k in keys)]
+    if step is not None:  # the layers' saved bytes, without the loss's (the step table adds it)
+        total += [f"{step.train_flops:,}", f"{sum(saved.values()):,}"]
     # Too narrow: the least telling columns go first (adds and mults follow from MACs); layer,
     # params and MACs stay. The indices follow the columns above.
     order = [columns.index((t, "right")) for t in ("adds", "mults", "buffers") if (t, "right") in columns]
@@ -61,8 +75,28 @@ def totals_table(table, headline: str) -> str:
     return plain_table.render([("convention", "left"), ("total", "right"), ("meaning", "left")], rows, prose=2)
 
 
-def count_json(arch_name: str, config: dict, table) -> dict:
-    """The JSON document of ``cnncost count --json`` (all integers)."""
+def step_table(step) -> str:
+    """Every training-step quantity's total with its meaning (``conventions.STEP_QUANTITIES``)."""
+    values = step.quantities()
+    rows = [[name, f"{values[name]:,}", unit, meaning] for name, (unit, meaning, _) in STEP_QUANTITIES.items()]
+    return plain_table.render([("step quantity", "left"), ("total", "right"), ("unit", "left"), ("meaning", "left")],
+                              rows, prose=3)
+
+
+def count_json(arch_name: str, config: dict, table, step=None) -> dict:
+    """The JSON document of ``cnncost count --json`` (all integers); with ``step`` (a trainstep.StepCost) its
+    options, totals and per-layer figures under "step"."""
     layers = [{"name": r.name, "type": r.type, "output_shape": list(r.output_shape),
                **{q: getattr(r, q) for q in QUANTITIES}} for r in table.layers]
-    return {"arch": arch_name, "config": config, "layers": layers, "totals": totals(table)}
+    document = {"arch": arch_name, "config": config, "layers": layers, "totals": totals(table)}
+    if step is not None:
+        s = step.step
+        document["step"] = {
+            "strategy": str(s.strategy), "batch": s.batch, "optimizer": s.optimizer, "dtype": s.dtype,
+            "device": s.device, "totals": step.quantities(),
+            "layers": [{"name": row.name, "trains": row.trains, "training": row.training,
+                        "train_flops": s.batch * row.flops, "forward_flops": s.batch * row.forward_flops,
+                        "input_grad_flops": s.batch * row.input_grad_flops,
+                        "weight_grad_flops": s.batch * row.weight_grad_flops,
+                        "saved_bytes": s.batch * row.saved_per_sample + row.saved_fixed} for row in step.layers]}
+    return document

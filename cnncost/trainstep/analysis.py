@@ -94,17 +94,22 @@ class StepCost(NamedTuple):
                 "train-bytes": self.train_bytes}
 
 
-def analyze_step(table: Any, step: Step) -> StepCost:
+def analyze_step(table: Any, step: Step, input_grad: bool = False, loss: bool = True) -> StepCost:
     """The step ``step`` of the network ``table`` (an engine CostTable) describes; a layer whose saved tensors
-    are not modelled, or a network with nothing to train or no logits, is a one-line error."""
+    are not modelled, or a network with nothing to train or no logits, is a one-line error.
+
+    ``input_grad``: the input requires grad, as a part of a larger network sees it (a layer's own check);
+    ``loss=False``: the forward's saved tensors only, no loss on the output (which may then be any shape)."""
     network = table.network
     trainable = trainable_layers(network, step.strategy)
     walk = _StepWalk(table, trainable, step)
-    x = Tensor(tuple(network.input_shape), walk.new_storage(network.input_shape, "fp32"))
+    x = Tensor(tuple(network.input_shape), walk.new_storage(network.input_shape, "fp32"), "fp32", input_grad)
     try:
         out = fold(network.layers, x, walk)
     except NotModelled as error:
         raise CnncostError(f"{error}: its saved tensors are not modelled, so no memory figure is given") from None
+    if not loss:
+        return StepCost(step, walk.rows, 0, 0, model_state(walk.states, step))
     if not out.grad:
         raise CnncostError(f"--strategy: nothing trains in {network.name} under {step.strategy}")
     if len(out.shape) != 1:
