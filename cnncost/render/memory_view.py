@@ -26,10 +26,17 @@ def step_words(step) -> str:
 
 
 def largest_batch(cost, memory: int) -> int:
-    """The largest batch B whose train-bytes (state + B × per-sample + fixed saved bytes) fit in ``memory``;
-    0 when not even one sample fits."""
-    room = memory - cost.state.total - cost.saved_fixed
-    return max(room // cost.saved_per_sample, 0) if room >= 0 else 0
+    """The largest batch B whose ``peak_lower_bound`` fits in ``memory`` (0 when batch 1 does not): no larger
+    batch can fit, whatever the allocator does."""
+    if cost.peak_lower_bound(1) > memory:
+        return 0
+    low, high = 1, 2
+    while cost.peak_lower_bound(high) <= memory:
+        low, high = high, 2 * high
+    while high - low > 1:  # the bound grows with the batch: bisect
+        middle = (low + high) // 2
+        low, high = (middle, high) if cost.peak_lower_bound(middle) <= memory else (low, middle)
+    return low
 
 
 def memory_table(cost) -> str:
@@ -49,10 +56,13 @@ def batch_lines(cost, memory: int | None, memory_text: str | None) -> list:
     if memory is not None:
         best = largest_batch(cost, memory)
         if best == 0:
-            lines.append(f"does not fit in {memory_text} even at batch 1 (needs {human(per_sample + state + fixed)})")
+            lines.append(f"does not fit in {memory_text} even at batch 1 (it must hold at least "
+                         f"{human(cost.peak_lower_bound(1))} at once)")
         else:
-            lines.append(f"largest batch that fits in {memory_text}: B = ⌊({memory:,} − {state + fixed:,}) / "
-                         f"{per_sample:,}⌋ = {best:,}")
+            lines.append(f"no batch above {best:,} fits in {memory_text}: at batch {best + 1:,} the step must hold "
+                         f"{human(cost.peak_lower_bound(best + 1))} at once (every saved tensor at the start of "
+                         "backward, or a layer's input and output, with the model state); the allocator, the "
+                         "kernels' workspace and the backward's transient gradients need more on top")
     if cost.step.device == "cuda":
         lines.append("device cuda: what dropout and autocast save follows torch's CUDA kernels (read from torch's "
                      "sources; the CPU rules are the ones measured, on every zoo network)")
@@ -68,6 +78,7 @@ def memory_json(arch: str, config: dict, cost, memory: int | None) -> dict:
                 "bytes": {k: v for k, v in cost.quantities().items() if k != "train-flops"},
                 "train_flops": cost.train_flops, "saved_per_sample": cost.saved_per_sample,
                 "saved_fixed": cost.saved_fixed, "model_state": cost.state.total}
+    document["peak_lower_bound"] = cost.peak_lower_bound(step.batch)
     if memory is not None:
         document["memory"] = memory
         document["largest_batch"] = largest_batch(cost, memory)

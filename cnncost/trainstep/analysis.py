@@ -52,6 +52,8 @@ class StepCost(NamedTuple):
     loss_saved_per_sample: Any  # the cross-entropy's saved tensors: log-probabilities and targets
     loss_saved_fixed: Any  # its total weight (a 0-d float32)
     state: ModelState
+    # The largest (input + output) storage bytes of one leaf, per sample: both live while it runs.
+    working_per_sample: Any = 0
 
     def _per_batch(self, per_sample: Any, fixed: Any) -> Any:
         return self.step.batch * per_sample + fixed
@@ -86,6 +88,14 @@ class StepCost(NamedTuple):
         """Model state (parameters, buffers, gradients, optimizer state) plus saved-bytes."""
         return self.state.total + self.saved_bytes
 
+    def peak_lower_bound(self, batch: int) -> int:
+        """Bytes the step must hold at once at batch ``batch`` (numbers only), whatever the allocator does: at
+        the start of backward every saved tensor is alive with the parameters, buffers and optimizer state; at
+        the optimizer's step the gradients are; while a leaf runs its input and output are."""
+        resident = self.state.params + self.state.buffers + self.state.optimizer
+        saved = batch * self.saved_per_sample + self.saved_fixed
+        return resident + max(saved, self.state.grads, batch * self.working_per_sample)
+
     def quantities(self) -> dict:
         """Every step quantity by its name in ``conventions.STEP_QUANTITIES``."""
         return {"train-flops": self.train_flops, "saved-bytes": self.saved_bytes,
@@ -109,7 +119,7 @@ def analyze_step(table: Any, step: Step, input_grad: bool = False, loss: bool = 
     except NotModelled as error:
         raise CnncostError(f"{error}: its saved tensors are not modelled, so no memory figure is given") from None
     if not loss:
-        return StepCost(step, walk.rows, 0, 0, model_state(walk.states, step))
+        return StepCost(step, walk.rows, 0, 0, model_state(walk.states, step), walk.working)
     if not out.grad:
         raise CnncostError(f"--strategy: nothing trains in {network.name} under {step.strategy}")
     if len(out.shape) != 1:
@@ -118,7 +128,8 @@ def analyze_step(table: Any, step: Step, input_grad: bool = False, loss: bool = 
     # cross_entropy = log_softmax (float32 under autocast), then nll_loss: log-probabilities (the classes),
     # the targets (one int64 each) and the 0-d total weight.
     loss_per_sample = out.shape[0] * ITEMSIZE["fp32"] + ITEMSIZE["int64"]
-    return StepCost(step, walk.rows, loss_per_sample, ITEMSIZE["fp32"], model_state(walk.states, step))
+    return StepCost(step, walk.rows, loss_per_sample, ITEMSIZE["fp32"], model_state(walk.states, step),
+                    walk.working)
 
 
 class _StepWalk(Fold):
@@ -132,6 +143,7 @@ class _StepWalk(Fold):
         self.rows: list = []
         self.states: list = []  # (row, kind state, trains) per leaf
         self.started = False  # a leaf of the strategy's has run: the frozen prefix is over
+        self.working: Any = 0  # max over leaves of input + output storage bytes per sample (numbers only)
 
     def new_storage(self, shape: tuple, dtype: str) -> int:
         """A fresh storage holding a per-sample tensor of ``shape`` and ``dtype``."""
@@ -158,6 +170,9 @@ class _StepWalk(Fold):
         in_graph = x.grad or trains
         storage = x.storage if effect.view else self.new_storage(y, out_dtype)
         out = Tensor(y, storage, out_dtype, in_graph)
+        if isinstance(self.sizes[storage], int) and isinstance(self.sizes[x.storage], int):
+            both = self.sizes[x.storage] + (self.sizes[storage] if storage != x.storage else 0)
+            self.working = max(self.working, both)
         per_sample, fixed = self._save(effect.saved, read, out) if in_graph else (0, 0)
         macs2 = 2 * row.macs
         self.rows.append(LayerStep(node.name, type(node).__name__, trains, training, in_graph, macs2,
