@@ -1,0 +1,165 @@
+"""`cnncost memory`, and the step options of `count` and `formula`: the numbers are the engine's step, the largest
+batch is the bound it claims, the closed forms equal the numbers, and bad input is one line with exit code 2."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from cnncost import archs, engine
+from cnncost.cli import main
+from cnncost.cli.memory_command import parse_bytes
+from cnncost.errors import CnncostError
+from cnncost.render.memory_view import largest_batch
+from cnncost.trainstep import analyze_step, parse_step
+
+
+def run(capsys, *argv: str) -> tuple:
+    """(exit code, stdout, stderr) of one in-process command."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def step_of(name: str, step, **overrides):
+    spec = archs.get(name)
+    return analyze_step(engine.analyze(spec.build(**archs.resolve(spec, overrides))), step)
+
+
+def test_memory_json_is_the_engine_step(capsys):
+    code, out, _ = run(capsys, "memory", "resnet18", "--batch", "8", "--strategy", "partial:1", "--optimizer",
+                       "adam", "--dtype", "bf16", "--device", "cpu", "--gpu-memory", "2GiB", "--json")
+    assert code == 0
+    document = json.loads(out)
+    cost = step_of("resnet18", parse_step("partial:1", 8, "adam", "bf16", "cpu"))
+    assert document["bytes"] == {k: v for k, v in cost.quantities().items() if k != "train-flops"}
+    assert document["train_flops"] == cost.train_flops
+    assert document["bytes"]["train-bytes"] == sum(document["bytes"][k] for k in (
+        "param-bytes", "buffer-bytes", "grad-bytes", "optimizer-bytes", "saved-bytes"))
+    assert document["largest_batch"] == largest_batch(cost, 2 * 2**30)
+    assert document["step"] == {"strategy": "partial:1", "batch": 8, "optimizer": "adam", "dtype": "bf16",
+                                "device": "cpu"}
+
+
+def test_memory_table_names_every_component(capsys):
+    code, out, _ = run(capsys, "memory", "scratch5", "--batch", "4", "--gpu-memory", "1GiB")
+    assert code == 0
+    for word in ("parameters", "buffers", "gradients", "optimizer state", "saved tensors", "train-bytes",
+                 "train-bytes(B) =", "no batch above"):
+        assert word in out
+    cost = step_of("scratch5", parse_step(batch=4))
+    assert f"{cost.train_bytes:,}" in out
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 2**36))
+def test_largest_batch_is_the_bound_it_claims(memory):
+    cost = _resnet18_step()
+    best = largest_batch(cost, memory)
+    assert cost.peak_lower_bound(best + 1) > memory
+    if best:
+        assert cost.peak_lower_bound(best) <= memory
+
+
+@lru_cache(maxsize=None)
+def _resnet18_step():
+    return step_of("resnet18", parse_step("scratch", 1, "momentum", "fp32", "cpu"))
+
+
+def test_peak_lower_bound_holds_every_saved_tensor_and_the_state():
+    cost = _resnet18_step()
+    resident = cost.state.params + cost.state.buffers + cost.state.optimizer
+    for batch in (1, 7, 64):
+        saved = batch * cost.saved_per_sample + cost.saved_fixed
+        assert cost.peak_lower_bound(batch) >= resident + saved
+        assert cost.peak_lower_bound(batch) >= resident + cost.state.grads
+
+
+@pytest.mark.parametrize("text, size", [("24GiB", 24 * 2**30), ("80 GB", 80 * 10**9), ("16000MiB", 16000 * 2**20),
+                                        ("1.5TiB", int(1.5 * 2**40)), ("4096", 4096), ("2kb", 2000)])
+def test_sizes_parse_in_both_unit_systems(text, size):
+    assert parse_bytes(text) == size
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--gpu-memory", "24 apples"], "--gpu-memory"), (["--gpu-memory", "0GiB"], "--gpu-memory"),
+    (["--gpu-memory", "-3GiB"], "--gpu-memory"), (["--batch", "0"], "--batch"), (["--batch", "-2"], "--batch"),
+    (["--optimizer", "lion"], "--optimizer"), (["--dtype", "int8"], "--dtype"), (["--device", "tpu"], "--device"),
+    (["--strategy", "partial:0"], "--strategy"), (["--strategy", "partial:99"], "--strategy"),
+])
+def test_bad_step_options_are_one_line(capsys, argv, option):
+    for command in ("memory", "count"):
+        code, out, err = run(capsys, command, "resnet18", *argv)
+        assert code == 2, (command, argv)
+        assert err.startswith("error: ") and err.count("\n") == 1 and option in err, err
+        assert "Traceback" not in err and out == ""
+
+
+def test_a_detector_and_a_topless_network_are_refused(capsys):
+    code, _, err = run(capsys, "memory", "yolov3", "--hw", "64")
+    assert code == 2 and "class scores" in err
+    code, _, err = run(capsys, "memory", "resnet18", "--no-include-top")
+    assert code == 2 and "class scores" in err
+
+
+def test_batch_one_batchnorm_at_one_by_one_is_refused(capsys):
+    code, _, err = run(capsys, "memory", "resnet18", "--hw", "32", "--batch", "1")
+    assert code == 2 and "one value per channel" in err
+    assert run(capsys, "memory", "resnet18", "--hw", "32", "--batch", "2")[0] == 0
+
+
+def test_count_with_a_batch_adds_per_layer_figures_that_sum_to_the_step(capsys):
+    code, out, _ = run(capsys, "count", "mobilenet_v2", "--hw", "64", "--batch", "3", "--strategy", "partial:2",
+                       "--device", "cpu", "--json")
+    assert code == 0
+    step = json.loads(out)["step"]
+    cost = step_of("mobilenet_v2", parse_step("partial:2", 3, "sgd", "fp32", "cpu"), h=64, w=64)
+    assert step["totals"] == cost.quantities()
+    assert sum(layer["train_flops"] for layer in step["layers"]) == step["totals"]["train-flops"]
+    loss = 3 * cost.loss_saved_per_sample + cost.loss_saved_fixed
+    assert sum(layer["saved_bytes"] for layer in step["layers"]) + loss == step["totals"]["saved-bytes"]
+
+
+def test_count_without_step_options_is_unchanged(capsys):
+    code, out, _ = run(capsys, "count", "scratch5")
+    assert code == 0 and "train FLOPs" not in out and "one training step" not in out
+
+
+@lru_cache(maxsize=None)
+def _scratch5_forms():
+    """scratch5's closed forms of the step quantities in H, W, m, k, n and B (derived once)."""
+    from cnncost import symbolic as sym
+
+    derivation = sym.derive("scratch5", {})
+    names = ["train-flops", "saved-bytes", "train-bytes"]
+    sym.add_step_quantities(derivation, parse_step("partial:2", sym.symbol("B"), "adam", "bf16", "cpu"), names)
+    return {name: derivation.formulas[name] for name in names}
+
+
+@settings(max_examples=12, deadline=None)
+@given(k=st.sampled_from([1, 3, 5]), m=st.integers(1, 40), n=st.integers(1, 64), batch=st.integers(1, 50),
+       extra_h=st.integers(0, 90), extra_w=st.integers(0, 90))
+def test_closed_forms_equal_the_numbers(k, m, n, batch, extra_h, extra_w):
+    from cnncost.symbolic import symbol
+
+    h, w = 31 * k + 1 + extra_h, 31 * k + 1 + extra_w  # the network's validity condition
+    cost = step_of("scratch5", parse_step("partial:2", batch, "adam", "bf16", "cpu"), m=m, k=k, n=n, h=h, w=w)
+    point = {symbol("h"): h, symbol("w"): w, symbol("m"): m, symbol("k"): k, symbol("n"): n, symbol("B"): batch}
+    numbers = cost.quantities()
+    for name, form in _scratch5_forms().items():
+        assert int(form.subs(point)) == numbers[name], name
+
+
+def test_formula_prints_step_quantities_in_b(capsys):
+    code, out, _ = run(capsys, "formula", "scratch5", "--quantity", "saved-bytes", "--no-cache")
+    assert code == 0 and "B: batch size" in out and "saved-bytes" in out
+    code, _, err = run(capsys, "formula", "scratch5", "--quantity", "saved-bites")
+    assert code == 2 and "saved-bytes" in err
+
+
+def test_step_errors_name_their_option():
+    with pytest.raises(CnncostError, match="--batch"):
+        parse_step(batch=0)
