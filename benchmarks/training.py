@@ -4,8 +4,8 @@
 and vgg19 at 224×224, bf16 autocast, channels_last, synthetic tensors already
 on the device, so the input pipeline is not measured). ``--quick`` runs a tiny
 configuration that finishes on a CPU in seconds (it checks the benchmark, not
-the hardware). The FLOPs per image are the engine's (zoo/training/flops.py
-states the backward approximation); the peak is the datasheet's dense figure
+the hardware). The FLOPs per image are the engine's exact training step
+(cnncost.trainstep; zoo/training/flops.py says what is counted); the peak is the datasheet's dense figure
 for the device and precision (zoo/training/metrics.py).
 
 Method: SGD with momentum (as NVIDIA's reference ResNet-50 recipe), ``warmup``
@@ -57,7 +57,8 @@ def throughput(arch: str, size: int, batch: int, steps: int, warmup: int, repeat
 
     window(warmup)
     rates = [window(steps) for _ in range(repeats)]
-    per_image = flops.training_flops(prepared.table, plan).train
+    per_image = flops.training_flops(prepared.table, plan, batch, "bf16" if runtime.amp else "fp32",
+                                     runtime.device.type).train
     rate = statistics.median(rates)
     return {"arch": arch, "images_per_s": rate, "tflops": rate * per_image / 1e12,
             "train_flops_per_image": per_image, "rates": rates}

@@ -1,15 +1,21 @@
-"""Will the run fit in memory? An estimate from the engine's counts, made before torch allocates.
+"""Will the run fit in memory? The engine's exact step figures, computed before torch allocates.
 
-``--img-size 100000`` would otherwise build a module with billions of
-parameters, or a first batch of terabytes, and die with MemoryError (or be
-killed by the kernel). The estimate, in float32 bytes:
+``--img-size 100000`` would otherwise build a module with billions of parameters, or a first batch of
+terabytes, and die with MemoryError (or be killed by the kernel).
+
+The figure is ``cnncost.trainstep``'s train-bytes of the run's step (its strategy, batch, optimizer,
+autocast dtype and device): parameters, buffers, gradients and optimizer state as torch holds them after
+the first step, plus the distinct storages autograd saves for the backward pass. It leaves out the
+batch itself, gradient temporaries, workspace and allocator slack, so it is a lower bound: a run
+refused by it could not have run, and nothing that fits is refused.
+
+When the step cannot be analysed (a layer whose saved tensors are not modelled, a BatchNorm that
+would see one value per channel) or the caller gives no step, the older rough bound is used, in
+float32 bytes:
 
 * parameters × 4: the weights, their gradients and two optimiser moments;
-* batch × (input + every layer's output) × 2: the activations the forward pass
-  keeps for backward, and their gradients.
-
-It ignores workspace and allocator slack, so it is a lower bound: a run refused
-by it could not have run, and nothing that fits is refused.
+* batch × (input + every layer's output) × 2: the activations the forward pass keeps for backward,
+  and their gradients.
 """
 
 from __future__ import annotations
@@ -17,13 +23,38 @@ from __future__ import annotations
 import os
 
 from cnncost.errors import CnncostError
+from cnncost.trainstep import Step, StepCost, analyze_step, parse_step
 
 BYTES = 4  # float32
 GIB = 2**30
+MIB = 2**20
+
+
+def step_optimizer(config) -> str:
+    """The trainstep optimizer ``config`` (a TrainConfig) builds (optim.make_optimizer): SGD keeps a
+    momentum buffer only when its momentum is non-zero; Adam and AdamW keep two moments and a step."""
+    if config.optimizer == "sgd":
+        return "momentum" if config.momentum > 0 else "sgd"
+    return config.optimizer
+
+
+def run_step(config, device: str, amp: bool, strategy: str | None = None) -> Step:
+    """The step a run takes: ``config``'s strategy (or ``strategy``, a second stage's), batch and optimizer,
+    bf16 when ``amp`` (loop.Runtime autocasts to bf16) else fp32, on ``device`` ("cpu" or "cuda")."""
+    return parse_step(strategy or config.strategy, config.batch_size, step_optimizer(config),
+                      "bf16" if amp else "fp32", device)
+
+
+def step_cost(table, step: Step) -> StepCost | None:
+    """The exact cost of ``step`` on ``table`` (an engine CostTable), or None when it cannot be analysed."""
+    try:
+        return analyze_step(table, step)
+    except CnncostError:  # not modelled, or refused as torch would refuse it: no exact figure
+        return None
 
 
 def training_bytes(table, batch_size: int) -> int:
-    """The estimate above for one training step of ``batch_size`` images (``table``: engine CostTable)."""
+    """The older rough bound above for one training step of ``batch_size`` images (``table``: CostTable)."""
     rows = [row for row in table.layers if not row.auxiliary]
     params = sum(int(row.params) for row in table.layers)
     inputs = 1
@@ -47,11 +78,30 @@ def available_bytes(device: str) -> int | None:
         return None
 
 
-def check_fits(table, batch_size: int, device: str, size: int, arch: str) -> None:
-    """Refuse a run whose estimate exceeds ``device``'s memory, stating both numbers."""
-    need, have = training_bytes(table, batch_size), available_bytes(device)
-    if have is not None and need > have:
+def needed_bytes(table, batch_size: int, step: Step | None = None) -> tuple:
+    """(bytes, what they are): the exact train-bytes of ``step`` when it can be analysed, else the rough bound."""
+    cost = step_cost(table, step) if step is not None else None
+    if cost is None:
+        return training_bytes(table, batch_size), "rough bound"
+    return int(cost.train_bytes), f"train-bytes, {step.optimizer} {step.dtype}"
+
+
+def check_fits(table, batch_size: int, device: str, size: int, arch: str, step: Step | None = None) -> None:
+    """Refuse a run whose need exceeds ``device``'s memory, stating both numbers. ``step``: the run's step
+    (``run_step``), for the exact figure; without it, or when it cannot be analysed, the rough bound."""
+    if step is not None and step.batch != batch_size:
+        raise ValueError(f"check_fits: the step's batch {step.batch} is not --batch-size {batch_size}")
+    have = available_bytes(device)
+    if have is None:
+        return
+    need, basis = needed_bytes(table, batch_size, step)
+    if need > have:
         where = "GPU memory" if device == "cuda" else "memory"
         raise CnncostError(f"--img-size: {arch} at {size}×{size} with --batch-size {batch_size} needs at least "
-                           f"{need / GIB:,.1f} GiB, more than this machine's {have / GIB:,.1f} GiB of {where}; "
-                           "use a smaller --img-size or --batch-size")
+                           f"{need / GIB:,.1f} GiB ({basis}), more than this machine's {have / GIB:,.1f} GiB of "
+                           f"{where}; use a smaller --img-size or --batch-size")
+
+
+def human_bytes(count: int) -> str:
+    """Bytes for a console line: MiB below a GiB, else GiB, one decimal ('15.8 MiB', '2.3 GiB')."""
+    return f"{count / MIB:,.1f} MiB" if count < GIB else f"{count / GIB:,.1f} GiB"

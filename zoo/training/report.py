@@ -2,8 +2,12 @@
 
 Throughput: images/s over the training steps of an epoch, and achieved
 FLOP/s = images/s × training FLOPs per image, where the FLOPs per image come
-from the engine (see ``flops.py`` for the backward-pass approximation). For
-cached last-layer epochs only the classifier runs, so only its FLOPs count.
+from the engine's exact training step (``flops.py`` says what is counted). For
+cached last-layer epochs only the trainable layers run, so only their FLOPs count.
+
+Memory: the step's predicted train-bytes and saved-bytes (``cnncost.trainstep``)
+next to what the run measured: the peak of ``torch.cuda.max_memory_allocated``
+on a GPU, the saved-tensor total of the first training step on a CPU.
 """
 
 from __future__ import annotations
@@ -13,11 +17,16 @@ import torch
 from . import checkpoint, plots
 from .files import write_json_atomic
 from .loop import evaluate
+from .memory import human_bytes
 from .metrics import ClassificationMeter, peak_flops_for
 
-FLOPS_NOTE = ("training FLOPs/image = engine forward FLOPs (2 x MACs of conv and linear layers) "
-              "x 3 for trainable layers, x 2 for frozen layers behind a trainable one, x 1 for the frozen "
-              "prefix (backward ~ 2 x forward); cached last-layer epochs count the classifier only")
+FLOPS_NOTE = ("training FLOPs/image = one step as cnncost.trainstep counts it: forward FLOPs (2 x MACs of conv and "
+              "linear layers) + an input gradient (2 x MACs) for each such layer whose input requires grad (something "
+              "upstream in the dataflow trains) + a weight gradient (2 x MACs) for each layer that trains; cached "
+              "last-layer epochs count the trainable layers' forward and weight gradient only")
+APPROXIMATE_NOTE = ("training FLOPs/image approximated (the step could not be analysed): forward FLOPs x 3 for "
+                    "trainable layers, x 2 for frozen layers after a trainable one in execution order, x 1 for the "
+                    "frozen prefix; cached last-layer epochs count the classifier only")
 PREDICTION_GRID = 30  # the 10 x 3 grid of test images: a seeded stratified sample (sample.py)
 
 
@@ -83,6 +92,8 @@ def finish(session, state: dict, loaders, console) -> dict:
     result = evaluate(model, loaders.fixed(dataset), session.runtime, meter,
                       keep=PREDICTION_GRID if plots_on else 0, seed=session.config.seed)
     metrics = _metrics(session, state, split, result, meter)
+    if state.get("memory") is not None:
+        console.line(memory_line(state["memory"]))
     write_json_atomic(folder / "metrics.json", metrics)
     if plots_on:
         _plots(session, state, result, meter)
@@ -108,8 +119,39 @@ def _metrics(session, state: dict, split: str, result: dict, meter) -> dict:
         "throughput": {"device": device, "dtype": dtype, "peak_flops": peak_flops_for(device, dtype),
                        "forward_flops_per_image": session.flops.forward,
                        "train_flops_per_image": session.flops.train,
-                       "head_flops_per_image": session.flops.head_only, "approximation": FLOPS_NOTE},
+                       "head_flops_per_image": session.flops.head_only,
+                       "approximation": FLOPS_NOTE if getattr(session.flops, "exact", True) else APPROXIMATE_NOTE},
+        "memory": state.get("memory"),
     }
+
+
+def memory_record(step, cost, measured: dict) -> dict:
+    """metrics.json's ``memory``: the step options, its predicted bytes (None when it cannot be analysed)
+    and ``measured`` (``measured_saved_bytes`` on a CPU, ``measured_peak_bytes`` on a GPU), all exact ints."""
+    options = {"strategy": str(step.strategy), "batch": step.batch, "optimizer": step.optimizer,
+               "dtype": step.dtype, "device": step.device}
+    predicted = {"predicted_train_bytes": None if cost is None else int(cost.train_bytes),
+                 "predicted_saved_bytes": None if cost is None else int(cost.saved_bytes)}
+    return {"step": options, **predicted, **measured}
+
+
+def memory_line(record: dict) -> str:
+    """'memory: predicted train-bytes 12.3 MiB (saved tensors 8.1 MiB; scratch, batch 32, adam, fp32) ·
+    measured saved tensors 8.1 MiB (first step)'."""
+    step = record["step"]
+    options = f"{step['strategy']}, batch {step['batch']}, {step['optimizer']}, {step['dtype']}"
+    if record["predicted_train_bytes"] is None:
+        predicted = f"no prediction (the step cannot be analysed; {options})"
+    else:
+        predicted = (f"predicted train-bytes {human_bytes(record['predicted_train_bytes'])} (saved tensors "
+                     f"{human_bytes(record['predicted_saved_bytes'])}; {options})")
+    if record.get("measured_peak_bytes") is not None:
+        measured = f"measured peak {human_bytes(record['measured_peak_bytes'])} (torch.cuda.max_memory_allocated)"
+    elif record.get("measured_saved_bytes") is not None:
+        measured = f"measured saved tensors {human_bytes(record['measured_saved_bytes'])} (first step)"
+    else:
+        measured = "not measured"
+    return f"memory: {predicted} · {measured}"
 
 
 def _stages(config) -> list:

@@ -16,7 +16,9 @@ from torch.utils.data import DataLoader
 
 from cnncost.errors import CnncostError
 
-from . import checkpoint, imagecache, optim, report, runfolder, setup
+from zoo.saved_tensors import saved_storages
+
+from . import checkpoint, imagecache, memory, optim, report, runfolder, setup
 from .config import TrainConfig
 from .console import TrainConsole
 from .features import extract, feature_batches
@@ -57,10 +59,15 @@ def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | No
     if config.then and session.resumed is not None and session.resumed["epoch"] >= config.epochs:
         session, step, cached = _second_stage(session, loaders, console)  # the checkpoint is the second stage's
     state = _restore(session, step)
+    watch = _StepMemory(session)
     for epoch in range(state["epoch"], config.total_epochs):
         if config.then and epoch == config.epochs and session.strategy != setup.parse(config.then):
             session, step, cached = _second_stage(session, loaders, console)
-        row = _one_epoch(session, step, loaders, cached, epoch, console)
+        try:
+            row = _one_epoch(session, watch.first_step(session, step, cached is not None), loaders, cached, epoch,
+                             console)
+        finally:
+            watch.close()  # never leave the probe's hooks on, whatever happened
         row["stage"] = 2 if config.then and epoch >= config.epochs else 1
         _require_images(session, row)
         state["history"].append(row)
@@ -82,7 +89,68 @@ def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | No
             console.line(f"early stopping: no better validation accuracy for {config.patience} epochs")
             break
     console.epoch_table()
+    state["memory"] = watch.record()
     return report.finish(session, state, loaders, console)
+
+
+class _StepMemory:
+    """What one training step holds, predicted and measured. On a GPU: the peak of
+    ``torch.cuda.max_memory_allocated`` from the first epoch to the last. On a CPU: the storages autograd saves
+    in the first training step this process runs (``zoo.saved_tensors.saved_storages`` around its forward and
+    loss; the hooks hand every tensor back unchanged, so the step, its result and the RNG stream are the same)."""
+
+    def __init__(self, session):
+        self.device = session.runtime.device
+        self.cuda = self.device.type == "cuda"
+        self.predicted = None  # (trainstep.Step, its StepCost or None, cached features?) of the first step trained
+        self.saved_bytes = None
+        self._block = None  # the saved_storages context while the probed step runs
+        self._found: dict = {}
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    def first_step(self, session, step: Step, cached: bool) -> Step:
+        """``step``, its first forward and loss wrapped in the probe while nothing has been measured yet."""
+        if self.predicted is None:
+            runtime = session.runtime
+            run_step = memory.run_step(session.config, runtime.device.type, runtime.amp, str(session.strategy))
+            self.predicted = (run_step, memory.step_cost(session.prepared.table, run_step), cached)
+        # torch.compile's graphs are not traced through saved_tensors_hooks: nothing is measured then.
+        if self.cuda or self.saved_bytes is not None or session.config.compile:
+            return step
+        model, forward, criterion = session.prepared.model, step.forward, step.criterion
+
+        def probed_forward(inputs):
+            if self._block is None and self.saved_bytes is None:
+                self._block = saved_storages(model)
+                self._found = self._block.__enter__()
+            return forward(inputs)
+
+        def probed_criterion(logits, labels):
+            loss = criterion(logits, labels)
+            if self._block is not None:
+                self.close()
+                self.saved_bytes = sum(self._found.values())
+            return loss
+
+        return step._replace(forward=probed_forward, criterion=probed_criterion)
+
+    def close(self) -> None:
+        """Leave the probe's hooks (after the loss, or when the epoch ended early with an error)."""
+        if self._block is not None:
+            block, self._block = self._block, None
+            block.__exit__(None, None, None)
+
+    def record(self) -> dict | None:
+        """metrics.json's ``memory`` (report.memory_record), or None when no epoch ran in this process."""
+        if self.predicted is None:
+            return None
+        run_step, cost, cached = self.predicted
+        if self.cuda:
+            measured = {"measured_peak_bytes": int(torch.cuda.max_memory_allocated(self.device))}
+        else:
+            measured = {"measured_saved_bytes": self.saved_bytes}
+        return {**report.memory_record(run_step, cost, measured), "cached_features": cached}
 
 
 def _require_images(session, row: dict) -> None:
