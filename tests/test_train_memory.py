@@ -163,13 +163,14 @@ def test_check_fits_refuses_a_huge_batch_in_one_line():
     with pytest.raises(CnncostError) as refused:
         memory.check_fits(table, 10**9, "cpu", 32, "smallcnn_res", step)
     text = str(refused.value)
-    assert "\n" not in text and "--batch-size 1000000000" in text and "train-bytes, adam fp32" in text, text
+    assert "\n" not in text and "--batch-size 1000000000" in text and "held at once by the step, adam fp32" in text, text
 
 
-def test_check_fits_uses_the_exact_train_bytes(monkeypatch):
-    """A machine one byte short of the exact figure refuses the run; one of exactly that size takes it."""
+def test_check_fits_uses_the_exact_step(monkeypatch):
+    """A machine one byte short of what the exact step must hold at once refuses the run; one of exactly that
+    size takes it."""
     table, step = table_and_step(64, optimizer="sgd")
-    need = analyze_step(table, step).train_bytes
+    need = analyze_step(table, step).peak_lower_bound(64)
     assert need < memory.training_bytes(table, 64)  # the rough bound would refuse runs that fit
     monkeypatch.setattr(memory, "available_bytes", lambda device: need)
     memory.check_fits(table, 64, "cpu", 32, "smallcnn_res", step)

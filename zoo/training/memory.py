@@ -3,11 +3,11 @@
 ``--img-size 100000`` would otherwise build a module with billions of parameters, or a first batch of
 terabytes, and die with MemoryError (or be killed by the kernel).
 
-The figure is ``cnncost.trainstep``'s train-bytes of the run's step (its strategy, batch, optimizer,
-autocast dtype and device): parameters, buffers, gradients and optimizer state as torch holds them after
-the first step, plus the distinct storages autograd saves for the backward pass. It leaves out the
-batch itself, gradient temporaries, workspace and allocator slack, so it is a lower bound: a run
-refused by it could not have run, and nothing that fits is refused.
+The figure is ``cnncost.trainstep``'s ``peak_lower_bound`` of the run's step (its strategy, batch,
+optimizer, autocast dtype and device): what the step must hold at one moment — parameters, buffers and
+optimizer state, with every saved tensor at the start of backward, or the gradients at the optimizer's
+step, or a layer's input and output while it runs. It leaves out gradient temporaries, workspace and
+allocator slack, so it is a lower bound: a run refused by it could not have run.
 
 When the step cannot be analysed (a layer whose saved tensors are not modelled, a BatchNorm that
 would see one value per channel) or the caller gives no step, the older rough bound is used, in
@@ -79,11 +79,12 @@ def available_bytes(device: str) -> int | None:
 
 
 def needed_bytes(table, batch_size: int, step: Step | None = None) -> tuple:
-    """(bytes, what they are): the exact train-bytes of ``step`` when it can be analysed, else the rough bound."""
+    """(bytes, what they are): the exact step's lower bound on its peak when it can be analysed, else the rough
+    bound."""
     cost = step_cost(table, step) if step is not None else None
     if cost is None:
         return training_bytes(table, batch_size), "rough bound"
-    return int(cost.train_bytes), f"train-bytes, {step.optimizer} {step.dtype}"
+    return int(cost.peak_lower_bound(step.batch)), f"held at once by the step, {step.optimizer} {step.dtype}"
 
 
 def check_fits(table, batch_size: int, device: str, size: int, arch: str, step: Step | None = None) -> None:

@@ -75,7 +75,7 @@ def _check_memory(config: TrainConfig, classes: int, runtime: Runtime) -> None:
     arch, arch_config, network = model.describe(config.arch, config.hyperparameters, config.img_size, classes,
                                                 config.dropout)
     memory.check_fits(engine.analyze(network), config.batch_size, runtime.device.type, arch_config["h"],
-                      arch.name)
+                      arch.name, step=memory.run_step(config, runtime.device.type, runtime.amp))
 
 
 def _check_weights(strategy: finetune.Strategy, weights: str) -> None:
