@@ -36,15 +36,6 @@ from zoo.training import freeze
 
 BATCH = 2
 AUTOCAST = {"fp32": None, "bf16": torch.bfloat16}
-EVEN_SAME = ("padding='same' with an even kernel: torch pads a copy of the input by one on one side (C×(H+1)×(W+1) "
-             "for a square kernel) and the conv saves that copy instead of its input; conv_step saves the input")
-FLAT_DROPOUT = ("dropout1d on a flat C sample / dropout3d on a C×H×W sample: torch takes the N×C (N×C×H×W) batch "
-                "for one unbatched sample of N channels and saves one mask value per sample (1×N×1…, float32); "
-                "dropout_step saves one per sample and channel")
-BF16_STATISTICS = ("a norm without float32 weight or running statistics on a bf16 input under CPU autocast: torch "
-                   "saves its batch statistics (mean, rstd) in bf16; the norm rules save them as float32")
-INSTANCE_1X1 = ("InstanceNorm2d with running statistics at 1×1 in training mode: torch refuses it (more than 1 "
-                "spatial element when training); instance_norm_shape refuses only the untracked form")
 
 
 def _all_cases() -> list:
@@ -70,20 +61,6 @@ def refused(node, dtype: str) -> bool:
     return not_modelled(node) or (dtype != "fp32" and isinstance(node, L.InstanceNorm2d))
 
 
-def even_same_conv(node) -> bool:
-    """A zeros-padded conv with padding='same' whose total padding is odd along some side."""
-    if not isinstance(node, L.Conv2d) or node.padding != "same" or node.padding_mode != "zeros":
-        return False
-    kernel = node.kernel_size if isinstance(node.kernel_size, tuple) else (node.kernel_size,) * 2
-    dilation = node.dilation if isinstance(node.dilation, tuple) else (node.dilation,) * 2
-    return any(d * (k - 1) % 2 == 1 for k, d in zip(kernel, dilation))
-
-
-def instance_norm_at_1x1(node, shape: tuple) -> bool:
-    """A tracked InstanceNorm2d on a 1×1 input (torch refuses it in training mode)."""
-    return isinstance(node, L.InstanceNorm2d) and node.track_running_stats and tuple(shape[1:]) == (1, 1)
-
-
 def stateful(node) -> bool:
     """The node has parameters or buffers (a strategy trains it)."""
     return kind_for(node).stateful(node)
@@ -93,43 +70,13 @@ def case_id(index: int, node, shape: tuple) -> str:
     return f"{index}-{type(node).__name__}-{'x'.join(map(str, shape))}"
 
 
-def low_precision_statistics(node) -> bool:
-    """A norm with no float32 weight or running statistics: on a bf16 input under CPU autocast torch computes
-    (and saves) its batch statistics in bf16."""
-    if isinstance(node, (L.GroupNorm, L.LayerNorm)):
-        return not node.affine
-    return isinstance(node, (L.BatchNorm2d, L.BatchNorm1d)) and not node.affine and not node.track_running_stats
-
-
-def flat_channel_dropout(node, shape: tuple) -> bool:
-    """dropout1d on a flat sample or dropout3d on a C×H×W sample: torch reads the batch as unbatched channels."""
-    return isinstance(node, L.Dropout) and (node.variant, len(shape)) in (("dropout1d", 1), ("dropout3d", 3))
-
-
-def disagreement(variant: str, node, shape: tuple, dtype: str) -> str | None:
-    """Why the engine's figure is known to differ from torch's here, or None."""
-    if refused(node, dtype):
-        return None
-    if even_same_conv(node):
-        return EVEN_SAME
-    if variant in ("alone", "after") and instance_norm_at_1x1(node, shape):
-        return INSTANCE_1X1
-    if variant == "after" and flat_channel_dropout(node, shape):
-        return FLAT_DROPOUT
-    if variant == "after" and dtype != "fp32" and low_precision_statistics(node):
-        return BF16_STATISTICS
-    return None
-
-
 def params(variant: str, cases: list) -> list:
-    """pytest params (node, shape, dtype) of ``cases`` ((index, node, shape) each) for ``variant`` in every dtype,
-    the known disagreements marked xfail(strict)."""
+    """pytest params (node, shape, dtype) of ``cases`` ((index, node, shape) each) for ``variant`` in every
+    dtype."""
     found = []
     for dtype in AUTOCAST:
         for index, node, shape in cases:
-            reason = disagreement(variant, node, shape, dtype)
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            found.append(pytest.param(node, shape, dtype, marks=marks, id=f"{case_id(index, node, shape)}-{dtype}"))
+            found.append(pytest.param(node, shape, dtype, id=f"{case_id(index, node, shape)}-{dtype}"))
     return found
 
 
@@ -258,9 +205,6 @@ def test_every_kind_is_checked():
     assert not [kind.__name__ for kind in kinds.KINDS if kind not in covered]
 
 
-@pytest.mark.xfail(strict=True, reason="zoo.training.freeze.apply_strategy sets requires_grad on a leaf's "
-                                       "parameters(recurse=False): LayerNorm over channels between permutes keeps "
-                                       "its weight in a child (ChannelsLastLayerNorm.norm), which stays trainable")
 def test_freeze_reaches_wrapped_parameters():
     node = L.LayerNorm("ln", (3,), over_channels=True)
     network = L.Network("t", (3, 5, 7), (node, L.Conv2d("cls_layer", 2, 1)))

@@ -132,6 +132,13 @@ def conv_step(node: Conv2d, site: Site) -> Effect:
     if node.padding_mode != "zeros":
         raise NotModelled(f"{node.name}: a convolution with padding_mode={node.padding_mode!r}")
     weights = node.out_channels * exact_div(site.x.shape[0], node.groups, node.name) * product(pair(node.kernel_size))
+    (th, tw), (lh, lw) = conv_padding(node)
+    if node.padding == "same" and (th != 2 * lh or tw != 2 * lw):
+        # An even kernel pads unevenly: _convolution_mode pads a copy of the input by the odd pixel (in the dtype
+        # the conv computes in) and convolves that with the symmetric rest, so the padded copy is what is saved.
+        cin, h, w = site.x.shape
+        padded = Saved("new", cin * (h + th - 2 * lh) * (w + tw - 2 * lw), site.autocast or site.x.dtype)
+        return Effect((padded,) + low_precision_weights(site, weights), cast="low")
     return Effect((Saved("input"),) + low_precision_weights(site, weights), cast="low")
 
 

@@ -424,11 +424,21 @@ def dropout_step(node: Dropout, site: Site) -> Effect:
     bool mask instead), one value per sample and channel for the feature variants."""
     if not site.training or node.p == 0:
         return view(node, site)
-    per_sample = site.x.shape[0] if node.variant.startswith("feature") or node.variant[-2:] in ("1d", "2d", "3d") \
-        else _elements(site.x.shape)
+    per_sample = _noise_per_sample(node, site.x.shape)
     if node.variant == "dropout" and site.device == "cuda":
         return Effect((Saved("new", per_sample, "bool"),))
     return Effect((Saved("new", per_sample, site.x.dtype),))
+
+
+def _noise_per_sample(node: Dropout, x: tuple) -> Any:
+    """Noise values per sample: every element for dropout and alpha_dropout; one per channel (the first axis of
+    a sample) for dropout2d and feature_alpha_dropout; one per sample for dropout1d on flat features and
+    dropout3d on C×H×W, which torch reads as one unbatched sample whose channels are the batch."""
+    if node.variant in ("dropout1d", "dropout3d"):
+        return 1
+    if node.variant in ("dropout2d", "feature_alpha_dropout"):
+        return x[0]
+    return _elements(x)
 
 
 def _dropout_fvcore(node: Dropout, x: tuple, y: tuple) -> Any:

@@ -96,8 +96,15 @@ def batchnorm_step(node: Any, site: Site) -> Effect:
                            f"{site.batch} at {_size_text(site.x.shape[1:]) or 'no'} positions), which torch refuses; "
                            "use a batch of at least 2")
     stats = channels if batch_statistics else 0
-    return Effect((Saved("input"), Saved("new", stats, "fp32", batched=False),
-                   Saved("new", stats, "fp32", batched=False)), cast=_norm_cast(site))
+    dtype = _statistics_dtype(site, node.affine or node.track_running_stats)
+    return Effect((Saved("input"), Saved("new", stats, dtype, batched=False),
+                   Saved("new", stats, dtype, batched=False)), cast=_norm_cast(site))
+
+
+def _statistics_dtype(site: Site, float32_tensors: bool) -> str:
+    """The dtype a norm computes its batch statistics in: float32 when it holds a float32 weight or running
+    statistics (the mixed-precision kernel), else its input's (a bf16 input under CPU autocast: bf16)."""
+    return "fp32" if float32_tensors or site.device == "cuda" else site.x.dtype
 
 
 def _norm_cast(site: Site) -> str | None:
@@ -219,7 +226,8 @@ def ptflops_hooked(node: Any, x: tuple, y: tuple) -> Any:
 def group_norm_step(node: GroupNorm, site: Site) -> Effect:
     """native_group_norm saves its input, its weight (a parameter) and a mean and rstd per sample and group
     (float32)."""
-    return Effect((Saved("input"), Saved("new", node.groups, "fp32"), Saved("new", node.groups, "fp32")),
+    dtype = _statistics_dtype(site, node.affine)
+    return Effect((Saved("input"), Saved("new", node.groups, dtype), Saved("new", node.groups, dtype)),
                   cast=_norm_cast(site))
 
 
@@ -465,7 +473,8 @@ def layer_norm_step(node: LayerNorm, site: Site) -> Effect:
     """native_layer_norm saves its input (over channels: the channels-last view of it), weight and bias
     (parameters), and a mean and rstd per normalised position (float32)."""
     positions = exact_div(product(site.x.shape), product(normalized_sizes(node, site.x.shape)), node.name)
-    return Effect((Saved("input"), Saved("new", positions, "fp32"), Saved("new", positions, "fp32")),
+    dtype = _statistics_dtype(site, node.affine)
+    return Effect((Saved("input"), Saved("new", positions, dtype), Saved("new", positions, dtype)),
                   cast=_norm_cast(site))
 
 
@@ -482,6 +491,9 @@ def instance_norm_step(node: InstanceNorm2d, site: Site) -> Effect:
     empty when it reads the running statistics). Measured in float32 only."""
     refuse_autocast(node, site, "an InstanceNorm2d")
     channels = site.x.shape[0]
+    if site.training and _known(product(site.x.shape[1:])) and product(site.x.shape[1:]) == 1:
+        raise CnncostError(f"{node.name}: an InstanceNorm2d in training mode needs more than one position, and "
+                           "the input is 1×1 (torch refuses it)")
     batch_statistics = site.training or not node.track_running_stats
     repeated = int(node.affine) + 2 * int(node.track_running_stats) + 2 * int(batch_statistics)
     return Effect((Saved("input"),) + (Saved("new", channels, "fp32"),) * repeated)

@@ -13,7 +13,7 @@ requires grad or their parameters train); a leaf outside it saves nothing.
 
 The rules were read from ATen's derivatives (tools/autograd/derivatives.yaml) and the
 autocast op lists of torch 2.13, and are checked against the hooks on every zoo network
-(tests/test_trainstep_oracle.py).
+(tests/test_trainstep_zoo.py, tests/test_trainstep_kinds.py).
 """
 
 from __future__ import annotations

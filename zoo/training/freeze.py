@@ -38,7 +38,8 @@ def apply_strategy(model, network, table, strategy: finetune.Strategy) -> Plan:
     """Set ``requires_grad`` per the strategy and check the counts against the engine."""
     names = finetune.trainable_layers(network, strategy)
     for name, module in model._leaves.items():
-        for parameter in module.parameters(recurse=False):
+        # A leaf's own parameters, and those of a wrapper inside it (LayerNorm over channels holds an nn.LayerNorm).
+        for parameter in module.parameters():
             parameter.requires_grad_(name in names)
     engine_train, engine_frozen = finetune.trainable_params(table, names)
     torch_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
