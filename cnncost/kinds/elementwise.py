@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 from ..errors import CnncostError
 from ..tool_conventions import by_call, hooked_and_patched, input_elements, nowhere, output_elements, uncounted
 from .base import always, ArchType, Counts, Field, FxForms, Kind, State, Unsupported, bind, no_counts
-from .saving import Effect, Saved, Site, low_precision_weights, view
+from .saving import Effect, Saved, Site, elements as _elements, low_precision_weights, view
 
 
 class Activation(NamedTuple):
@@ -345,13 +345,6 @@ def activation_step(node: Activation, site: Site) -> Effect:
     saved = tuple(Saved(which, _elements(site.y), site.x.dtype) if which == "new" else Saved(which)
                   for which in _SAVES.get(_function(node) and node.function, ("input",)))
     return Effect(saved, cast="fp32" if site.device == "cuda" and node.function in _CUDA_FP32 else None)
-
-
-def _elements(shape: tuple) -> Any:
-    total = 1
-    for side in shape:
-        total = total * side
-    return total
 
 
 def prelu_step(node: PReLU, site: Site) -> Effect:
