@@ -115,3 +115,29 @@ def words_for(values: dict) -> list:
     for name, value in values.items():
         words += option(name, value)
     return words
+
+
+# The training-step options (cnncost.cli.options.STEP_OPTIONS) and cnncost memory's --gpu-memory: valid
+# values and hostile ones, each left out, set validly or set to a hostile value.
+STEP_VALUES = {
+    "--strategy": (["scratch", "last-layer", "head", "full", "partial:1", "partial:3"],
+                   ["partial:0", "partial:-1", "partial:99", "partial:", "partial:x", "last", "", "SCRATCH"]),
+    "--batch": (["1", "2", "3", "64", "1000000"], [v for v in HOSTILE_NUMBERS if v not in ("1_000", "+3")]),
+    "--optimizer": (["sgd", "momentum", "adam", "adamw"], ["lion", "", "SGD", "adam "]),
+    "--dtype": (["fp32", "bf16", "fp16"], ["float32", "int8", "", "bf 16"]),
+    "--device": (["cuda", "cpu"], ["tpu", "", "cuda:0", "gpu"]),
+}
+GPU_MEMORY = (["24GiB", "80GB", "16000MiB", "1KiB", "1.5TiB", "123456789"],
+              ["", "-1GiB", "0", "24 apples", "GiB", "nanGiB", "1e3GB", "24GiB2", "١GiB"])
+
+
+@st.composite
+def step_args(draw, memory: bool = False):
+    """argv words for a random set of step options (and ``--gpu-memory`` for ``memory``)."""
+    words = []
+    options = dict(STEP_VALUES, **({"--gpu-memory": GPU_MEMORY} if memory else {}))
+    for flag_name, (valid, hostile) in options.items():
+        choice = draw(st.sampled_from(("omit", "omit", "valid", "valid", "hostile")))
+        if choice != "omit":
+            words += [flag_name, draw(st.sampled_from(valid if choice == "valid" else hostile))]
+    return words

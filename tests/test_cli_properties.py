@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from .zoo_helpers import one_per_family
-from .cli_strategies import (EXAMPLE_FILES, HOSTILE_NUMBERS, bound_everything, declared, option_args,
+from .cli_strategies import (EXAMPLE_FILES, HOSTILE_NUMBERS, bound_everything, declared, option_args, step_args,
                             words_for, zoo_names)
 from cnncost.cli.app import main
 from .hostile_files import HOSTILE_KINDS, code_running_pickle, make_hostile, marker_module
@@ -168,10 +168,30 @@ def test_count_any_options(arch, data):
     extra = data.draw(st.lists(st.sampled_from([["--json"], ["--all-layers"], ["--convention", "macs"],
                                                 ["--convention", "gflops"], ["--convention", ""],
                                                 ["--convention", "fvcore"]]), max_size=2))
-    outcome = cli("count", arch, *words, *sum(extra, []))
+    steps = data.draw(st.one_of(st.just([]), step_args()))
+    outcome = cli("count", arch, *words, *sum(extra, []), *steps)
     if outcome.code == 0 and "--json" in outcome.argv:
-        totals = as_json(outcome)["totals"]
-        assert all(isinstance(v, int) and v >= 0 for v in totals.values()), show(outcome)
+        document = as_json(outcome)
+        assert all(isinstance(v, int) and v >= 0 for v in document["totals"].values()), show(outcome)
+        assert ("step" in document) == bool(steps), show(outcome)
+        if steps:
+            assert all(isinstance(v, int) and v >= 0 for v in document["step"]["totals"].values()), show(outcome)
+
+
+@pytest.mark.parametrize("arch", NETWORKS + EXAMPLES)
+@settings(max_examples=4)
+@given(data=st.data())
+def test_memory_any_options(arch, data):
+    words, _ = data.draw(option_args(arch))
+    steps = data.draw(step_args(memory=True))
+    form = data.draw(st.sampled_from([[], ["--json"]]))
+    outcome = cli("memory", arch, *words, *steps, *form)
+    if outcome.code == 0 and form:
+        document = as_json(outcome)
+        assert all(isinstance(v, int) and v >= 0 for v in document["bytes"].values()), show(outcome)
+        assert document["bytes"]["train-bytes"] >= document["bytes"]["saved-bytes"], show(outcome)
+        if "memory" in document:
+            assert isinstance(document["largest_batch"], int) and document["largest_batch"] >= 0, show(outcome)
 
 
 @pytest.mark.parametrize("arch", FORMULA_NETWORKS + EXAMPLES)
@@ -184,7 +204,10 @@ def test_formula_any_options(arch, data):
                                           ["--quantity", ""], ["--quantity", "watts"],
                                           ["--divisible", "32"], ["--divisible", "0"],
                                           ["--divisible", "18446744073709551616"],
-                                          ["--strategy", "last-layer"], ["--strategy", "partial:99"]]))
+                                          ["--strategy", "last-layer"], ["--strategy", "partial:99"],
+                                          ["--quantity", "train-flops,saved-bytes", "--batch", "2"],
+                                          ["--quantity", "train-bytes", "--optimizer", "adam", "--dtype", "bf16"],
+                                          ["--quantity", "saved-bytes", "--batch", "0"]]))
     outcome = cli("formula", arch, *words, *form, *quantity)
     if outcome.code == 0:
         assert "True" not in outcome.out, "a condition printed as True" + show(outcome)
