@@ -96,6 +96,11 @@ STEP_QUANTITIES: dict = {
 }
 
 
+def meaning(name: str) -> str:
+    """What a convention's total or a training-step quantity counts (the sentence printed beside it)."""
+    return CONVENTIONS[name].meaning if name in CONVENTIONS else STEP_QUANTITIES[name][1]
+
+
 def convention(name: str) -> Convention:
     """Look up a convention by name; unknown names are a one-line error."""
     from .errors import CnncostError

@@ -24,7 +24,7 @@ from .archs import registry
 from .conventions import CONVENTIONS, QUANTITIES
 from .errors import CnncostError
 
-DISPLAY = {"h": "H", "w": "W"}  # builder keyword -> symbol name
+DISPLAY = {"h": "H", "w": "W", "batch": "B"}  # builder keyword (or a step's batch) -> symbol name
 
 
 def as_expr(value: Any) -> Any:
@@ -151,8 +151,13 @@ def add_step_quantities(derivation: Derivation, step: Any, names: list) -> None:
     from .conventions import STEP_QUANTITIES
     from .trainstep import analyze_step
 
-    values = analyze_step(derivation.table, step).quantities()
+    cost = analyze_step(derivation.table, step)
+    values = cost.quantities()
     full = full_sizes(derivation.sizes)
+    for expression, minimum, _ in dict.fromkeys(cost.requires):  # one condition per distinct size
+        condition = settle(sympy.Ge(finish(as_expr(expression), full, derivation.divisible), minimum))
+        if condition is not sympy.true and condition not in derivation.conditions:
+            derivation.conditions.append(condition)
     if not is_number(step.batch):
         derivation.symbols[str(step.batch)] = "batch size (samples per training step)"
     for name in names:

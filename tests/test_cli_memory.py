@@ -163,3 +163,48 @@ def test_formula_prints_step_quantities_in_b(capsys):
 def test_step_errors_name_their_option():
     with pytest.raises(CnncostError, match="--batch"):
         parse_step(batch=0)
+
+
+def test_sweep_rows_are_the_engine_step(capsys):
+    code, out, _ = run(capsys, "sweep", "scratch5", "--m", "8,16", "--hw", "96,120", "--batch", "1,5",
+                       "--quantity", "train-flops,saved-bytes,train-bytes", "--optimizer", "momentum",
+                       "--dtype", "bf16", "--device", "cpu", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["valid"] == 8 and document["step"]["optimizer"] == "momentum"
+    for row in document["rows"]:
+        cost = step_of("scratch5", parse_step("scratch", row["batch"], "momentum", "bf16", "cpu"),
+                       m=row["m"], h=row["hw"], w=row["hw"])
+        for name in ("train-flops", "saved-bytes", "train-bytes"):
+            assert row[name] == cost.quantities()[name], (row, name)
+
+
+def test_sweep_marks_batch_one_batchnorm_at_one_by_one_invalid(capsys):
+    code, out, _ = run(capsys, "sweep", "resnet18", "--hw", "32", "--batch", "1:2", "--quantity", "saved-bytes",
+                       "--device", "cpu", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert [row["batch"] for row in document["rows"]] == [2]
+    assert "one value per channel" in document["invalid"][0]["reason"]
+
+
+def test_sweep_batch_needs_a_step_quantity(capsys):
+    code, _, err = run(capsys, "sweep", "scratch5", "--batch", "2,4")
+    assert code == 2 and err.startswith("error: --batch:") and err.count("\n") == 1
+
+
+def test_formula_states_the_batchnorm_condition_in_b(capsys):
+    code, out, _ = run(capsys, "formula", "resnet18", "--quantity", "saved-bytes", "--no-cache")
+    assert code == 0 and "valid when B·" in out and "≥ 2" in out
+
+
+def test_summary_adds_the_step_only_for_step_options(capsys):
+    code, out, _ = run(capsys, "summary", "resnet18", "--strategy", "last-layer", "--hw", "32")
+    assert code == 0 and "Training step" not in out  # --strategy alone: the trainable split, as before
+    code, out, _ = run(capsys, "summary", "resnet18", "--strategy", "last-layer", "--batch", "4", "--json")
+    assert code == 0
+    cost = step_of("resnet18", parse_step("last-layer", 4))
+    document = json.loads(out)
+    assert {k: v for k, v in document["step"].items() if k != "options"} == cost.quantities()
+    code, out, _ = run(capsys, "summary", "resnet18", "--batch", "4")
+    assert code == 0 and "Training step (--strategy scratch, batch 4" in out and "train-bytes" in out

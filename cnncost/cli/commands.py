@@ -100,7 +100,7 @@ def _render_formula(spec, given: dict, divisible: int | None, quantities: list, 
         quantities = quantities + sym.add_strategy_split(derivation, strategy)
     stepwise = [q for q in quantities if q in STEP_QUANTITIES]
     if stepwise:
-        sym.add_step_quantities(derivation, o.step_from(step_given or {}, batch=sym.symbol("B")), stepwise)
+        sym.add_step_quantities(derivation, o.step_from(step_given or {}, batch=sym.symbol("batch")), stepwise)
     if view == "json":
         return json.dumps(formula_view.json_view(derivation, quantities), indent=2)
     if view == "latex":

@@ -63,6 +63,11 @@ STEP_OPTIONS = {
 }
 
 
+# Each step option alone, for a command that takes some of them as they are (sweep grids the batch).
+StepStrategy, StepOptimizer, StepDtype, StepDevice = (STEP_OPTIONS[name] for name in
+                                                      ("strategy", "optimizer", "dtype", "device"))
+
+
 def step_from(given: dict, batch: Any = 1):
     """The ``trainstep.Step`` of the step options the user gave; ``batch`` when --batch is not given (a
     symbol for closed forms)."""

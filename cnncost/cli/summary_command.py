@@ -6,7 +6,7 @@ torch is imported only for ``--module`` (through the registry's ``module:`` form
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,21 +16,20 @@ from . import options as o
 from .app import app, friendly
 
 AllLayers = Annotated[bool, typer.Option("--all-layers", help="also list activations (Keras folds them into layers)")]
-StrategyOpt = Annotated[Optional[str], typer.Option(
-    "--strategy", help="also split the parameters as `cnncost train --strategy` would: "
-                       "scratch, last-layer, head, partial:K or full")]
 
 
 @app.command()
 @friendly
 @o.architecture_options
-def summary(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = None,
+@o.step_options
+def summary(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict = None, set_: o.Set = None,
             module: o.Module = None, json_out: o.Json = False, all_layers: AllLayers = False,
-            strategy: StrategyOpt = None,
             shapes: Annotated[str, typer.Option("--shapes", metavar="auto|torch|keras",
                                                 help="output shapes as torch (C×H×W) or Keras ((None, H, W, C)) "
                                                      "prints them; auto: Keras' for the keras_* networks")] = "auto"):
-    """Keras-style model summary with MACs per layer; totals in the PyTorch and Keras conventions."""
+    """Keras-style model summary with MACs per layer; totals in the PyTorch and Keras conventions. --strategy
+    splits the parameters as `cnncost train --strategy` would; --batch, --optimizer, --dtype or --device adds one
+    training step's cost."""
     from ..render import summary_view as view
 
     if shapes not in ("auto", *view.SHAPE_STYLES):
@@ -40,12 +39,16 @@ def summary(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = Non
     config = archs.resolve(spec, o.with_settings(spec, given, set_))
     network = spec.build(**config)
     table = engine.analyze(network)
+    strategy = step_given.get("strategy")
+    step = _step_cost(table, step_given)
     split = view.strategy_split(network, table, strategy) if strategy else None
     entries = view.summary_entries(network, table, all_layers, view.trainable_names(split) if split else None)
     if json_out:
         result = view.summary_json(spec.name, config, network, table, entries)
         if split:
             result["strategy"] = split
+        if step is not None:
+            result["step"] = {"options": _step_options(step.step), **step.quantities()}
         typer.echo(json.dumps(result, indent=2))
         return
     from ..render.fit import available_width
@@ -63,7 +66,34 @@ def summary(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = Non
     console.print(grid)
     if split:
         console.print(view.strategy_line(split))
+    if step is not None:
+        console.print(_step_line(step))
     console.print(view.legend(all_layers, strategy=bool(split)), style="dim")
+
+
+def _step_cost(table, step_given: dict):
+    """The training step the step options describe, or None when none but --strategy is given (--strategy alone
+    keeps its meaning here: the trainable/frozen split)."""
+    if not set(step_given) - {"strategy"}:
+        return None
+    from ..trainstep import analyze_step
+
+    return analyze_step(table, o.step_from(step_given))
+
+
+def _step_options(step) -> dict:
+    return {"strategy": str(step.strategy), "batch": step.batch, "optimizer": step.optimizer, "dtype": step.dtype,
+            "device": step.device}
+
+
+def _step_line(cost) -> str:
+    """'Training step (…): 1,234 train FLOPs · saved 12.3 MiB · train-bytes 45.6 MiB' (cnncost memory has the rest)."""
+    from ..render.memory_view import human, step_words
+
+    values = cost.quantities()
+    return (f"Training step ({step_words(cost.step)}): {values['train-flops']:,} train FLOPs · saved tensors "
+            f"{human(values['saved-bytes'])} · train-bytes {human(values['train-bytes'])} "
+            f"({values['train-bytes']:,} bytes; components: cnncost memory)")
 
 
 def _title(name: str, network, config: dict) -> str:

@@ -7,9 +7,14 @@ from typing import List, Optional
 import typer
 
 from .. import archs
-from ..conventions import CONVENTIONS
+from ..archs.registry import Param
+from ..conventions import CONVENTIONS, STEP_QUANTITIES
+from ..sweep import grid as grid_module
 from . import options as o
 from .app import app, friendly
+
+
+BATCH = Param("batch", 1, "samples per training step")  # declared here: a step's, not a network's, parameter
 
 
 def _grid(help_text: str):
@@ -31,8 +36,12 @@ def sweep(arch: o.Arch = o.DEFAULT_ARCH,
                                                    help="values of any declared parameter, e.g. an architecture "
                                                         "file's symbol: --set growth=8,12,16 (repeatable)"),
           module: o.Module = None,
+          batch: Optional[str] = _grid("batch sizes of the training-step quantities"),
+          strategy: o.StepStrategy = None, optimizer: o.StepOptimizer = None, dtype: o.StepDtype = None,
+          device: o.StepDevice = None,
           quantity: str = typer.Option("params,macs", "--quantity",
-                                       help="comma list of: " + ", ".join(CONVENTIONS) + "; or all"),
+                                       help="comma list of: " + ", ".join(CONVENTIONS) + ", "
+                                            + ", ".join(STEP_QUANTITIES) + "; or all"),
           sort: Optional[str] = typer.Option(None, "--sort", help="column to sort by (default: the first quantity)"),
           descending: bool = typer.Option(False, "--desc", help="largest first"),
           limit: int = typer.Option(20, "--limit", min=1, help="rows shown in the table"),
@@ -45,7 +54,10 @@ def sweep(arch: o.Arch = o.DEFAULT_ARCH,
     given = dict(m=m, k=k, n=n, hw=hw, h=h, w=w, classes=classes, in_channels=in_channels, padding=padding,
                  org=org, bn=bn, activation=activation, aux_logits=aux_logits)
     values = _grid_values(spec, {name: text for name, text in given.items() if text is not None}, set_)
-    grid = run.plan(spec.name, values, [q.strip() for q in quantity.split(",") if q.strip()])
+    if batch is not None:
+        values["batch"] = grid_module.parse_values(spec, "batch", batch, param=BATCH)
+    step = o.step_from({"strategy": strategy, "optimizer": optimizer, "dtype": dtype, "device": device})
+    grid = run.plan(spec.name, values, [q.strip() for q in quantity.split(",") if q.strip()], step)
     _write(run.Stream(grid), sort, descending, limit, csv_path, json_out)
 
 

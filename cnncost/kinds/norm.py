@@ -97,8 +97,10 @@ def batchnorm_step(node: Any, site: Site) -> Effect:
                            "use a batch of at least 2")
     stats = channels if batch_statistics else 0
     dtype = _statistics_dtype(site, node.affine or node.track_running_stats)
+    requires = ((values, 2, f"{node.name}: a BatchNorm in training needs 2 values per channel"),) \
+        if site.training and not _known(values) else ()
     return Effect((Saved("input"), Saved("new", stats, dtype, batched=False),
-                   Saved("new", stats, dtype, batched=False)), cast=_norm_cast(site))
+                   Saved("new", stats, dtype, batched=False)), cast=_norm_cast(site), requires=requires)
 
 
 def _statistics_dtype(site: Site, float32_tensors: bool) -> str:

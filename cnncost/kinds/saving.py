@@ -56,6 +56,9 @@ class Effect(NamedTuple):
     # Under autocast: "low" for an op autocast runs in the lower precision (it reads its input cast to the
     # autocast dtype), "fp32" for one it runs in full precision (it reads its input cast to fp32); None: neither.
     cast: str | None = None
+    # (expression, minimum, why): what must hold for torch to run the step, where the sizes are symbols (a
+    # closed form's validity condition); with numbers a rule raises instead.
+    requires: tuple = ()
 
 
 class Site(NamedTuple):

@@ -19,12 +19,13 @@ MAX_DIGITS = 30  # whole numbers are written with ASCII digits, at most this man
 _WHOLE = re.compile(rf"\+?[0-9]{{1,{MAX_DIGITS}}}", re.ASCII)
 
 
-def parse_values(arch, name: str, text: str, label: str | None = None) -> list:
+def parse_values(arch, name: str, text: str, label: str | None = None, param=None) -> list:
     """The values of one option: comma-separated items, each a value or an inclusive range a:b[:step].
 
-    ``label`` is the option as the user spelled it (``hw`` for the ``h`` parameter).
+    ``label`` is the option as the user spelled it (``hw`` for the ``h`` parameter); ``param``: the declaration
+    of a value that is not the architecture's (the batch size of a step).
     """
-    param = arch.param(name)
+    param = param or arch.param(name)
     label = label or name
     whole = isinstance(param.default, int) and not isinstance(param.default, bool)
     values, count = [], 0

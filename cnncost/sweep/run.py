@@ -25,7 +25,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from .. import archs, engine, symbolic
-from ..conventions import CONVENTIONS, totals
+from ..conventions import CONVENTIONS, STEP_QUANTITIES, totals
 from ..errors import CnncostError
 from .bounds import INT64_MAX
 from .grid import grid_size, structures
@@ -60,12 +60,14 @@ class Plan(NamedTuple):
     quantities: list
     total: int
     columns: list  # column names of every chunk, in order
+    step: object = None  # trainstep.Step of the step quantities (its batch the "batch" axis), or None
 
 
-def plan(arch_name: str, values: dict, quantities: list) -> Plan:
+def plan(arch_name: str, values: dict, quantities: list, step=None) -> Plan:
     """Check a grid (name -> list of values) and the quantities, before anything is evaluated.
 
-    ``quantities`` are convention names, or ``["all"]`` for every convention.
+    ``quantities`` are convention names, training-step quantities (``conventions.STEP_QUANTITIES``, of
+    ``step``: a trainstep.Step, its batch gridded by ``values["batch"]``), or ``["all"]`` for every convention.
     """
     arch = archs.get(arch_name)
     if not quantities:
@@ -73,17 +75,29 @@ def plan(arch_name: str, values: dict, quantities: list) -> Plan:
     if quantities == [ALL]:  # as `formula --quantity all`: every convention, in their own order
         quantities = list(CONVENTIONS)
     for q in quantities:
-        if q not in CONVENTIONS:
-            raise CnncostError(f"--quantity: unknown quantity {q!r}; choose from {', '.join(CONVENTIONS)}, or {ALL} "
-                               "alone")
+        if q not in CONVENTIONS and q not in STEP_QUANTITIES:
+            raise CnncostError(f"--quantity: unknown quantity {q!r}; choose from {', '.join(CONVENTIONS)}, "
+                               f"{', '.join(STEP_QUANTITIES)}, or {ALL} alone")
     quantities = list(dict.fromkeys(quantities))
+    stepwise = any(q in STEP_QUANTITIES for q in quantities)
+    if not stepwise:
+        if "batch" in values:
+            raise CnncostError("--batch: batch sizes matter only to training-step quantities; add one to "
+                               f"--quantity ({', '.join(STEP_QUANTITIES)})")
+        step = None
+    elif step is None:
+        from ..trainstep import Step
+
+        step = Step()
     design = [p.name for p in arch.params if p.symbolic and p.name not in ("h", "w")]
     axes = {name: values.get(name, [arch.param(name).default]) for name in design}
     axes.update(_size_axes(arch, values))
+    if stepwise:
+        axes["batch"] = values.get("batch", [1])
     total = grid_size({**axes, **{k: v for k, v in values.items() if k not in axes and k not in ("h", "w")}})
-    combos = structures(arch, values) or [{}]
+    combos = structures(arch, {k: v for k, v in values.items() if k != "batch"}) or [{}]
     arrays = {name: _array(v) for name, v in axes.items()}
-    return Plan(arch, arrays, combos, quantities, total, list(axes) + list(combos[0]) + quantities)
+    return Plan(arch, arrays, combos, quantities, total, list(axes) + list(combos[0]) + quantities, step)
 
 
 def _array(values: list) -> np.ndarray:
@@ -125,7 +139,7 @@ class Stream:
         lengths = [len(a) for a in self.plan.axes.values()]
         for structure in self.plan.structures:
             start = time.perf_counter()
-            compiled = _compile(self.arch, structure, self.quantities)
+            compiled = _compile(self.arch, structure, self.quantities, self.plan.step)
             self.derive_seconds += time.perf_counter() - start
             wide = _fits(compiled, _maxima(compiled, {n: _absmax(a) for n, a in self.plan.axes.items()}))
             for number, (first, box) in enumerate(_boxes(lengths, CHUNK)):
@@ -158,7 +172,7 @@ class Stream:
         self._note_invalid(structure, first, valid)
         self.valid += count
         rows = _rows_to_check(columns, count, sample, self.quantities)
-        _cross_check(self.plan.arch, structure, columns, self.quantities, names, rows)
+        _cross_check(self.plan, structure, columns, names, rows)
         return columns
 
     def _note_invalid(self, structure: dict, first: int, valid: np.ndarray) -> None:
@@ -176,7 +190,7 @@ class Stream:
             point = _decode(self.plan.axes, positions)
             for i in range(len(positions)):
                 config = {**structure, **{n: int(point[n][i]) for n in self.plan.axes}}
-                explained.append((config, _reason(self.plan.arch, config)))
+                explained.append((config, _reason(self.plan.arch, config, self.plan.step)))
         return explained
 
 
@@ -258,8 +272,11 @@ def _fits(compiled: dict, maxima: list) -> bool:
     return all(f.fits(maxima) for f in functions)
 
 
-def _compile(arch_name: str, structure: dict, quantities: list) -> dict:
+def _compile(arch_name: str, structure: dict, quantities: list, step=None) -> dict:
     derivation = symbolic.derive(arch_name, structure)
+    stepwise = [q for q in quantities if q in STEP_QUANTITIES]
+    if stepwise:
+        symbolic.add_step_quantities(derivation, step._replace(batch=symbolic.symbol("batch")), stepwise)
     free = [symbolic.symbol(p) for p in _free_names(derivation)]
     return {"free": _free_names(derivation),
             "quantities": {q: compile_count(derivation.formulas[q], free) for q in quantities},
@@ -268,7 +285,7 @@ def _compile(arch_name: str, structure: dict, quantities: list) -> dict:
 
 def _free_names(derivation) -> list:
     """Builder keywords of the derivation's free symbols, in a fixed order."""
-    back = {str(symbolic.symbol(k)): k for k in ("h", "w", "m", "k", "n")}
+    back = {str(symbolic.symbol(k)): k for k in ("h", "w", "m", "k", "n", "batch")}
     return [back.get(s, s) for s in derivation.symbols]
 
 
@@ -294,27 +311,39 @@ def _rows_to_check(columns: dict, count: int, sample: bool, quantities: list) ->
     return sorted(rows)
 
 
-def _cross_check(arch, structure: dict, columns: dict, quantities: list, names: list, rows: list) -> None:
-    """Recompute rows with the numeric engine; any difference is a bug, raised loudly."""
+def _cross_check(grid: Plan, structure: dict, columns: dict, names: list, rows: list) -> None:
+    """Recompute rows with the numeric engine (and step); any difference is a bug, raised loudly."""
+    arch = grid.arch
     for i in rows:
-        config = _config(structure, {n: int(columns[n][i]) for n in names})
-        expected = totals(engine.analyze(arch.build(**archs.resolve(arch, config))))
-        for q in quantities:
+        point = {n: int(columns[n][i]) for n in names}
+        config = _config(structure, point)
+        table = engine.analyze(arch.build(**archs.resolve(arch, config)))
+        expected = totals(table)
+        if grid.step is not None:
+            from ..trainstep import analyze_step
+
+            expected.update(analyze_step(table, grid.step._replace(batch=point["batch"])).quantities())
+        for q in grid.quantities:
             if int(columns[q][i]) != expected[q]:
                 raise RuntimeError(f"sweep bug: {q} at {config} is {columns[q][i]}, engine says {expected[q]}")
 
 
 def _config(structure: dict, point: dict) -> dict:
-    point = dict(point)
+    """Builder keywords of one grid point (the batch is the step's, not the network's)."""
+    point = {k: v for k, v in point.items() if k != "batch"}
     if "hw" in point:
         point["h"] = point["w"] = point.pop("hw")
     return {**structure, **point}
 
 
-def _reason(arch, config: dict) -> str:
+def _reason(arch, config: dict, step=None) -> str:
     """The numeric engine's own one-line reason for an invalid configuration."""
     try:
-        engine.analyze(arch.build(**archs.resolve(arch, _config({}, config))))
+        table = engine.analyze(arch.build(**archs.resolve(arch, _config({}, config))))
+        if step is not None:
+            from ..trainstep import analyze_step
+
+            analyze_step(table, step._replace(batch=config["batch"]))
     except CnncostError as error:
         return str(error)
     return "invalid (a validity condition fails)"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..conventions import CONVENTIONS
+from ..conventions import meaning
 from ..errors import CnncostError
 from ..render import plain_table
 from . import encode
@@ -95,8 +95,15 @@ def text(stream, top: Top, limit: int) -> str:
         if stream.valid > limit:
             lines.append(f"… {stream.valid - limit:,} more (--limit, --csv)")
     lines += invalid_lines(stream)
-    lines += [f"{q}: {CONVENTIONS[q].meaning}" for q in stream.quantities]
+    lines += [f"{q}: {meaning(q)}" for q in stream.quantities]
+    if stream.plan.step is not None:
+        lines.append(f"training step: {_step_words(stream.plan.step)} (its batch is the batch column)")
     return "\n".join(lines)
+
+
+def _step_words(step) -> str:
+    """'--strategy scratch, adam, bf16, cuda': the step the step quantities count."""
+    return f"--strategy {step.strategy}, {step.optimizer}, {step.dtype}, {step.device}"
 
 
 def _cell(value) -> str:
@@ -227,7 +234,11 @@ class JsonOut:
         """The counts, the explained invalid rows and the conventions, closing the document."""
         tail = {"valid": stream.valid, "invalid_count": stream.invalid_count,
                 "invalid": [{"config": c, "reason": r} for c, r in stream.invalid],
-                "conventions": {q: CONVENTIONS[q].meaning for q in stream.quantities}}
+                "conventions": {q: meaning(q) for q in stream.quantities}}
+        if stream.plan.step is not None:
+            step = stream.plan.step
+            tail["step"] = {"strategy": str(step.strategy), "optimizer": step.optimizer, "dtype": step.dtype,
+                            "device": step.device}
         self.write("],\n" + json.dumps(tail)[1:] + "\n")
 
 

@@ -54,6 +54,7 @@ class StepCost(NamedTuple):
     state: ModelState
     # The largest (input + output) storage bytes of one leaf, per sample: both live while it runs.
     working_per_sample: Any = 0
+    requires: tuple = ()  # (expression, minimum, why) conditions of a symbolic step (kinds.saving.Effect)
 
     def _per_batch(self, per_sample: Any, fixed: Any) -> Any:
         return self.step.batch * per_sample + fixed
@@ -119,7 +120,7 @@ def analyze_step(table: Any, step: Step, input_grad: bool = False, loss: bool = 
     except NotModelled as error:
         raise CnncostError(f"{error}: its saved tensors are not modelled, so no memory figure is given") from None
     if not loss:
-        return StepCost(step, walk.rows, 0, 0, model_state(walk.states, step), walk.working)
+        return StepCost(step, walk.rows, 0, 0, model_state(walk.states, step), walk.working, tuple(walk.requires))
     if not out.grad:
         raise CnncostError(f"--strategy: nothing trains in {network.name} under {step.strategy}")
     if len(out.shape) != 1:
@@ -129,7 +130,7 @@ def analyze_step(table: Any, step: Step, input_grad: bool = False, loss: bool = 
     # the targets (one int64 each) and the 0-d total weight.
     loss_per_sample = out.shape[0] * ITEMSIZE["fp32"] + ITEMSIZE["int64"]
     return StepCost(step, walk.rows, loss_per_sample, ITEMSIZE["fp32"], model_state(walk.states, step),
-                    walk.working)
+                    walk.working, tuple(walk.requires))
 
 
 class _StepWalk(Fold):
@@ -144,6 +145,7 @@ class _StepWalk(Fold):
         self.states: list = []  # (row, kind state, trains) per leaf
         self.started = False  # a leaf of the strategy's has run: the frozen prefix is over
         self.working: Any = 0  # max over leaves of input + output storage bytes per sample (numbers only)
+        self.requires: list = []
 
     def new_storage(self, shape: tuple, dtype: str) -> int:
         """A fresh storage holding a per-sample tensor of ``shape`` and ``dtype``."""
@@ -164,6 +166,7 @@ class _StepWalk(Fold):
                                           and node.name not in self.trainable)
         site = Site(node, x, y, trains, training, self.step.autocast, self.step.device, self.step.batch)
         effect = kind.step(node, site)
+        self.requires += effect.requires
         computes = self._compute_dtype(effect.cast, x.dtype)
         read = x if computes == x.dtype else Tensor(x.shape, self.new_storage(x.shape, computes), computes, x.grad)
         out_dtype = _promote(computes, effect.dtype) if effect.dtype else computes
