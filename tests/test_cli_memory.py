@@ -208,3 +208,40 @@ def test_summary_adds_the_step_only_for_step_options(capsys):
     assert {k: v for k, v in document["step"].items() if k != "options"} == cost.quantities()
     code, out, _ = run(capsys, "summary", "resnet18", "--batch", "4")
     assert code == 0 and "Training step (--strategy scratch, batch 4" in out and "train-bytes" in out
+
+
+def _own_formula(capsys, quantity: str, *options: str) -> str:
+    code, out, _ = run(capsys, "formula", "scratch5", "--quantity", quantity, "--json", "--no-cache", *options)
+    assert code == 0
+    return json.loads(out)["formulas"][quantity]
+
+
+@pytest.mark.parametrize("quantity, options", [("saved-bytes", ("--device", "cpu")),
+                                               ("train-bytes", ("--optimizer", "adam", "--dtype", "bf16")),
+                                               ("train-flops", ("--strategy", "partial:2"))])
+def test_check_proves_the_step_formula_and_refutes_a_perturbation(capsys, quantity, options):
+    own = _own_formula(capsys, quantity, *options)
+    code, out, _ = run(capsys, "check", own, "--quantity", quantity, *options, "--json")
+    assert code == 0 and json.loads(out)["verdict"] == "EQUAL"
+    code, out, _ = run(capsys, "check", own + " + B", "--quantity", quantity, *options, "--json")
+    result = json.loads(out)
+    assert code == 1 and result["verdict"] == "NOT EQUAL"
+    point = result["counterexample"]  # a real counterexample: the numeric step disagrees with the claim there
+    given = dict(zip(("--device", "--optimizer", "--dtype", "--strategy"), (None,) * 4))
+    given.update(dict(zip(options[::2], options[1::2])))
+    step = parse_step(given["--strategy"] or "scratch", point["B"], given["--optimizer"] or "sgd",
+                      given["--dtype"] or "fp32", given["--device"] or "cuda")
+    cost = step_of("scratch5", step, m=point["m"], k=point["k"], n=point["n"], h=point["H"], w=point["W"])
+    import sympy
+
+    expression = sympy.sympify(own)  # the JSON's text: plain symbols named as printed (B, H, W, m, k, n)
+    claimed = expression.subs({s: point[str(s)] for s in expression.free_symbols}) + point["B"]
+    assert int(claimed) != cost.quantities()[quantity]
+
+
+def test_check_a_step_number_needs_the_batch(capsys):
+    code, _, err = run(capsys, "check", "123", "--quantity", "saved-bytes")
+    assert code == 2 and err.startswith("error: ")
+    cost = step_of("scratch5", parse_step(batch=4))
+    code, out, _ = run(capsys, "check", str(cost.saved_bytes), "--quantity", "saved-bytes", "--batch", "4")
+    assert code == 0 and "EQUAL" in out

@@ -53,7 +53,7 @@ def audit(claim: Any, derivation: symbolic.Derivation, quantity: str, layer: str
     error; ``rounding`` is the written figure's own precision (1.8 × 10⁹: ±0.05/1.8), used to
     name a nearby convention's value as the likely mix-up.
     """
-    if quantity not in CONVENTIONS:
+    if quantity not in CONVENTIONS and quantity not in derivation.formulas:
         raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}")
     true = P.true_expression(derivation, quantity, layer)
     if expanded_terms(claim) > MAX_TERMS:
@@ -87,6 +87,8 @@ def audit(claim: Any, derivation: symbolic.Derivation, quantity: str, layer: str
         terms = len(sympy.Add.make_args(difference))
         return Audit(False, claim, true, difference, [f"a difference of {terms:,} terms (too large to explain "
                                                       f"term by term)"], counterexample, [], None, NOT_EQUAL)
+    if quantity not in CONVENTIONS:  # a training-step quantity: no per-layer parts to name the difference by
+        return Audit(False, claim, true, difference, [], counterexample, [], None, NOT_EQUAL)
     divisor = floors_dropped(claim, true)
     explanation, reference = [], true
     if divisor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from .. import archs, symbolic
-from ..conventions import CONVENTIONS
+from ..conventions import CONVENTIONS, STEP_QUANTITIES, meaning
 from ..errors import CnncostError
 from ..render.printer import text
 from . import units
@@ -15,18 +15,26 @@ DESIGN = ("h", "w", "m", "k", "n")
 
 
 def check_one(claim_text: str, arch_name: str, quantity: str | None, layer: str | None, given: dict,
-              tolerance: float = 0.0) -> dict:
+              tolerance: float = 0.0, step_given: dict | None = None) -> dict:
     """Audit one claim; returns the JSON-ready verdict.
 
     ``quantity`` None means "not given": a unit word in the claim (``4.1 GMACs``) names it,
     else params. A unit word that names another quantity than the one given is said, not ignored.
+    A training-step quantity (``conventions.STEP_QUANTITIES``) is the step of ``step_given`` (strategy, batch,
+    optimizer, dtype, device; the batch is the variable B unless given) over the whole network.
     """
     from .parser import parse_claim
 
-    if quantity is not None and quantity not in CONVENTIONS:
-        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}")
+    if quantity is not None and quantity not in CONVENTIONS and quantity not in STEP_QUANTITIES:
+        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}, "
+                           f"{', '.join(STEP_QUANTITIES)}")
+    if quantity in STEP_QUANTITIES and layer is not None:
+        raise CnncostError(f"--layer: {quantity} is checked for the whole network (per-layer claims count the "
+                           "conventions)")
     spec = archs.get(arch_name)
     names = {str(symbolic.symbol(p.name)): symbolic.symbol(p.name) for p in spec.params if p.symbolic}
+    if quantity in STEP_QUANTITIES and "batch" not in (step_given or {}):
+        names["B"] = symbolic.symbol("batch")
     notes, written = [], units.split(str(claim_text), names)
     if written is not None:
         claim = parse_claim(written.number, {}) * written.scale
@@ -44,6 +52,11 @@ def check_one(claim_text: str, arch_name: str, quantity: str | None, layer: str 
     if not claim.free_symbols:  # a plain number is checked at concrete sizes: defaults fill the gaps
         bound = archs.resolve(spec, given)
     derivation = symbolic.derive(spec.name, bound)
+    if quantity in STEP_QUANTITIES:
+        from ..trainstep import parse_step
+
+        options = {"batch": symbolic.symbol("batch"), **(step_given or {})}
+        symbolic.add_step_quantities(derivation, parse_step(**options), [quantity])
     result = audit(claim, derivation, quantity, layer, tolerance, precision)
     if (claim.free_symbols and {"h", "w"} & set(given) and result.verdict != NOT_PROVEN
             and expanded_terms(claim) <= EXPLAIN_TERMS):
@@ -78,8 +91,13 @@ def _as_dict(result, claim_text, arch, quantity, layer, bound, derivation) -> di
         if result.counterexample else None,
         "holds_when": result.holds_when,
         "number": result.number,
-        "convention": f"{quantity}: {CONVENTIONS[quantity].meaning}",
+        "convention": f"{quantity}: {_meaning(derivation, quantity)}",
     }
+
+
+def _meaning(derivation, quantity: str) -> str:
+    """The sentence saying what ``quantity`` counts (a step quantity's names its step's options)."""
+    return derivation.labels[quantity][1] if quantity in derivation.labels else meaning(quantity)
 
 
 def _json_number(value):

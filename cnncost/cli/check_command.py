@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from .. import archs
-from ..conventions import CONVENTIONS
+from ..conventions import CONVENTIONS, STEP_QUANTITIES
 from ..errors import CnncostError
 from . import options as o
 from .app import app, friendly
@@ -17,13 +17,14 @@ from .app import app, friendly
 @app.command()
 @friendly
 @o.architecture_options
+@o.step_options
 def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula or number"),
           arch: o.Arch = o.DEFAULT_ARCH,
           quantity: Optional[str] = typer.Option(
-              None, "--quantity", help="what the claim counts: " + ", ".join(CONVENTIONS)
-              + " (default: the claim's unit word, as in '4.1 GMACs', else params)"),
+              None, "--quantity", help="what the claim counts: " + ", ".join(CONVENTIONS) + ", "
+              + ", ".join(STEP_QUANTITIES) + " (default: the claim's unit word, as in '4.1 GMACs', else params)"),
           layer: Optional[str] = typer.Option(None, "--layer", help="the claim is about this layer only"),
-          given: dict = None, set_: o.Set = None,
+          given: dict = None, step_given: dict = None, set_: o.Set = None,
           module: Optional[str] = typer.Option(
               None, "--module", metavar="SPEC",
               help="check against a PyTorch module (package.module:factory or path/to/file.py:factory; "
@@ -56,6 +57,7 @@ def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula 
     arch = o.arch_name(arch, module)
     if set_:
         given = o.with_settings(archs.get(arch), given, set_)
-    result = run.check_one(claim, arch, quantity, layer, given, tolerance)
+    o.step_from(step_given)  # each step option checked before anything is derived
+    result = run.check_one(claim, arch, quantity, layer, given, tolerance, step_given)
     typer.echo(json.dumps(result, indent=2, default=str) if json_out else run.single_text(result))
     raise typer.Exit(0 if result["equal"] else 1)
