@@ -96,6 +96,11 @@ STEP_QUANTITIES: dict = {
 }
 
 
+def unit(name: str) -> str:
+    """The short unit a table or axis shows for a convention or a training-step quantity ("MACs", "bytes")."""
+    return CONVENTIONS[name].unit if name in CONVENTIONS else STEP_QUANTITIES[name][0]
+
+
 def meaning(name: str) -> str:
     """What a convention's total or a training-step quantity counts (the sentence printed beside it)."""
     return CONVENTIONS[name].meaning if name in CONVENTIONS else STEP_QUANTITIES[name][1]

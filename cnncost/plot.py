@@ -17,7 +17,7 @@ from fractions import Fraction
 import sympy
 
 from . import archs
-from .conventions import CONVENTIONS
+from .conventions import CONVENTIONS, STEP_QUANTITIES, meaning, unit
 from .errors import CnncostError
 from .exact import compile_exact
 from .render.printer import relation_text, text
@@ -50,29 +50,35 @@ def leading_term(expr, var):
     return sympy.Integer(0) if poly.is_zero else sympy.factor_terms(poly.LC()) * var**poly.degree()
 
 
-def variables(spec) -> list:
-    """The ``--vary`` choices of an architecture: ``hw`` (when it has h and w) and its symbolic variables."""
+def variables(spec, step: bool = False) -> list:
+    """The ``--vary`` choices of an architecture: ``hw`` (when it has h and w) and its symbolic variables, and
+    with ``step`` (a training-step quantity) the batch size."""
     names = [p.name for p in spec.params if p.symbolic]
-    return (["hw"] if {"h", "w"} <= set(names) else []) + names
+    return (["hw"] if {"h", "w"} <= set(names) else []) + names + (["batch"] if step else [])
 
 
-def check_vary(spec, vary: str):
+def check_vary(spec, vary: str, step: bool = False):
     """``spec`` if ``vary`` is one of its ``--vary`` choices, else a one-line error."""
-    if vary not in variables(spec):
+    if vary == "batch" and not step:
+        raise CnncostError(f"--vary: batch changes only the training-step quantities ({', '.join(STEP_QUANTITIES)})")
+    if vary not in variables(spec, step):
         raise CnncostError(f"--vary: {spec.name} has no design variable {vary!r} "
                            f"(choose from {', '.join(variables(spec))})")
     return spec
 
 
-def series(arch: str, vary: str, xs, quantity: str = "macs", given: dict | None = None) -> Series:
+def series(arch: str, vary: str, xs, quantity: str = "macs", given: dict | None = None, step=None) -> Series:
     """Exact ``quantity`` of ``arch`` at each x in ``xs`` for the varied variable ``vary``.
 
     ``given`` holds builder keywords for the other variables (defaults fill the
-    rest); points where the network is invalid are skipped and counted.
+    rest); points where the network is invalid are skipped and counted. A training-step quantity is that of
+    ``step`` (a trainstep.Step; its batch varies when ``vary`` is "batch").
     """
-    spec, xs = check_vary(archs.get(arch), vary), list(xs)
-    if quantity not in CONVENTIONS:
-        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}")
+    if quantity not in CONVENTIONS and quantity not in STEP_QUANTITIES:
+        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}, "
+                           f"{', '.join(STEP_QUANTITIES)}")
+    stepwise = quantity in STEP_QUANTITIES
+    spec, xs = check_vary(archs.get(arch), vary, stepwise), list(xs)
     varied = ("h", "w") if vary == "hw" else (vary,)
     given = dict(given or {})
     clash = [name for name in varied if name in given]
@@ -81,6 +87,13 @@ def series(arch: str, vary: str, xs, quantity: str = "macs", given: dict | None 
         raise CnncostError(f"{given_as}: {vary} is the varied variable (--from/--to); leave out its value")
     bound = {p.name: p.default for p in spec.params if p.symbolic and p.name not in varied}
     derivation = derive(spec.name, {**bound, **given})
+    if stepwise:
+        from .trainstep import Step
+        from .symbolic import add_step_quantities
+
+        step = step or Step()
+        add_step_quantities(derivation, step._replace(batch=symbol("batch")) if vary == "batch" else step,
+                            [quantity])
     var = symbol(varied[0])
     merge = {symbol("w"): var} if vary == "hw" else {}
     expr = derivation.formulas[quantity].xreplace(merge)
@@ -119,6 +132,8 @@ def axis_label(spec, vary: str) -> str:
     """What the x axis shows: ``H = W (input height and width)``, ``m (filters per conv layer ...)``."""
     if vary == "hw":
         return "H = W (input height and width)"
+    if vary == "batch":
+        return "B (samples per training step)"
     return f"{symbol(vary)} ({spec.param(vary).meaning or spec.param(vary).help})"
 
 
@@ -127,7 +142,7 @@ def draw(all_series: list, x_label: str, quantity: str, out: str, title: str = "
     require_matplotlib()
     from matplotlib import pyplot as plt, ticker
 
-    c = CONVENTIONS[quantity]
+    shown, says = unit(quantity), meaning(quantity)
     xs = [x for s in all_series for x in s.xs]
     ys = [y for s in all_series for y in s.ys]
     log_x, log_y = _log_helps(xs), _log_helps(ys)
@@ -142,8 +157,8 @@ def draw(all_series: list, x_label: str, quantity: str, out: str, title: str = "
         if log_y:
             ax.set_yscale("log")
         ax.set_xlabel(x_label + (" (log scale)" if log_x else ""))
-        ax.set_ylabel("\n".join(textwrap.wrap(f"{c.unit}: {c.meaning}", 60) + ["(log scale)"] * log_y), fontsize=9)
-        ax.set_title(title or f"{c.unit} as {x_label} grows", fontsize=10)
+        ax.set_ylabel("\n".join(textwrap.wrap(f"{shown}: {says}", 60) + ["(log scale)"] * log_y), fontsize=9)
+        ax.set_title("\n".join(textwrap.wrap(title or f"{shown} as {x_label} grows", 95)), fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, title="leading term (exact curve plotted)", title_fontsize=8)
         fig.tight_layout()

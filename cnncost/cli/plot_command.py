@@ -12,7 +12,7 @@ from typing import List
 import typer
 
 from .. import archs
-from ..conventions import CONVENTIONS
+from ..conventions import CONVENTIONS, STEP_QUANTITIES, unit
 from ..errors import CnncostError
 from . import options as o
 from .app import app, friendly
@@ -24,29 +24,37 @@ MAX_POINTS = 100_000
 @app.command()
 @friendly
 @o.architecture_options
+@o.step_options
 def plot(arch: List[str] = typer.Argument(..., help="architectures, one line each (zoo. prefix accepted)"),
-         vary: str = typer.Option(..., "--vary", help="the variable on the x axis: hw (H = W), h, w, m, k or n"),
+         vary: str = typer.Option(..., "--vary", help="the variable on the x axis: hw (H = W), h, w, m, k or n; "
+                                                      "batch for a training-step quantity"),
          start: int = typer.Option(..., "--from", help="first value of the varied variable"),
          stop: int = typer.Option(..., "--to", help="last value (inclusive)"),
          step: int = typer.Option(1, "--step", help="spacing of the values"),
-         quantity: str = typer.Option("macs", "--quantity", help="one of: " + ", ".join(CONVENTIONS)),
+         quantity: str = typer.Option("macs", "--quantity", help="one of: " + ", ".join(CONVENTIONS) + ", "
+                                      + ", ".join(STEP_QUANTITIES)),
          out: str = typer.Option(..., "--out", help="chart file: .png, .svg or .pdf"),
-         given: dict = None):
+         given: dict = None, step_given: dict = None):
     """Chart a cost against one design variable, exact at every point, leading terms in the legend."""
     check_out(out)
     xs = _points(start, stop, step)
-    if quantity not in CONVENTIONS:
-        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose one of {', '.join(CONVENTIONS)}")
+    if quantity not in CONVENTIONS and quantity not in STEP_QUANTITIES:
+        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose one of {', '.join(CONVENTIONS)}, "
+                           f"{', '.join(STEP_QUANTITIES)}")
+    if vary == "batch" and "batch" in step_given:
+        raise CnncostError("--batch: batch is the varied variable (--from/--to); leave out its value")
+    training_step = o.step_from(step_given)
     from .. import plot as charts
 
     charts.require_matplotlib()
-    specs = [charts.check_vary(archs.get(name), vary) for name in arch]
+    stepwise = quantity in STEP_QUANTITIES
+    specs = [charts.check_vary(archs.get(name), vary, stepwise) for name in arch]
     _check_used(given, specs)
     label = charts.axis_label(specs[0], vary)
     all_series = []
     for spec in specs:
         mine = {key: value for key, value in given.items() if spec.param(key)}
-        s = charts.series(spec.name, vary, xs, quantity, mine)
+        s = charts.series(spec.name, vary, xs, quantity, mine, training_step)
         needs = f" (valid only where {' and '.join(s.needs)})" if s.needs else ""
         if not s.xs:
             raise CnncostError(f"{spec.name}: no valid point for {label} from {start} to {stop}{needs}")
@@ -55,7 +63,11 @@ def plot(arch: List[str] = typer.Argument(..., help="architectures, one line eac
                        f"is invalid{needs}", err=True)
         all_series.append(s)
     fixed = ", ".join(f"{key}={value}" for key, value in given.items())
-    title = (f"{CONVENTIONS[quantity].unit} as {label.split(' (')[0]} grows; "
+    what = unit(quantity) if not stepwise else (
+        f"{quantity} of one step (--strategy {training_step.strategy}, {training_step.optimizer}, "
+        f"{training_step.dtype}, {training_step.device}" + (f", batch {training_step.batch})" if vary != "batch"
+                                                             else ")"))
+    title = (f"{what} as {label.split(' (')[0]} grows; "
              + (f"{fixed}, other variables at defaults" if fixed else "other variables at their defaults"))
     charts.draw(all_series, label, quantity, out, title)
     total = sum(len(s.xs) for s in all_series)

@@ -1,4 +1,5 @@
-"""`cnncost memory`, and the step options of `count` and `formula`: the numbers are the engine's step, the largest
+"""The training step on the command line: `memory`, and the step options of `count`, `formula`, `summary`, `sweep`,
+`check` and `plot`. The numbers are the engine's step, the largest
 batch is the bound it claims, the closed forms equal the numbers, and bad input is one line with exit code 2."""
 
 from __future__ import annotations
@@ -245,3 +246,29 @@ def test_check_a_step_number_needs_the_batch(capsys):
     cost = step_of("scratch5", parse_step(batch=4))
     code, out, _ = run(capsys, "check", str(cost.saved_bytes), "--quantity", "saved-bytes", "--batch", "4")
     assert code == 0 and "EQUAL" in out
+
+
+@pytest.mark.parametrize("arch, vary, xs, given", [("resnet18", "batch", range(1, 9), {"h": 32, "w": 32}),
+                                                   ("scratch5", "hw", range(94, 130, 7), {}),
+                                                   ("scratch5", "m", range(1, 40, 6), {})])
+def test_plot_series_are_the_engine_step_at_every_point(arch, vary, xs, given):
+    from cnncost.plot import series
+
+    step = parse_step("partial:1" if arch == "resnet18" else "scratch", 3, "adam", "fp32", "cpu")
+    s = series(arch, vary, xs, "train-bytes", given, step)
+    assert s.xs  # some valid points
+    for x, y in zip(s.xs, s.ys):
+        point = dict(given, **({"h": x, "w": x} if vary == "hw" else {} if vary == "batch" else {vary: x}))
+        at = step._replace(batch=x) if vary == "batch" else step
+        assert y == step_of(arch, at, **point).train_bytes, (vary, x)
+    if vary == "batch":
+        assert s.skipped == 1 and 1 not in s.xs  # batch 1: layer4's BatchNorms see one value (torch refuses)
+
+
+def test_plot_batch_needs_a_step_quantity(capsys, tmp_path):
+    code, _, err = run(capsys, "plot", "scratch5", "--vary", "batch", "--from", "1", "--to", "3",
+                       "--out", str(tmp_path / "x.png"))
+    assert code == 2 and "training-step" in err
+    code, _, err = run(capsys, "plot", "scratch5", "--vary", "batch", "--from", "1", "--to", "3", "--batch", "2",
+                       "--quantity", "saved-bytes", "--out", str(tmp_path / "x.png"))
+    assert code == 2 and err.startswith("error: --batch")
