@@ -179,6 +179,28 @@ def test_meta_and_cpu_measure_the_same_step():
     assert on_meta == on_cpu
 
 
+@pytest.mark.parametrize("name, dtype, device", [("resnet18", "fp32", "meta"), ("convnext_tiny", "fp32", "meta"),
+                                                 ("mobilenet_v3_small", "bf16", "cpu")])
+def test_channels_last_saves_the_same_bytes(name, dtype, device, one_torch_thread):
+    """`train --channels-last` (and the GPU benchmarks) run NHWC: autograd saves the same storages' bytes."""
+    import zoo
+    from cnncost import finetune
+    from zoo.saved_tensors import measure_step
+    from zoo.training import freeze
+
+    expected = engine_step(name, "scratch", 2, dtype, h=64, w=64)
+    network, table = engine_table(name, h=64, w=64)
+    with torch.device(device):
+        module = zoo.build(name, h=64, w=64)
+    plan = freeze.apply_strategy(module, network, table, finetune.parse_strategy("scratch"))
+    freeze.set_training_mode(module, plan)
+    module = module.to(memory_format=torch.channels_last)
+    images = torch.randn(2, 3, 64, 64, device=device).to(memory_format=torch.channels_last)
+    measured = measure_step(module, images, torch.zeros(2, dtype=torch.long, device=device),
+                            None if dtype == "fp32" else dtype)
+    assert measured.saved_bytes == expected.saved_bytes
+
+
 if __name__ == "__main__":  # the whole zoo from scratch, outside the suite's time budget
     for classifier in CLASSIFIERS:
         test_scratch_step_matches_torch(classifier)
