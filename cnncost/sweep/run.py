@@ -190,7 +190,9 @@ class Stream:
             point = _decode(self.plan.axes, positions)
             for i in range(len(positions)):
                 config = {**structure, **{n: int(point[n][i]) for n in self.plan.axes}}
-                explained.append((config, _reason(self.plan.arch, config, self.plan.step)))
+                step = self.plan.step
+                explained.append((config, _reason(self.plan.arch, config) if step is None
+                                  else _step_reason(self.plan.arch, config, step)))
         return explained
 
 
@@ -336,14 +338,23 @@ def _config(structure: dict, point: dict) -> dict:
     return {**structure, **point}
 
 
-def _reason(arch, config: dict, step=None) -> str:
+def _reason(arch, config: dict) -> str:
     """The numeric engine's own one-line reason for an invalid configuration."""
     try:
-        table = engine.analyze(arch.build(**archs.resolve(arch, _config({}, config))))
-        if step is not None:
-            from ..trainstep import analyze_step
+        engine.analyze(arch.build(**archs.resolve(arch, _config({}, config))))
+    except CnncostError as error:
+        return str(error)
+    return "invalid (a validity condition fails)"
 
-            analyze_step(table, step._replace(batch=config["batch"]))
+
+def _step_reason(arch, config: dict, step) -> str:
+    """The reason for an invalid configuration of a step grid: the network's, else the step's (torch's
+    BatchNorm refusal at batch 1)."""
+    try:
+        table = engine.analyze(arch.build(**archs.resolve(arch, _config({}, config))))
+        from ..trainstep import analyze_step
+
+        analyze_step(table, step._replace(batch=config["batch"]))
     except CnncostError as error:
         return str(error)
     return "invalid (a validity condition fails)"
