@@ -5,7 +5,7 @@ name as an argument, so all commands are always registered together.)
 """
 
 from . import (check_command, commands, memory_command, plot_command, show_command, summary_command,  # noqa: F401
-               sweep_command, train_command, zoo_commands)  # importing registers the commands
+               sweep_command, train_command, tune_command, zoo_commands)  # importing registers the commands
 from .app import app, main, run
 
 __all__ = ["app", "main", "run"]

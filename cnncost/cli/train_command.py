@@ -46,7 +46,7 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           seed: int = typer.Option(0, help="seed for init, split, order and augmentation"),
           m: o.M = None, k: o.K = None, n: o.N = None, org: o.Org = None, bn: o.BN = None,
           activation: o.ActivationOpt = None, padding: o.PaddingOpt = None,
-          include_top: o.IncludeTop = None, head: o.Head = None,
+          include_top: o.IncludeTop = None, head: o.Head = None, set_: o.Set = None,
           dropout: Optional[float] = typer.Option(None, help="dropout rate (the network's dropout layers)"),
           optimizer: str = typer.Option("adam", help="adam | adamw | sgd"),
           momentum: float = typer.Option(0.9, help="sgd momentum"),
@@ -83,6 +83,10 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
     """Train a network from scratch or fine-tune it (last-layer, head, partial:K, full) on an image folder."""
     hyper = o.hyperparameters(m=m, k=k, n=n, org=org, bn=bn, activation=activation, padding=padding,
                               include_top=include_top, head=head)
+    if set_:  # any other parameter the network declares (cnncost tune's command lines use it)
+        from ..archs import get
+
+        hyper = o.with_settings(get(arch), hyper, set_)
     if out is None:
         if resume:
             fail("--resume: give the --out folder of the run to continue")

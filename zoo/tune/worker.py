@@ -1,0 +1,164 @@
+"""One worker: take queued trials until none is left; count each exactly, prune or train it, record it.
+
+A trial's life:
+
+1. its parameters are suggested (a grid trial's were queued with it) and applied over the study's
+   options, giving an ordinary ``cnncost train`` configuration whose run folder is
+   ``DIR/trials/NNNN`` (a retried trial continues the folder of the trial it retries);
+2. the engine counts it (``costs.count``): params, MACs, FLOPs, and the run's training step
+   (train-flops, train-bytes, saved-bytes), all stored on the trial. A configuration the engine or
+   ``cnncost train`` refuses, or one over a budget, is pruned at once with that reason;
+3. it trains, reporting the metric after every epoch; the pruner may stop it;
+4. its value is the best epoch's metric (for the metric's goal), then its cost objectives.
+
+A worker with nothing queued while trials still run elsewhere waits: if one of those goes stale
+(its worker died), it is queued again and this worker takes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from cnncost.errors import CnncostError
+
+from . import costs, study as studies
+from .trial_config import base_config, command_line, trial_config
+
+TRIALS = "trials"
+
+
+@dataclasses.dataclass
+class Context:
+    """What every trial of this worker shares."""
+
+    spec: object  # spec.TuneSpec
+    study: optuna.Study
+    folder: Path  # the study folder (DIR)
+    classes: int
+    device: str  # "cpu" or "cuda"
+    amp: bool
+
+
+def open_context(spec, study: optuna.Study, folder: Path) -> Context:
+    """The data's classes and the device every trial runs on (as ``cnncost train`` resolves them)."""
+    from ..training.data import load_data
+    from ..training.setup import make_runtime
+
+    base = base_config(spec, out=str(folder))
+    data = load_data(base.data, val_fraction=base.val_fraction, seed=base.seed, synthetic_size=base.synthetic_size)
+    runtime = make_runtime(base, warn=lambda _line: None)
+    return Context(spec, study, folder, len(data.classes), runtime.device.type, runtime.amp)
+
+
+def work(context: Context, on_trial: Callable | None = None, idle_wait: float | None = None) -> int:
+    """Run queued trials until the study has none queued or running; returns how many this worker ran.
+
+    ``on_trial(frozen_trial)`` is called after each one (progress lines).
+    """
+    done = 0
+    wait = idle_wait if idle_wait is not None else context.spec.heartbeat
+    while True:
+        trial = studies.take_trial(context.study, context.spec)
+        if trial is None:
+            if not studies.running(context.study):
+                return done
+            time.sleep(wait)  # others still run: one may go stale and come back to the queue
+            continue
+        with studies.heartbeat(context.study, trial, context.spec.heartbeat):
+            try:
+                run_trial(context, trial)
+            except KeyboardInterrupt:
+                studies.requeue(context.study, trial)
+                raise
+        done += 1
+        if on_trial is not None:
+            on_trial(context.study._storage.get_trial(trial._trial_id))
+
+
+def run_trial(context: Context, trial: optuna.Trial) -> None:
+    """Count, then prune or train and record, one trial (always finished here: COMPLETE, PRUNED or FAIL)."""
+    spec, study = context.spec, context.study
+    params = {parameter.name: parameter.suggest(trial) for parameter in spec.parameters}
+    folder = run_folder(context, trial)
+    config = trial_config(spec, params, str(folder))
+    trial.set_user_attr("run", folder.relative_to(context.folder).as_posix())
+    trial.set_user_attr("command", command_line(config, out=f"runs/{spec.name}-trial-{trial.number}"))
+    try:
+        config.check()
+        counted = costs.count(config, context.classes, context.device, context.amp)
+    except CnncostError as error:
+        return _prune(study, trial, str(error))
+    for name, value in counted.items():
+        trial.set_user_attr(name, value)
+    try:
+        reason = costs.over_budget(counted, spec.budgets) or _missing_objective(spec, counted)
+    except CnncostError as error:
+        reason = str(error)
+    if reason:
+        return _prune(study, trial, reason)
+    _train(context, trial, config, counted)
+
+
+def run_folder(context: Context, trial: optuna.Trial) -> Path:
+    """``DIR/trials/NNNN``: the trial's own, or for a retried trial the folder of the trial it retries."""
+    frozen = context.study._storage.get_trial(trial._trial_id)
+    origin = frozen.system_attrs.get("failed_trial")  # set by the retry callback: the first trial retried
+    return context.folder / TRIALS / f"{trial.number if origin is None else origin:04d}"
+
+
+def _missing_objective(spec, counted: dict) -> str | None:
+    for objective in spec.objectives[1:]:
+        if objective.name not in counted:
+            return f"the engine cannot count this trial's {objective.name} (its training step is not modelled)"
+    return None
+
+
+def _prune(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    """Finish ``trial`` as PRUNED before training, keeping the reason."""
+    trial.set_user_attr("reason", reason)
+    study.tell(trial, state=TrialState.PRUNED)
+
+
+def _train(context: Context, trial: optuna.Trial, config, counted: dict) -> None:
+    """Train the trial's run (resuming its checkpoint when it has one) and tell its values."""
+    from ..training.console import TrainConsole
+    from ..training.run import train
+    from ..training.runfolder import has_checkpoint
+
+    spec, study = context.spec, context.study
+    config = dataclasses.replace(config, resume=has_checkpoint(Path(config.out)))
+    single = len(spec.objectives) == 1
+
+    def on_epoch_end(epoch: int, row: dict) -> None:
+        trial.set_user_attr("epochs_run", epoch)
+        if single:  # Optuna prunes single-objective studies only
+            trial.report(float(row[spec.metric.name]), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {epoch}")
+
+    try:
+        metrics = train(config, console=TrainConsole(quiet=True), on_epoch_end=on_epoch_end)
+    except optuna.TrialPruned:
+        study.tell(trial, state=TrialState.PRUNED)
+        return
+    except CnncostError as error:  # refused by cnncost train (e.g. a batch its BatchNorm cannot train on)
+        return _prune(study, trial, str(error))
+    except Exception as error:  # a bug, not the configuration: recorded, and the study goes on
+        trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:500])
+        study.tell(trial, state=TrialState.FAIL)
+        return
+    trial.set_user_attr("test_accuracy", metrics.get("test_accuracy"))
+    study.tell(trial, [best_value(metrics["epochs"], spec.metric)]
+               + [counted[objective.name] for objective in spec.objectives[1:]])
+
+
+def best_value(history: list, metric) -> float:
+    """The metric's best value over the run's epochs, for its goal (the epoch a search would keep)."""
+    values = [float(row[metric.name]) for row in history]
+    return max(values) if metric.goal == "maximize" else min(values)
