@@ -39,8 +39,6 @@ MAX_RETRY = 3  # times a stale trial is queued again
 READY_WAIT = 60.0  # seconds a joining worker waits for the creator to finish queueing
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the study prints its own lines
-# Heartbeats, stale-trial retries and fail_stale_trials are marked experimental; this module pins their use.
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module="zoo.tune")
 
 
 def storage_url(out: Path, storage: str | None) -> str:
@@ -171,14 +169,16 @@ def make_pruner(spec):
         return optuna.pruners.HyperbandPruner(min_resource=rule.min_iter, max_resource=spec.epochs,
                                               reduction_factor=rule.eta)
     # Judge from the second finished trial on, and only from epoch min_iter.
-    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=rule.min_iter - 1)
+    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=rule.min_iter)  # epochs count from 1
 
 
 def take_trial(study, spec):
     """A queued trial, now RUNNING for this process (its first heartbeat recorded), or None when the queue
     is empty. Stale trials are failed and queued again first."""
     storage = study._storage  # the RDBStorage this process opened
-    optuna.storages.fail_stale_trials(study)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
     study_id = storage.get_study_id_from_name(study.study_name)
     for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, waiting.number)

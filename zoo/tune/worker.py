@@ -18,6 +18,8 @@ A worker with nothing queued while trials still run elsewhere waits: if one of t
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Callable
@@ -88,6 +90,7 @@ def run_trial(context: Context, trial: optuna.Trial) -> None:
     folder = run_folder(context, trial)
     config = trial_config(spec, params, str(folder))
     trial.set_user_attr("run", folder.relative_to(context.folder).as_posix())
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     trial.set_user_attr("command", command_line(config, out=f"runs/{spec.name}-trial-{trial.number}"))
     try:
         config.check()
