@@ -8,6 +8,7 @@ such commands, on any number of machines, share one study.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -45,10 +46,11 @@ def tune(config: str, out: str, storage: str | None = None, study_name: str | No
         say(f"study {spec.name!r} · {spec.method} · {spec.metric.name} ({spec.metric.goal}) · "
             f"{'made' if created else 'continued'} in {studies.shown_url(url)}")
         say(summary_line(studies.tally(study)))
-    if workers == 1:
-        _work_here(spec, study, folder, quiet, say)
-    else:
-        _work_in_processes(config, folder, url, spec, study, workers, quiet, say)
+    with _progress(study, quiet, say) as (shown, update):
+        if workers == 1:
+            _work_here(spec, study, folder, quiet, shown, update)
+        else:
+            _work_in_processes(config, folder, url, spec, study, workers, quiet, shown, update)
     counts = studies.tally(study)
     if not quiet:
         say(summary_line(counts))
@@ -86,14 +88,45 @@ def _write_info(folder: Path, spec, url: str, shared: bool) -> None:
     os.replace(temporary, path)
 
 
-def _work_here(spec, study, folder: Path, quiet: bool, say) -> None:
+@contextlib.contextmanager
+def _progress(study, quiet: bool, say):
+    """(a line printer, a progress refresher): a bar of finished trials on a terminal, else plain lines."""
+    from rich.console import Console
+
+    console = Console()
+    if quiet or not console.is_terminal:
+        yield say, lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def update() -> None:
+            counts = studies.tally(study)
+            finished = sum(counts.get(state, 0) for state in ("COMPLETE", "PRUNED", "FAIL"))
+            bar.update(task, completed=finished, total=finished + counts.get("RUNNING", 0) + counts.get("WAITING", 0),
+                       description=f"{counts.get('RUNNING', 0)} running")
+
+        update()
+        yield (lambda line: bar.console.print(line, markup=False, highlight=False)), update
+
+
+def _work_here(spec, study, folder: Path, quiet: bool, say, update) -> None:
     from .worker import open_context, work
 
-    context = open_context(spec, study, folder)
-    work(context, on_trial=None if quiet else (lambda trial: say(trial_line(trial, spec))))
+    def finished(trial) -> None:
+        if not quiet:
+            say(trial_line(trial, spec))
+        update()
+
+    work(open_context(spec, study, folder), on_trial=finished)
 
 
-def _work_in_processes(config: str, folder: Path, url: str, spec, study, workers: int, quiet: bool, say) -> None:
+def _work_in_processes(config: str, folder: Path, url: str, spec, study, workers: int, quiet: bool, say,
+                       update) -> None:
     """Start ``workers`` copies of this command on the study and follow it until they all stop."""
     logs = folder / LOGS
     logs.mkdir(exist_ok=True)
@@ -102,6 +135,7 @@ def _work_in_processes(config: str, folder: Path, url: str, spec, study, workers
     try:
         while any(child.poll() is None for child, _ in children):
             _show_finished(study, spec, seen, quiet, say)
+            update()
             time.sleep(POLL)
     except KeyboardInterrupt:
         for child, _ in children:  # SIGINT: each worker queues its running trial again, then stops

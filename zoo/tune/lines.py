@@ -13,7 +13,9 @@ def trial_line(trial: FrozenTrial, spec) -> str:
         parts.append(shown)
     attrs = trial.user_attrs
     if "params" in attrs:
-        parts.append(f"{attrs['params']:,} params · {attrs['macs']:,} MACs")
+        objectives = {objective.name for objective in spec.objectives}
+        parts += [f"{attrs[name]:,} {label}" for name, label in (("params", "params"), ("macs", "MACs"))
+                  if name not in objectives]
     if trial.datetime_start and trial.datetime_complete and "reason" not in attrs:
         parts.append(f"{(trial.datetime_complete - trial.datetime_start).total_seconds():.1f} s")
     return " · ".join(parts)
@@ -22,8 +24,11 @@ def trial_line(trial: FrozenTrial, spec) -> str:
 def _outcome(trial: FrozenTrial, spec) -> str:
     attrs, metric = trial.user_attrs, spec.metric.name
     if trial.state == TrialState.COMPLETE:
-        values = trial.values or []
-        return " ".join(f"{objective.name} {_value(value)}" for objective, value in zip(spec.objectives, values))
+        metric_value = _value((trial.values or [None])[0])
+        # Cost objectives are exact ints; Optuna keeps objective values as floats, the trial's attrs keep the ints.
+        costs = [f"{objective.name} {attrs[objective.name]:,}" for objective in spec.objectives[1:]
+                 if objective.name in attrs]
+        return " · ".join([f"{metric} {metric_value}", *costs])
     if trial.state == TrialState.PRUNED:
         if "reason" in attrs:
             return f"pruned before training: {attrs['reason']}"

@@ -6,7 +6,8 @@ min and max are natural-log exponents, as in wandb). When ``distribution`` is le
 bounds mean int_uniform and any other bounds uniform, as wandb infers.
 
 A parameter names a ``cnncost train`` option (lr, batch_size, optimizer, weight_decay, augment, ...;
-``learning_rate``, ``batch`` and ``hw`` are accepted for lr, batch_size and img_size) or, otherwise,
+``learning_rate``/``max_lr``, ``batch``, ``hw`` and ``grad_clip`` are accepted for lr, batch_size, img_size
+and clip_grad) or, otherwise,
 a design variable of the network (m, k, n, org, bn, activation, ...), which ``trial_config`` checks
 against the network's declared parameters.
 """
@@ -25,7 +26,8 @@ from ..training.config import TrainConfig
 
 DISTRIBUTIONS = ("categorical", "constant", "int_uniform", "uniform", "q_uniform", "log_uniform_values",
                  "log_uniform")
-ALIASES = {"learning_rate": "lr", "batch": "batch_size", "hw": "img_size"}
+# The reports' and wandb users' spellings of train options (report 004 writes max_lr and grad_clip).
+ALIASES = {"learning_rate": "lr", "max_lr": "lr", "batch": "batch_size", "hw": "img_size", "grad_clip": "clip_grad"}
 # Train options a trial may vary (the others are the study's: which network, where the run goes, ...).
 TRAIN_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainConfig)) - {"arch", "out", "resume", "quiet",
                                                                            "hyperparameters", "data"}
