@@ -27,6 +27,8 @@ GUIDES = (
      "to count a network written in PyTorch"),
     ("training.md", "Training and fine-tuning", "`cnncost train` and `evaluate`: strategies checked "
      "against the engine, data, speed, resume, the run folder"),
+    ("tune.md", "Hyperparameter search", "`cnncost tune`: wandb-style sweeps on Optuna, every trial counted "
+     "exactly before it trains, budgets, pruning, many workers and machines, the report's plots"),
     ("inspect.md", "Seeing inside a network", "`cnncost show`: filters, activation maps, guided "
      "backpropagation, activation maximisation, predictions"),
     ("audit.md", "Audit of the seed reports", "every formula and number the seed reports print, checked"),

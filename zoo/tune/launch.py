@@ -23,6 +23,7 @@ from cnncost.errors import CnncostError
 from . import study as studies
 from .lines import summary_line, trial_line
 from .spec import read_spec
+from .worker import Context, setting, work
 
 INFO = "tune.json"  # the study folder's note of where its study lives
 LOGS = "logs"
@@ -37,6 +38,7 @@ def tune(config: str, out: str, storage: str | None = None, study_name: str | No
         spec = dataclasses.replace(spec, name=_study_name(study_name))
     if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
         raise CnncostError(f"--workers: {workers!r} is out of range (need an integer from 1 to 64)")
+    trial_setting = setting(spec)  # the data and the device, checked before anything is written
     folder = _study_folder(out)
     url = studies.storage_url(folder, storage)
     study, created = studies.join(spec, studies.open_storage(url, spec.heartbeat),
@@ -44,11 +46,12 @@ def tune(config: str, out: str, storage: str | None = None, study_name: str | No
     _write_info(folder, spec, url, storage is not None)
     if not quiet:
         say(f"study {spec.name!r} · {spec.method} · {spec.metric.name} ({spec.metric.goal}) · "
-            f"{'made' if created else 'continued'} in {studies.shown_url(url)}")
+            f"{'made' if created else 'continued'} in "
+            + (studies.shown_url(url) if storage else str(Path(out) / studies.STUDY_FILE)))
         say(summary_line(studies.tally(study)))
     with _progress(study, quiet, say) as (shown, update):
         if workers == 1:
-            _work_here(spec, study, folder, quiet, shown, update)
+            _work_here(Context(spec, study, folder, *trial_setting), quiet, shown, update)
         else:
             _work_in_processes(config, folder, url, spec, study, workers, quiet, shown, update)
     counts = studies.tally(study)
@@ -114,15 +117,13 @@ def _progress(study, quiet: bool, say):
         yield (lambda line: bar.console.print(line, markup=False, highlight=False)), update
 
 
-def _work_here(spec, study, folder: Path, quiet: bool, say, update) -> None:
-    from .worker import open_context, work
-
+def _work_here(context: Context, quiet: bool, say, update) -> None:
     def finished(trial) -> None:
         if not quiet:
-            say(trial_line(trial, spec))
+            say(trial_line(trial, context.spec))
         update()
 
-    work(open_context(spec, study, folder), on_trial=finished)
+    work(context, on_trial=finished)
 
 
 def _work_in_processes(config: str, folder: Path, url: str, spec, study, workers: int, quiet: bool, say,

@@ -47,15 +47,16 @@ class Context:
     amp: bool
 
 
-def open_context(spec, study: optuna.Study, folder: Path) -> Context:
-    """The data's classes and the device every trial runs on (as ``cnncost train`` resolves them)."""
+def setting(spec) -> tuple:
+    """(the data's classes, the device type, autocast?) that every trial runs with, as ``cnncost train``
+    resolves them; a missing dataset or device is its one-line error, before any study is touched."""
     from ..training.data import load_data
     from ..training.setup import make_runtime
 
-    base = base_config(spec, out=str(folder))
+    base = base_config(spec, out="check")
     data = load_data(base.data, val_fraction=base.val_fraction, seed=base.seed, synthetic_size=base.synthetic_size)
     runtime = make_runtime(base, warn=lambda _line: None)
-    return Context(spec, study, folder, len(data.classes), runtime.device.type, runtime.amp)
+    return len(data.classes), runtime.device.type, runtime.amp
 
 
 def work(context: Context, on_trial: Callable | None = None, idle_wait: float | None = None) -> int:
