@@ -13,7 +13,9 @@ from . import options as o
 from .app import app, friendly
 
 show_app = typer.Typer(no_args_is_help=True, help="Look inside a network: filters, activation maps, guided "
-                                                  "backpropagation, activation maximisation, test predictions.")
+                                                  "backpropagation, attribution maps (Grad-CAM, saliency, "
+                                                  "integrated gradients, occlusion), activation maximisation, "
+                                                  "test predictions.")
 app.add_typer(show_app, name="show")
 
 Run = Annotated[str, typer.Argument(help="a run folder (its best.pt), a run's checkpoint.pt/best.pt, or a zoo "
@@ -21,6 +23,11 @@ Run = Annotated[str, typer.Argument(help="a run folder (its best.pt), a run's ch
 Out = Annotated[str, typer.Option("--out", help="the PNG to write")]
 Image = Annotated[str, typer.Option("--image", help="the image shown to the network (resized and centre-cropped "
                                                     "as in evaluation)")]
+Images = Annotated[list[str], typer.Option("--image", help="an image shown to the network (resized and "
+                                                         "centre-cropped as in evaluation); repeat for a grid")]
+Target = Annotated[Optional[str], typer.Option("--target", help="classes explained, one row each: indices or a "
+                                                                "run's class names, comma-separated; default: "
+                                                                "each image's predicted class")]
 Layer = Annotated[Optional[str], typer.Option("--layer", help="layer, by its engine name (features.0, "
                                                               "layer4.1.conv2)")]
 Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
@@ -77,20 +84,69 @@ def activations(run: Run, image: Image, layers: Annotated[Optional[str], typer.O
 
 @show_app.command("guided-backprop")
 @friendly
-def guided_backprop(run: Run, image: Image, layer: Layer = None,
+def guided_backprop(run: Run, image: Images, layer: Layer = None,
                     neurons: Annotated[Optional[int], typer.Option(
                         "--neurons", help="channels shown: those with the largest activation; default 10, or "
                                           "all of a layer with fewer")] = None,
+                    target: Annotated[Optional[str], typer.Option(
+                        "--target", help="explain these classes' scores instead of a layer's channels: "
+                                         "indices or a run's class names, comma-separated")] = None,
                     out: Out = "guided.png", device: Device = "auto", weights: Weights = None,
                     img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None,
-            include_top: o.IncludeTop = None, head: o.Head = None,
+                    include_top: o.IncludeTop = None, head: o.Head = None,
                     module: Module = None):
-    """Guided backpropagation (ReLU networks) of a layer's most active channels for one image."""
+    """Guided backpropagation (Captum; the generalised rule for non-ReLU activations) of a layer's most
+    active channels for one image, or of class scores (--target) for several."""
+    from zoo.inspect.attribution import run_classes
     from zoo.inspect.views import show_guided
 
-    subject = _subject(run, device, weights, img_size, seed, m, k, n, module,
-                                            include_top, head)
-    typer.echo(show_guided(subject, image, layer, neurons, out))
+    subject = _subject(run, device, weights, img_size, seed, m, k, n, module, include_top, head)
+    typer.echo(show_guided(subject, image, layer, neurons, target, out, run_classes(run)))
+
+
+def _attribution_command(method: str, summary: str, extra: str = ""):
+    """Register `cnncost show METHOD`: one attribution view of ``zoo.inspect.attribution``."""
+
+    def command(run: Run, image: Images, target: Target = None, layer: Layer = None,
+                steps: Annotated[Optional[int], typer.Option("--steps", help="integrated-gradients: quadrature "
+                                                                              "steps from the black image; "
+                                                                              "default 50")] = None,
+                window: Annotated[Optional[int], typer.Option("--window", help="occlusion: patch side in pixels; "
+                                                                               "default S/8")] = None,
+                stride: Annotated[Optional[int], typer.Option("--stride", help="occlusion: patch step in "
+                                                                               "pixels; default half the "
+                                                                               "window")] = None,
+                out: Out = f"{method}.png", device: Device = "auto", weights: Weights = None,
+                img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None,
+                include_top: o.IncludeTop = None, head: o.Head = None, module: Module = None):
+        from zoo.inspect.attribution import IG_STEPS, run_classes
+        from zoo.inspect.views import show_attribution
+
+        if method != "integrated-gradients" and steps is not None:
+            raise _not_for(method, "--steps", "integrated-gradients")
+        if method != "occlusion" and (window is not None or stride is not None):
+            raise _not_for(method, "--window" if window is not None else "--stride", "occlusion")
+        subject = _subject(run, device, weights, img_size, seed, m, k, n, module, include_top, head)
+        typer.echo(show_attribution(subject, method, image, target, layer, out, run_classes(run),
+                                    steps=IG_STEPS if steps is None else steps, window=window, stride=stride))
+
+    command.__doc__ = summary + extra
+    show_app.command(method)(friendly(command))
+
+
+def _not_for(method: str, option: str, owner: str):
+    from cnncost.errors import CnncostError
+
+    return CnncostError(f"{option}: an option of {owner}, not of {method}")
+
+
+_attribution_command("gradcam", "Grad-CAM heat maps (Captum) of a conv layer for class scores, over the images.")
+_attribution_command("guided-gradcam", "Guided Grad-CAM (Captum): guided backpropagation times Grad-CAM.")
+_attribution_command("saliency", "Saliency maps (Captum): |gradient of a class score w.r.t. the input|.")
+_attribution_command("integrated-gradients", "Integrated gradients (Captum) from a black image, with their "
+                                             "completeness error.")
+_attribution_command("occlusion", "Occlusion (Captum): the class score's drop when a sliding patch is "
+                                  "greyed out.")
 
 
 @show_app.command()

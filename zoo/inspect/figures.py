@@ -112,8 +112,9 @@ def draw_activations(panels: list, image, subject_name: str, path, note: str = "
 PER_ROW = 10  # guided gradients per row: report 001's 10 × 1 grid
 
 
-def guided_figure(image, pictures, channels: list, peaks, layer: str, subject_name: str):
-    """The input image, then one guided-backpropagation picture per channel (``PER_ROW`` to a row)."""
+def guided_figure(image, pictures, channels: list, peaks, layer: str, subject_name: str, rule: str = "ReLU rule"):
+    """The input image, then one guided-backpropagation picture per channel (``PER_ROW`` to a row);
+    ``rule`` (``guided.rule_label``) says how the activations were treated."""
     count = len(channels)
     cols = min(count, PER_ROW) + 1
     rows = math.ceil(count / PER_ROW)
@@ -125,16 +126,87 @@ def guided_figure(image, pictures, channels: list, peaks, layer: str, subject_na
     shown = _channels_last(pictures)
     for i, (channel, peak) in enumerate(zip(channels, peaks.tolist())):
         _show(grid[i // PER_ROW][1 + i % PER_ROW], shown[i], f"channel {channel}\nmax {peak:.3g}", 8)
-    figure.suptitle(f"{subject_name} · {layer}: guided backpropagation of the {count} channels with the "
-                    "largest activation for this image\n(gradient of each channel's maximum w.r.t. the input, "
-                    "ReLU gradients clipped at zero; each centred on grey and scaled by its deviation)",
-                    fontsize=9)
+    figure.suptitle(f"{subject_name} · {layer}: guided backpropagation ({rule}) of the {count} channels with "
+                    "the largest activation for this image\n(gradient of each channel's maximum w.r.t. the "
+                    "input, only positive gradients passed back through each activation; each centred on grey "
+                    "and scaled by its deviation)", fontsize=9)
     return figure
 
 
-def draw_guided(image, pictures, channels: list, peaks, layer: str, subject_name: str, path):
+def draw_guided(image, pictures, channels: list, peaks, layer: str, subject_name: str, path,
+                rule: str = "ReLU rule"):
     """``guided_figure`` written to ``path`` as a PNG."""
-    return plots.save_png(guided_figure(image, pictures, channels, peaks, layer, subject_name), path)
+    return plots.save_png(guided_figure(image, pictures, channels, peaks, layer, subject_name, rule), path)
+
+
+# ---------------------------------------------------------------- attribution maps
+
+OVERLAY = 0.6  # opacity of a heat map over its (greyed) image
+
+
+def _grey(image):
+    """numpy [H, W, 3] or [H, W] picture as a dimmed grey [H, W, 3], so the colours on top are the map's."""
+    import numpy as np
+
+    luminance = image if image.ndim == 2 else image @ np.array([0.299, 0.587, 0.114])
+    return np.repeat((0.25 + 0.5 * luminance)[..., None], 3, axis=-1)
+
+
+def heat_scale(values, signed: bool) -> tuple:
+    """(vmin, vmax, colour map) shared by every cell: symmetric about 0 for signed values."""
+    top = float(values.abs().max()) if values.numel() else 0.0
+    top = top if top > 0 else 1.0  # an all-zero map is drawn at the bottom (or centre) of any scale
+    return (-top, top, "RdBu_r") if signed else (0.0, top, "inferno")
+
+
+def wrapped(text: str, width_inches: float, fontsize: int = 9) -> str:
+    """``text`` with each line wrapped to the figure's width (about 0.55·fontsize points a character)."""
+    import textwrap
+
+    limit = max(30, int(width_inches * 72 / (0.55 * fontsize)))
+    return "\n".join("\n".join(textwrap.wrap(line, limit, break_long_words=False) or [""])
+                     for line in text.split("\n"))
+
+
+def attribution_figure(pixels, maps, method, title: str, columns: list, cells: list, note: str = ""):
+    """The images (top row, titled ``columns``), then one row per target: each cell the map of that
+    target for that image, titled ``cells[row][image]``. Heat maps share one colour scale (a colour bar
+    in ``method.unit``); gradient pictures are each centred on grey and scaled by their deviation."""
+    from .guided import for_display
+
+    rows, count = len(cells), len(columns)
+    width = 2.3 * count + (1.2 if not method.picture else 0.3)
+    full = wrapped(title + (f"\n{note}" if note else ""), width)
+    figure = plots.new_figure(width, 2.3 * (rows + 1) + 0.25 * full.count("\n") + 0.6)
+    grid = figure.subplots(rows + 1, count, squeeze=False)
+    shown = _channels_last(pixels)
+    for i in range(count):
+        _show(grid[0][i], shown[i], columns[i], 8)
+    if method.picture:
+        for row in range(rows):
+            pictures = _channels_last(for_display(maps.values[row]))
+            for i in range(count):
+                _show(grid[row + 1][i], pictures[i], cells[row][i], 8)
+    else:
+        low, high, colours = heat_scale(maps.values, method.signed)
+        for row in range(rows):
+            for i in range(count):
+                axes = grid[row + 1][i]
+                axes.imshow(_grey(shown[i]), interpolation="nearest")
+                heat = axes.imshow(_numpy(maps.values[row, i]), cmap=colours, vmin=low, vmax=high,
+                                   alpha=OVERLAY, interpolation="nearest")
+                axes.set_title(cells[row][i], fontsize=8)
+                axes.axis("off")
+        bar = figure.colorbar(heat, ax=grid[1:].ravel().tolist(), shrink=0.8)
+        bar.set_label(method.unit, fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+    figure.suptitle(full, fontsize=9)
+    return figure
+
+
+def draw_attribution(pixels, maps, method, title: str, columns: list, cells: list, path, note: str = ""):
+    """``attribution_figure`` written to ``path`` as a PNG."""
+    return plots.save_png(attribution_figure(pixels, maps, method, title, columns, cells, note), path)
 
 
 # ---------------------------------------------------------------- activation maximisation

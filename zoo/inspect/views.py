@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from cnncost.errors import CnncostError
 
-from . import activations, figures, filters, guided, layers, maximize
+from . import activations, attribution, figures, filters, guided, layers, maximize
 from .source import load_image, to_pixels
 
 ACTIVATION_CHANNELS = 64  # channels tiled per activation panel (the first ones)
@@ -62,27 +64,117 @@ def show_activations(subject, image: str, names: str | None, out: str) -> str:
     return f"wrote {path}: activations of {len(chosen)} layers ({', '.join(chosen)})" + (f"; {note}" if note else "")
 
 
-def show_guided(subject, image: str, layer: str | None, neurons: int | None, out: str) -> str:
-    """Guided backpropagation of the ``neurons`` strongest channels of ``layer`` (default: the last conv).
+def show_guided(subject, images: list, layer: str | None, neurons: int | None, target: str | None, out: str,
+                classes: list | None = None) -> str:
+    """Guided backpropagation: of a class score with ``target`` (``show_attribution``), else of the
+    ``neurons`` strongest channels of ``layer`` (default: the last conv) for one image.
 
     ``neurons`` None is the default, ``guided.NEURONS``, or all channels of a layer with fewer
     (and the line says so); an explicit count the layer does not have is an error.
     """
+    if target is not None:
+        for option, value in (("--layer", layer), ("--neurons", neurons)):
+            if value is not None:
+                raise CnncostError(f"{option}: with --target, guided backpropagation explains a class score "
+                                   "(from the output); drop --target to explain a layer's channels")
+        return show_attribution(subject, "guided-backprop", images, target, None, out, classes)
     path = check_out(out)
+    if len(images) != 1:
+        raise CnncostError(f"--image: guided backpropagation of a layer's channels takes one image, not "
+                           f"{len(images)}; with --target CLASS it takes several")
     layer = _layer_or_last_conv(subject, layer, layers.spatial_names(subject), "layer with a spatial output")
-    guided.check_gates(subject, layer)
     channels = layers.output_shape(subject, layer)[0]
     note = ""
     if neurons is None:
         neurons = min(guided.NEURONS, channels)
         if neurons < guided.NEURONS:
             note = f"; {layer} has only {channels} channels, so all are shown (default --neurons {guided.NEURONS})"
-    x = load_image(image, subject)
-    result = guided.guided_backprop(subject.model, x, layer, neurons)
+    x = load_image(images[0], subject)
+    result = guided.neuron_guided(subject, x, layer, neurons)
     figures.draw_guided(to_pixels(x, subject)[0], guided.for_display(result.gradients), result.channels,
-                        result.peaks, layer, subject.name, path)
-    return (f"wrote {path}: guided backpropagation of {layer}, {len(result.channels)} strongest channels "
-            f"({', '.join(map(str, result.channels))}){note}")
+                        result.peaks, layer, subject.name, path, result.rule)
+    return (f"wrote {path}: guided backpropagation ({result.rule}) of {layer}, {len(result.channels)} strongest "
+            f"channels ({', '.join(map(str, result.channels))}){note}")
+
+
+def show_attribution(subject, method: str, images: list, target: str | None, layer: str | None, out: str,
+                     classes: list | None = None, steps: int = attribution.IG_STEPS, window: int | None = None,
+                     stride: int | None = None) -> str:
+    """An attribution view (``attribution.METHODS``) of ``images`` for each class of ``target``
+    (default: each image's predicted class): one column per image, one row per target."""
+    kind = attribution.METHODS[method]
+    path = check_out(out)
+    if kind.uses_layer:
+        layer = _layer_or_last_conv(subject, layer, layers.spatial_names(subject), "layer with a spatial output")
+    elif layer is not None:
+        raise CnncostError(f"--layer: {kind.title} explains the class score from the input; only gradcam and "
+                           "guided-gradcam take a layer")
+    if method == "integrated-gradients" and steps < 1:
+        raise CnncostError(f"--steps: {steps} is out of range (need an integer ≥ 1)")
+    window, stride = attribution.check_window(window, stride, subject.size)
+    if not images:
+        raise CnncostError("--image: give at least one image")
+    x = torch.cat([load_image(image, subject) for image in images])
+    count = attribution.predict(subject.model, x[:1]).shape[1] if classes is None else len(classes)
+    rows = attribution.parse_targets(target, classes, count)
+    maps = attribution.attribute(subject, method, x, rows, layer, steps=steps, window=window, stride=stride)
+    rule = guided.rule_label(guided.gates_before(subject, None))
+    title = _attribution_title(subject, kind, layer, rows, classes, rule, steps, window, stride)
+    figures.draw_attribution(to_pixels(x, subject), maps, kind, title, _image_titles(images, maps, classes),
+                             _cell_titles(maps, classes), path)
+    what = kind.title + (f" ({rule})" if method.startswith("guided") else "") + (f" of {layer}" if layer else "")
+    line = (f"wrote {path}: {what}, {len(images)} image{'s' if len(images) > 1 else ''} × {len(rows)} "
+            f"target{'s' if len(rows) > 1 else ''} ({_targets_text(rows, maps, classes)})")
+    if maps.completeness is not None:
+        line += (f"; completeness: Σ attributions − (score − score of black) is at most "
+                 f"{float(maps.completeness.abs().max()):.2g} in size")
+    return line
+
+
+def _targets_text(rows: list, maps, classes) -> str:
+    """'predicted: cross, bar' or 'cross, 3'."""
+    if rows == [attribution.PREDICTED]:
+        return "predicted: " + ", ".join(attribution.class_label(c, classes) for c in maps.targets[0])
+    return ", ".join(attribution.class_label(c, classes) for c in rows)
+
+
+def _image_titles(images: list, maps, classes) -> list:
+    """Each column's title: the image's file name and the network's prediction."""
+    return [f"{Path(image).name}\npredicted {attribution.class_label(c, classes)}"
+            for image, c in zip(images, maps.targets[0] if maps.targets else [])]
+
+
+def _cell_titles(maps, classes) -> list:
+    """Each cell's title: its target class and probability (integrated gradients: the completeness terms)."""
+    titles = []
+    for row, cells in enumerate(maps.targets):
+        line = []
+        for i, c in enumerate(cells):
+            text = f"target {attribution.class_label(c, classes)} (p {float(maps.probabilities[row, i]):.2f})"
+            if maps.completeness is not None:
+                total = float(maps.values[row, i].sum())
+                text += f"\nΣ {total:.3g} vs Δscore {total - float(maps.completeness[row, i]):.3g}"
+            line.append(text)
+        titles.append(line)
+    return titles
+
+
+def _attribution_title(subject, kind, layer, rows, classes, rule, steps, window, stride) -> str:
+    """The figure's title: network, method, layer and targets, then how the maps were made and scaled."""
+    targets = ("each image's predicted class" if rows == [attribution.PREDICTED]
+               else "one row per class: " + ", ".join(attribution.class_label(c, classes) for c in rows))
+    how = {
+        "gradcam": "ReLU of the layer's maps weighted by their mean gradient, upsampled bilinearly",
+        "guided-gradcam": f"guided backpropagation ({rule}) × Grad-CAM of {layer}",
+        "saliency": "|gradient of the class score w.r.t. the input|, largest over channels",
+        "integrated-gradients": f"{steps} steps from a black image; summed over channels (Σ = Δscore)",
+        "occlusion": f"{window}×{window} patches every {stride} px set to the mean colour; mean score drop",
+        "guided-backprop": f"{rule}: only positive gradients pass back through each activation",
+    }[kind.name]
+    scale = ("each picture centred on grey and scaled by its deviation" if kind.picture
+             else "one colour scale for all cells")
+    return (f"{subject.name} · {kind.title}" + (f" of {layer}" if layer else "") + f" · target: {targets}\n"
+            f"score: the class logit; {how}; {scale}")
 
 
 def show_maximize(subject, layer: str | None, filter_text: str | None, steps: int, seed: int, out: str) -> str:
