@@ -16,6 +16,44 @@ warnings.filterwarnings("ignore", message=".*padding='same'.*")
 
 
 
+def _registration(typer_app) -> tuple:
+    """What typer builds a click command from: the app's callback, commands and sub-apps (recursively). The
+    objects themselves, so that comparing two tuples compares identities (none of them defines __eq__)."""
+    return (typer_app.registered_callback, typer_app.info.callback, tuple(typer_app.registered_commands),
+            tuple((group, _registration(group.typer_instance)) for group in typer_app.registered_groups))
+
+
+def _get_command_once(build):
+    """``typer.main.get_command`` built once per Typer app and registration state.
+
+    Building cnncost's click group takes ~0.13 s of typing introspection, and ``main()`` and ``CliRunner`` rebuild
+    it on every call: most of an in-process CLI test's time (a real ``cnncost`` process builds it once, so
+    nothing a user meets is skipped). A command registered later changes the state and rebuilds the group."""
+    built: dict = {}
+
+    def get_command(typer_app):
+        registration = _registration(typer_app)
+        entry = built.get(id(typer_app))
+        if entry is None or entry[0] is not typer_app or entry[1] != registration:
+            entry = built[id(typer_app)] = (typer_app, registration, build(typer_app))
+        return entry[2]
+
+    return get_command
+
+
+@pytest.fixture(autouse=True, scope="session")
+def click_commands_built_once():
+    """Every in-process CLI call (``cnncost.cli.main``, typer's ``CliRunner``) reuses the built click command."""
+    import typer.main
+    import typer.testing
+
+    once = _get_command_once(typer.main.get_command)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(typer.main, "get_command", once)
+        patch.setattr(typer.testing, "_get_command", once)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def private_formula_cache(tmp_path, monkeypatch):
     """Every test gets an empty formula cache of its own, never the user's."""
