@@ -17,7 +17,6 @@ import torch
 
 import cnncost.cli.show_command  # noqa: F401  (registers `cnncost show`)
 from cnncost.cli import main
-from cnncost.errors import CnncostError
 from zoo import build
 from zoo.inspect import activations, figures, filters, guided, layers, maximize, views
 from zoo.inspect.source import load_image, open_subject
@@ -191,31 +190,30 @@ def test_activations_command(trained, tmp_path, capsys):
 
 @pytest.mark.parametrize("layer", ["res.conv", "res.bn"])
 def test_guided_gradients_at_every_relu_are_positive_where_the_relu_fired(subject, trained, layer):
-    """Recorded by extra hooks: each ReLU's output, and the gradient it passes back to the tensor it
-    was given (taken before the module's own backward hook machinery wraps that tensor)."""
+    """Recorded by extra hooks: each ReLU's output, and the gradient it passes back, as it arrives at
+    the leaf that feeds the ReLU (that leaf's grad_output: after Captum's hook on the ReLU's input)."""
     x = load_image(trained[1][0], subject)
     outputs: dict = {}
     passed: dict = {}
+    order = [row.name for row in subject.table.layers]
+    relus = [n for n, m in subject.model._leaves.items() if isinstance(m, torch.nn.ReLU)]
+    feeds = {relu: order[order.index(relu) - 1] for relu in relus}  # smallcnn_res: conv/bn -> ReLU in a row
 
-    def keep_input(name):
-        def store(grad):
-            passed[name] = grad
-
-        def hook(module, inputs):
-            if inputs[0].requires_grad:  # the grad-enabled pass (the first one only picks the channels)
-                inputs[0].register_hook(store)
+    def keep_gradient(name):
+        def hook(module, grad_input, grad_output):
+            passed[name] = grad_output[0]
         return hook
 
     def keep_output(name):
         def hook(module, inputs, output):
-            outputs[name] = output.detach()
+            if output.requires_grad:  # the grad-enabled pass (the first one only picks the channels)
+                outputs[name] = output.detach()
         return hook
 
-    relus = [n for n, m in subject.model._leaves.items() if isinstance(m, torch.nn.ReLU)]
-    handles = [subject.model._leaves[n].register_forward_pre_hook(keep_input(n)) for n in relus]
+    handles = [subject.model._leaves[feeds[n]].register_full_backward_hook(keep_gradient(n)) for n in relus]
     handles += [subject.model._leaves[n].register_forward_hook(keep_output(n)) for n in relus]
     try:
-        result = guided.guided_backprop(subject.model, x, layer, 5)
+        result = guided.neuron_guided(subject, x, layer, 5)
     finally:
         for handle in handles:
             handle.remove()
@@ -229,7 +227,8 @@ def test_guided_gradients_at_every_relu_are_positive_where_the_relu_fired(subjec
     assert result.gradients.shape == (5, 3, 32, 32) and torch.isfinite(result.gradients).all()
     assert result.gradients.abs().flatten(1).amax(1).gt(0).all()  # every channel reaches the input
     # No hooks are left behind: plain gradients come back afterwards.
-    assert not any(m._backward_hooks for m in subject.model._leaves.values())
+    assert not any(m._backward_hooks or m._forward_hooks or m._forward_pre_hooks
+                   for m in subject.model._leaves.values())
 
 
 class GuidedReLU(torch.autograd.Function):
@@ -253,7 +252,7 @@ class GuidedReLUModule(torch.nn.Module):
 
 def test_guided_backprop_equals_a_network_of_guided_relu_functions(subject, trained):
     x = load_image(trained[1][1], subject)
-    result = guided.guided_backprop(subject.model, x, "res.conv", 4)
+    result = guided.neuron_guided(subject, x, "res.conv", 4)
     reference = copy.deepcopy(subject.model)
     for name, module in list(reference._leaves.items()):
         if isinstance(module, torch.nn.ReLU):
@@ -273,15 +272,17 @@ def test_guided_backprop_equals_a_network_of_guided_relu_functions(subject, trai
     # Not vacuous: the ordinary gradient (the hooks are gone again) is a different picture.
     image = x.clone().requires_grad_(True)
     output = activations.forward_to(subject.model, image, ["res.conv"])["res.conv"]
+    assert result.rule == "ReLU rule"
     (plain,) = torch.autograd.grad(output[0, result.channels[0]].max(), image)
     assert not torch.allclose(plain[0], result.gradients[0])
 
 
-def test_guided_backprop_refuses_networks_without_relu_gates(trained, tmp_path):
-    silu = open_subject("scratch5", hyperparameters={"m": 4, "activation": "silu"}, device="cpu")
-    with pytest.raises(CnncostError, match="guided backpropagation is defined for ReLU networks"):
-        views.show_guided(silu, trained[1][0], None, 2, str(tmp_path / "g.png"))
-    assert not (tmp_path / "g.png").exists()
+def test_guided_backprop_takes_silu_networks_with_the_generalised_rule(trained, tmp_path):
+    """Issue 21: report 001's best model uses SiLU. The rule itself is checked in test_attribution.py."""
+    silu = open_subject("scratch5", hyperparameters={"m": 4, "activation": "silu"}, img_size=94, device="cpu")
+    line = views.show_guided(silu, [trained[1][0]], None, 2, None, str(tmp_path / "g.png"))
+    assert line.startswith(f"wrote {tmp_path / 'g.png'}: guided backpropagation (generalised rule for SiLU) of ")
+    assert (tmp_path / "g.png").read_bytes().startswith(PNG)
 
 
 def test_guided_backprop_command(trained, tmp_path, capsys):
@@ -289,7 +290,8 @@ def test_guided_backprop_command(trained, tmp_path, capsys):
     code, printed, err = cli(capsys, "guided-backprop", trained[0] / "best.pt", "--image", trained[1][0],
                              "--neurons", 10, "--out", out)
     assert code == 0, err
-    assert printed.startswith(f"wrote {out}: guided backpropagation of res.conv, 10 strongest channels (")
+    assert printed.startswith(f"wrote {out}: guided backpropagation (ReLU rule) of res.conv, 10 strongest "
+                              "channels (")
     assert out.read_bytes().startswith(PNG)
 
 
@@ -299,13 +301,27 @@ def test_guided_backprop_default_neurons_fit_a_small_layer(trained, tmp_path, ca
     code, printed, err = cli(capsys, "guided-backprop", trained[0], "--image", trained[1][0], "--layer", "conv1",
                              "--out", out)
     assert code == 0, err
-    assert printed.startswith(f"wrote {out}: guided backpropagation of conv1, 8 strongest channels (")
-    assert sorted(int(c) for c in printed.split("(")[1].split(")")[0].split(", ")) == list(range(8))
+    assert printed.startswith(f"wrote {out}: guided backpropagation (no activation on the path: "
+                              "the plain gradient) of conv1, 8 strongest channels (")
+    assert sorted(int(c) for c in printed.split("channels (")[1].split(")")[0].split(", ")) == list(range(8))
     assert printed.rstrip().endswith("conv1 has only 8 channels, so all are shown (default --neurons 10)")
     code, printed, err = cli(capsys, "guided-backprop", trained[0], "--image", trained[1][0], "--layer", "conv1",
                              "--neurons", 9, "--out", tmp_path / "nine.png")
     assert code == 2 and printed == ""
     assert err == "error: --neurons: 9 is out of range for conv1 (1–8: its channel count)\n"
+
+
+@pytest.mark.parametrize("view", ["gradcam", "integrated-gradients"])
+def test_attribution_views_on_a_run_take_its_class_names(trained, tmp_path, capsys, view):
+    """--target by the run's class names (the folder's, sorted), one row per class, two images as columns."""
+    out = tmp_path / f"{view}.png"
+    code, printed, err = cli(capsys, view, trained[0], "--image", trained[1][0], "--image", trained[1][1],
+                             "--target", "cross,bar", "--out", out)
+    assert code == 0, err
+    layer = " of res.conv" if view == "gradcam" else ""
+    title = "Grad-CAM" if view == "gradcam" else "integrated gradients"
+    assert printed.startswith(f"wrote {out}: {title}{layer}, 2 images × 2 targets (cross, bar)")
+    assert out.read_bytes().startswith(PNG) and err == ""
 
 
 # ---------------------------------------------------------------- activation maximisation
@@ -374,7 +390,8 @@ def test_predictions_command_draws_the_training_grid(trained, tmp_path, capsys):
 def test_show_help_lists_every_view(capsys):
     code, printed, _ = cli(capsys, "--help")
     assert code == 0
-    for view in ("filters", "activations", "guided-backprop", "maximize", "predictions"):
+    for view in ("filters", "activations", "guided-backprop", "maximize", "predictions", "gradcam",
+                 "guided-gradcam", "saliency", "integrated-gradients", "occlusion"):
         assert view in printed
         assert cli(capsys, view, "--help")[0] == 0
 
