@@ -100,8 +100,10 @@ def two_objective_study():
     study = new_study((METRIC, {"name": "macs", "goal": "minimize"}))
     for number, row in enumerate(TABLE):
         params = params_of(row)
-        add(study, number, params, values=[row[5], counts(params["m"])["macs"]], intermediate={1: row[5]})
+        # Multi-objective trials report no intermediate values; the worker's epochs_run attr says how far they got.
+        add(study, number, params, values=[row[5], counts(params["m"])["macs"]], attrs={"epochs_run": 2})
     add(study, 6, params_of((0.01, 32, "silu", True, 0.2, None)), state=TrialState.PRUNED, attrs={"reason": "over budget"})
+    add(study, 7, params_of(TABLE[0]), state=TrialState.FAIL, attrs={"error": "RuntimeError: boom", "epochs_run": 1})
     return study
 
 
@@ -136,20 +138,23 @@ def test_minimize_goal_ranks_smallest_first():
     for number, loss in enumerate([0.9, 0.3, 0.6, 0.3]):
         add(study, number, {"m": 16}, values=[loss])
     assert [r["number"] for r in report.leaderboard(study)] == [1, 3, 2, 0]
-    trial, reason = report.best_trial(study)
-    assert trial.number == 1 and reason is None
+    assert report.best_trial(study).number == 1 and report.best_trial_reason(study) is None
 
 
 def test_best_trial_single_and_pareto_and_none():
-    trial, reason = report.best_trial(single_study())
-    assert trial.number == 1 and reason is None
+    assert report.best_trial(single_study()).number == 1
     # Two objectives: 1 and 4 tie at 0.70; 4 (m=16) has fewer MACs, so only 4 is on the Pareto front.
-    trial, _ = report.best_trial(two_objective_study())
-    assert trial.number == 4
+    two = two_objective_study()
+    assert report.best_trial(two).number == 4
+    rows = {r["number"]: r for r in report.leaderboard(two)}
+    assert rows[4]["epochs"] == 2 and rows[4]["macs"] == 320_011 and type(rows[4]["macs"]) is int
+    assert rows[7]["epochs"] == 1 and rows[7]["error"] == "RuntimeError: boom" and rows[7]["rank"] is None
+    assert "error: RuntimeError: boom" in report.render_table(list(rows.values()), two.user_attrs["cnncost"])
     empty = new_study()
     add(empty, 0, params_of(TABLE[0]), state=TrialState.PRUNED, attrs={"reason": "over budget"})
-    trial, reason = report.best_trial(empty)
-    assert trial is None and "no trial is complete" in reason and "1 pruned" in reason
+    assert report.best_trial(empty) is None
+    reason = report.best_trial_reason(empty)
+    assert "no trial is complete" in reason and "1 pruned" in reason
     assert report.best_line(empty).startswith("best: none")
 
 

@@ -2,8 +2,9 @@
 
 Everything here reads an ``optuna.Study`` written by the search (finished or still running) and its
 ``study.user_attrs["cnncost"]`` spec; nothing is drawn (``zoo.tune.plots`` draws). Functions that may have
-no answer (no complete trial yet, too few trials for an importance) return ``(value, reason)`` with exactly
-one of the two None, so a caller can always say why something is missing instead of printing a blank.
+no answer say why: ``best_trial`` returns None and ``best_trial_reason`` the reason; ``importance`` returns
+``(value, reason)`` with exactly one of the two None; a plot is skipped with its reason. A caller can always
+say why something is missing instead of printing a blank.
 
 Exact engine counts (params, MACs, training FLOPs and bytes) come from the trials' user attrs and stay
 Python ints end to end; Optuna's float objective values are only used for the objectives it optimised.
@@ -29,7 +30,7 @@ MIN_CORRELATION_N = 3  # below this a correlation is too noisy to print (and n=2
 STATE_WORDS = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
                "WAITING": "waiting"}
 # Row keys that are not parameters; a parameter with one of these names gets PARAM_PREFIX in its key.
-FIXED_KEYS = ("rank", "number", "state", *COST_ATTRS, "epochs", "last_metric", "reason", "run", "command")
+FIXED_KEYS = ("rank", "number", "state", *COST_ATTRS, "epochs", "last_metric", "reason", "error", "run", "command")
 PARAM_PREFIX = "param:"
 
 
@@ -108,10 +109,14 @@ def param_key(name: str) -> str:
 
 
 def epochs_run(trial, spec: Spec):
-    """How many epochs the trial trained: its last reported epoch; the spec's epochs for a complete trial
-    that reported none; 0 when it was pruned before training (it has a 'reason'); None when unknown."""
+    """How many epochs the trial trained: its last reported epoch, else the worker's 'epochs_run' attr (set
+    after every epoch: multi-objective studies report no intermediate values); the spec's epochs for a
+    complete trial with neither; 0 when it was pruned before training (it has a 'reason'); None when unknown."""
     if trial.intermediate_values:
         return max(trial.intermediate_values)
+    recorded = trial.user_attrs.get("epochs_run")
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        return recorded
     if state_name(trial) == "COMPLETE":
         return spec.epochs
     if "reason" in trial.user_attrs:
@@ -153,7 +158,8 @@ def leaderboard(study) -> list[dict]:
     """One row per trial: ranked COMPLETE trials first (by the first objective in its goal's order, ties by
     trial number), then complete trials whose value is not finite, then the rest (pruned, failed, running) by
     number, unranked (rank None). Keys: rank, number, state, the objectives, params, macs, train_flops,
-    train_bytes, each sampled parameter, epochs (run), last_metric (last reported value), reason, run, command.
+    train_bytes, each sampled parameter, epochs (run), last_metric (last reported value), reason (why it was
+    pruned before or instead of training), error (why it failed), run, command.
     Missing values are None; exact counts are ints."""
     spec = spec_of(study)
     names = parameter_names(study, spec)
@@ -177,7 +183,7 @@ def _row(trial, rank, spec: Spec, names: list) -> dict:
         row[param_key(name)] = trial.params.get(name)
     row["epochs"] = epochs_run(trial, spec)
     row["last_metric"] = last_metric(trial)
-    for key in ("reason", "run", "command"):
+    for key in ("reason", "error", "run", "command"):
         value = trial.user_attrs.get(key)
         row[key] = value if isinstance(value, str) else None
     return row
@@ -206,9 +212,19 @@ def study_pareto(study) -> list:
 
 
 def best_trial(study):
-    """``(trial, None)``: the best COMPLETE trial by the first objective (with several objectives, the best on
-    the first among the Pareto set), ties going to the lower trial number; ``(None, reason)`` when no trial
-    is complete yet."""
+    """The best COMPLETE trial by the first objective (with several objectives, the best on the first among
+    the Pareto set), ties going to the lower trial number; None when no trial is complete yet
+    (``best_trial_reason`` says why)."""
+    return best_trial_or_reason(study)[0]
+
+
+def best_trial_reason(study) -> str | None:
+    """Why the study has no best trial yet ('no trial is complete yet (...)'), or None when it has one."""
+    return best_trial_or_reason(study)[1]
+
+
+def best_trial_or_reason(study):
+    """``(best trial, None)``, or ``(None, reason)`` when no trial is complete yet (see ``best_trial``)."""
     spec = spec_of(study)
     trials = {t.number: t for t in complete_trials(study)}
     if not trials:
@@ -221,7 +237,7 @@ def best_trial(study):
 
 def best_line(study) -> str:
     """'best: cnncost train ...' (the best trial's ready command), or why there is none yet."""
-    trial, reason = best_trial(study)
+    trial, reason = best_trial_or_reason(study)
     if trial is None:
         return f"best: none, {reason}"
     command = trial.user_attrs.get("command")
@@ -284,9 +300,12 @@ def cell_text(value) -> str:
 
 
 def _reason_cell(row: dict, metric: str) -> str:
-    """The reason column: the recorded reason, or for a trial the pruner stopped, how far it got."""
+    """The reason column: the recorded reason, a failed trial's error, or for a trial the pruner stopped,
+    how far it got."""
     if row.get("reason"):
         return row["reason"]
+    if row.get("error"):
+        return f"error: {row['error']}"
     if row["state"] == "PRUNED" and row.get("epochs"):
         return f"pruner stopped it after epoch {row['epochs']} ({metric} {cell_text(row.get('last_metric'))})"
     return ""
@@ -303,7 +322,7 @@ def render_table(rows: list, spec: dict | Spec, top: int | None = None) -> str:
         raise CnncostError(f"top: must be a whole number of rows, 1 or more, not {top!r}")
     objective_keys = [name for name, _ in spec.objectives]
     cost_keys = [c for c in TABLE_COSTS if c not in objective_keys]
-    fixed = {"rank", "number", "state", "epochs", "last_metric", "reason", "run", "command",
+    fixed = {"rank", "number", "state", "epochs", "last_metric", "reason", "error", "run", "command",
              *objective_keys, *cost_keys}
     param_keys = [k for k in (rows[0] if rows else {}) if k not in fixed]
     titles = {"macs": "MACs", "train_flops": "train FLOPs", "train_bytes": "train bytes"}
@@ -393,7 +412,7 @@ def to_json(study) -> str:
     there are several (else null), the metric-versus-cost fronts and the correlations."""
     spec = spec_of(study)
     rows = leaderboard(study)
-    trial, reason = best_trial(study)
+    trial, reason = best_trial_or_reason(study)
     best = None if trial is None else {
         "number": trial.number, "values": dict(zip([n for n, _ in spec.objectives], trial.values)),
         "params": dict(trial.params), "command": trial.user_attrs.get("command"), "run": trial.user_attrs.get("run")}
