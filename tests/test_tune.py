@@ -76,6 +76,19 @@ def test_a_grid_trains_each_point_once_counts_each_exactly_and_prunes_over_budge
     # Running it again continues the same study: nothing is left to run, nothing is added.
     assert tune(config, str(tmp_path / "out"), say=lines.append) == counts
     assert len(load(tmp_path / "out").trials) == 4
+    # The report: the leaderboard, the best trial's command, every plot, and CSV/JSON that agree with the study.
+    capsys.readouterr()
+    assert main(["tune", "report", str(tmp_path / "out"), "--csv", str(tmp_path / "board.csv")]) == 0
+    shown = capsys.readouterr().out
+    best = max((t for t in study.trials if t.values), key=lambda t: (t.values[0], -t.number))
+    assert f"best: trial {best.number}: cnncost train scratch5" in shown
+    for name in ("metric_vs_trial", "parallel_coordinates", "correlation", "pareto_macs", "pareto_params"):
+        assert (tmp_path / "out" / "report" / f"{name}.png").stat().st_size > 0
+    assert "importance.png" in shown  # written, or skipped with its reason (its two trials share lr values)
+    assert main(["tune", "report", str(tmp_path / "out"), "--json", "--plots", "none"]) == 0
+    board = json.loads(capsys.readouterr().out)
+    assert board["best"]["number"] == best.number
+    assert (tmp_path / "board.csv").read_text().count("\n") == 5  # a header and one row per trial
 
 
 def test_random_and_bayes_make_exactly_run_cap_trials_and_prune_invalid_ones(tmp_path, one_torch_thread):

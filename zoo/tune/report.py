@@ -177,7 +177,7 @@ def _row(trial, rank, spec: Spec, names: list) -> dict:
     row = {"rank": rank, "number": trial.number, "state": state_name(trial)}
     row.update(objective_values(trial, spec))
     for cost in TABLE_COSTS:
-        if cost not in row:
+        if row.get(cost) is None:  # not an objective, or one a trial pruned before training has no value for
             row[cost] = exact_count(trial, cost)
     for name in names:
         row[param_key(name)] = trial.params.get(name)
@@ -505,7 +505,8 @@ def pearson(x, y):
     denominator = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
     if denominator == 0.0 or not math.isfinite(denominator):
         return None
-    return max(-1.0, min(1.0, float(np.dot(a, b)) / denominator))  # rounding may step just past ±1
+    r = max(-1.0, min(1.0, float(np.dot(a, b)) / denominator))  # rounding may step just past ±1
+    return 0.0 if abs(r) < 1e-12 else r  # an exactly uncorrelated column, not -1.96e-16
 
 
 def spearman(x, y):

@@ -11,7 +11,6 @@ from cnncost.errors import CnncostError
 
 from . import report, study as studies
 from .launch import INFO
-from .lines import summary_line
 
 
 def open_study(out: str | None, storage: str | None, study_name: str | None) -> optuna.Study:
@@ -71,13 +70,16 @@ def show_report(out: str | None, storage: str | None = None, study_name: str | N
     written = _plots(study, out, plots)
     if json_out:
         return [report.to_json(study)]
-    lines = [report.render_table(rows, spec, top=top), "", summary_line(studies.tally(study))]
+    lines = [report.render_table(rows, spec, top=top), "", report.correlation_table(study), ""]
     best = report.best_trial(study)
     if best is not None and "command" in best.user_attrs:
         lines.append(f"best: trial {best.number}: {best.user_attrs['command']}")
+    else:
+        lines.append(f"best: none yet ({report.best_trial_reason(study)})")
     if csv_path is not None:
         lines.append(f"wrote {csv_path}")
     lines += [f"wrote {path}" for path in written]
+    lines += [f"skipped {name}: {why}" for name, why in getattr(written, "skipped", {}).items()]
     return lines
 
 
