@@ -2,7 +2,8 @@
 
 Single layers of every type (fixed cases and Hypothesis over shapes and options),
 a network with residual adds and concatenations, per-layer attribution, scratch5
-over its options, and every registered network at a small input size.
+over its options, and registered networks at a small input size: in the suite the
+sample covering every family and node kind, every one with ``python -m tests.test_tool_conventions``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from zoo import oracles, to_module
 from zoo.from_spec import ACTIVATIONS
 
 from .strategies import scratch5_configs
-from .zoo_helpers import config, fast_build, small_size
+from .zoo_helpers import config, covering_sample, fast_build, small_size
 
 warnings.filterwarnings("ignore", module="fvcore")  # tracer and unsupported-op chatter
 warnings.filterwarnings("ignore", message=".*TracerWarning.*")
@@ -234,8 +235,11 @@ def _sized(name: str) -> dict:
     return config(name, h=size, w=size + (3 if step == 1 else step))  # non-square catches H/W mix-ups
 
 
+# The tools run for real on CPU tensors (0.1-3 s a network, 71 s for the whole zoo): the suite checks the sample
+# that covers every family file and every node kind each family uses; ``python -m tests.test_tool_conventions``
+# checks every registered network.
 @pytest.mark.usefixtures("one_torch_thread")
-@pytest.mark.parametrize("name", archs.names())
+@pytest.mark.parametrize("name", covering_sample())
 def test_registered_network_matches_the_tools(name):
     cfg = _sized(name)
     table = cnncost.count(name, **cfg)
@@ -244,3 +248,12 @@ def test_registered_network_matches_the_tools(name):
     t = totals(table)
     assert t["fvcore"] == oracles.fvcore_total(module, shape)
     assert t["ptflops"] == oracles.ptflops_macs(module, shape)
+
+
+if __name__ == "__main__":  # every registered network, outside the suite's time budget
+    import torch
+
+    torch.set_num_threads(1)
+    for registered in archs.names():
+        test_registered_network_matches_the_tools(registered)
+        print("tools agree:", registered, flush=True)

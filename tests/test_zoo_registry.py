@@ -2,8 +2,10 @@
 
 Parametrised over the registry: a network is tested the moment it is registered. Every network
 is checked on the meta device (torch's numel, forward-hook shapes and FlopCounterMode, no values
-computed) at two sizes and at random design variables; one network of each family file is also
-run for real through fvcore and ptflops (``cnncost verify``'s comparison, every layer).
+computed) at a small non-square size, and its closed form at two more; random design variables are
+drawn for the sample covering every family file and node kind (every network with
+``python -m tests.test_zoo_registry``); one network of each family file is also run for real
+through fvcore and ptflops (``cnncost verify``'s comparison, every layer).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from zoo import oracles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .zoo_helpers import config, manifest, meta_build, meta_counts, one_per_family, small_size
+from .zoo_helpers import config, covering_sample, manifest, meta_build, meta_counts, one_per_family, small_size
 
 NAMES = archs.names()
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # many small forwards: one thread is fastest
@@ -146,11 +148,23 @@ def hyperparameters(draw, name: str) -> dict:
     return config(name, **chosen)
 
 
-@pytest.mark.parametrize("name", NAMES)
+# A meta forward costs 0.1-1 s a network (36 s for the zoo): the suite draws for the covering sample, whose
+# networks use every builder and node kind; the full run below draws for every network.
+@pytest.mark.parametrize("name", covering_sample())
 def test_random_hyperparameters_match_torch(name):
-    @settings(max_examples=1)  # every network, each run at new random sizes and design variables
+    @settings(max_examples=1)  # each run (with HYPOTHESIS_PROFILE=dev) at new random sizes and design variables
     @given(hyperparameters(name))
     def check(cfg):
         _agrees_with_torch(name, cfg)
 
     check()
+
+
+
+if __name__ == "__main__":  # random design variables for every registered network, outside the suite's budget
+    from . import conftest  # noqa: F401  (the suite's Hypothesis profile: no deadline for a slow forward)
+
+    torch.set_num_threads(1)
+    for registered in NAMES:
+        test_random_hyperparameters_match_torch(registered)
+        print("random design agrees:", registered, flush=True)

@@ -149,3 +149,49 @@ def one_per_family() -> tuple:
         if key not in best or macs < best[key][0]:
             best[key] = (macs, name)
     return tuple(sorted(name for _, name in best.values()))
+
+
+def _node_kinds(nodes) -> frozenset:
+    """(node type, activation function, grouped or not) of every node of a description, composites included:
+    what decides which counting rules and which torch modules a network exercises (widths and depths only
+    change the numbers)."""
+    from cnncost.walk import children
+
+    found = set()
+    for node in nodes:
+        groups = getattr(node, "groups", None)
+        found.add((type(node).__name__, getattr(node, "function", None), None if groups is None else groups > 1))
+        for part in children(node):
+            found |= _node_kinds(part)
+    return frozenset(found)
+
+
+def smallest_cost(name: str) -> int:
+    """The network's MACs at its smallest size (default size where it has none): how costly a check of it is."""
+    import cnncost
+
+    spec = archs.get(name)
+    cfg = config(name) if spec.param("h") is None else config(name, h=small_size(name), w=small_size(name))
+    return cnncost.count(name, **cfg).total("macs")
+
+
+@lru_cache(maxsize=None)
+def covering_sample() -> tuple:
+    """Per family file, the cheapest network, then each cheaper-first network that brings a node kind (type,
+    activation, grouped convolution) none before it in the family has: every family and every kind of layer a
+    family uses, at the fewest MACs. The suite runs its costliest whole-zoo checks on this sample; the full runs
+    (``python -m tests.test_zoo_registry``, ``python -m tests.test_tool_conventions``) run every network."""
+    from cnncost.archs.registry import family
+
+    members: dict = {}
+    for name in archs.names():
+        members.setdefault(family(archs.get(name)), []).append((smallest_cost(name), name))
+    chosen = []
+    for _, ranked in sorted(members.items()):
+        covered: frozenset = frozenset()
+        for _, name in sorted(ranked):
+            kinds = _node_kinds(network(name).layers)
+            if not covered or not kinds <= covered:
+                chosen.append(name)
+                covered |= kinds
+    return tuple(sorted(chosen))
