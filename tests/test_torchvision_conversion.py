@@ -5,10 +5,11 @@ torchvision's idioms) and the 7 idiom variants (``F.relu``, ``torch.add``, ``x.v
 networks) are converted with ``zoo.fx_import.convert_module`` and counted by ``cnncost.engine``;
 every expected number comes from torch or the real tools, never from cnncost:
 
-1. every network, at its crop and at the smallest size torch accepts (meta device): params = sum of
-   numel, buffers = BatchNorm running mean + var numel, MACs = FlopCounterMode / 2 (torchvision's
-   published GFLOPS are that figure, tests/test_torchvision_nets.py); the smallest size itself is
-   torch's (accepted at s, refused at s - 1) and cnncost's min_input_size;
+1. at its crop and at the smallest size torch accepts (meta device): params = sum of numel, buffers =
+   BatchNorm running mean + var numel, MACs = FlopCounterMode / 2 (torchvision's published GFLOPS are
+   that figure, tests/test_torchvision_nets.py), on SUBSET in the suite and every network with
+   ``python -m tests.test_torchvision_conversion``; the smallest size itself is torch's (accepted at
+   s, refused at s - 1) and cnncost's min_input_size, every network;
 2. the fvcore and ptflops conventions = ``zoo.oracles.fvcore_total``/``ptflops_macs`` at two sizes,
    on a subset covering every family and idiom (the tools need CPU tensors: see SUBSET);
 3. the closed forms in H, W (every network) at a third size = the numeric count there; ``formula``
@@ -48,9 +49,36 @@ def test_every_torchvision_model_and_variant_is_here():
     assert len(VARIANTS) == 7
 
 
-# --- 1. params, buffers and MACs against torch, every network, two sizes ---------------------------
+# --- the subset the costlier comparisons run on ------------------------------------------------------
 
-@pytest.mark.parametrize("name", NAMES)
+# The tools need real CPU tensors (fvcore traces with torch.jit, which refuses meta tensors; ptflops on
+# meta gives resnet18 at 224×224 512,000 MACs more than on CPU), and running them costs 0.1-4 s per
+# network: all 75 at these two sizes took 87 s on one thread of a busy 2-core machine (every one
+# agreed; also at 64×64 and 96×80), the subset 21 s. The subset covers every family file and every
+# idiom with the code paths the others share: per file, one model of each block type (EfficientNet's
+# MBConv and FusedMBConv, MobileNetV3's SE/hardswish blocks, RegNetY's SE block, ResNet's BasicBlock,
+# VGG with and without BatchNorm, both SqueezeNets' different stems and pools) — the family's other
+# models repeat those blocks with other widths and depths, which change numbers, never the kinds
+# counted, and the numbers are proved for every model by the full run and by the closed forms in part 3 —
+# plus every variant (mobilenet_v2_torch_add, regnet_x_400mf_functional and resnet50_torch_add also
+# stand for the InvertedResidual, RegNetX and Bottleneck blocks). CNNCOST_TOOLS_ALL=1 runs all 75 in pytest.
+SUBSET = ["alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s", "googlenet",
+          "inception_v3", "mnasnet0_5", "mobilenet_v3_small", "regnet_y_400mf", "resnet18",
+          "shufflenet_v2_x0_5", "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg11_bn"] + VARIANTS
+
+
+# --- 1. params, buffers and MACs against torch, two sizes -------------------------------------------
+
+# Two meta forwards under FlopCounterMode cost 0.1-2 s a network, 35 s for all 75: the suite checks SUBSET
+# (every family file, every block type, every idiom: see above); `python -m tests.test_torchvision_conversion`
+# and CNNCOST_TOOLS_ALL=1 check all 75. Every network is still
+# converted, and its closed form checked, in part 3.
+def counted_networks() -> list:
+    """The networks parts 1 and 2 compare with torch and the tools (SUBSET, or all with CNNCOST_TOOLS_ALL=1)."""
+    return NAMES if os.environ.get("CNNCOST_TOOLS_ALL") == "1" else SUBSET
+
+
+@pytest.mark.parametrize("name", counted_networks())
 def test_counts_equal_torch_at_the_crop_and_the_smallest_size(name):
     net = tc.NETWORKS[name]
     module, _ = tc.converted(name)
@@ -93,28 +121,11 @@ def test_networks_no_layer_limits_take_a_1x1_input():
 
 # --- 2. fvcore and ptflops conventions against the real tools --------------------------------------
 
-# The tools need real CPU tensors (fvcore traces with torch.jit, which refuses meta tensors; ptflops on
-# meta gives resnet18 at 224×224 512,000 MACs more than on CPU), and running them costs 0.1-4 s per
-# network: all 75 at these two sizes took 87 s on one thread of a busy 2-core machine (every one
-# agreed; also at 64×64 and 96×80), the subset 21 s. The subset covers every family file and every
-# idiom with the code paths the others share: per file, one model of each block type (EfficientNet's
-# MBConv and FusedMBConv, MobileNetV3's SE/hardswish blocks, RegNetY's SE block, ResNet's BasicBlock,
-# VGG with and without BatchNorm, both SqueezeNets' different stems and pools) — the family's other
-# models repeat those blocks with other widths and depths, which change numbers, never the kinds
-# counted, and the numbers are proved for every model in part 1 and by the closed forms in part 3 —
-# plus every variant (mobilenet_v2_torch_add, regnet_x_400mf_functional and resnet50_torch_add also
-# stand for the InvertedResidual, RegNetX and Bottleneck blocks). CNNCOST_TOOLS_ALL=1 runs all 75.
-SUBSET = ["alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s", "googlenet",
-          "inception_v3", "mnasnet0_5", "mobilenet_v3_small", "regnet_y_400mf", "resnet18",
-          "shufflenet_v2_x0_5", "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg11_bn"] + VARIANTS
-TOOL_NETWORKS = NAMES if os.environ.get("CNNCOST_TOOLS_ALL") == "1" else SUBSET
-
-
 def test_the_tool_subset_covers_every_family_file():
     assert {tc.NETWORKS[name].file for name in SUBSET} == {net.file for net in tc.NETWORKS.values()}
 
 
-@pytest.mark.parametrize("name", TOOL_NETWORKS)
+@pytest.mark.parametrize("name", counted_networks())
 def test_fvcore_and_ptflops_conventions_equal_the_tools(name, one_torch_thread):
     """At the smallest size (square: every pad and floor at its limit) and a larger non-square one."""
     s = tc.NETWORKS[name].smallest
@@ -261,3 +272,11 @@ def test_a_rule_off_by_one_is_caught(rule, monkeypatch, capsys, one_torch_thread
     if rule == "macs":  # verify's own comparison catches it too
         assert main(["verify", "--module", tc.NETWORKS[name].spec, *_sizes(h, w)]) == 1
         assert capsys.readouterr().out.strip().splitlines()[-1] == "MISMATCH"
+
+
+if __name__ == "__main__":  # parts 1 and 2 on all 75, outside the suite's time budget
+    torch.set_num_threads(1)
+    for every in NAMES:
+        test_counts_equal_torch_at_the_crop_and_the_smallest_size(every)
+        test_fvcore_and_ptflops_conventions_equal_the_tools(every, None)
+        print("torch and the tools agree:", every, flush=True)
