@@ -175,7 +175,7 @@ def attribution_figure(pixels, maps, method, title: str, columns: list, cells: l
     from .guided import for_display
 
     rows, count = len(cells), len(columns)
-    width = 2.3 * count + (1.2 if not method.picture else 0.3)
+    width = max(4.2, 2.3 * count + (1.2 if not method.picture else 0.3))
     full = wrapped(title + (f"\n{note}" if note else ""), width)
     figure = plots.new_figure(width, 2.3 * (rows + 1) + 0.25 * full.count("\n") + 0.6)
     grid = figure.subplots(rows + 1, count, squeeze=False)

@@ -126,8 +126,8 @@ def show_attribution(subject, method: str, images: list, target: str | None, lay
     line = (f"wrote {path}: {what}, {len(images)} image{'s' if len(images) > 1 else ''} × {len(rows)} "
             f"target{'s' if len(rows) > 1 else ''} ({_targets_text(rows, maps, classes)})")
     if maps.completeness is not None:
-        line += (f"; completeness: Σ attributions − (score − score of black) is at most "
-                 f"{float(maps.completeness.abs().max()):.2g} in size")
+        line += (f"; completeness: |Σ attributions − Δscore| ≤ {float(maps.completeness.abs().max()):.2g} "
+                 "(Δscore = score − score of black)")
     return line
 
 
