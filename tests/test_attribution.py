@@ -343,3 +343,15 @@ def test_several_images_make_a_grid_one_row_per_class(relu_net, tmp_path):
     image = picture(tmp_path)
     line = views.show_attribution(relu_net, "gradcam", [image, image, image], "0,3", None, str(tmp_path / "c.png"))
     assert line == f"wrote {tmp_path / 'c.png'}: Grad-CAM of 2, 3 images × 2 targets (0, 3)"
+
+
+def test_a_softmax_top_is_explained_as_a_probability(tmp_path):
+    """Keras's tops end in a softmax: their output is the probability, not softmaxed again."""
+    subject = tiny(tmp_path, RELU_NET.replace("nn.Linear(5, 4))", "nn.Linear(5, 4), nn.Softmax(dim=1))"), "soft")
+    assert attribution.score_kind(subject) == "probability"
+    x = images(2)
+    maps = attribution.attribute(subject, "saliency", x, [attribution.PREDICTED])
+    with torch.no_grad():
+        output = subject.model(x)
+    torch.testing.assert_close(maps.probabilities[0], output.max(1).values)
+    assert maps.targets == [output.argmax(1).tolist()]

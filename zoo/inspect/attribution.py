@@ -1,6 +1,7 @@
 """Attribution maps on Captum: which pixels of an image a class score depends on.
 
-Every method explains the score (logit) of one target class for one image,
+Every method explains the score of one target class for one image (its logit, or the
+probability where the network ends in a softmax, as Keras's tops do: ``score_kind``),
 and gives one value per pixel, which the figures overlay on the image:
 
 - **Grad-CAM** (Selvaraju et al. 2017): a layer's maps weighted by the mean
@@ -113,10 +114,24 @@ def class_label(index: int, classes: list | None) -> str:
 
 # ---------------------------------------------------------------- methods
 
-def predict(model, x: torch.Tensor) -> torch.Tensor:
-    """Class probabilities [N, K] (softmax of the logits)."""
+def score_kind(subject) -> str:
+    """What the network outputs per class, the score every map explains: 'logit', or 'probability'
+    ('log-probability') when its last layer is a Softmax or Sigmoid (LogSoftmax), as Keras's tops are."""
+    from torch import nn
+
+    last = [row.name for row in subject.table.layers if not row.auxiliary][-1]
+    module = subject.model._leaves.get(last)
+    if isinstance(module, (nn.Softmax, nn.Sigmoid)):
+        return "probability"
+    return "log-probability" if isinstance(module, nn.LogSoftmax) else "logit"
+
+
+def predict(model, x: torch.Tensor, kind: str = "logit") -> torch.Tensor:
+    """Class probabilities [N, K] from outputs of ``kind`` (``score_kind``): logits are softmaxed."""
     with torch.no_grad():
-        return model(x).float().softmax(1)
+        output = model(x).float()
+    return {"logit": output.softmax(1) if output.shape[1] > 1 else output.sigmoid(),
+            "probability": output, "log-probability": output.exp()}[kind]
 
 
 def gradcam(model, x: torch.Tensor, layer, targets: list) -> torch.Tensor:
@@ -187,7 +202,7 @@ def attribute(subject, method: str, x: torch.Tensor, rows: list, layer: str | No
     """Maps of ``method`` for images ``x`` [N, C, H, W] and each target of ``rows``
     (class indices, or PREDICTED: each image's predicted class)."""
     model = subject.model
-    probabilities = predict(model, x)
+    probabilities = predict(model, x, score_kind(subject))
     predicted = probabilities.argmax(1).tolist()
     values, targets, chances, errors = [], [], [], []
     for row in rows:

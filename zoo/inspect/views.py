@@ -174,7 +174,7 @@ def _attribution_title(subject, kind, layer, rows, classes, rule, steps, window,
     scale = ("each picture centred on grey and scaled by its deviation" if kind.picture
              else "one colour scale for all cells")
     return (f"{subject.name} · {kind.title}" + (f" of {layer}" if layer else "") + f" · target: {targets}\n"
-            f"score: the class logit; {how}; {scale}")
+            f"score: the class {attribution.score_kind(subject)}; {how}; {scale}")
 
 
 def show_maximize(subject, layer: str | None, filter_text: str | None, steps: int, seed: int, out: str) -> str:
