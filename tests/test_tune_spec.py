@@ -148,7 +148,7 @@ def test_the_command_line_of_a_trial_gives_the_same_configuration(tmp_path, monk
 @settings(max_examples=150)
 @given(st.dictionaries(st.sampled_from(["method", "metric", "parameters", "run_cap", "network", "epochs", "train",
                                         "max_macs", "objectives", "early_terminate", "seed", "strategy", "name"]),
-                       st.recursive(st.none() | st.booleans() | st.integers(-5, 10**12) | st.floats() | st.text(max_size=8),
+                       st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
                                     lambda inner: st.lists(inner, max_size=3)
                                     | st.dictionaries(st.sampled_from(["name", "goal", "values", "value", "min",
                                                                        "max", "m", "lr", "type", "q"]), inner,
@@ -161,3 +161,43 @@ def test_hostile_configs_are_refused_in_one_line_or_accepted(document):
         assert "\n" not in str(error) and str(error)
         return
     assert spec.method in ("grid", "random", "bayes") and spec.objectives
+
+
+HOSTILE_FILES = {
+    "binary.yaml": b"\x00\xff\xfe garbage \x80",
+    "list.yaml": b"- method\n- grid\n",
+    "tabs.yaml": b"method:\tgrid\n  metric: [\n",
+    "bomb.yaml": b"a: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: &c [*b, *b, *b]\nmethod: *c\n",
+    "bad.toml": b"method = grid\n[[",
+    "huge.yaml": b"method: grid\nmetric: val_acc\nnetwork: scratch5\nparameters: {m: {values: [" + b"9" * 400 + b"]}}\n",
+    "python.yaml": b"method: !!python/object/apply:os.system ['echo owned']\n",
+    "empty.yaml": b"",
+    "notes.txt": b"method: grid\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_FILES))
+def test_hostile_config_files_are_one_line_errors_and_write_nothing(tmp_path, capsys, name):
+    from cnncost.cli import main
+
+    path = tmp_path / name
+    path.write_bytes(HOSTILE_FILES[name])
+    assert main(["tune", str(path), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and error.count("\n") == 1 and "Traceback" not in error, error
+    assert "owned" not in error and not (tmp_path / "out").exists()  # refused before any study was made
+
+
+@pytest.mark.parametrize("args, message", [
+    (["tune", "report"], "DIR: give the study folder"),
+    (["tune", "report", "NOWHERE"], "holds no study.db"),
+    (["tune", "report", ".", "--top", "0"], "--top: 0 is out of range"),
+    (["tune", "report", "--storage", "sqlite:////nonexistent/dir/x.db"], "--storage: cannot open"),
+])
+def test_report_of_no_study_is_a_one_line_error(tmp_path, capsys, monkeypatch, args, message):
+    from cnncost.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1, error

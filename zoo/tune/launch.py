@@ -37,7 +37,9 @@ def tune(config: str, out: str, storage: str | None = None, study_name: str | No
     if study_name is not None:
         spec = dataclasses.replace(spec, name=_study_name(study_name))
     if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
-        raise CnncostError(f"--workers: {workers!r} is out of range (need an integer from 1 to 64)")
+        from .space import _shown
+
+        raise CnncostError(f"--workers: {_shown(workers)} is out of range (need an integer from 1 to 64)")
     trial_setting = setting(spec)  # the data and the device, checked before anything is written
     folder = _study_folder(out)
     url = studies.storage_url(folder, storage)

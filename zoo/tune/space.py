@@ -78,7 +78,7 @@ def parse_parameter(name: str, body, method: str) -> Parameter:
     """A ``parameters`` entry checked: its name's target and its distribution's bounds."""
     key = f"parameters.{name}"
     if not isinstance(body, dict):
-        raise CnncostError(f"{key}: {body!r} is not a mapping; write {{values: [...]}}, {{value: ...}} or "
+        raise CnncostError(f"{key}: {_shown(body)} is not a mapping; write {{values: [...]}}, {{value: ...}} or "
                            "{min: ..., max: ...}")
     extra = [k for k in body if k not in BODY_KEYS]
     if extra:
@@ -105,7 +105,7 @@ def _categorical(body: dict, key: str, common: dict) -> Parameter:
     if others or body.get("distribution", "categorical") != "categorical":
         raise CnncostError(f"{key}: values lists the choices; it takes no {others[0] if others else 'distribution'}")
     if not isinstance(values, list) or not values:
-        raise CnncostError(f"{key}.values: {values!r} is not a non-empty list of choices")
+        raise CnncostError(f"{key}.values: {_shown(values)} is not a non-empty list of choices")
     checked = tuple(_choice_value(v, key + ".values") for v in values)
     if len({(type(v), v) for v in checked}) != len(checked):
         raise CnncostError(f"{key}.values: a choice is listed twice")
@@ -116,10 +116,21 @@ def _choice_value(value, key: str):
     """A choice Optuna can store: a number, true/false, text or null (a list such as [32, 64] is not)."""
     if value is None or isinstance(value, (bool, str)):
         return value
-    if isinstance(value, (int, float)) and math.isfinite(value):
+    if _finite_number(value):
         return value
-    raise CnncostError(f"{key}: {value!r} is not a number, true/false or text (Optuna stores only those; "
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise CnncostError(f"{key}: {_shown(value)} is out of range (Optuna stores integers within ±2^63)")
+    raise CnncostError(f"{key}: {_shown(value)} is not a number, true/false or text (Optuna stores only those; "
                        "a list such as conv_filters [32, 64, ...] becomes m with org same, double or half)")
+
+
+def _finite_number(value) -> bool:
+    """A finite float, or an int a 64-bit store (and a float) can hold; never a bool."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 2**63
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _ranged(body: dict, key: str, common: dict) -> Parameter:
@@ -127,13 +138,12 @@ def _ranged(body: dict, key: str, common: dict) -> Parameter:
         raise CnncostError(f"{key}: give values: [...], value: ..., or both min and max")
     low, high, q = body["min"], body["max"], body.get("q")
     for bound, value in (("min", low), ("max", high), ("q", q)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value)):
-            raise CnncostError(f"{key}.{bound}: {value!r} is not a finite number")
+        if value is not None and not _finite_number(value):
+            raise CnncostError(f"{key}.{bound}: {_shown(value)} is not a finite number")
     integral = isinstance(low, int) and isinstance(high, int)
     distribution = body.get("distribution", "int_uniform" if integral else "uniform")
     if distribution not in DISTRIBUTIONS or distribution in ("categorical", "constant"):
-        raise CnncostError(f"{key}.distribution: {distribution!r} is not one of int_uniform, uniform, q_uniform, "
+        raise CnncostError(f"{key}.distribution: {_shown(distribution)} is not one of int_uniform, uniform, q_uniform, "
                            "log_uniform_values, log_uniform")
     if not low < high:
         raise CnncostError(f"{key}: min {low} must be below max {high}")
@@ -154,10 +164,19 @@ def _check_q(key: str, distribution: str, low, high, q) -> None:
     if distribution not in ("q_uniform", "int_uniform"):
         raise CnncostError(f"{key}.q: only q_uniform and int_uniform take a step q")
     if q <= 0 or (distribution == "int_uniform" and not isinstance(q, int)):
-        raise CnncostError(f"{key}.q: {q!r} is not a step > 0" + (" (whole)" if distribution == "int_uniform" else ""))
+        whole = " (whole)" if distribution == "int_uniform" else ""
+        raise CnncostError(f"{key}.q: {_shown(q)} is not a step > 0{whole}")
     steps = (high - low) / q
     if abs(steps - round(steps)) > 1e-9 * max(1.0, abs(steps)):
         raise CnncostError(f"{key}.q: max − min ({high} − {low}) is not a whole number of steps {q}")
+
+
+def _shown(value) -> str:
+    """A value for an error line, never hundreds of characters (a 400-digit integer is shown by its length)."""
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) > 30:
+        return f"a {len(str(abs(value)))}-digit integer"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def grid_points(parameters: tuple) -> list:

@@ -354,5 +354,6 @@ def _early_terminate(value, objectives: tuple) -> EarlyTerminate | None:
 
 def _shown(value) -> str:
     """A value for an error line, never hundreds of characters."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    from .space import _shown as shown
+
+    return shown(value)
