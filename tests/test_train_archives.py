@@ -1,0 +1,134 @@
+"""The datasets' archive formats, written here byte for byte as they are published, read back exactly."""
+
+import gzip
+import os
+import pickle
+import struct
+import tarfile
+
+import numpy as np
+import pytest
+
+from cnncost.errors import CnncostError
+from zoo.training import archives
+
+
+def cifar_batch(rng, count, label_key="labels", classes=10):
+    """A batch as CIFAR's python pickles hold it: rows of 1024 red, then green, then blue values."""
+    images = rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8)
+    labels = [int(v) for v in rng.integers(0, classes, size=count)]
+    data = images.transpose(0, 3, 1, 2).reshape(count, 3072)
+    return {b"batch_label": b"batch", label_key.encode(): labels, b"data": data,
+            b"filenames": [b"x.png"] * count}, images, labels
+
+
+def write_cifar10(folder, rng, per_batch=3):
+    folder.mkdir(parents=True)
+    truth = {}
+    for name in archives.CIFAR10_FILES:
+        batch, images, labels = cifar_batch(rng, per_batch)
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+        truth[name] = (images, labels)
+    names = [n.encode() for n in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                                  "truck")]
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": names, b"num_vis": 3072}, protocol=2))
+    return truth
+
+
+def test_cifar10_folder_and_tar_gz_read_back_every_pixel(tmp_path):
+    rng = np.random.default_rng(0)
+    truth = write_cifar10(tmp_path / "cifar-10-batches-py", rng)
+    with tarfile.open(tmp_path / "cifar-10-python.tar.gz", "w:gz") as archive:
+        archive.add(tmp_path / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    for path in (tmp_path / "cifar-10-batches-py", tmp_path / "cifar-10-python.tar.gz"):
+        assert archives.detect(str(path)) == "cifar"
+        data = archives.read_cifar(str(path))
+        assert data.name == "cifar10" and data.classes[3] == "cat"
+        expected = np.concatenate([truth[name][0] for name in archives.CIFAR10_FILES[:-1]])
+        assert np.array_equal(data.train_images, expected) and data.train_images.shape == (15, 32, 32, 3)
+        assert data.train_labels == [v for name in archives.CIFAR10_FILES[:-1] for v in truth[name][1]]
+        assert np.array_equal(data.test_images, truth["test_batch"][0])
+
+
+def test_cifar100_uses_the_fine_labels(tmp_path):
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    fine = [f"class{i}".encode() for i in range(100)]
+    for name in ("train", "test"):
+        batch, images, labels = cifar_batch(rng, 4, "fine_labels", classes=100)
+        batch[b"coarse_labels"] = [0] * 4
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    (folder / "meta").write_bytes(pickle.dumps({b"fine_label_names": fine, b"coarse_label_names": []}))
+    data = archives.read_cifar(str(folder))
+    assert data.name == "cifar100" and len(data.classes) == 100 and data.test_labels == labels
+
+
+def test_a_pickle_that_asks_for_code_is_refused(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar10(folder, np.random.default_rng(2))
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo owned > " + str(tmp_path / "owned"),))
+
+    (folder / "data_batch_1").write_bytes(pickle.dumps({b"data": Payload()}))
+    with pytest.raises(CnncostError, match="data_batch_1 is not a CIFAR batch .*never holds"):
+        archives.read_cifar(str(folder))
+    assert not (tmp_path / "owned").exists()
+
+
+def test_a_missing_batch_names_the_file_and_where_it_is_published(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar10(folder, np.random.default_rng(3))
+    (folder / "test_batch").unlink()
+    with pytest.raises(CnncostError, match="test_batch not found; the archive is published at https://www.cs.toronto"):
+        archives.read_cifar(str(folder))
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    return struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+@pytest.mark.parametrize("zipped", [True, False])
+def test_mnist_idx_files_gzipped_or_not(tmp_path, zipped):
+    rng = np.random.default_rng(4)
+    arrays = {"train_images": rng.integers(0, 256, (6, 28, 28), dtype=np.uint8),
+              "train_labels": np.array([0, 1, 2, 3, 4, 9], dtype=np.uint8),
+              "test_images": rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
+              "test_labels": np.array([5, 7], dtype=np.uint8)}
+    for key, name in archives.MNIST_FILES.items():
+        raw = idx_bytes(arrays[key])
+        (tmp_path / (name + ".gz" if zipped else name)).write_bytes(gzip.compress(raw) if zipped else raw)
+    assert archives.detect(str(tmp_path)) == "mnist"
+    data = archives.read_mnist(str(tmp_path))
+    assert data.classes == [str(i) for i in range(10)]
+    assert np.array_equal(data.train_images[..., 0], arrays["train_images"]) and data.train_images.shape[-1] == 1
+    assert data.test_labels == [5, 7]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda raw: b"\x00\x00\x0d\x03" + raw[4:], "bad magic number"),
+    (lambda raw: raw[:-5], "holds 1,563 data bytes, its header says 1,568"),
+    (lambda raw: raw[:6], "is cut short"),
+])
+def test_a_damaged_idx_file_is_one_line(tmp_path, damage, message):
+    arrays = {"train_images": np.zeros((2, 28, 28), np.uint8), "train_labels": np.zeros(2, np.uint8),
+              "test_images": np.zeros((1, 28, 28), np.uint8), "test_labels": np.zeros(1, np.uint8)}
+    for key, name in archives.MNIST_FILES.items():
+        raw = idx_bytes(arrays[key])
+        (tmp_path / name).write_bytes(damage(raw) if key == "train_images" else raw)
+    with pytest.raises(CnncostError, match=message):
+        archives.read_mnist(str(tmp_path))
+
+
+def test_csv_listing_resolves_paths_next_to_the_file(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "list.csv").write_text("path,label\nimgs/a.png,dog\nimgs/b.png,cat\n\nimgs/c.png,dog\n")
+    classes, samples = archives.read_csv(str(tmp_path / "list.csv"))
+    assert classes == ["cat", "dog"]
+    assert samples == [(str(tmp_path / "imgs" / "a.png"), 1), (str(tmp_path / "imgs" / "b.png"), 0),
+                       (str(tmp_path / "imgs" / "c.png"), 1)]
+    (tmp_path / "bad.csv").write_text("imgs/a.png,dog,extra\n")
+    with pytest.raises(CnncostError, match="row 1: .* is not 'path,label'"):
+        archives.read_csv(str(tmp_path / "bad.csv"))
