@@ -193,3 +193,34 @@ def test_tune_help_lists_both_commands(args, capsys):
     assert main(args) == 0
     shown = capsys.readouterr().out
     assert "report" in shown or "leaderboard" in shown
+
+
+def test_ctrl_c_queues_the_running_trial_again_and_a_larger_run_cap_extends_a_study(tmp_path, monkeypatch):
+    calls = []
+
+    def interrupted_once(config, console=None, on_epoch_end=None):
+        calls.append(config.lr)
+        if len(calls) == 1:
+            on_epoch_end(1, {"epoch": 1, "val_acc": 0.5})
+            raise KeyboardInterrupt
+        rows = [{"epoch": 1, "val_acc": 0.5}]
+        on_epoch_end(1, rows[0])
+        return {"epochs": rows, "test_accuracy": 0.5}
+
+    monkeypatch.setattr("zoo.training.run.train", interrupted_once)
+    config = write_config(tmp_path, method="random", run_cap=2,
+                          parameters={"padding": {"value": "same"}, "m": {"value": 2},
+                                      "lr": {"min": 0.001, "max": 0.1}})
+    out = str(tmp_path / "out")
+    with pytest.raises(KeyboardInterrupt):
+        tune(config, out, quiet=True)
+    trials = load(tmp_path / "out").trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING, TrialState.WAITING]
+    assert trials[2].params == trials[0].params  # the interrupted trial, queued again as it was
+    assert tune(config, out, quiet=True) == {"RETRIED": 1, "COMPLETE": 2}
+    assert calls.count(calls[0]) == 2  # the retry trained the interrupted configuration again
+    bigger = write_config(tmp_path, method="random", run_cap=4,
+                          parameters={"padding": {"value": "same"}, "m": {"value": 2},
+                                      "lr": {"min": 0.001, "max": 0.1}})
+    assert tune(bigger, out, quiet=True) == {"RETRIED": 1, "COMPLETE": 4}
+    assert load(tmp_path / "out").user_attrs["cnncost"]["run_cap"] == 4

@@ -87,6 +87,7 @@ def join(spec, storage, queue) -> tuple:
         study = optuna.load_study(study_name=spec.name, storage=storage, sampler=make_sampler(spec, 0),
                                   pruner=make_pruner(spec))
         _wait_ready(study, spec)
+        _extend(study, spec)
         return study, False
     except Exception as error:
         raise CnncostError(f"--storage: cannot create study {spec.name!r} ({_first_line(error)})") from None
@@ -118,15 +119,36 @@ def _wait_ready(study, spec) -> None:
 
 
 def check_same_spec(stored, spec) -> None:
-    """Continuing a study takes the config it was made with: the first difference is named."""
+    """Continuing a study takes the config it was made with: the first difference is named. A random or bayes
+    study may be given a larger ``run_cap`` (``_extend`` queues the extra trials)."""
     if not isinstance(stored, dict) or stored.get("version") != 1:
         raise CnncostError(f"study {spec.name!r} holds a spec this cnncost cannot read; give another name")
     mine = json.loads(json.dumps(spec.to_dict()))
+    if _grows(stored, mine):
+        mine["run_cap"] = stored["run_cap"]
     for key in sorted(set(mine) | set(stored)):
         if mine.get(key) != stored.get(key):
             raise CnncostError(f"CONFIG: study {spec.name!r} was made with another {key} ({_brief(stored.get(key))}, "
                                f"now {_brief(mine.get(key))}); continue it with its own config, or give the "
                                "study another name")
+
+
+def _grows(stored: dict, mine: dict) -> bool:
+    """Whether ``mine`` is ``stored`` with a larger run_cap, on a random or bayes study."""
+    caps = stored.get("run_cap"), mine.get("run_cap")
+    return (mine.get("method") != "grid" and all(isinstance(c, int) for c in caps) and caps[1] > caps[0])
+
+
+def _extend(study, spec) -> None:
+    """Queue the trials a larger run_cap adds, and store the new cap. (Two processes raising the cap at the same
+    moment would both queue: raise it from one.)"""
+    stored = study.user_attrs[SPEC_ATTR]
+    mine = json.loads(json.dumps(spec.to_dict()))
+    if not _grows(stored, mine):
+        return
+    for _ in range(mine["run_cap"] - stored["run_cap"]):
+        study.enqueue_trial({})
+    study.set_user_attr(SPEC_ATTR, mine)
 
 
 def _brief(value) -> str:

@@ -138,11 +138,14 @@ def _train(context: Context, trial: optuna.Trial, config, counted: dict) -> None
     spec, study = context.spec, context.study
     config = dataclasses.replace(config, resume=has_checkpoint(Path(config.out)))
     single = len(spec.objectives) == 1
+    # A retried trial inherits the epochs its first attempt reported; Optuna keeps the first report of a step.
+    reported = set(study._storage.get_trial(trial._trial_id).intermediate_values)
 
     def on_epoch_end(epoch: int, row: dict) -> None:
         trial.set_user_attr("epochs_run", epoch)
         if single:  # Optuna prunes single-objective studies only
-            trial.report(float(row[spec.metric.name]), epoch)
+            if epoch not in reported:
+                trial.report(float(row[spec.metric.name]), epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
