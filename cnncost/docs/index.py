@@ -34,6 +34,8 @@ GUIDES = (
     ("audit.md", "Audit of the seed reports", "every formula and number the seed reports print, checked"),
     ("benchmarks.md", "Benchmarks", "how fast counting, deriving, sweeping and training are"),
     ("reliability.md", "Reliability", "what unusual and hostile input gets: the one-line error or the right answer"),
+    ("architecture.md", "Architecture", "the layers of cnncost and zoo, where each kind of change goes, and "
+     "where the layering leaks today"),
     ("contributing.md", "Contributing", "adding a layer kind: its fields, tool rules from the tools' sources, "
      "call forms, tests; how the importer reads a graph"),
 )
