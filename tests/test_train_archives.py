@@ -13,20 +13,20 @@ from cnncost.errors import CnncostError
 from zoo.training import archives
 
 
-def cifar_batch(rng, count, label_key="labels", classes=10):
+def cifar_batch(rng, count, label_key="labels", classes=10, balanced=False):
     """A batch as CIFAR's python pickles hold it: rows of 1024 red, then green, then blue values."""
     images = rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8)
-    labels = [int(v) for v in rng.integers(0, classes, size=count)]
+    labels = [i % classes for i in range(count)] if balanced else [int(v) for v in rng.integers(0, classes, count)]
     data = images.transpose(0, 3, 1, 2).reshape(count, 3072)
     return {b"batch_label": b"batch", label_key.encode(): labels, b"data": data,
             b"filenames": [b"x.png"] * count}, images, labels
 
 
-def write_cifar10(folder, rng, per_batch=3):
+def write_cifar10(folder, rng, per_batch=3, balanced=False):
     folder.mkdir(parents=True)
     truth = {}
     for name in archives.CIFAR10_FILES:
-        batch, images, labels = cifar_batch(rng, per_batch)
+        batch, images, labels = cifar_batch(rng, per_batch, balanced=balanced)
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
         truth[name] = (images, labels)
     names = [n.encode() for n in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
@@ -132,3 +132,40 @@ def test_csv_listing_resolves_paths_next_to_the_file(tmp_path):
     (tmp_path / "bad.csv").write_text("imgs/a.png,dog,extra\n")
     with pytest.raises(CnncostError, match="row 1: .* is not 'path,label'"):
         archives.read_csv(str(tmp_path / "bad.csv"))
+
+
+def test_train_reads_cifar10_and_mnist_archives_by_layout_or_by_name(tmp_path, capsys):
+    """cnncost train on the archives as they are published: every image and label reaches the run."""
+    import json
+
+    from cnncost.cli import main
+    from zoo.training.data import load_data
+
+    rng = np.random.default_rng(5)
+    write_cifar10(tmp_path / "cifar-10-batches-py", rng, per_batch=10, balanced=True)
+    data = load_data(str(tmp_path / "cifar-10-batches-py"), val_fraction=0.25)
+    assert (data.kind, len(data.train) + len(data.val), len(data.test)) == ("arrays", 50, 10)
+    assert load_data(f"cifar10={tmp_path / 'cifar-10-batches-py'}").classes == data.classes
+    from zoo.training.loaders import _from_pixels
+
+    first_test = data.test[0]  # the test batch's image 0, as PIL gets it
+    truth = pickle.loads((tmp_path / "cifar-10-batches-py" / "test_batch").read_bytes())
+    assert np.array_equal(np.asarray(_from_pixels(first_test.item, pixels=data.pixels, channels=3)),
+                          truth[b"data"][0].reshape(3, 32, 32).transpose(1, 2, 0))
+    assert first_test.label == truth[b"labels"][0]
+    arrays = {"train_images": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+              "train_labels": np.array([i % 10 for i in range(20)], dtype=np.uint8),
+              "test_images": rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+              "test_labels": np.arange(10, dtype=np.uint8)}
+    (tmp_path / "mnist").mkdir()
+    for key, name in archives.MNIST_FILES.items():
+        (tmp_path / "mnist" / (name + ".gz")).write_bytes(gzip.compress(idx_bytes(arrays[key])))
+    fashion = load_data(f"fashion-mnist={tmp_path / 'mnist'}")
+    assert fashion.classes[9] == "Ankle boot" and len(fashion.test) == 10
+    assert main(["train", "mlp3", "--data", f"mnist={tmp_path / 'mnist'}", "--epochs", "1", "--batch-size", "5",
+                 "--out", str(tmp_path / "run"), "--quiet", "--no-plots", "--device", "cpu"]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["data"] == {"train": 10, "val": 10, "test": 10, "skipped_files": 0, "unreadable_images": []}
+    capsys.readouterr()
+    assert main(["train", "mlp3", "--data", "cifar11=x", "--quiet"]) == 2
+    assert "'cifar11' is not a data format" in capsys.readouterr().err

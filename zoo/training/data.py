@@ -28,7 +28,7 @@ SYNTHETIC = "synthetic"  # the --data value that selects the built-in dataset (.
 class Sample(NamedTuple):
     """One image: where it comes from and its class."""
 
-    item: Union[str, int]  # a file path (folder data) or an image index (synthetic data)
+    item: Union[str, int]  # a file path (folder, CSV) or an image index (synthetic data, an archive's pixels)
     label: int             # index into DataSource.classes
 
 
@@ -36,7 +36,7 @@ class Sample(NamedTuple):
 class DataSource:
     """The images of a run, split into train / validation / test, not yet decoded."""
 
-    kind: str                 # "folder" or "synthetic"
+    kind: str                 # "folder" (also a CSV listing), "synthetic", or "arrays" (CIFAR, MNIST archives)
     root: str                 # the absolute folder given to --data, or "synthetic"
     classes: list[str]        # class names; label i is classes[i] (folder names sorted, or shapes)
     train: list[Sample]       # images the network trains on
@@ -45,6 +45,7 @@ class DataSource:
     skipped: list[str] = field(default_factory=list)  # hidden entries / non-image files ignored
     test_folder: str = ""     # "val" or "test": where the test images came from; "" when none
     seed: int = 0             # the split seed; synthetic images are also drawn from it
+    pixels: object = None     # "arrays": uint8 images [N, H, W, C], indexed by Sample.item
 
     def summary(self) -> str:
         """One line for the run header, e.g. ``10 classes · train 7,999 · val 2,000 · test 2,000 (val/)``."""
@@ -70,12 +71,68 @@ def load_data(source: str, *, val_fraction: float = 0.2, seed: int = 0,
     check_fraction(val_fraction)
     if source == SYNTHETIC:
         return _synthetic_source(val_fraction, seed, synthetic_size)
+    form, path = _form(source)
+    if form is not None:
+        return _archive_source(form, path, val_fraction, seed)
     scan = folders.scan(source)
     _check_splittable(scan)
     train, val = _split(scan.train, val_fraction, seed)
     test_folder = os.path.basename(scan.test_dir) if scan.test_dir else ""
     return DataSource("folder", scan.root, scan.classes, train, val, [Sample(*s) for s in scan.test],
                       scan.skipped, test_folder, seed)
+
+
+# ``--data FORM=PATH`` names a format outright; a bare PATH is recognised by its layout (archives.detect).
+FORMS = ("cifar10", "cifar100", "mnist", "fashion-mnist", "csv", "folder")
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]  # Fashion-MNIST's published label names, in label order
+
+
+def _form(source: str) -> tuple:
+    """(format or None for an image folder, path) of a --data value."""
+    from . import archives
+
+    name, equals, path = source.partition("=")
+    if equals and name.lower() in FORMS:
+        if not path.strip():
+            raise CnncostError(f"--data: {name}= needs the path of the files after it")
+        return (None if name.lower() == "folder" else name.lower()), path
+    if equals and "/" not in name and not os.path.exists(source):
+        raise CnncostError(f"--data: {name!r} is not a data format; write one of " + ", ".join(FORMS)
+                           + " before '=', or give a path")
+    return archives.detect(source), source
+
+
+def _archive_source(form: str, path: str, fraction: float, seed: int) -> DataSource:
+    """A CIFAR/MNIST archive (its train split stratified into train/val, its test split the test set) or a
+    CSV listing (split into train/val; no test set)."""
+    from . import archives
+
+    if not os.path.exists(os.path.expanduser(path)):
+        raise CnncostError(f"--data: {path} not found")
+    if form == "csv":
+        classes, samples = archives.read_csv(path)
+        counts = [0] * len(classes)
+        for _, label in samples:
+            counts[label] += 1
+        thin = [(name, count) for name, count in zip(classes, counts) if count < 2]
+        if thin:
+            raise CnncostError(f"--data: class '{thin[0][0]}' has only {thin[0][1]} image in {path}; splitting off "
+                               "validation needs at least 2 per class")
+        train, val = _split(samples, fraction, seed)
+        return DataSource("folder", os.path.abspath(os.path.expanduser(path)), classes, train, val, [], [], "", seed)
+    data = archives.read_mnist(path) if form in ("mnist", "fashion-mnist") else archives.read_cifar(path)
+    if form in ("cifar10", "cifar100") and data.name != form:
+        raise CnncostError(f"--data: {path} holds {data.name}, not {form}")
+    classes = FASHION_CLASSES if form == "fashion-mnist" else data.classes
+    import numpy as np
+
+    count = len(data.train_images)
+    pixels = np.concatenate([data.train_images, data.test_images])
+    train, val = _split(list(enumerate(data.train_labels)), fraction, seed)
+    test = [Sample(count + i, label) for i, label in enumerate(data.test_labels)]
+    return DataSource("arrays", os.path.abspath(os.path.expanduser(path)), list(classes), train, val, test, [],
+                      "test", seed, pixels)
 
 
 def stratified_split(labels: list[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:

@@ -161,8 +161,19 @@ def _reader(source: DataSource, size: int, augment: bool, channels: int):
     if source.kind == "synthetic":
         return functools.partial(_render, seed=source.seed, resolution=images.eval_resize(size),
                                  channels=channels)
+    if source.kind == "arrays":
+        return functools.partial(_from_pixels, pixels=source.pixels, channels=channels)
     min_side = AUGMENT_DECODE_FACTOR * size if augment else images.eval_resize(size)
     return functools.partial(images.decode, channels=channels, min_side=min_side)
+
+
+def _from_pixels(index: int, *, pixels, channels: int):
+    """Image ``index`` of an archive's uint8 [N, H, W, C] pixels (C = 1 or 3), in the wanted mode."""
+    from PIL import Image
+
+    array = pixels[index]
+    image = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array, "L" if array.shape[-1] == 1 else "RGB")
+    return images.to_mode(image, channels)
 
 
 def _render(index: int, *, seed: int, resolution: int, channels: int):
