@@ -79,7 +79,19 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           then_lr: Optional[float] = typer.Option(None, "--then-lr", help="peak learning rate of the --then stage "
                                                                           "(default: --lr / 10)"),
           plots: bool = typer.Option(True, "--plots/--no-plots",
-                                     help="write curves, confusion, predictions and filters PNGs at the end")):
+                                     help="write curves, confusion, predictions and filters PNGs at the end"),
+          nproc_per_node: int = typer.Option(1, "--nproc-per-node",
+                                             help="training processes on this machine (one per GPU with "
+                                                  "--device cuda), started through torchrun's engine; "
+                                                  "--batch-size stays the global batch of one step"),
+          nnodes: int = typer.Option(1, "--nnodes", help="machines taking part (each runs the same command)"),
+          node_rank: int = typer.Option(0, "--node-rank", help="this machine's rank, 0 .. --nnodes - 1"),
+          rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", metavar="HOST:PORT",
+                                                      help="machine 0's address, the same on every machine"),
+          rdzv_timeout: int = typer.Option(120, "--rdzv-timeout", help="seconds to wait for every machine"),
+          sync_bn: bool = typer.Option(False, "--sync-bn", help="BatchNorm statistics over the global batch"),
+          accumulate: int = typer.Option(1, "--accumulate", metavar="K",
+                                         help="micro-batches per process and step (gradient accumulation)")):
     """Train a network from scratch or fine-tune it (last-layer, head, partial:K, full) on an image folder."""
     hyper = o.hyperparameters(m=m, k=k, n=n, org=org, bn=bn, activation=activation, padding=padding,
                               include_top=include_top, head=head)
@@ -99,12 +111,17 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
                      dropout=dropout, augment=augment, cache=cache, patience=patience, val_fraction=val_fraction,
                      workers=workers, amp=amp, channels_last=channels_last, compile=compile_model, topk=topk,
                      synthetic_size=synthetic_size, quiet=quiet, plots=plots, then=then, then_epochs=then_epochs,
-                     then_lr=then_lr)
+                     then_lr=then_lr, nproc_per_node=nproc_per_node, nnodes=nnodes, node_rank=node_rank,
+                     rdzv_endpoint=rdzv_endpoint, rdzv_timeout=rdzv_timeout, sync_bn=sync_bn, accumulate=accumulate)
     from zoo.training.freeze import EngineMismatch
+    from zoo.training.launch import RankStopped
     from zoo.training.run import train as run_training
 
     try:
         run_training(config)
+    except RankStopped as stopped:  # a process died: the run stopped, not the user's options
+        typer.echo(str(stopped), err=True)
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         typer.echo(_interrupted(out), err=True)
         raise typer.Exit(130) from None

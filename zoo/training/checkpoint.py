@@ -31,9 +31,15 @@ FORMAT = "cnncost-run/1"  # the format tag every run file carries
 
 
 def save(folder: Path, *, config: TrainConfig, classes: list, epoch: int, model, optimizer, scheduler,
-         history: list, best: dict, stale: int) -> None:
-    """Write ``folder/checkpoint.pt`` atomically (epochs done, states, history)."""
+         history: list, best: dict, stale: int, rank_rng: list | None = None) -> None:
+    """Write ``folder/checkpoint.pt`` atomically (epochs done, states, history).
+
+    ``rank_rng``: in a run of several processes, every process's torch random state (by rank), so a
+    resumed run continues each process's stream; the file then records the world size too.
+    """
+    extra = {} if rank_rng is None else {"world_size": len(rank_rng), "rank_rng": list(rank_rng)}
     save_atomic_torch({
+        **extra,
         "format": FORMAT,
         "config": config.to_dict(),
         "classes": list(classes),
@@ -182,11 +188,20 @@ def same_module(saved: str, given: str) -> bool:
         return False
 
 
-def resume_state(folder: Path, config: TrainConfig) -> dict:
-    """The checkpoint to resume from, after checking it belongs to the same run configuration."""
+def resume_state(folder: Path, config: TrainConfig, world_size: int = 1) -> dict:
+    """The checkpoint to resume from, after checking it belongs to the same run configuration.
+
+    The world size must be the checkpoint's: the global batch is the same on any number of processes,
+    but each process's random stream and the order gradients are summed in are not.
+    """
     state = load(folder / CHECKPOINT) if (folder / CHECKPOINT).exists() else None
     if state is None:
         raise CnncostError(f"--resume: no checkpoint in {folder} to resume from")
+    saved_world = state.get("world_size", 1)
+    if saved_world != world_size:
+        raise CnncostError(f"--nproc-per-node: the run in {folder} trained on {saved_world:,} process"
+                           f"{'es' if saved_world != 1 else ''}; resume it on {saved_world:,} (processes per "
+                           f"machine × machines), not {world_size:,}, to continue it exactly")
     changed = config.changed_fields(TrainConfig.from_dict(state["config"]))
     if changed:
         raise CnncostError(f"--resume: the run in {folder} was started with a different --"

@@ -21,7 +21,10 @@ DEVICES = ("auto", "cpu", "cuda")
 # ``out`` is not compared at all: the folder the checkpoint is in *is* the run, however
 # it is spelled (./run, run, /abs/run) and wherever it has been moved.
 # ``plots`` only decides which PNGs are written at the end, never a weight.
-RESUMABLE_CHANGES = frozenset({"epochs", "patience", "resume", "quiet", "workers", "out", "plots", "then_epochs"})
+# How the processes are launched may change too (another machine as the rendezvous host, 2 machines of
+# 1 process instead of 1 of 2): the world size itself is checked against the checkpoint's (checkpoint.py).
+RESUMABLE_CHANGES = frozenset({"epochs", "patience", "resume", "quiet", "workers", "out", "plots", "then_epochs",
+                               "nproc_per_node", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_timeout"})
 # Fields holding a path (or a keyword): compared as resolved paths on resume.
 PATH_FIELDS = {"data": ("synthetic",), "weights": ("none", "imagenet")}
 # Seeds feed torch, numpy and blake2b; 0..2^32-1 is the range every one of them takes as is.
@@ -31,6 +34,9 @@ SEED_MAX = 2**32 - 1
 SYNTHETIC_MAX = 1_000_000
 IMG_SIZE_MAX = 8192
 WORKERS_MAX = 256  # DataLoader processes: more only exhausts the machine
+PROCESSES_MAX = 1024  # training processes per machine, and machines (torchrun's own scale)
+ACCUMULATE_MAX = 1024  # micro-batches per optimizer step
+RDZV_TIMEOUT_MAX = 86_400  # a day of waiting for the other machines is already absurd
 
 
 @dataclass
@@ -78,6 +84,16 @@ class TrainConfig:
     then: str | None = None
     then_epochs: int = 0
     then_lr: float | None = None  # None: --lr / 10
+    # Data-parallel training (docs/training.md, "More than one GPU or machine"): ``batch_size`` stays the
+    # global batch of one optimizer step, shared out over nproc_per_node × nnodes processes, each running
+    # its share in ``accumulate`` micro-batches.
+    nproc_per_node: int = 1  # processes on this machine (one per GPU with --device cuda)
+    nnodes: int = 1  # machines taking part
+    node_rank: int = 0  # this machine's rank, 0 .. nnodes - 1 (0 hosts the rendezvous)
+    rdzv_endpoint: str | None = None  # HOST:PORT of machine 0, needed with nnodes > 1
+    rdzv_timeout: int = 120  # seconds to wait for every machine to join
+    sync_bn: bool = False  # BatchNorm statistics over the global batch, not each process's share
+    accumulate: int = 1  # micro-batches per process and step (gradient accumulation)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of every field."""
@@ -124,6 +140,7 @@ class TrainConfig:
             raise CnncostError(f"--plots: {self.plots!r} is out of range (need true or false)")
         _integer(self.synthetic_size, "--synthetic-size", 20, SYNTHETIC_MAX)
         self._check_then()
+        self._check_parallel()
         if not isinstance(self.out, (str, os.PathLike)) or not os.fspath(self.out).strip():
             raise CnncostError("--out: empty; need the name of a run folder (new, empty, or a run to --resume)")
         return self
@@ -149,6 +166,40 @@ class TrainConfig:
         if self.patience is not None:
             raise CnncostError("--patience: not with --then (each stage runs all its epochs)")
 
+    def _check_parallel(self) -> None:
+        """The data-parallel options, and a global batch that shares out evenly over processes and micro-batches."""
+        _integer(self.nproc_per_node, "--nproc-per-node", 1, PROCESSES_MAX)
+        _integer(self.nnodes, "--nnodes", 1, PROCESSES_MAX)
+        _integer(self.node_rank, "--node-rank", 0, self.nnodes - 1)
+        _integer(self.rdzv_timeout, "--rdzv-timeout", 1, RDZV_TIMEOUT_MAX)
+        _integer(self.accumulate, "--accumulate", 1, ACCUMULATE_MAX)
+        if not isinstance(self.sync_bn, bool):
+            raise CnncostError(f"--sync-bn: {self.sync_bn!r} is out of range (need true or false)")
+        if self.nnodes > 1 or self.rdzv_endpoint is not None:
+            endpoint_parts(self.rdzv_endpoint)
+        if self.nnodes > 1 and self.rdzv_endpoint is None:
+            raise CnncostError(f"--rdzv-endpoint: {self.nnodes} machines need HOST:PORT of machine 0 "
+                               "(the same on every machine)")
+        processes, parts = self.world_size, self.world_size * self.accumulate
+        if self.batch_size % parts:
+            low = self.batch_size - self.batch_size % parts
+            nearest = f"{low:,} or {low + parts:,}" if low else f"{parts:,}"
+            raise CnncostError(f"--batch-size: {self.batch_size:,} does not share out over {processes:,} "
+                               f"process{'es' if processes > 1 else ''} × {self.accumulate:,} "
+                               f"micro-batch{'es' if self.accumulate > 1 else ''} (need a multiple of "
+                               f"{parts:,}: {nearest})")
+
+    @property
+    def world_size(self) -> int:
+        """Processes training together: torchrun's ``WORLD_SIZE`` when started by it, else nproc × nnodes."""
+        launched = os.environ.get("WORLD_SIZE", "")
+        return int(launched) if launched.isdigit() and int(launched) > 0 else self.nproc_per_node * self.nnodes
+
+    @property
+    def micro_batch(self) -> int:
+        """Images one process runs through the network at once: the global batch / (world size × accumulate)."""
+        return max(1, self.batch_size // (self.world_size * self.accumulate))
+
     @property
     def total_epochs(self) -> int:
         """Epochs of the whole run, both stages."""
@@ -168,6 +219,16 @@ class TrainConfig:
         if self.then and self.epochs != saved.epochs:  # with a second stage, --epochs is where it begins
             changed.append("epochs")
         return changed
+
+
+def endpoint_parts(endpoint) -> tuple:
+    """(host, port) of ``--rdzv-endpoint HOST:PORT``; else the one-line error."""
+    text = endpoint if isinstance(endpoint, str) else ""
+    host, _, port = text.strip().rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise CnncostError(f"--rdzv-endpoint: {endpoint!r} is out of range (need HOST:PORT, the port from 1 "
+                           "to 65,535)")
+    return host.strip("[]"), int(port)
 
 
 def _as_path(value, keywords: tuple):

@@ -49,3 +49,10 @@ def feature_batches(features: torch.Tensor, labels: torch.Tensor, batch_size: in
     for start in range(0, len(index), batch_size):
         chosen = index[start:start + batch_size]
         yield features[chosen], labels[chosen], []
+
+
+def feature_groups(features: torch.Tensor, labels: torch.Tensor, groups: list):
+    """Batches of cached features, one per group of sample indices (a process's micro-batches)."""
+    for group in groups:
+        chosen = torch.as_tensor(list(group), dtype=torch.long, device=features.device)
+        yield features[chosen], labels[chosen], []

@@ -77,12 +77,22 @@ class ImageCache:
         torch.empty((), dtype=torch.int64).random_()
         index = torch.as_tensor(order, dtype=torch.long)
         for start in range(0, len(index), batch_size):
-            chosen = index[start:start + batch_size]
-            slots = self.slot[chosen]
-            rows = slots[slots >= 0]
-            bad = [self.bad[i] for i in chosen.tolist() if i in self.bad] if self.bad else []
-            images_ = self.rows.index_select(0, rows)
-            yield (images_.pin_memory() if pin_memory else images_), self.labels[rows], bad
+            yield self._batch(index[start:start + batch_size], pin_memory)
+
+    def groups(self, groups: list, pin_memory: bool = False):
+        """One batch per group of sample indices (a process's micro-batches, sharding.py), as a DataLoader
+        with that ``batch_sampler`` yields them (it too draws one number when it starts)."""
+        torch.empty((), dtype=torch.int64).random_()
+        for group in groups:
+            yield self._batch(torch.as_tensor(list(group), dtype=torch.long), pin_memory)
+
+    def _batch(self, chosen: torch.Tensor, pin_memory: bool) -> tuple:
+        """(images, labels, bad paths) of the samples ``chosen``; unreadable ones dropped and named."""
+        slots = self.slot[chosen]
+        rows = slots[slots >= 0]
+        bad = [self.bad[i] for i in chosen.tolist() if i in self.bad] if self.bad else []
+        images_ = self.rows.index_select(0, rows)
+        return (images_.pin_memory() if pin_memory else images_), self.labels[rows], bad
 
 
 def build(dataset, workers: int = 0, progress=None) -> ImageCache:

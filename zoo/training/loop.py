@@ -63,6 +63,9 @@ class Step(NamedTuple):
     criterion: nn.Module  # mean cross-entropy (with label smoothing)
     clip_grad: float | None
     parameters: list  # the trainable parameters (for clipping)
+    # Several processes: the DistributedDataParallel wrapper ``forward`` runs (its ``no_sync``), and
+    # ``criterion`` gives per-sample losses (steps.train_steps scales them); None in one process.
+    ddp: object = None
 
 
 def logits_of(output) -> torch.Tensor:

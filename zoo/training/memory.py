@@ -41,7 +41,7 @@ def step_optimizer(config) -> str:
 def run_step(config, device: str, amp: bool, strategy: str | None = None) -> Step:
     """The step a run takes: ``config``'s strategy (or ``strategy``, a second stage's), batch and optimizer,
     bf16 when ``amp`` (loop.Runtime autocasts to bf16) else fp32, on ``device`` ("cpu" or "cuda")."""
-    return parse_step(strategy or config.strategy, config.batch_size, step_optimizer(config),
+    return parse_step(strategy or config.strategy, config.micro_batch, step_optimizer(config),
                       "bf16" if amp else "fp32", device)
 
 

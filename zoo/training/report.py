@@ -50,6 +50,20 @@ def stage_line(session) -> str:
             "(engine formula agrees)")
 
 
+def batch_line(config, processes: int, dropped: int) -> str:
+    """'global batch 64 = 2 processes × 32 (× 1 micro-batch)': how one optimizer step's images are shared out,
+    and the images of each epoch that no process trains on, if any."""
+    share, micro = config.batch_size // processes, config.accumulate
+    parts = f"× {micro} micro-batch{'es' if micro > 1 else ''}" + (f" of {share // micro:,}" if micro > 1 else "")
+    line = (f"global batch {config.batch_size:,} = {processes:,} process{'es' if processes > 1 else ''} × "
+            f"{share:,} ({parts})")
+    if dropped:
+        line += (f"; the last {dropped:,} image{'s' if dropped > 1 else ''} of each epoch "
+                 f"{'are' if dropped > 1 else 'is'} dropped: fewer than {processes:,} process"
+                 f"{'es' if processes > 1 else ''} × {micro:,} micro-batch{'es' if micro > 1 else ''}")
+    return line
+
+
 def device_name(runtime) -> str:
     """The accelerator's name, or 'cpu'."""
     return torch.cuda.get_device_name(runtime.device) if runtime.device.type == "cuda" else "cpu"
@@ -70,6 +84,8 @@ def epoch_row(session, epoch: int, trained: dict, validated: dict, step, cached:
     images_per_s = trained["images"] / max(trained["seconds"], 1e-9)
     flops = session.flops.head_only if cached else session.flops.train
     peak = peak_flops_for(device_name(session.runtime), precision(session.runtime))
+    if peak:  # images/s are every process's together, so the peak is every device's
+        peak *= session.world.size
     return {"peak_fraction": images_per_s * flops / peak if peak else None,
             "epoch": epoch + 1, "train_loss": trained["loss"], "train_acc": trained["top1"],
             "val_loss": validated["loss"], "val_acc": validated["top1"], "val_topk": validated["topk"],
@@ -122,7 +138,19 @@ def _metrics(session, state: dict, split: str, result: dict, meter) -> dict:
                        "head_flops_per_image": session.flops.head_only,
                        "approximation": FLOPS_NOTE if getattr(session.flops, "exact", True) else APPROXIMATE_NOTE},
         "memory": state.get("memory"),
+        **_parallel(session),
     }
+
+
+def _parallel(session) -> dict:
+    """metrics.json's ``parallel`` for a run of several processes or micro-batches (nothing otherwise): how the
+    global batch was shared out. Throughput figures are every process's together (peak: per device)."""
+    config, processes = session.config, session.world.size
+    if processes == 1 and config.accumulate == 1:
+        return {}
+    return {"parallel": {"processes": processes, "global_batch": config.batch_size,
+                         "per_process": config.batch_size // processes, "accumulate": config.accumulate,
+                         "micro_batch": config.micro_batch, "sync_bn": config.sync_bn}}
 
 
 def memory_record(step, cost, measured: dict) -> dict:

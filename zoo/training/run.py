@@ -9,6 +9,7 @@ validation when the dataset has no test split) and the run folder gets
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import torch
@@ -18,13 +19,14 @@ from cnncost.errors import CnncostError
 
 from zoo.saved_tensors import saved_storages
 
-from . import checkpoint, imagecache, memory, optim, report, runfolder, setup
+from . import checkpoint, distributed, imagecache, memory, optim, report, runfolder, setup, sharding
 from .config import TrainConfig
 from .console import TrainConsole
-from .features import extract, feature_batches
+from .features import extract, feature_batches, feature_groups
 from .loaders import collate, make_dataset
 from .loop import Step, evaluate, train_epoch
 from .metrics import ClassificationMeter
+from .steps import train_steps
 
 
 def epoch_order(count: int, seed: int, epoch: int) -> list:
@@ -39,19 +41,43 @@ def train(config: TrainConfig, console: TrainConsole | None = None,
 
     ``on_epoch_end(epoch, row)`` is called after each epoch's checkpoint is
     saved (tests use it to interrupt a run).
+
+    With ``--nproc-per-node``/``--nnodes`` above 1 and no torchrun around this process, the processes
+    are started here (``launch.py``) and each runs this function again as one rank; under torchrun this
+    process is one rank. Rank 0 alone claims the run folder, writes and prints; the metrics returned are
+    rank 0's ({} on the other ranks).
     """
-    console = console or TrainConsole(quiet=config.quiet)
     config.check()
     folder = runfolder.check_out(config.out)  # every option is checked before anything is written
-    with runfolder.claim(folder, config.resume):
-        return _run(config, console, on_epoch_end)
+    if config.world_size > 1 and distributed.launched_world_size() == 1:
+        from .launch import launch
+
+        return launch(config)
+    with distributed.joined(config.device) as world:
+        console = (console or TrainConsole(quiet=config.quiet)) if world.leader else TrainConsole(quiet=True)
+        with _claimed(folder, config.resume, world):
+            return _run(config, console, on_epoch_end, world)
 
 
-def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | None) -> dict:
+@contextlib.contextmanager
+def _claimed(folder, resume: bool, world):
+    """The run folder claimed by rank 0 for the whole run; its refusal, if any, raised on every rank."""
+    if world.size == 1:
+        with runfolder.claim(folder, resume):
+            yield
+        return
+    with contextlib.ExitStack() as stack:
+        world.from_leader(lambda: stack.enter_context(runfolder.claim(folder, resume)) and None)
+        yield
+
+
+def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | None, world) -> dict:
     """``train`` inside its claimed run folder."""
-    session = setup.start(config, warn=console.line)
+    session = setup.start(config, warn=console.line, world=world)
     console.line(report.headline(session))
     loaders = _Loaders(session)
+    if loaders.parallel:
+        console.line(report.batch_line(config, world.size, loaders.dropped()))
     step = _with_schedule(session, loaders.steps_per_epoch())
     cached = _cache(session, loaders, console)
     if cached is None:  # the feature cache already runs the images once; nothing to keep then
@@ -74,15 +100,19 @@ def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | No
         improved = row["val_acc"] > state["best"].get("val_acc", -1.0)
         if improved:
             state["best"], state["stale"] = {"epoch": epoch + 1, "val_acc": row["val_acc"]}, 0
-            checkpoint.save_best(session.folder, config=config, classes=session.data.classes,
-                                 epoch=epoch + 1, model=session.prepared.model)
+            if world.leader:
+                checkpoint.save_best(session.folder, config=config, classes=session.data.classes,
+                                     epoch=epoch + 1, model=session.prepared.model)
         else:
             state["stale"] += 1
         row["best"] = improved
         console.epoch_row(row)
-        checkpoint.save(session.folder, config=config, classes=session.data.classes, epoch=epoch + 1,
-                        model=session.prepared.model, optimizer=step.optimizer, scheduler=step.scheduler,
-                        history=state["history"], best=state["best"], stale=state["stale"])
+        rank_rng = world.gather_rng()  # every rank takes part; rank 0 writes
+        if world.leader:
+            checkpoint.save(session.folder, config=config, classes=session.data.classes, epoch=epoch + 1,
+                            model=session.prepared.model, optimizer=step.optimizer, scheduler=step.scheduler,
+                            history=state["history"], best=state["best"], stale=state["stale"],
+                            rank_rng=rank_rng)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
         if config.patience and state["stale"] >= config.patience:
@@ -90,6 +120,8 @@ def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | No
             break
     console.epoch_table()
     state["memory"] = watch.record()
+    if not world.leader:  # the test evaluation, metrics.json and the plots are rank 0's
+        return {}
     return report.finish(session, state, loaders, console)
 
 
@@ -178,6 +210,9 @@ class _Loaders:
         self.test_set = make_dataset(session.data, "test", **common) if session.data.test else None
         self.workers = setup.workers(config, session.runtime)
         self.caches: dict = {}  # split name -> imagecache.ImageCache, for the splits kept in memory
+        self.world = session.world
+        # Several processes or micro-batches: steps.train_steps over sharding's plan; else loop.train_epoch.
+        self.parallel = session.world.size > 1 or config.accumulate > 1
 
     def cache_images(self, console) -> None:
         """Keep train (unless augmented) and val in memory when they fit under ``imagecache.limit_bytes``.
@@ -206,8 +241,38 @@ class _Loaders:
 
     def steps_per_epoch(self) -> int:
         """Optimiser steps in one epoch."""
-        size = self.session.config.batch_size
-        return max(1, -(-len(self.train_set) // size))
+        config = self.session.config
+        if self.parallel:
+            sizes, _ = sharding.step_sizes(len(self.train_set), config.batch_size, self.world.size, config.accumulate)
+            return max(1, len(sizes))
+        return max(1, -(-len(self.train_set) // config.batch_size))
+
+    def dropped(self) -> int:
+        """Training images of each epoch no process trains on (a last step too short to share out)."""
+        config = self.session.config
+        return sharding.step_sizes(len(self.train_set), config.batch_size, self.world.size, config.accumulate)[1]
+
+    def plan(self, epoch: int, count: int) -> sharding.EpochPlan:
+        """This process's micro-batches of every step of ``epoch`` over ``count`` samples."""
+        config = self.session.config
+        order = epoch_order(count, config.seed, epoch)
+        return sharding.epoch_plan(order, config.batch_size, self.world.size, self.world.rank, config.accumulate)
+
+    def train_plan(self, epoch: int) -> tuple:
+        """(this process's plan of ``epoch``, its micro-batches of images in that order)."""
+        if hasattr(self.train_set, "set_epoch"):
+            self.train_set.set_epoch(epoch)
+        plan = self.plan(epoch, len(self.train_set))
+        groups = [list(micro) for step in plan.steps for micro in step.micro]
+        cuda = self.session.runtime.device.type == "cuda"
+        if "train" in self.caches:
+            return plan, self.caches["train"].groups(groups, pin_memory=cuda)
+        return plan, DataLoader(self.train_set, batch_sampler=groups, num_workers=self.workers, pin_memory=cuda,
+                                collate_fn=collate)
+
+    def shard(self, count: int) -> list:
+        """This process's share of ``count`` evaluation samples (all of them in one process)."""
+        return sharding.shard(count, self.world.size, self.world.rank)
 
     def train(self, epoch: int) -> DataLoader:
         """The training batches of ``epoch``, in ``epoch_order``."""
@@ -216,9 +281,9 @@ class _Loaders:
         order = epoch_order(len(self.train_set), self.session.config.seed, epoch)
         return self._loader(self.train_set, order)
 
-    def fixed(self, dataset):
-        """Batches of ``dataset`` in index order (validation, test, feature extraction)."""
-        return self._loader(dataset, list(range(len(dataset))))
+    def fixed(self, dataset, indices: list | None = None):
+        """Batches of ``dataset`` in index order (validation, test, feature extraction), or of ``indices``."""
+        return self._loader(dataset, list(range(len(dataset))) if indices is None else indices)
 
     def _loader(self, dataset, order: list):
         """The batches of ``order``: from the image cache when the split is kept, else a DataLoader."""
@@ -251,15 +316,17 @@ def _with_schedule(session, steps_per_epoch: int, config=None) -> Step:
 
 def _cache(session, loaders: _Loaders, console) -> dict | None:
     """Backbone features of train and val, computed once, when last-layer training allows it."""
-    config = session.config
+    config, world, device = session.config, session.world, session.runtime.device
     if session.strategy.kind != "last-layer" or not config.cache or config.augment:
         return None
     cached = {}
     for split, dataset in (("train", loaders.train_set), ("val", loaders.val_set)):
-        with console.task_bar(f"caching backbone features: {split}", len(dataset)) as bar:
-            features, labels, _ = extract(session.prepared.model, session.prepared.classifier,
-                                          loaders.fixed(dataset), session.runtime, bar)
-        cached[split] = (features, labels)
+        features = labels = None
+        if world.leader:  # built once, by rank 0, and shared: the backbone is the same on every rank
+            with console.task_bar(f"caching backbone features: {split}", len(dataset)) as bar:
+                features, labels, _ = extract(session.prepared.model, session.prepared.classifier,
+                                              loaders.fixed(dataset), session.runtime, bar)
+        cached[split] = (world.share_tensor(features, device), world.share_tensor(labels, device))
     return cached
 
 
@@ -271,13 +338,16 @@ def _restore(session, step: Step) -> dict:
     session.prepared.model.load_state_dict(saved["model"])
     step.optimizer.load_state_dict(saved["optimizer"])
     step.scheduler.load_state_dict(saved["scheduler"])
-    torch.set_rng_state(saved["rng"])
+    rank_rng = saved.get("rank_rng")
+    torch.set_rng_state(saved["rng"] if rank_rng is None else rank_rng[session.world.rank])
     return {"epoch": saved["epoch"], "history": list(saved["history"]), "best": dict(saved["best"]),
             "stale": saved["stale"]}
 
 
 def _one_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoch: int, console) -> dict:
     """Train and validate once; the epoch's row of the history."""
+    if loaders.parallel:
+        return _parallel_epoch(session, step, loaders, cached, epoch, console)
     config, runtime, model = session.config, session.runtime, session.prepared.model
     classes = len(session.data.classes)
     setup.freeze.set_training_mode(model, session.plan, True)
@@ -299,5 +369,43 @@ def _one_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoc
         validated = evaluate(model._leaves[session.prepared.classifier],
                              feature_batches(features, labels, config.batch_size, list(range(len(features)))),
                              runtime, meter)
+    row = report.epoch_row(session, epoch, trained, validated, step, cached is not None)
+    return {**row, "train_images": trained["images"], "val_images": validated["count"]}
+
+
+def _parallel_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoch: int, console) -> dict:
+    """``_one_epoch`` for several processes or micro-batches: global steps (sharding.py, steps.py), then
+    validation sharded over the processes, its counts summed; the row is the one-process row."""
+    config, runtime, model, world = session.config, session.runtime, session.prepared.model, session.world
+    setup.freeze.set_training_mode(model, session.plan, True)
+    meter = ClassificationMeter(len(session.data.classes), config.topk)
+    with console.epoch_bar(epoch + 1, config.total_epochs, loaders.steps_per_epoch()) as bar:
+        if cached is None:
+            plan, batches = loaders.train_plan(epoch)
+            trained = train_steps(step, plan, batches, runtime, meter, world, bar)
+        else:
+            features, labels = cached["train"]
+            plan = loaders.plan(epoch, len(features))
+            groups = [micro for planned in plan.steps for micro in planned.micro]
+            head = model._leaves[session.prepared.classifier]
+            trained = train_steps(step._replace(forward=head, ddp=None), plan, feature_groups(features, labels, groups),
+                                  runtime, meter, world, bar)
+    if trained["skipped_steps"]:
+        console.line(f"epoch {epoch + 1}: {trained['skipped_steps']:,} steps skipped: a micro-batch of some process "
+                     "held only unreadable images")
+    model.eval()
+    world.share_buffers(model)  # one model validates: rank 0's BatchNorm statistics everywhere
+    if cached is None:
+        # The module itself, not the DDP wrapper: uneven shards run different batch counts, and DDP's
+        # forward would broadcast buffers in each.
+        validated = evaluate(model, loaders.fixed(loaders.val_set, loaders.shard(len(loaders.val_set))), runtime,
+                             meter)
+    else:
+        features, labels = cached["val"]
+        validated = evaluate(model._leaves[session.prepared.classifier],
+                             feature_batches(features, labels, config.batch_size, loaders.shard(len(features))),
+                             runtime, meter)
+    world.reduce_meter(meter)
+    validated = {**meter.result(), "kept": validated["kept"]}
     row = report.epoch_row(session, epoch, trained, validated, step, cached is not None)
     return {**row, "train_images": trained["images"], "val_images": validated["count"]}

@@ -18,9 +18,10 @@ from cnncost.errors import CnncostError
 
 from cnncost import engine
 
-from . import checkpoint, freeze, memory, model, optim
+from . import checkpoint, freeze, memory, model, optim, syncbn
 from .config import TrainConfig
 from .data import load_data
+from .distributed import World
 from .flops import training_flops
 from .loop import Runtime, Step
 
@@ -43,17 +44,24 @@ class Session(NamedTuple):
     channels: int
     normalisation: tuple  # (mean, std)
     resumed: dict | None  # the checkpoint continued from, if any
+    world: World = World.single()  # the processes training together (distributed.py)
 
 
-def start(config: TrainConfig, warn=print) -> Session:
-    """Check the options, load data, build the model and optimiser; resume if asked."""
+def start(config: TrainConfig, warn=print, world: World | None = None) -> Session:
+    """Check the options, load data, build the model and optimiser; resume if asked.
+
+    With several processes (``world``), rank 0 reads the checkpoint and hands it to the others (a
+    machine without the run folder can take part), and ``--sync-bn`` converts the BatchNorms.
+    """
+    world = world or World.single()
     config.check()
     strategy = finetune.parse_strategy(config.strategy)
     _check_weights(strategy, config.weights)
     folder = Path(config.out).expanduser()
     # A new run's folder is checked by runfolder.claim (new or empty); here only resume reads it.
-    resumed = checkpoint.resume_state(folder, config) if config.resume else None
-    runtime = make_runtime(config, warn)
+    resumed = world.from_leader(lambda: checkpoint.resume_state(folder, config, world.size)) if config.resume \
+        else None
+    runtime = make_runtime(config, warn, world)
     data = load_data(config.data, val_fraction=config.val_fraction, seed=config.seed,
                      synthetic_size=config.synthetic_size)
     _check_memory(config, len(data.classes), runtime)  # before torch allocates the module
@@ -61,20 +69,39 @@ def start(config: TrainConfig, warn=print) -> Session:
     prepared = model.prepare(config.arch, config.hyperparameters, config.img_size, len(data.classes),
                              config.weights, config.dropout)
     plan = freeze.apply_strategy(prepared.model, prepared.network, prepared.table, strategy)
+    if world.size > 1:
+        _to_world(config, prepared, plan, runtime, world)
     net = prepared.model.to(runtime.device)
     if runtime.channels_last:
         net = net.to(memory_format=torch.channels_last)
     channels, size = prepared.network.input_shape[0], prepared.config["h"]
     normalisation = model_mean_std(channels)
-    return Session(config, strategy, folder, data, prepared, plan, runtime, _step(config, prepared, plan),
-                   training_flops(prepared.table, plan), size, channels, normalisation, resumed)
+    return Session(config, strategy, folder, data, prepared, plan, runtime, _step(config, prepared, plan, world),
+                   training_flops(prepared.table, plan), size, channels, normalisation, resumed, world)
+
+
+def _to_world(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan, runtime: Runtime,
+              world: World) -> None:
+    """The model made ready for several processes: synchronised BatchNorm if asked (the split of trainable and
+    frozen parameters checked again: the converted layers must hold the same ones), and a random stream of its
+    own for every process after rank 0 (dropout masks must not repeat across processes)."""
+    if config.sync_bn:
+        syncbn.convert(prepared.model, runtime.device.type == "cuda")
+        trainable = sum(p.numel() for p in prepared.model.parameters() if p.requires_grad)
+        frozen = sum(p.numel() for p in prepared.model.parameters() if not p.requires_grad)
+        if (trainable, frozen) != (plan.trainable_params, plan.frozen_params):
+            raise freeze.EngineMismatch(f"--sync-bn changed the trainable/frozen parameters to {trainable:,}/"
+                                        f"{frozen:,}; the engine says {plan.trainable_params:,}/"
+                                        f"{plan.frozen_params:,}")
+    if not world.leader:
+        torch.manual_seed((config.seed * 1_000_003 + world.rank) % 2**63)
 
 
 def _check_memory(config: TrainConfig, classes: int, runtime: Runtime) -> None:
     """Refuse an input size or batch the machine cannot hold, from the engine's counts alone."""
     arch, arch_config, network = model.describe(config.arch, config.hyperparameters, config.img_size, classes,
                                                 config.dropout)
-    memory.check_fits(engine.analyze(network), config.batch_size, runtime.device.type, arch_config["h"],
+    memory.check_fits(engine.analyze(network), config.micro_batch, runtime.device.type, arch_config["h"],
                       arch.name, step=memory.run_step(config, runtime.device.type, runtime.amp))
 
 
@@ -87,12 +114,15 @@ def _check_weights(strategy: finetune.Strategy, weights: str) -> None:
                            "--weights imagenet (or use --strategy scratch)")
 
 
-def make_runtime(config: TrainConfig, warn=print) -> Runtime:
-    """Device and speed settings: on CUDA, bf16 autocast and channels_last unless turned off."""
+def make_runtime(config: TrainConfig, warn=print, world: World | None = None) -> Runtime:
+    """Device and speed settings: on CUDA, bf16 autocast and channels_last unless turned off.
+    Each of several processes takes the GPU of its local rank."""
     if config.device == "cuda" and not torch.cuda.is_available():
         raise CnncostError("--device: cuda was asked for but torch sees no CUDA device")
     use_cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if use_cuda else "cpu")
+    if use_cuda and world is not None and world.size > 1:
+        device = torch.device("cuda", world.local_rank)
     amp = use_cuda if config.amp is None else config.amp
     channels_last = use_cuda if config.channels_last is None else config.channels_last
     return Runtime(device, amp, channels_last, warn=warn)
@@ -126,16 +156,28 @@ def next_stage(session: Session) -> Session:
     strategy = parse(config.strategy)
     prepared = session.prepared
     plan = freeze.apply_strategy(prepared.model, prepared.network, prepared.table, strategy)
-    return session._replace(strategy=strategy, plan=plan, step=_step(config, prepared, plan),
+    return session._replace(strategy=strategy, plan=plan, step=_step(config, prepared, plan, session.world),
                             flops=training_flops(prepared.table, plan))
 
 
-def _step(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan) -> Step:
+def _step(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan, world: World | None = None) -> Step:
     parameters = freeze.trainable_parameters(prepared.model)
     optimizer = optim.make_optimizer(parameters, config)
     # The schedule needs the steps per epoch, known once the loaders exist: run.py attaches it.
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    # torch.compile wraps the same module (same parameters), so checkpoints and the
-    # frozen-layer modes are unaffected; only the forward/backward kernels change.
-    forward = torch.compile(prepared.model) if config.compile else prepared.model
-    return Step(forward, optimizer, None, criterion, config.clip_grad, parameters)
+    if (world is None or world.size == 1) and config.accumulate == 1:
+        criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        # torch.compile wraps the same module (same parameters), so checkpoints and the
+        # frozen-layer modes are unaffected; only the forward/backward kernels change.
+        forward = torch.compile(prepared.model) if config.compile else prepared.model
+        return Step(forward, optimizer, None, criterion, config.clip_grad, parameters)
+    # Per-sample losses: steps.train_steps weighs each micro-batch by its share of the global step.
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="none")
+    ddp = None
+    if world is not None and world.size > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = next(prepared.model.parameters()).device
+        ddp = DistributedDataParallel(prepared.model, device_ids=[device.index] if device.type == "cuda" else None)
+    forward = ddp if ddp is not None else prepared.model
+    forward = torch.compile(forward) if config.compile else forward
+    return Step(forward, optimizer, None, criterion, config.clip_grad, parameters, ddp)
