@@ -107,7 +107,8 @@ def test_only_what_needs_a_download_or_a_placeholder_is_left_unrun():
              for e in docs_commands.examples(page) if e.reason is not None]
     words = ("iNaturalist", "weight", "GPU", "stand for")
     assert all(any(word in reason for word in words) for _, _, reason in unrun), unrun
-    assert len(unrun) <= 12, unrun
+    # 18: the dataset and weight downloads, the GPU and multi-machine runs (training, tune), stand-in paths.
+    assert len(unrun) <= 18, unrun
 
 
 def test_readme_and_getting_started_install_the_same_pinned_cpu_torch():
