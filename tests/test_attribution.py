@@ -24,6 +24,8 @@ from zoo.inspect import attribution, figures, guided, views
 from zoo.inspect.source import open_subject
 from zoo.training import synthetic
 
+from .guided_reference import GuidedReLU
+
 # Tiny user modules: leaves are named by their Sequential index ("0", "1", ...).
 RELU_NET = """\
 import torch.nn as nn
@@ -124,20 +126,6 @@ def test_saliency_is_the_largest_absolute_gradient_over_channels(relu_net):
 
 
 # ---------------------------------------------------------------- guided backpropagation
-
-class GuidedReLU(torch.autograd.Function):
-    """The paper's rule: gradient passed where the input was > 0 and the arriving gradient is > 0."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * (x > 0) * (grad > 0)
-
 
 class GuidedSiLU(torch.autograd.Function):
     """The generalised rule on SiLU, its derivative written out: silu'(x)·max(g, 0),

@@ -25,6 +25,7 @@ from zoo.training.config import TrainConfig
 from zoo.training.run import train
 
 from .checkpoint_helpers import shapes_folder
+from .guided_reference import GuidedReLU
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SMALL = {"m": 8, "n": 32}  # smallcnn_res: conv1 8, conv2 16, res.conv 16 filters at 32×32
@@ -229,20 +230,6 @@ def test_guided_gradients_at_every_relu_are_positive_where_the_relu_fired(subjec
     # No hooks are left behind: plain gradients come back afterwards.
     assert not any(m._backward_hooks or m._forward_hooks or m._forward_pre_hooks
                    for m in subject.model._leaves.values())
-
-
-class GuidedReLU(torch.autograd.Function):
-    """The guided rule written out: forward ReLU; backward passes grad only where input > 0 and grad > 0."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * (x > 0) * (grad > 0)
 
 
 class GuidedReLUModule(torch.nn.Module):
