@@ -57,13 +57,18 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           step_size: int = typer.Option(10, "--step-size", help="step schedule: epochs per decay"),
           gamma: float = typer.Option(0.1, help="step schedule: decay factor"),
           clip_grad: Optional[float] = typer.Option(None, "--clip-grad", help="max gradient norm"),
+          clip_value: Optional[float] = typer.Option(None, "--clip-value",
+                                                     help="clamp every gradient element to ±VALUE (after "
+                                                          "--clip-grad)"),
           label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="label smoothing in [0, 1)"),
           augment: bool = typer.Option(False, "--augment", help="training-time augmentation"),
           cache: bool = typer.Option(True, "--cache/--no-cache",
                                      help="keep decoded images (last-layer: backbone features) in memory "
                                           "across epochs"),
           patience: Optional[int] = typer.Option(None, help="early stopping after this many epochs without "
-                                                            "a better validation accuracy"),
+                                                            "a better --monitor value"),
+          monitor: str = typer.Option("val_acc", help="the epoch metric that picks best.pt and drives --patience: "
+                                                      "val_acc | val_topk | val_loss | train_acc | train_loss"),
           val_fraction: float = typer.Option(0.2, "--val-fraction", help="stratified validation share of train/"),
           workers: Optional[int] = typer.Option(None, help="data-loading processes (default: 8 on CUDA, 0 on CPU)"),
           amp: Optional[bool] = typer.Option(None, "--amp/--no-amp", help="bf16 autocast (default: on for CUDA)"),
@@ -107,7 +112,8 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
                      img_size=img_size, weights=weights, out=out, device=device, resume=resume, seed=seed,
                      hyperparameters=hyper, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
                      weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
-                     step_size=step_size, gamma=gamma, clip_grad=clip_grad, label_smoothing=label_smoothing,
+                     step_size=step_size, gamma=gamma, clip_grad=clip_grad, clip_value=clip_value,
+                     monitor=monitor, label_smoothing=label_smoothing,
                      dropout=dropout, augment=augment, cache=cache, patience=patience, val_fraction=val_fraction,
                      workers=workers, amp=amp, channels_last=channels_last, compile=compile_model, topk=topk,
                      synthetic_size=synthetic_size, quiet=quiet, plots=plots, then=then, then_epochs=then_epochs,

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from cnncost.errors import CnncostError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+# What --monitor may watch (an epoch row's value) and which way is better: it picks best.pt and drives --patience.
+MONITORS = {"val_acc": "max", "val_topk": "max", "val_loss": "min", "train_acc": "max", "train_loss": "min"}
 SCHEDULES = ("constant", "cosine", "onecycle", "step")
 DEVICES = ("auto", "cpu", "cuda")
 # Fields that may differ when a run is resumed: how long it runs and how it is watched.
@@ -65,11 +67,13 @@ class TrainConfig:
     step_size: int = 10  # step schedule: epochs between decays
     gamma: float = 0.1  # step schedule: decay factor
     clip_grad: float | None = None  # max global gradient norm
+    clip_value: float | None = None  # max absolute value of every gradient element (after the norm clip)
+    monitor: str = "val_acc"  # the epoch metric that picks the best weights and drives early stopping
     label_smoothing: float = 0.0
     dropout: float | None = None  # override every dropout layer's rate (scratch5: its own option)
     augment: bool = False  # random resized crop, flip and jitter on training images
     cache: bool = True  # last-layer: train the head on cached backbone features
-    patience: int | None = None  # early stopping: epochs without a better val accuracy
+    patience: int | None = None  # early stopping: epochs without a better --monitor value
     val_fraction: float = 0.2  # stratified share of train/ used for validation
     workers: int | None = None  # data-loading processes; None: 0 on CPU, up to 8 on CUDA
     amp: bool | None = None  # bf16 autocast; None: on for CUDA
@@ -128,6 +132,9 @@ class TrainConfig:
             _number(self.dropout, "--dropout", "0 ≤ value < 1", lambda v: 0 <= v < 1)
         if self.clip_grad is not None:
             _number(self.clip_grad, "--clip-grad", "a finite number > 0", lambda v: v > 0)
+        if self.clip_value is not None:
+            _number(self.clip_value, "--clip-value", "a finite number > 0", lambda v: v > 0)
+        _need(self.monitor in MONITORS, "--monitor", self.monitor, "one of " + ", ".join(MONITORS))
         if self.patience is not None:
             _integer(self.patience, "--patience", 1)
         _number(self.val_fraction, "--val-fraction", "0 < value < 1", lambda v: 0 < v < 1)

@@ -66,6 +66,15 @@ class Step(NamedTuple):
     # Several processes: the DistributedDataParallel wrapper ``forward`` runs (its ``no_sync``), and
     # ``criterion`` gives per-sample losses (steps.train_steps scales them); None in one process.
     ddp: object = None
+    clip_value: float | None = None  # clamp every gradient element to ±clip_value (after the norm clip)
+
+
+def clip(step: Step) -> None:
+    """--clip-grad (the global norm), then --clip-value (each element), on the trainable gradients."""
+    if step.clip_grad:
+        nn.utils.clip_grad_norm_(step.parameters, step.clip_grad)
+    if step.clip_value:
+        nn.utils.clip_grad_value_(step.parameters, step.clip_value)
 
 
 def logits_of(output) -> torch.Tensor:
@@ -87,8 +96,7 @@ def train_epoch(step: Step, batches, runtime: Runtime, meter: ClassificationMete
         loss = step.criterion(logits, labels)
         step.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if step.clip_grad:
-            nn.utils.clip_grad_norm_(step.parameters, step.clip_grad)
+        clip(step)
         step.optimizer.step()
         step.scheduler.step()
         batch_loss = loss.item() * len(labels)

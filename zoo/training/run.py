@@ -29,6 +29,15 @@ from .metrics import ClassificationMeter
 from .steps import train_steps
 
 
+def better(row: dict, best: dict, monitor: str) -> bool:
+    """Whether this epoch's ``monitor`` value beats the best so far (the first epoch always does)."""
+    from .config import MONITORS
+
+    if monitor not in best:
+        return True
+    return row[monitor] > best[monitor] if MONITORS[monitor] == "max" else row[monitor] < best[monitor]
+
+
 def epoch_order(count: int, seed: int, epoch: int) -> list:
     """The training order of epoch ``epoch``: a permutation fixed by (seed, epoch) alone."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -97,9 +106,9 @@ def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | No
         row["stage"] = 2 if config.then and epoch >= config.epochs else 1
         _require_images(session, row)
         state["history"].append(row)
-        improved = row["val_acc"] > state["best"].get("val_acc", -1.0)
+        improved = better(row, state["best"], config.monitor)
         if improved:
-            state["best"], state["stale"] = {"epoch": epoch + 1, "val_acc": row["val_acc"]}, 0
+            state["best"], state["stale"] = {"epoch": epoch + 1, config.monitor: row[config.monitor]}, 0
             if world.leader:
                 checkpoint.save_best(session.folder, config=config, classes=session.data.classes,
                                      epoch=epoch + 1, model=session.prepared.model)
@@ -116,7 +125,7 @@ def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | No
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
         if config.patience and state["stale"] >= config.patience:
-            console.line(f"early stopping: no better validation accuracy for {config.patience} epochs")
+            console.line(f"early stopping: no better {config.monitor} for {config.patience} epochs")
             break
     console.epoch_table()
     state["memory"] = watch.record()

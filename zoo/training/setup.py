@@ -169,7 +169,8 @@ def _step(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan, worl
         # torch.compile wraps the same module (same parameters), so checkpoints and the
         # frozen-layer modes are unaffected; only the forward/backward kernels change.
         forward = torch.compile(prepared.model) if config.compile else prepared.model
-        return Step(forward, optimizer, None, criterion, config.clip_grad, parameters)
+        return Step(forward, optimizer, None, criterion, config.clip_grad, parameters,
+                    clip_value=config.clip_value)
     # Per-sample losses: steps.train_steps weighs each micro-batch by its share of the global step.
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="none")
     ddp = None
@@ -180,4 +181,4 @@ def _step(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan, worl
         ddp = DistributedDataParallel(prepared.model, device_ids=[device.index] if device.type == "cuda" else None)
     forward = ddp if ddp is not None else prepared.model
     forward = torch.compile(forward) if config.compile else forward
-    return Step(forward, optimizer, None, criterion, config.clip_grad, parameters, ddp)
+    return Step(forward, optimizer, None, criterion, config.clip_grad, parameters, ddp, config.clip_value)

@@ -18,9 +18,8 @@ from __future__ import annotations
 import contextlib
 import time
 
-from torch import nn
 
-from .loop import Runtime, Step, logits_of
+from .loop import Runtime, Step, clip, logits_of
 from .metrics import ClassificationMeter
 
 
@@ -79,7 +78,6 @@ def _one_step(step: Step, micro: list, images: int, runtime: Runtime, meter, wor
         done["correct"] += int((logits.detach().argmax(1) == labels).sum())
     if step.ddp is None:
         world.average_gradients(step.parameters)
-    if step.clip_grad:
-        nn.utils.clip_grad_norm_(step.parameters, step.clip_grad)
+    clip(step)
     step.optimizer.step()
     step.scheduler.step()
