@@ -61,3 +61,34 @@ def test_monitor_and_clip_value_are_checked_in_one_line(tmp_path):
         tiny(tmp_path, monitor="accuracy").check()
     with pytest.raises(CnncostError, match=r"--clip-value: -1 is out of range"):
         tiny(tmp_path, clip_value=-1).check()
+
+
+def test_dropout_at_puts_dropout_before_named_layers_and_the_engine_counts_it(tmp_path):
+    """Report 004's ResNet-18 with dropout before conv1 and fc: the module runs it, checkpoint keys do not move,
+    and the predicted saved bytes (the dropout masks included) equal the measured ones."""
+    import json
+
+    from cnncost import archs
+    from cnncost import layers as L
+    from zoo import build
+    from zoo.training.dropout_at import insert_dropout
+
+    config = TrainConfig(arch="resnet18", img_size=32, synthetic_size=40, batch_size=8, device="cpu", plots=False,
+                         quiet=True, out=str(tmp_path / "run"), epochs=1, dropout=0.3, dropout_at="conv1,fc")
+    run.train(config)
+    memory = json.loads((tmp_path / "run" / "metrics.json").read_text())["memory"]
+    assert memory["predicted_saved_bytes"] == memory["measured_saved_bytes"]
+    saved = load(tmp_path / "run" / "best.pt")["model"]
+    plain = build("resnet18", h=32, w=32, classes=10)
+    assert set(saved) == set(plain.state_dict())  # dropout holds nothing: every key where it was
+    spec = archs.get("resnet18")
+    described = spec.build(**archs.resolve(spec, {"h": 32, "w": 32, "classes": 10}))
+    network = insert_dropout(described, ("conv1", "fc"), 0.3)
+    names = [leaf.name for leaf in L.leaves(network.layers)]
+    assert names[:2] == ["conv1_dropout", "conv1"] and names[-2:] == ["fc_dropout", "fc"]
+    from cnncost.errors import CnncostError
+
+    with pytest.raises(CnncostError, match="--dropout-at: 'conv9' is not a layer of this network"):
+        insert_dropout(described, ("conv9",), 0.3)
+    with pytest.raises(CnncostError, match="--dropout-at: give the rate with --dropout P"):
+        TrainConfig(arch="resnet18", dropout_at="fc").check()

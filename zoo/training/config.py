@@ -71,6 +71,7 @@ class TrainConfig:
     monitor: str = "val_acc"  # the epoch metric that picks the best weights and drives early stopping
     label_smoothing: float = 0.0
     dropout: float | None = None  # override every dropout layer's rate (scratch5: its own option)
+    dropout_at: str | None = None  # comma-separated layers that get a Dropout(--dropout) before them
     augment: bool = False  # random resized crop, flip and jitter on training images
     cache: bool = True  # last-layer: train the head on cached backbone features
     patience: int | None = None  # early stopping: epochs without a better --monitor value
@@ -130,6 +131,12 @@ class TrainConfig:
         _number(self.label_smoothing, "--label-smoothing", "0 ≤ value < 1", lambda v: 0 <= v < 1)
         if self.dropout is not None:
             _number(self.dropout, "--dropout", "0 ≤ value < 1", lambda v: 0 <= v < 1)
+        if self.dropout_at is not None:
+            if not isinstance(self.dropout_at, str):
+                raise CnncostError(f"--dropout-at: {self.dropout_at!r} is not a comma-separated list of layer names")
+            _ = self.dropout_layers  # parses, or the one-line error
+            if self.dropout is None:
+                raise CnncostError("--dropout-at: give the rate with --dropout P")
         if self.clip_grad is not None:
             _number(self.clip_grad, "--clip-grad", "a finite number > 0", lambda v: v > 0)
         if self.clip_value is not None:
@@ -206,6 +213,13 @@ class TrainConfig:
     def micro_batch(self) -> int:
         """Images one process runs through the network at once: the global batch / (world size × accumulate)."""
         return max(1, self.batch_size // (self.world_size * self.accumulate))
+
+    @property
+    def dropout_layers(self) -> tuple:
+        """--dropout-at's layer names, parsed."""
+        from .dropout_at import parse_layers
+
+        return parse_layers(self.dropout_at)
 
     @property
     def total_epochs(self) -> int:

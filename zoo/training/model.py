@@ -50,7 +50,7 @@ class Prepared(NamedTuple):
 
 
 def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classes: int | None,
-             dropout: float | None = None, training: bool = True) -> tuple:
+             dropout: float | None = None, training: bool = True, dropout_at: tuple = ()) -> tuple:
     """(arch, builder keywords, Network) for training at img_size × img_size with ``classes`` outputs.
 
     ``classes=None`` keeps the architecture's own class count (a user's module, or a view
@@ -76,6 +76,10 @@ def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classe
         raise CnncostError("--no-include-top: without its top the network has no classifier to train; "
                            "add --head gap or --head flatten")
     network = arch.build(**config)
+    if dropout_at:  # --dropout-at: new Dropout nodes, so the engine counts what the module runs
+        from .dropout_at import insert_dropout
+
+        network = insert_dropout(network, tuple(dropout_at), dropout)
     if not arch.param("classes") and classes is not None:
         _check_outputs(arch.name, network, classes)
     if len(network.input_shape) == 3:
@@ -115,9 +119,9 @@ def _check_outputs(name: str, network, classes: int) -> None:
 
 
 def prepare(arch_name: str, hyperparameters: dict, img_size: int | None, classes: int,
-            weights: str = "none", dropout: float | None = None) -> Prepared:
+            weights: str = "none", dropout: float | None = None, dropout_at: tuple = ()) -> Prepared:
     """Build the module (seed torch first for a reproducible initialisation) and load weights."""
-    arch, config, network = describe(arch_name, hyperparameters, img_size, classes, dropout)
+    arch, config, network = describe(arch_name, hyperparameters, img_size, classes, dropout, dropout_at=dropout_at)
     model = SpecModule(network)
     if dropout is not None and not arch.param("dropout"):
         _set_dropout(model, dropout, arch.name)

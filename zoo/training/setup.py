@@ -67,7 +67,7 @@ def start(config: TrainConfig, warn=print, world: World | None = None) -> Sessio
     _check_memory(config, len(data.classes), runtime)  # before torch allocates the module
     torch.manual_seed(config.seed)  # the initialisation, new classifier included, follows the seed
     prepared = model.prepare(config.arch, config.hyperparameters, config.img_size, len(data.classes),
-                             config.weights, config.dropout)
+                             config.weights, config.dropout, dropout_at=config.dropout_layers)
     plan = freeze.apply_strategy(prepared.model, prepared.network, prepared.table, strategy)
     if world.size > 1:
         _to_world(config, prepared, plan, runtime, world)
@@ -100,7 +100,7 @@ def _to_world(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan, 
 def _check_memory(config: TrainConfig, classes: int, runtime: Runtime) -> None:
     """Refuse an input size or batch the machine cannot hold, from the engine's counts alone."""
     arch, arch_config, network = model.describe(config.arch, config.hyperparameters, config.img_size, classes,
-                                                config.dropout)
+                                                config.dropout, dropout_at=config.dropout_layers)
     memory.check_fits(engine.analyze(network), config.micro_batch, runtime.device.type, arch_config["h"],
                       arch.name, step=memory.run_step(config, runtime.device.type, runtime.amp))
 

@@ -23,7 +23,7 @@ def count(config: TrainConfig, classes: int, device: str, amp: bool) -> dict:
     engine's one-line CnncostError; a step the engine cannot analyse leaves the step costs out.
     """
     _arch, _config, network = model.describe(config.arch, config.hyperparameters, config.img_size, classes,
-                                             config.dropout)
+                                             config.dropout, dropout_at=config.dropout_layers)
     table = engine.analyze(network)
     totals = conventions.totals(table)
     result = {"params": int(totals["params"]), "macs": int(totals["macs"]), "flops": int(totals["flops"])}
