@@ -224,3 +224,18 @@ def test_ctrl_c_queues_the_running_trial_again_and_a_larger_run_cap_extends_a_st
                                       "lr": {"min": 0.001, "max": 0.1}})
     assert tune(bigger, out, quiet=True) == {"RETRIED": 1, "COMPLETE": 4}
     assert load(tmp_path / "out").user_attrs["cnncost"]["run_cap"] == 4
+
+
+def test_two_workers_each_running_two_process_trials_do_not_clash(tmp_path):
+    """--workers 2 with data-parallel trials (nproc_per_node 2, gloo on CPU): each trial meets on its own port,
+    trains, and reports its epochs."""
+    config = write_config(tmp_path, "ddp", epochs=2, train={**TINY, "nproc_per_node": 2},
+                          parameters={"padding": {"value": "same"}, "m": {"values": [2, 4]}})
+    out = tmp_path / "out"
+    assert main(["tune", config, "--out", str(out), "--workers", "2", "--quiet"]) == 0
+    trials = load(out, "ddp").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    for trial in trials:
+        metrics = json.loads((out / trial.user_attrs["run"] / "metrics.json").read_text())
+        assert metrics["config"]["nproc_per_node"] == 2 and len(metrics["epochs"]) == 2
+        assert sorted(trial.intermediate_values) == [1, 2] and trial.user_attrs["epochs_run"] == 2

@@ -146,6 +146,7 @@ def _train(context: Context, trial: optuna.Trial, config, counted: dict) -> None
         if single:  # Optuna prunes single-objective studies only
             if epoch not in reported:
                 trial.report(float(row[spec.metric.name]), epoch)
+                reported.add(epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
@@ -160,9 +161,20 @@ def _train(context: Context, trial: optuna.Trial, config, counted: dict) -> None
         trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:500])
         study.tell(trial, state=TrialState.FAIL)
         return
+    _report_after(trial, metrics["epochs"], spec, reported)
     trial.set_user_attr("test_accuracy", metrics.get("test_accuracy"))
     study.tell(trial, [best_value(metrics["epochs"], spec.metric)]
                + [counted[objective.name] for objective in spec.objectives[1:]])
+
+
+def _report_after(trial: optuna.Trial, history: list, spec, reported: set) -> None:
+    """Epochs the run did not report as they ended — a data-parallel trial's ranks run in other processes —
+    are reported now, for the report's curves (no pruning: the run is over)."""
+    trial.set_user_attr("epochs_run", len(history))
+    if len(spec.objectives) == 1:
+        for row in history:
+            if row["epoch"] not in reported:
+                trial.report(float(row[spec.metric.name]), row["epoch"])
 
 
 def best_value(history: list, metric) -> float:
