@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import time
 
-
 from .loop import Runtime, Step, clip, logits_of
 from .metrics import ClassificationMeter
 
