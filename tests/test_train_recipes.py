@@ -92,3 +92,18 @@ def test_dropout_at_puts_dropout_before_named_layers_and_the_engine_counts_it(tm
         insert_dropout(described, ("conv9",), 0.3)
     with pytest.raises(CnncostError, match="--dropout-at: give the rate with --dropout P"):
         TrainConfig(arch="resnet18", dropout_at="fc").check()
+
+
+def test_sync_bn_runs_print_no_memory_prediction_rather_than_a_wrong_one(tmp_path):
+    """The engine models torch's BatchNorm; --sync-bn's BatchNorms save other tensors, so no figure is claimed."""
+    import json
+
+    from zoo.training.report import memory_line
+
+    config = TrainConfig(arch="scratch5", img_size=32, hyperparameters={"m": 4, "n": 16, "padding": "same", "bn": True},
+                         synthetic_size=40, batch_size=8, device="cpu", plots=False, quiet=True,
+                         out=str(tmp_path / "run"), epochs=1, sync_bn=True)
+    run.train(config)
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())["memory"]
+    assert record["predicted_train_bytes"] is None and record["measured_saved_bytes"] > 0
+    assert memory_line(record).startswith("memory: no prediction")

@@ -155,7 +155,10 @@ class _StepMemory:
         if self.predicted is None:
             runtime = session.runtime
             run_step = memory.run_step(session.config, runtime.device.type, runtime.amp, str(session.strategy))
-            self.predicted = (run_step, memory.step_cost(session.prepared.table, run_step), cached)
+            # --sync-bn's BatchNorms (torch's on CUDA, syncbn.py's over gloo) save other tensors than the
+            # BatchNorm the engine models: no figure rather than a wrong one.
+            cost = None if session.config.sync_bn else memory.step_cost(session.prepared.table, run_step)
+            self.predicted = (run_step, cost, cached)
         # torch.compile's graphs are not traced through saved_tensors_hooks: nothing is measured then.
         if self.cuda or self.saved_bytes is not None or session.config.compile:
             return step
