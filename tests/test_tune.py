@@ -239,3 +239,40 @@ def test_two_workers_each_running_two_process_trials_do_not_clash(tmp_path):
         metrics = json.loads((out / trial.user_attrs["run"] / "metrics.json").read_text())
         assert metrics["config"]["nproc_per_node"] == 2 and len(metrics["epochs"]) == 2
         assert sorted(trial.intermediate_values) == [1, 2] and trial.user_attrs["epochs_run"] == 2
+
+
+def _take_all(url: str, name: str, config: str, use_lock: bool, queue) -> None:
+    """One process taking trials from a SQLite study until none is left (test helper: a module-level function,
+    so a spawned process can run it)."""
+    from zoo.tune.spec import read_spec
+
+    spec = read_spec(config)
+    study = optuna.load_study(study_name=name, storage=studies.open_storage(url, spec.heartbeat))
+    lock = studies.take_lock(url) if use_lock else None
+    while (trial := studies.take_trial(study, spec, lock)) is not None:
+        queue.put(trial.number)
+        study.tell(trial, state=TrialState.PRUNED)
+
+
+def test_racing_processes_never_take_one_sqlite_trial_twice(tmp_path):
+    """Four processes empty one queue of 40 trials at once: each trial is taken by exactly one of them."""
+    import multiprocessing
+
+    config = write_config(tmp_path, "race", method="random", run_cap=40,
+                          parameters={"padding": {"value": "same"}, "m": {"min": 2, "max": 8}})
+    from zoo.tune.spec import read_spec
+
+    spec = read_spec(config)
+    url = studies.storage_url(tmp_path, None)
+    studies.join(spec, studies.open_storage(url, spec.heartbeat), lambda s: studies.queue_trials(s, spec))
+    context = multiprocessing.get_context("spawn")
+    taken = context.Queue()
+    racers = [context.Process(target=_take_all, args=(url, "race", config, True, taken)) for _ in range(4)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(120)
+    numbers = []
+    while not taken.empty():
+        numbers.append(taken.get())
+    assert sorted(numbers) == list(range(40))

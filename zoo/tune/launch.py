@@ -53,7 +53,8 @@ def tune(config: str, out: str, storage: str | None = None, study_name: str | No
         say(summary_line(studies.tally(study)))
     with _progress(study, quiet, say) as (shown, update):
         if workers == 1:
-            _work_here(Context(spec, study, folder, *trial_setting), quiet, shown, update)
+            _work_here(Context(spec, study, folder, *trial_setting, lock=studies.take_lock(url)), quiet, shown,
+                       update)
         else:
             _work_in_processes(config, folder, url, spec, study, workers, quiet, shown, update)
     counts = studies.tally(study)

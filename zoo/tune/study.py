@@ -194,9 +194,42 @@ def make_pruner(spec):
     return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=rule.min_iter)  # epochs count from 1
 
 
-def take_trial(study, spec):
+def take_trial(study, spec, lock: Path | None = None):
     """A queued trial, now RUNNING for this process (its first heartbeat recorded), or None when the queue
-    is empty. Stale trials are failed and queued again first."""
+    is empty. Stale trials are failed and queued again first.
+
+    ``lock``: a file that serialises taking among this machine's processes. SQLite has no row locks, so two
+    processes may both read a trial as WAITING and both mark it RUNNING (seen with two workers); PostgreSQL
+    and MySQL lock the row themselves, and need none."""
+    with _held(lock):
+        return _take(study, spec)
+
+
+@contextlib.contextmanager
+def _held(lock: Path | None):
+    """An exclusive flock on ``lock`` for the block (nothing when None)."""
+    if lock is None:
+        yield
+        return
+    import fcntl
+
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def take_lock(url: str) -> Path | None:
+    """The lock file beside a SQLite study database (``take_trial``), or None for a server database."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix):] in ("", ":memory:"):
+        return None
+    return Path(url[len(prefix):] + ".take-lock")
+
+
+def _take(study, spec):
     storage = study._storage  # the RDBStorage this process opened
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

@@ -45,6 +45,7 @@ class Context:
     classes: int
     device: str  # "cpu" or "cuda"
     amp: bool
+    lock: Path | None = None  # study.take_lock: serialises taking trials from a SQLite study
 
 
 def setting(spec) -> tuple:
@@ -67,7 +68,7 @@ def work(context: Context, on_trial: Callable | None = None, idle_wait: float | 
     done = 0
     wait = idle_wait if idle_wait is not None else context.spec.heartbeat
     while True:
-        trial = studies.take_trial(context.study, context.spec)
+        trial = studies.take_trial(context.study, context.spec, context.lock)
         if trial is None:
             if not studies.running(context.study):
                 return done
