@@ -10,20 +10,22 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 
-def count(arch: str = "scratch5", **hyperparameters):
-    """Per-layer costs of ``arch`` at concrete sizes: a ``CostTable`` of ints.
+def count(arch="scratch5", **hyperparameters):
+    """Per-layer costs of ``arch`` (a name, resolved by ``cnncost.resolve``, or an ``Arch``) at concrete
+    sizes: a ``CostTable`` of ints.
 
     >>> count("scratch5", m=64, k=3, h=100, w=100).total("params")
     159114
     """
-    from . import archs, engine
+    from . import engine
+    from .arch import as_arch, resolve
 
-    spec = archs.get(arch)
-    return engine.analyze(spec.build(**archs.resolve(spec, hyperparameters)))
+    spec = as_arch(arch)
+    return engine.analyze(spec.build(**resolve(spec, hyperparameters)))
 
 
-def formula(arch: str = "scratch5", divisible: int | None = None, **bindings):
-    """Closed forms for ``arch``: a ``Derivation`` (sympy expressions per convention).
+def formula(arch="scratch5", divisible: int | None = None, **bindings):
+    """Closed forms for ``arch`` (a name or an ``Arch``): a ``Derivation`` (sympy expressions per convention).
 
     Variables not given in ``bindings`` stay symbolic.
     """

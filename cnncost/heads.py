@@ -16,7 +16,7 @@ A new head's layers are named ``head.pool``, ``head.flatten`` and ``head.fc``.
 from __future__ import annotations
 
 from . import layers as L
-from .archs.registry import Param, ParameterError
+from .arch import Param, ParameterError
 
 HEADS = ("keep", "gap", "flatten")
 PARAMS = (

@@ -20,7 +20,7 @@ import sympy
 from . import engine
 from .arith import is_number
 from .expansion import expand
-from .archs import registry
+from .arch import Arch, as_arch, resolve
 from .conventions import CONVENTIONS, QUANTITIES
 from .errors import CnncostError
 
@@ -62,13 +62,14 @@ class Derivation:
     labels: dict = field(default_factory=dict)
 
 
-def derive(arch_name: str, given: dict | None = None, divisible: int | None = None) -> Derivation:
-    """Derive every convention's closed form; ``given`` binds some variables to numbers."""
-    arch = registry.get(arch_name)
+def derive(arch: Arch | str, given: dict | None = None, divisible: int | None = None) -> Derivation:
+    """Derive every convention's closed form of ``arch`` (an ``Arch``; a name is resolved once, see
+    ``cnncost.arch.as_arch``); ``given`` binds some variables to numbers."""
+    arch = as_arch(arch)
     size = arch.param("h")
     if divisible is None and size is not None and size.multiple > 1:
         divisible = size.multiple  # every valid input is such a multiple (YOLOv3: 32)
-    config = registry.resolve(arch, given or {}, keep_symbolic=True)
+    config = resolve(arch, given or {}, keep_symbolic=True)
     free = [p for p in arch.params if p.symbolic and p.name not in config]
     config.update({p.name: symbol(p.name) for p in free})
     network = arch.build(**config)
@@ -373,7 +374,7 @@ def _too_small(arch: Any, given: dict, keyword: str, dim: Any, need: Any) -> Cnn
     """The error for an input too small whatever the free variables: the engine's own message
     (as ``count`` gives it) at the declared defaults, prefixed with the general need when it
     depends on variables still free."""
-    defaults = registry.resolve(arch, given)
+    defaults = resolve(arch, given)
     try:
         engine.analyze(arch.build(**defaults))
         layer = ""

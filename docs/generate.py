@@ -2,7 +2,7 @@
 
 Writes docs/families/*.md (one page per zoo family, derived by the engine),
 docs/cli.md (the CLI reference, from the typer app; hand-written notes kept)
-and docs/README.md (the index). The logic lives in cnncost/docs/.
+and docs/README.md (the index). The logic lives in docs/generator/ (not shipped with the package).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # this checkout's cnncost, even when another one is installed
+sys.path.insert(0, str(ROOT))  # this checkout's cnncost and docs.generator, even when another cnncost is installed
 
 
 def main() -> int:
     """Write every page and list the ones that changed."""
-    from cnncost.docs import write
+    from docs.generator import write
 
     changed = write(ROOT)
     for path in changed:

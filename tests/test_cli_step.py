@@ -252,7 +252,7 @@ def test_check_a_step_number_needs_the_batch(capsys):
                                                    ("scratch5", "hw", range(94, 130, 7), {}),
                                                    ("scratch5", "m", range(1, 40, 6), {})])
 def test_plot_series_are_the_engine_step_at_every_point(arch, vary, xs, given):
-    from cnncost.plot import series
+    from cnncost.render.plot import series
 
     step = parse_step("partial:1" if arch == "resnet18" else "scratch", 3, "adam", "fp32", "cpu")
     s = series(arch, vary, xs, "train-bytes", given, step)

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from cnncost import archs
-from cnncost.docs import build, cli_reference, index
-from cnncost.docs.families import FAMILIES
-from cnncost.docs.published import REPORTS, TORCHVISION
+from docs.generator import build, cli_reference, index
+from docs.generator.families import FAMILIES
+from docs.generator.published import REPORTS, TORCHVISION
 from tests import docs_commands
 
 ROOT = Path(__file__).resolve().parent.parent

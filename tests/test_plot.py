@@ -8,7 +8,7 @@ import sympy
 from typer.testing import CliRunner
 
 import cnncost
-from cnncost import plot
+from cnncost.render import plot
 from cnncost.cli import app
 from cnncost.conventions import totals
 from cnncost.errors import CnncostError

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 from cnncost import engine
 from cnncost import layers as L
-from cnncost.archs.registry import MODULE_PREFIX, Arch, Param
+from cnncost.arch import MODULE_PREFIX, Arch, Param
 from cnncost.errors import CnncostError
 
 from .fx_load import (digest, input_size, instantiate, load_factory, parse_size, source_file, split_spec,

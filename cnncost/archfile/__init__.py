@@ -1,10 +1,10 @@
-"""Architecture files: a network described in TOML, loaded as a registry ``Arch``.
+"""Architecture files: a network described in TOML, loaded as an ``Arch`` (``cnncost.arch``).
 
 ``load_arch("my_net.toml")`` reads and validates the file (every error is one
 line ``FILE:LINE: field: problem``) and returns an ``Arch`` whose builder makes a
 ``layers.Network`` for any values of the file's symbols, so every command that
 takes a zoo name takes the file too. The format is documented in
-docs/architecture-files.md. Nothing here imports sympy or torch.
+docs/architecture-files.md. Nothing here imports sympy, torch or the registered families.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import hashlib
 import tomllib
 from functools import partial
 
-from ..archs.registry import Arch
+from ..arch import Arch
 from ..errors import CnncostError
 from ..userfile import read_bytes
 from .build import build_network
@@ -31,7 +31,7 @@ _LOADED: dict = {}  # (path, digest) -> Arch: commands look the same file up sev
 def load_arch(path: str) -> Arch:
     """The architecture described by the TOML file at ``path`` (not registered globally).
 
-    ``Arch.name`` is the path as given, so ``archs.get(arch.name)`` finds it again;
+    ``Arch.name`` is the path as given, so resolving that name (``cnncost.resolve``) finds it again;
     ``Arch.fingerprint`` is a digest of the file's bytes (the formula cache's key).
     """
     data = _read(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-from ..archs.registry import Param, input_size_params
+from ..arch import Param, input_size_params
 from . import values as v
 from .locate import Source
 from .reserved import RESERVED

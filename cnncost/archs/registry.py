@@ -1,96 +1,21 @@
-"""Architecture registry: each architecture is a builder plus its declared parameters.
+"""The registry of the zoo's families: each registered name is a builder plus its declared parameters.
 
-A builder takes the input size (``h``, ``w``) and the architecture's
-hyperparameters — ints, or sympy symbols on the symbolic path — and returns a
-``layers.Network``. Parameters are declared as data so the CLI, validation and
-documentation all read the same declaration.
+The types (``Arch``, ``Param``) and the checks of parameter values live in the core
+(``cnncost.arch``) and are re-exported here, so ``from cnncost.archs.registry import Param`` keeps
+working. A family file registers its builders with ``register``; ``lookup`` finds a registered name.
+Turning a user's name (a family, an architecture file, ``module:SPEC``) into an ``Arch`` is the
+resolver's work (``cnncost.resolve``); ``get`` is that resolver, kept here for old callers.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Callable
 
+from ..arch import (MAX_DIGITS, MODULE_PREFIX, Arch, Param, ParameterError, as_arch,  # noqa: F401  (re-exported)
+                    check_value, input_size_params, keyword, resolve, spelled_as)
 from ..errors import CnncostError
 
-
-def keyword(name: str) -> str:
-    """The Python spelling of a parameter: its builder keyword (in_channels)."""
-    return name
-
-
-# How errors name parameters: by keyword for Python callers; the CLI installs its flags.
-_SPELLING = {"name": keyword, "option": "a parameter"}
-
-
-class ParameterError(CnncostError):
-    """A bad value for one declared parameter.
-
-    The message names parameters however the caller spells them: ``m: 0 is out of range``
-    from the Python API, ``--m: 0 is out of range`` on the command line (see :func:`spelled_as`).
-    ``complaint`` may refer to other parameters as ``{listed}`` and to the word for a
-    parameter as ``{option}``.
-    """
-
-    def __init__(self, parameter: str, complaint: str, listed: tuple = ()):
-        super().__init__(parameter, complaint, listed)
-        self.parameter, self.complaint, self.listed = parameter, complaint, tuple(listed)
-
-    def __str__(self) -> str:
-        spell = _SPELLING["name"]
-        listed = ", ".join(spell(n) for n in self.listed)
-        return f"{spell(self.parameter)}: " + self.complaint.format(listed=listed, option=_SPELLING["option"])
-
-
-@contextmanager
-def spelled_as(name: Callable[[str], str], option: str) -> Iterator[None]:
-    """Within the block, parameter errors name parameters with ``name`` (the CLI: --in-channels)
-    and call one ``option`` ("an option")."""
-    saved = dict(_SPELLING)
-    _SPELLING.update(name=name, option=option)
-    try:
-        yield
-    finally:
-        _SPELLING.update(saved)
-
-
-class Param(NamedTuple):
-    """One hyperparameter an architecture accepts."""
-
-    name: str  # option name (--name) and builder keyword
-    default: Any  # value used when the user gives none
-    help: str  # one line for --help and error messages
-    choices: tuple = ()  # allowed values for a choice parameter
-    minimum: int = 1  # smallest allowed integer
-    symbolic: bool = False  # a design variable that formulas keep as a symbol
-    meaning: str = ""  # what the symbol stands for, for formula output
-    span: tuple = (0.0, 1.0)  # a float parameter's allowed range: low ≤ value < high (a rate by default)
-    multiple: int = 1  # an integer parameter's values must be multiples of this (YOLOv3's input: 32)
-
-
-class Arch(NamedTuple):
-    """A registered architecture."""
-
-    name: str
-    build: Callable[..., Any]  # (h=..., w=..., **hyperparameters) -> layers.Network
-    params: tuple  # Param declarations, including h and w
-    description: str
-    source: str  # where the architecture comes from (paper or report)
-    torchvision: str | None = None  # manifest key when state_dict-compatible with torchvision
-    # For architectures read from outside the registry (a file, a user's module): a digest
-    # of their content, so cached formulas are never reused after the source changes.
-    fingerprint: str = ""
-    # For families whose published checkpoints use older key names (DenseNet's ``norm.1``):
-    # a pure function from a checkpoint key to this network's key, kept in the family's file.
-    legacy_key: Callable[[str], str] | None = None
-
-    def param(self, name: str) -> Param | None:
-        """The declaration of one parameter, or None."""
-        return next((p for p in self.params if p.name == name), None)
-
-
 _REGISTRY: dict[str, Arch] = {}
-MODULE_PREFIX = "module:"  # how an architecture name says "import this nn.Module factory"
 
 
 def register(name: str, params: tuple, description: str, source: str,
@@ -117,7 +42,7 @@ def _with_heads(params: tuple, build: Callable) -> tuple:
     declared = {p.name for p in params}
     if "h" not in declared:
         return params, build
-    from .. import heads  # heads builds on this module's Param
+    from .. import heads  # imported when the first image family registers
 
     extra = tuple(p for p in heads.PARAMS if p.name not in declared)
     if not extra:
@@ -137,22 +62,19 @@ def family(arch: Arch) -> str:
     return getattr(build, "func", build).__module__
 
 
-def get(name: str) -> Arch:
-    """Look up an architecture: a zoo name (``zoo.`` prefix accepted), an architecture
-    file (``*.toml``) or a user's PyTorch module (``module:package.module:factory`` or
-    ``module:path/to/file.py:factory``, which imports torch)."""
-    if name.startswith(MODULE_PREFIX):
-        from zoo.fx_import import arch_from_module  # torch is needed only for this form
-
-        return arch_from_module(name.removeprefix(MODULE_PREFIX))
-    if name.endswith(".toml"):
-        from ..archfile import load_arch
-
-        return load_arch(name)
+def lookup(name: str) -> Arch:
+    """The registered architecture ``name`` (``zoo.`` prefix accepted); an unknown name is one line
+    listing the known ones."""
     key = name.removeprefix("zoo.")
     if key not in _REGISTRY:
         raise CnncostError(f"unknown architecture {name!r}; known: {', '.join(names())}")
     return _REGISTRY[key]
+
+
+def get(name: str) -> Arch:
+    """Any architecture name, as the resolver reads it (``cnncost.resolve.resolve_arch``): a zoo
+    name, an architecture file (``*.toml``) or ``module:SPEC`` (through the zoo plugin)."""
+    return as_arch(name)
 
 
 def names() -> list:
@@ -160,25 +82,6 @@ def names() -> list:
     import re
 
     return sorted(_REGISTRY, key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
-
-
-def resolve(arch: Arch, given: dict, keep_symbolic: bool = False) -> dict:
-    """Validated builder keywords: user values checked, defaults filled in.
-
-    With ``keep_symbolic``, design variables the user did not give are left out
-    (the caller binds them to symbols).
-    """
-    unknown = sorted(set(given) - {p.name for p in arch.params})
-    if unknown:
-        raise ParameterError(unknown[0], "not {option} of " + _literal(arch.name) + " (it takes {listed})",
-                             tuple(p.name for p in arch.params))
-    values = {}
-    for p in arch.params:
-        if p.name in given:
-            values[p.name] = check_value(arch, p, given[p.name])
-        elif not (keep_symbolic and p.symbolic):
-            values[p.name] = p.default
-    return values
 
 
 def flag(name: str) -> str:
@@ -190,74 +93,3 @@ def flag(name: str) -> str:
     from ..cli.options import flag as cli_flag
 
     return cli_flag(name)
-
-
-def check_value(arch: Arch, p: Param, value: Any) -> Any:
-    """One value checked against its declaration; bad values are one-line errors."""
-    if p.choices:
-        if value not in p.choices:
-            raise ParameterError(p.name, _literal(f"{value!r} is not allowed for {arch.name}; choose one of "
-                                                  + ", ".join(map(str, p.choices))))
-        return value
-    if isinstance(p.default, bool):
-        return bool(value)
-    if isinstance(p.default, float):
-        return _check_float(p, value)
-    return _check_int(p, value)
-
-
-def _check_int(p: Param, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        elif isinstance(value, str) and _ascii_whole(value):
-            digits = len(value.strip().removeprefix("+"))
-            if digits > MAX_DIGITS:
-                raise ParameterError(p.name, f"a {digits}-digit number is out of range (at most {MAX_DIGITS} digits)")
-            value = int(value)
-        else:
-            raise ParameterError(p.name, _literal(f"{value!r} is not a whole number (need an integer ≥ {p.minimum})"))
-    if value < p.minimum:
-        raise ParameterError(p.name, f"{value} is out of range (need an integer ≥ {p.minimum})")
-    if value % p.multiple:
-        raise ParameterError(p.name, f"{value} is out of range (need a multiple of {p.multiple})")
-    return value
-
-
-MAX_DIGITS = 30  # far beyond any real size, and far below int()'s 4,300-digit conversion limit
-
-
-def _ascii_whole(text: str) -> bool:
-    """Whether ``text`` is a plain decimal whole number: ASCII digits only (``'²'.isdigit()`` is
-    true, yet ``int('²')`` fails)."""
-    digits = text.strip().removeprefix("+")
-    return digits.isascii() and digits.isdigit()
-
-
-def _check_float(p: Param, value: Any) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ParameterError(p.name, _literal(f"{value!r} is not a number")) from None
-    low, high = p.span
-    if not low <= value < high:  # also false for nan
-        raise ParameterError(p.name, f"{value} is out of range (need {low:g} ≤ value < {high:g})")
-    return value
-
-
-def _literal(text: str) -> str:
-    """``text`` (which may quote a user's value) safe inside a ParameterError's complaint template."""
-    return text.replace("{", "{{").replace("}", "}}")
-
-
-# Input-size parameters shared by every image architecture.
-def input_size_params(default: int, multiple: int = 1) -> tuple:
-    """The ``h``/``w`` declarations with the architecture's default size (and, for networks whose
-    branches meet only at such sizes, the multiple every size must be)."""
-    more = f" (a multiple of {multiple})" if multiple > 1 else ""
-    return (
-        Param("h", default, "input height in pixels" + more, symbolic=True, meaning="input height",
-              minimum=multiple, multiple=multiple),
-        Param("w", default, "input width in pixels" + more, symbolic=True, meaning="input width",
-              minimum=multiple, multiple=multiple),
-    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Callable
 
-from .. import archs, symbolic
+from .. import symbolic
+from ..arch import Arch, as_arch, resolve
 from ..conventions import CONVENTIONS, STEP_QUANTITIES, meaning
 from ..errors import CnncostError
 from ..render.printer import text
@@ -14,9 +16,9 @@ from .batch import load, refuse_modules  # noqa: F401  (re-exported for the CLI)
 DESIGN = ("h", "w", "m", "k", "n")
 
 
-def check_one(claim_text: str, arch_name: str, quantity: str | None, layer: str | None, given: dict,
+def check_one(claim_text: str, arch: Arch | str, quantity: str | None, layer: str | None, given: dict,
               tolerance: float = 0.0, step_given: dict | None = None) -> dict:
-    """Audit one claim; returns the JSON-ready verdict.
+    """Audit one claim about ``arch`` (an ``Arch``; a name is resolved once); returns the JSON-ready verdict.
 
     ``quantity`` None means "not given": a unit word in the claim (``4.1 GMACs``) names it,
     else params. A unit word that names another quantity than the one given is said, not ignored.
@@ -25,13 +27,8 @@ def check_one(claim_text: str, arch_name: str, quantity: str | None, layer: str 
     """
     from .parser import parse_claim
 
-    if quantity is not None and quantity not in CONVENTIONS and quantity not in STEP_QUANTITIES:
-        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}, "
-                           f"{', '.join(STEP_QUANTITIES)}")
-    if quantity in STEP_QUANTITIES and layer is not None:
-        raise CnncostError(f"--layer: {quantity} is checked for the whole network (per-layer claims count the "
-                           "conventions)")
-    spec = archs.get(arch_name)
+    check_quantity(quantity, layer)
+    spec = as_arch(arch)
     names = {str(symbolic.symbol(p.name)): symbolic.symbol(p.name) for p in spec.params if p.symbolic}
     if quantity in STEP_QUANTITIES and "batch" not in (step_given or {}):
         names["B"] = symbolic.symbol("batch")
@@ -50,8 +47,8 @@ def check_one(claim_text: str, arch_name: str, quantity: str | None, layer: str 
     quantity = quantity or "params"
     bound = dict(given)
     if not claim.free_symbols:  # a plain number is checked at concrete sizes: defaults fill the gaps
-        bound = archs.resolve(spec, given)
-    derivation = symbolic.derive(spec.name, bound)
+        bound = resolve(spec, given)
+    derivation = symbolic.derive(spec, bound)
     if quantity in STEP_QUANTITIES:
         from ..trainstep import parse_step
 
@@ -61,9 +58,19 @@ def check_one(claim_text: str, arch_name: str, quantity: str | None, layer: str 
     if (claim.free_symbols and {"h", "w"} & set(given) and result.verdict != NOT_PROVEN
             and expanded_terms(claim) <= EXPLAIN_TERMS):
         result = result._replace(explanation=result.explanation + _only_because_bound(
-            claim, spec.name, quantity, layer, given, result.explanation))
+            claim, spec, quantity, layer, given, result.explanation))
     result = result._replace(explanation=notes + result.explanation)
     return _as_dict(result, claim_text, spec.name, quantity, layer, bound, derivation)
+
+
+def check_quantity(quantity: str | None, layer: str | None) -> None:
+    """A known quantity (or None: the claim's unit word decides), and a layer only for the conventions."""
+    if quantity is not None and quantity not in CONVENTIONS and quantity not in STEP_QUANTITIES:
+        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}, "
+                           f"{', '.join(STEP_QUANTITIES)}")
+    if quantity in STEP_QUANTITIES and layer is not None:
+        raise CnncostError(f"--layer: {quantity} is checked for the whole network (per-layer claims count the "
+                           "conventions)")
 
 
 def _only_because_bound(claim, arch, quantity, layer, given, said) -> list:
@@ -143,13 +150,15 @@ def grouped(value) -> str:
     return f"≈{float(value):,.6g}"
 
 
-def check_item(item: dict) -> dict:
-    """One claim of a --claims file; a bad claim becomes a row with its error, not a crash."""
+def check_item(item: dict, lookup: Callable[[str], Arch]) -> dict:
+    """One claim of a --claims file, its arch name turned into an ``Arch`` by ``lookup`` (the CLI's resolver);
+    a bad claim (an unknown arch too) becomes a row with its error, not a crash."""
     options = dict(item.get("options", {}))
     if "hw" in options:
         options["h"] = options["w"] = options.pop("hw")
     try:
-        result = check_one(str(item["claim"]), item.get("arch", "scratch5"), item["quantity"],
+        check_quantity(item["quantity"], item.get("layer"))  # before the arch, as check_one alone does
+        result = check_one(str(item["claim"]), lookup(item.get("arch", "scratch5")), item["quantity"],
                            item.get("layer"), options, float(item.get("tolerance", 0.0)))
     except CnncostError as error:
         result = {"claim": str(item["claim"]), "equal": False, "verdict": "ERROR", "error": str(error),

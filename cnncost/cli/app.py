@@ -5,11 +5,67 @@ from __future__ import annotations
 import functools
 import sys
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from ..errors import CnncostError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+
+class PluginGroup(TyperGroup):
+    """The root command group: a command it does not have may come from a plugin (``cnncost.plugins``).
+
+    The plugins' command modules are imported only when such a command, or the list of all commands
+    (``--help``), is asked for: ``cnncost count`` never loads a plugin. A name that is still unknown
+    says why when a plugin failed to load or none is installed.
+    """
+
+    def get_command(self, ctx: click.Context, name: str):
+        """The command ``name``, importing the plugins' commands if it is not one of the core's."""
+        command = super().get_command(ctx, name)
+        if command is None and self._add_plugin_commands():
+            command = super().get_command(ctx, name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list:
+        """Every command, the plugins' included."""
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def resolve_command(self, ctx: click.Context, args: list):
+        """click's resolution; an unknown command's error also says why no plugin provided it."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as error:
+            from .. import plugins
+
+            if plugins.hooks().failed or not plugins.hooks().command_modules:
+                error.message = f"{error.message.rstrip('.')}: {plugins.unavailable()}"
+            raise
+
+    def _add_plugin_commands(self) -> bool:
+        """Import the plugins' command modules (once per process) and add the commands they registered on
+        ``app`` to this group; whether any command was added."""
+        from .. import plugins
+
+        plugins.import_commands()
+        registered = _registered()
+        if getattr(self, "_synced", None) == registered:
+            return False
+        self._synced = registered
+        built = typer.main.get_command(app)  # a group of every command registered on app, plugins' too
+        added = [name for name in built.commands if name not in self.commands]
+        for name in added:
+            self.add_command(built.commands[name], name)
+        return bool(added)
+
+
+def _registered() -> tuple:
+    """How many commands and groups are registered on ``app`` (grows when a plugin's module is imported)."""
+    return len(app.registered_commands), len(app.registered_groups)
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, cls=PluginGroup,
                   help="Exact parameter and operation counts of CNNs, as formulas and numbers.")
 
 
@@ -44,7 +100,7 @@ def friendly(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from ..archs.registry import spelled_as
+        from ..arch import spelled_as
         from .options import flag
 
         try:
@@ -64,7 +120,7 @@ _BUILT: dict = {}  # (commands, groups registered) -> the click command typer bu
 def _click_command():
     """typer's click command for ``app``, built once per set of registered commands (building it takes
     ~0.1 s, most of an in-process call; a command registered later builds it again)."""
-    key = (len(app.registered_commands), len(app.registered_groups))
+    key = _registered()
     if key not in _BUILT:
         _BUILT.clear()
         _BUILT[key] = typer.main.get_command(app)

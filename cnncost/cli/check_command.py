@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from .. import archs
 from ..conventions import CONVENTIONS, STEP_QUANTITIES
 from ..errors import CnncostError
 from . import options as o
@@ -48,16 +47,18 @@ def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula 
     if claims:
         header, items = run.load(claims)
         run.refuse_modules(claims, items, {module} if module else set())
-        results = [run.check_item(item) for item in items]
+        results = [run.check_item(item, o.resolve_name) for item in items]
         typer.echo(run.batch_markdown(header, results) if markdown else run.batch_text(results, json_out),
                    nl=not markdown)
         raise typer.Exit(0 if all(r["equal"] for r in results) else 1)
     if claim is None:
         raise CnncostError("CLAIM: give a formula or a number to check (or --claims FILE)")
-    arch = o.arch_name(arch, module)
+    name = o.arch_name(arch, module)
+    spec = o.resolve_name(name) if set_ else None
     if set_:
-        given = o.with_settings(archs.get(arch), given, set_)
+        given = o.with_settings(spec, given, set_)
     o.step_from(step_given)  # each step option checked before anything is derived
-    result = run.check_one(claim, arch, quantity, layer, given, tolerance, step_given)
+    run.check_quantity(quantity, layer)  # before the architecture is read (without --set), as always
+    result = run.check_one(claim, spec or o.resolve_name(name), quantity, layer, given, tolerance, step_given)
     typer.echo(json.dumps(result, indent=2, default=str) if json_out else run.single_text(result))
     raise typer.Exit(0 if result["equal"] else 1)

@@ -6,7 +6,8 @@ import json
 
 import typer
 
-from .. import archs, engine
+from .. import engine
+from ..arch import resolve
 from ..conventions import CONVENTIONS, DEFAULT_CONVENTION, convention
 from ..errors import CnncostError
 from ..render import count_view
@@ -29,8 +30,8 @@ def count(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict = 
     step option (--strategy, --batch, ...) also one training step's FLOPs and memory."""
     headline = convention(convention_name).name
     step = o.step_from(step_given) if step_given else None
-    spec = archs.get(o.arch_name(arch, module))
-    config = archs.resolve(spec, o.with_settings(spec, given, set_))
+    spec = o.resolved(arch, module)
+    config = resolve(spec, o.with_settings(spec, given, set_))
     table = engine.analyze(spec.build(**config))
     cost = None
     if step is not None:
@@ -72,8 +73,8 @@ def formula(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict 
     from .. import cache
 
     quantities = _quantities(quantity)
-    spec = archs.get(o.arch_name(arch, module))
-    given = archs.resolve(spec, o.with_settings(spec, given, set_), keep_symbolic=True)
+    spec = o.resolved(arch, module)
+    given = resolve(spec, o.with_settings(spec, given, set_), keep_symbolic=True)
     view = "json" if json_out else "latex" if latex else "text"
     step = o.step_from(step_given, batch=step_given.get("batch", 1))  # checked before anything is derived
     strategy = str(step.strategy) if "strategy" in step_given else None
@@ -95,7 +96,7 @@ def _render_formula(spec, given: dict, divisible: int | None, quantities: list, 
     from ..conventions import STEP_QUANTITIES
     from ..render import formula_view
 
-    derivation = sym.derive(spec.name, given, divisible)
+    derivation = sym.derive(spec, given, divisible)
     if strategy is not None:
         quantities = quantities + sym.add_strategy_split(derivation, strategy)
     stepwise = [q for q in quantities if q in STEP_QUANTITIES]

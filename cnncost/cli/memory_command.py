@@ -9,7 +9,8 @@ from typing import Optional
 
 import typer
 
-from .. import archs, engine
+from .. import engine
+from ..arch import resolve
 from ..errors import CnncostError
 from ..render import count_view, memory_view
 from . import options as o
@@ -46,8 +47,8 @@ def memory(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict =
 
     step = o.step_from(step_given)
     limit = parse_bytes(gpu_memory) if gpu_memory is not None else None
-    spec = archs.get(o.arch_name(arch, module))
-    config = archs.resolve(spec, o.with_settings(spec, given, set_))
+    spec = o.resolved(arch, module)
+    config = resolve(spec, o.with_settings(spec, given, set_))
     table = engine.analyze(spec.build(**config))
     cost = analyze_step(table, step)
     if json_out:

@@ -148,9 +148,22 @@ def arch_name(arch: str, module: Optional[str]) -> str:
         return arch
     if arch != DEFAULT_ARCH:
         raise CnncostError(f"--module: give either ARCH ({arch}) or --module, not both")
-    from ..archs.registry import MODULE_PREFIX
+    from ..arch import MODULE_PREFIX
 
     return MODULE_PREFIX + module
+
+
+def resolved(arch: str, module: Optional[str]):
+    """The ``Arch`` that ARCH (or ``--module SPEC``) names, resolved once for the whole command."""
+    return resolve_name(arch_name(arch, module))
+
+
+def resolve_name(name: str):
+    """The ``Arch`` a name denotes, through ``cnncost.archs.get``: the one resolver (``cnncost.resolve``),
+    which reads zoo names, architecture files and plugins' prefixes."""
+    from .. import archs
+
+    return archs.get(name)
 
 
 def settings(items: Optional[list]) -> dict:
@@ -181,7 +194,7 @@ def check_settings(spec, given, items: Optional[list]) -> dict:
 
 def with_settings(spec, given: dict, items: Optional[list]) -> dict:
     """``given`` plus the ``--set`` values, typed and checked by their declarations."""
-    from ..archs.registry import check_value
+    from ..arch import check_value
 
     result = dict(given)
     for name, text in check_settings(spec, given, items).items():

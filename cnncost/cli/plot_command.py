@@ -11,7 +11,7 @@ from typing import List
 
 import typer
 
-from .. import archs
+from ..arch import resolve
 from ..conventions import CONVENTIONS, STEP_QUANTITIES, unit
 from ..errors import CnncostError
 from . import options as o
@@ -44,17 +44,17 @@ def plot(arch: List[str] = typer.Argument(..., help="architectures, one line eac
     if vary == "batch" and "batch" in step_given:
         raise CnncostError("--batch: batch is the varied variable (--from/--to); leave out its value")
     training_step = o.step_from(step_given)
-    from .. import plot as charts
+    from ..render import plot as charts
 
     charts.require_matplotlib()
     stepwise = quantity in STEP_QUANTITIES
-    specs = [charts.check_vary(archs.get(name), vary, stepwise) for name in arch]
+    specs = [charts.check_vary(o.resolved(name, None), vary, stepwise) for name in arch]
     _check_used(given, specs)
     label = charts.axis_label(specs[0], vary)
     all_series = []
     for spec in specs:
         mine = {key: value for key, value in given.items() if spec.param(key)}
-        s = charts.series(spec.name, vary, xs, quantity, mine, training_step)
+        s = charts.series(spec, vary, xs, quantity, mine, training_step)
         needs = f" (valid only where {' and '.join(s.needs)})" if s.needs else ""
         if not s.xs:
             raise CnncostError(f"{spec.name}: no valid point for {label} from {start} to {stop}{needs}")
@@ -103,4 +103,4 @@ def _check_used(given: dict, specs: list) -> None:
     """An option no architecture takes is an error (one taken by some applies to those)."""
     for key in given:
         if not any(spec.param(key) for spec in specs):
-            archs.resolve(specs[0], {key: given[key]})  # raises the registry's one-line error
+            resolve(specs[0], {key: given[key]})  # raises the declarations' one-line error

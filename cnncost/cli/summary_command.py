@@ -1,6 +1,6 @@
 """``cnncost summary``: a Keras-style summary (layers, output shapes, Param #, MACs) with named totals.
 
-torch is imported only for ``--module`` (through the registry's ``module:`` form).
+torch is imported only for ``--module`` (through the zoo plugin's ``module:`` form).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from .. import archs, engine
+from .. import engine
+from ..arch import resolve
 from ..errors import CnncostError
 from . import options as o
 from .app import app, friendly
@@ -34,9 +35,9 @@ def summary(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict 
 
     if shapes not in ("auto", *view.SHAPE_STYLES):
         raise CnncostError(f"--shapes: {shapes!r} is not a shape style; choose auto, torch or keras")
-    spec = archs.get(o.arch_name(arch, module))
+    spec = o.resolved(arch, module)
     style = ("keras" if spec.name.startswith("keras_") else "torch") if shapes == "auto" else shapes
-    config = archs.resolve(spec, o.with_settings(spec, given, set_))
+    config = resolve(spec, o.with_settings(spec, given, set_))
     network = spec.build(**config)
     table = engine.analyze(network)
     strategy = step_given.get("strategy")

@@ -6,8 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from .. import archs
-from ..archs.registry import Param
+from ..arch import Param
 from ..conventions import CONVENTIONS, STEP_QUANTITIES
 from ..sweep import grid as grid_module
 from . import options as o
@@ -50,14 +49,14 @@ def sweep(arch: o.Arch = o.DEFAULT_ARCH,
     """Every combination's parameters and operation counts, from compiled closed forms."""
     from ..sweep import run
 
-    spec = archs.get(o.arch_name(arch, module))
+    spec = o.resolved(arch, module)
     given = dict(m=m, k=k, n=n, hw=hw, h=h, w=w, classes=classes, in_channels=in_channels, padding=padding,
                  org=org, bn=bn, activation=activation, aux_logits=aux_logits)
     values = _grid_values(spec, {name: text for name, text in given.items() if text is not None}, set_)
     if batch is not None:
         values["batch"] = grid_module.parse_values(spec, "batch", batch, param=BATCH)
     step = o.step_from({"strategy": strategy, "optimizer": optimizer, "dtype": dtype, "device": device})
-    grid = run.plan(spec.name, values, [q.strip() for q in quantity.split(",") if q.strip()], step)
+    grid = run.plan(spec, values, [q.strip() for q in quantity.split(",") if q.strip()], step)
     _write(run.Stream(grid), sort, descending, limit, csv_path, json_out)
 
 

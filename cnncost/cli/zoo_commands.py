@@ -1,4 +1,8 @@
-"""``cnncost zoo`` (the networks we ship) and ``cnncost verify`` (engine vs torch vs tools)."""
+"""``cnncost zoo``: the networks we ship.
+
+``cnncost verify`` (engine vs torch vs tools) is the zoo plugin's command (``zoo/cli/verify_command.py``);
+it shares ``wide_console`` with this one.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,12 @@ import json
 import typer
 
 from .. import archs, engine
-from ..errors import CnncostError
 from ..render.count_view import shape_text
 from . import options as o
 from .app import app, friendly
 
 
-def _console(needed: int = 0, limit: int | None = None):
+def wide_console(needed: int = 0, limit: int | None = None):
     """A rich console (imported here: `count` and `formula` never load rich), as wide as the fitted
     table needs; piped output without COLUMNS gets 120 columns, so notes keep to one line."""
     from rich.console import Console
@@ -48,7 +51,7 @@ def zoo_list(json_out: o.Json = False):
     # Narrow: the source (prose) wraps; then the torchvision name, the input and the MACs go, in that order.
     t, needed, note = fitted_table(columns, [(_escape(c), s) for c, s in cells], drop=(4, 1, 3), prose=5,
                                    limit=limit, box=None, header_style="bold", pad_edge=False)
-    console = _console(needed, limit)
+    console = wide_console(needed, limit)
     console.print(t)
     if note:
         console.print(note, style="dim")
@@ -61,38 +64,3 @@ def _escape(cells: list) -> list:
     from rich.markup import escape
 
     return [escape(cell) for cell in cells]
-
-
-@app.command()
-@friendly
-@o.architecture_options
-def verify(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = None,
-           module: o.Module = None, json_out: o.Json = False):
-    """Engine vs the instantiated torch module vs fvcore (vs ptflops), layer by layer; exit 1 on any mismatch."""
-    spec = archs.get(o.arch_name(arch, module))
-    network = spec.build(**archs.resolve(spec, o.with_settings(spec, given, set_)))
-    engine.analyze(network)  # invalid configurations fail here, before torch is imported
-    try:
-        from zoo.verify import verify as run_verify
-    except ImportError as error:
-        raise CnncostError(f"verify needs torch, fvcore and ptflops: pip install 'cnncost[torch]' ({error})") from None
-    from ..render.verify_view import verify_json, verify_table
-
-    result = run_verify(network)
-    if json_out:
-        typer.echo(json.dumps(verify_json(result), indent=2))
-    else:
-        from ..render.fit import available_width
-
-        limit = available_width()
-        table, needed, note = verify_table(result, limit)
-        console = _console(needed, limit)
-        console.print(f"{spec.name} · input {shape_text(network.input_shape)} · engine value, "
-                      f"✓ when the reference agrees, ✗ and the reference when not")
-        console.print(table)
-        if note:
-            console.print(note, style="dim")
-        for note in result.notes:
-            console.print(f"note: {note}", style="dim")
-        console.print("[bold green]all agree[/]" if result.ok else "[bold red]MISMATCH[/]")
-    raise typer.Exit(0 if result.ok else 1)

@@ -24,7 +24,8 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from .. import archs, engine, symbolic
+from .. import engine, symbolic
+from ..arch import Arch, as_arch, resolve
 from ..conventions import CONVENTIONS, STEP_QUANTITIES, totals
 from ..errors import CnncostError
 from .bounds import INT64_MAX
@@ -54,7 +55,7 @@ class SweepResult(NamedTuple):
 class Plan(NamedTuple):
     """A validated grid: the arrays of the design axes, the structures, the columns it yields."""
 
-    arch: object
+    arch: Arch  # resolved once, by the caller or by plan()
     axes: dict  # name -> 1-D array (int64, or object where a value is beyond int64)
     structures: list
     quantities: list
@@ -63,13 +64,13 @@ class Plan(NamedTuple):
     step: object = None  # trainstep.Step of the step quantities (its batch the "batch" axis), or None
 
 
-def plan(arch_name: str, values: dict, quantities: list, step=None) -> Plan:
-    """Check a grid (name -> list of values) and the quantities, before anything is evaluated.
+def plan(arch: Arch | str, values: dict, quantities: list, step=None) -> Plan:
+    """Check a grid of ``arch`` (name -> list of values) and the quantities, before anything is evaluated.
 
     ``quantities`` are convention names, training-step quantities (``conventions.STEP_QUANTITIES``, of
     ``step``: a trainstep.Step, its batch gridded by ``values["batch"]``), or ``["all"]`` for every convention.
     """
-    arch = archs.get(arch_name)
+    arch = as_arch(arch)  # a name (Python callers' shorthand) is resolved once, here
     if not quantities:
         raise CnncostError(f"--quantity: give at least one of {', '.join(CONVENTIONS)}, or {ALL}")
     if quantities == [ALL]:  # as `formula --quantity all`: every convention, in their own order
@@ -139,7 +140,7 @@ class Stream:
         lengths = [len(a) for a in self.plan.axes.values()]
         for structure in self.plan.structures:
             start = time.perf_counter()
-            compiled = _compile(self.arch, structure, self.quantities, self.plan.step)
+            compiled = _compile(self.plan.arch, structure, self.quantities, self.plan.step)
             self.derive_seconds += time.perf_counter() - start
             wide = _fits(compiled, _maxima(compiled, {n: _absmax(a) for n, a in self.plan.axes.items()}))
             for number, (first, box) in enumerate(_boxes(lengths, CHUNK)):
@@ -231,9 +232,10 @@ def _constant(value, count: int) -> np.ndarray:
     return np.full(count, value, dtype=object)
 
 
-def sweep(arch_name: str, values: dict, quantities: list) -> SweepResult:
-    """Evaluate ``quantities`` for every combination of ``values`` (name -> list), all held in memory."""
-    grid = plan(arch_name, values, quantities)
+def sweep(arch: Arch | str, values: dict, quantities: list) -> SweepResult:
+    """Evaluate ``quantities`` of ``arch`` for every combination of ``values`` (name -> list), all held in
+    memory."""
+    grid = plan(arch, values, quantities)
     if grid.total > MEMORY_LIMIT:
         raise CnncostError(f"sweep: {grid.total:,} configurations is more than the {MEMORY_LIMIT:,} held in memory "
                            "at once; stream them instead (cnncost sweep --csv)")
@@ -274,8 +276,8 @@ def _fits(compiled: dict, maxima: list) -> bool:
     return all(f.fits(maxima) for f in functions)
 
 
-def _compile(arch_name: str, structure: dict, quantities: list, step=None) -> dict:
-    derivation = symbolic.derive(arch_name, structure)
+def _compile(arch: Arch | str, structure: dict, quantities: list, step=None) -> dict:
+    derivation = symbolic.derive(arch, structure)
     stepwise = [q for q in quantities if q in STEP_QUANTITIES]
     if stepwise:
         symbolic.add_step_quantities(derivation, step._replace(batch=symbolic.symbol("batch")), stepwise)
@@ -319,7 +321,7 @@ def _cross_check(grid: Plan, structure: dict, columns: dict, names: list, rows: 
     for i in rows:
         point = {n: int(columns[n][i]) for n in names}
         config = _config(structure, point)
-        table = engine.analyze(arch.build(**archs.resolve(arch, config)))
+        table = engine.analyze(arch.build(**resolve(arch, config)))
         expected = totals(table)
         if grid.step is not None:
             from ..trainstep import analyze_step
@@ -341,7 +343,7 @@ def _config(structure: dict, point: dict) -> dict:
 def _reason(arch, config: dict) -> str:
     """The numeric engine's own one-line reason for an invalid configuration."""
     try:
-        engine.analyze(arch.build(**archs.resolve(arch, _config({}, config))))
+        engine.analyze(arch.build(**resolve(arch, _config({}, config))))
     except CnncostError as error:
         return str(error)
     return "invalid (a validity condition fails)"
@@ -351,7 +353,7 @@ def _step_reason(arch, config: dict, step) -> str:
     """The reason for an invalid configuration of a step grid: the network's, else the step's (torch's
     BatchNorm refusal at batch 1)."""
     try:
-        table = engine.analyze(arch.build(**archs.resolve(arch, _config({}, config))))
+        table = engine.analyze(arch.build(**resolve(arch, _config({}, config))))
         from ..trainstep import analyze_step
 
         analyze_step(table, step._replace(batch=config["batch"]))

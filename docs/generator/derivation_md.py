@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sympy
 
-from ..render import formula_view, printer
-from ..symbolic import as_expr, mirrored_sizes, symbol
+from cnncost.render import formula_view, printer
+from cnncost.symbolic import as_expr, mirrored_sizes, symbol
 from . import markdown as md
 
 WIDTH = 72  # characters of text (as read, not LaTeX source) per line of a long sum

@@ -140,7 +140,7 @@ FAMILIES = (
 
 
 def _more_families() -> tuple:
-    """The families written in ``cnncost/docs/family_pages/`` (one file per family group, each
+    """The families written in ``docs/generator/family_pages/`` (one file per family group, each
     defining ``FAMILIES``), in file-name order."""
     import importlib
     import pkgutil

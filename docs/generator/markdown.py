@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ..render import printer
+from cnncost.render import printer
 
 _LONG_NUMBER = re.compile(r"\d{5,}")
 
@@ -22,7 +22,7 @@ def number(value: int) -> str:
 
 def tex(expr) -> str:
     """LaTeX of an engine value, long numbers in thin-spaced groups (25\\,557\\,032)."""
-    from ..symbolic import as_expr
+    from cnncost.symbolic import as_expr
 
     return _LONG_NUMBER.sub(lambda m: f"{int(m.group()):,}".replace(",", r"\,"), printer.latex(as_expr(expr)))
 
@@ -82,7 +82,7 @@ def flags(given: dict) -> str:
 
 def has_option(key: str) -> bool:
     """Whether the CLI has an option of its own for builder keyword ``key`` (the rest go through --set)."""
-    from ..cli.options import ARCHITECTURE_OPTIONS
+    from cnncost.cli.options import ARCHITECTURE_OPTIONS
 
     return key in ARCHITECTURE_OPTIONS
 

@@ -16,12 +16,12 @@ from fractions import Fraction
 
 import sympy
 
-from . import archs
-from .conventions import CONVENTIONS, STEP_QUANTITIES, meaning, unit
-from .errors import CnncostError
-from .exact import compile_exact
-from .render.printer import relation_text, text
-from .symbolic import derive, symbol
+from ..arch import Arch, as_arch
+from ..conventions import CONVENTIONS, STEP_QUANTITIES, meaning, unit
+from ..errors import CnncostError
+from ..exact import compile_exact
+from ..symbolic import derive, symbol
+from .printer import relation_text, text
 
 @dataclass
 class Series:
@@ -67,8 +67,10 @@ def check_vary(spec, vary: str, step: bool = False):
     return spec
 
 
-def series(arch: str, vary: str, xs, quantity: str = "macs", given: dict | None = None, step=None) -> Series:
-    """Exact ``quantity`` of ``arch`` at each x in ``xs`` for the varied variable ``vary``.
+def series(arch: Arch | str, vary: str, xs, quantity: str = "macs", given: dict | None = None,
+           step=None) -> Series:
+    """Exact ``quantity`` of ``arch`` (an ``Arch``; a name is resolved once) at each x in ``xs`` for the
+    varied variable ``vary``.
 
     ``given`` holds builder keywords for the other variables (defaults fill the
     rest); points where the network is invalid are skipped and counted. A training-step quantity is that of
@@ -78,7 +80,7 @@ def series(arch: str, vary: str, xs, quantity: str = "macs", given: dict | None 
         raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}, "
                            f"{', '.join(STEP_QUANTITIES)}")
     stepwise = quantity in STEP_QUANTITIES
-    spec, xs = check_vary(archs.get(arch), vary, stepwise), list(xs)
+    spec, xs = check_vary(as_arch(arch), vary, stepwise), list(xs)
     varied = ("h", "w") if vary == "hw" else (vary,)
     given = dict(given or {})
     clash = [name for name in varied if name in given]
@@ -86,10 +88,10 @@ def series(arch: str, vary: str, xs, quantity: str = "macs", given: dict | None 
         given_as = "--hw/--h/--w" if vary == "hw" else f"--{vary}"
         raise CnncostError(f"{given_as}: {vary} is the varied variable (--from/--to); leave out its value")
     bound = {p.name: p.default for p in spec.params if p.symbolic and p.name not in varied}
-    derivation = derive(spec.name, {**bound, **given})
+    derivation = derive(spec, {**bound, **given})
     if stepwise:
-        from .trainstep import Step
-        from .symbolic import add_step_quantities
+        from ..symbolic import add_step_quantities
+        from ..trainstep import Step
 
         step = step or Step()
         add_step_quantities(derivation, step._replace(batch=symbol("batch")) if vary == "batch" else step,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...archs.shufflenet import WIDTHS, width_label
+from cnncost.archs.shufflenet import WIDTHS, width_label
 from ..families import Family, Variant
 
 FAMILIES = (

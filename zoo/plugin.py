@@ -1,0 +1,27 @@
+"""The zoo as a cnncost plugin: its ``module:`` names and its commands, registered through the
+``cnncost.plugins`` entry point (pyproject.toml: ``zoo = "zoo.plugin:register"``).
+
+cnncost never imports the zoo; it loads this plugin when a name starts ``module:`` or a command is
+not one of its own (importing ``zoo`` imports torch, which ``cnncost count`` never does).
+"""
+
+from __future__ import annotations
+
+from cnncost.arch import MODULE_PREFIX
+
+# The modules whose import registers the zoo's commands on cnncost's app (``cnncost.cli.app.app``).
+# A command moved here from cnncost/cli/ is one more entry.
+COMMANDS = ("zoo.cli.verify_command",)
+
+
+def register(hooks) -> None:
+    """Add the zoo's resolver and commands to ``hooks`` (a ``cnncost.plugins.Hooks``)."""
+    hooks.add_resolver(MODULE_PREFIX, module_arch)
+    hooks.add_commands(*COMMANDS)
+
+
+def module_arch(spec: str):
+    """The ``Arch`` of a user's PyTorch module: ``package.module:factory`` or ``path/to/file.py:factory``."""
+    from .fx_import import arch_from_module
+
+    return arch_from_module(spec)
