@@ -75,7 +75,7 @@ def _terms(expr: Any) -> list:
     if expr.is_Add:
         return [pair for arg in expr.args for pair in _terms(arg)]
     if expr.is_Mul:
-        result = [(1, {})]
+        result: list = [(1, {})]
         for factor in expr.args:
             result = _times(result, _terms(factor))
         return result

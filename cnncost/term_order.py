@@ -10,6 +10,8 @@ printed text does not change.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sympy
 from sympy.core.exprtools import decompose_power
 from sympy.core.sorting import default_sort_key
@@ -76,7 +78,10 @@ def _special_pair(args: tuple) -> bool:
 class LinearOrder:
     """Printer mixin: sums printed in sympy's default order, ordered in linear time."""
 
+    order: Any  # the printer's order setting, which the class this is mixed into has
+
     def _as_ordered_terms(self, expr, order=None):
         if (order or self.order) is None:
             return ordered_terms(expr)
-        return super()._as_ordered_terms(expr, order=order)
+        # the printer class this is mixed into has _as_ordered_terms; the mixin alone cannot say so
+        return super()._as_ordered_terms(expr, order=order)  # type: ignore[misc]

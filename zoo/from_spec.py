@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +40,8 @@ class Container(nn.Module):
     a path whose layers are spread over several places (a residual's body and shortcut alike) has
     no forward of its own and says so.
     """
+
+    _plan: tuple | None  # kept in __dict__, outside nn.Module's registries
 
     def __init__(self, path: str):
         super().__init__()
@@ -83,10 +86,12 @@ class Call(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The node's function in its recorded form."""
         node = self.node
+        torch_call = kind_for(node).torch_call
+        assert torch_call is not None  # a Call holds only layers whose kind has a call form
         if node.call == "bound":  # taken before ptflops patched it: call the original, as the user's code did
             with _original_function(_function_name(node)):
-                return kind_for(node).torch_call(node._replace(call="function"), x)
-        return kind_for(node).torch_call(node, x)
+                return torch_call(node._replace(call="function"), x)
+        return torch_call(node, x)
 
 
 # torch.nn.functional as imported, before any tool patches it (ptflops replaces attributes while it counts).
@@ -118,6 +123,10 @@ class SpecModule(nn.Module):
     """A network whose forward pass follows its cnncost description, through a module tree in
     which every container runs the layers under it (see ``Container``)."""
 
+    # kept in __dict__, outside nn.Module's registries
+    _plan: tuple
+    _leaf_names: tuple
+
     def __init__(self, network: L.Network):
         super().__init__()
         table = engine.analyze(network)
@@ -144,7 +153,7 @@ class SpecModule(nn.Module):
         _AUX.append([])
         _SIDES.append([])
         try:
-            out = _run(self, self._plan, x)
+            out: torch.Tensor | tuple = _run(self, self._plan, x)
         finally:
             aux, sides = _AUX.pop(), _SIDES.pop()
         if sides:  # every output in execution order (YOLOv3: the 13×13, 26×26, then 52×52 scale)
@@ -160,6 +169,7 @@ def _load_with_held_tensors(module: nn.Module, parent, state_dict, prefix, local
     ``<path>.weight``): loaded here, where torch hands out that key."""
     parent._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                  error_msgs)
+    child: Any  # torch types a child as Module | None; a held one keeps its tensor as .weight
     for name, child in module._modules.items():
         if not _holds_own_key(child):
             continue

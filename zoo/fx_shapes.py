@@ -11,7 +11,7 @@ reads a size or reshapes is refused by name.
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, Callable, cast
 
 from torch import fx
 
@@ -42,7 +42,7 @@ def _window(state: units._State, node: fx.Node, value: Any, argument: str | None
     parts = value if isinstance(value, (tuple, list)) else (value,)
     if not any(units._kind(state, p) == SHAPE for p in parts):
         return value
-    dims = ()
+    dims: Any = ()  # the parts' axes, or None once a part is not a size of this node's input
     for p in parts:
         unit = state.units[p] if units._kind(state, p) == SHAPE else None
         if unit is None or not unit.inputs or unit.inputs[0] is not node.args[0] or \
@@ -90,7 +90,7 @@ def grouping(state: units._State, node: fx.Node) -> None:
     (a channel shuffle), and ``x.chunk(n, dim=1)``, whose parts an index then picks."""
     source = node.args[0]
     unit = state.units.get(source)
-    method = node.target if node.op == "call_method" else node.target.__name__
+    method = node.target if node.op == "call_method" else cast(Callable, node.target).__name__
     if method == "chunk" and units._kind(state, source) in TENSOR_KINDS:
         try:
             parts = chunk_arguments(ops.Call(tuple(node.args), dict(node.kwargs)))
@@ -142,7 +142,7 @@ def getitem(state: units._State, node: fx.Node) -> None:
     if kind == SHAPE:
         unit = state.units[source]
         dims = dims_of(index) if unit.dims == "all" else None
-        state.units[node] = Unit(SHAPE, unit.inputs, batch=index == 0, dims=dims)
+        state.units[node] = Unit(SHAPE, unit.inputs, batch=bool(index == 0), dims=dims)
     elif kind == PARTS and type(index) is int:
         unit = state.units[source]
         name = state.namer.fresh(units._scope(node), "chunk")

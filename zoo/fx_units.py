@@ -14,7 +14,7 @@ import operator
 import os
 import re
 from collections import Counter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch import fx, nn
@@ -68,8 +68,8 @@ class _State:
         self.named_leaves: set = set()  # leaves named after the module holding their parameters
         self.unsupported: dict = {}  # construct -> "where (file:line)" of its first use
         self.other: list = []  # problems of other kinds, as sentences
-        self.source = None
-        self.sink = None
+        self.source: fx.Node | None = None
+        self.sink: Any = None
         self.outputs: tuple = ()
 
 
@@ -159,7 +159,7 @@ def _kind(state: _State, value: Any) -> str | None:
 
 def _tensor_inputs(state: _State, args: Any) -> tuple:
     flat = args if isinstance(args, (tuple, list)) else (args,)
-    found = []
+    found: list = []
     for a in flat:
         if isinstance(a, (tuple, list)):
             found += _tensor_inputs(state, a)
@@ -182,12 +182,13 @@ def _placeholder(state: _State, node: fx.Node) -> None:
 def _get_attr(state: _State, node: fx.Node) -> None:
     """A parameter or buffer read directly: an operand of the arithmetic that uses it (ConvNeXt's layer
     scale), refused by any other consumer."""
-    value = _attribute(state.root, node.target)
+    target = cast(str, node.target)  # a get_attr node's target is the attribute's dotted path
+    value = _attribute(state.root, target)
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         learned = any(value is p for p in state.root.parameters())
-        state.units[node] = Unit(PARAM, dims=tuple(value.shape), learned=learned, name=node.target)
+        state.units[node] = Unit(PARAM, dims=tuple(value.shape), learned=learned, name=target)
     else:
-        _unsupported(state, f"a {type(value).__name__} attribute used directly", node.target, node)
+        _unsupported(state, f"a {type(value).__name__} attribute used directly", target, node)
         state.units[node] = Unit(BAD)
 
 
@@ -199,7 +200,7 @@ def _attribute(root: nn.Module, target: str) -> Any:
 
 
 def _output(state: _State, node: fx.Node) -> None:
-    value = node.args[0]
+    value: Any = node.args[0]
     if _kind(state, value) in TENSOR_KINDS:
         state.sink = value
         state.outputs = (value,)
@@ -214,14 +215,15 @@ def _output(state: _State, node: fx.Node) -> None:
 
 
 def _call_module(state: _State, node: fx.Node) -> None:
-    module = state.root.get_submodule(node.target)
-    state.calls[node.target] += 1
-    first = state.calls[node.target] == 1
-    parent, _, last = node.target.rpartition(".")
-    name = node.target if first else state.namer.fresh(parent, last)
+    target = cast(str, node.target)  # a call_module node's target is the module's dotted path
+    module = state.root.get_submodule(target)
+    state.calls[target] += 1
+    first = state.calls[target] == 1
+    parent, _, last = target.rpartition(".")
+    name = target if first else state.namer.fresh(parent, last)
     kind = ops.module_rule(module)
     if kind is None:
-        _unsupported(state, type(module).__name__, node.target, node)
+        _unsupported(state, type(module).__name__, target, node)
         state.units[node] = Unit(BAD, _tensor_inputs(state, node.args))
         return
     if ops.MODULES[kind] is None:
@@ -230,7 +232,7 @@ def _call_module(state: _State, node: fx.Node) -> None:
     try:
         layer = ops.MODULES[kind](module, name)
     except Unsupported as why:
-        _unsupported(state, str(why), node.target, node)
+        _unsupported(state, str(why), target, node)
         state.units[node] = Unit(BAD, _tensor_inputs(state, node.args))
         return
     if len(node.args) > 1 or node.kwargs:  # deconv(x, output_size=...): the module's own numbers no longer hold
@@ -344,7 +346,7 @@ def _call_method(state: _State, node: fx.Node) -> None:
     elif method == "size":
         dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
         dims = "all" if dim is None else shapes.dims_of(dim)
-        state.units[node] = Unit(SHAPE, node.args[:1], batch=dim == 0, dims=dims)
+        state.units[node] = Unit(SHAPE, node.args[:1], batch=bool(dim == 0), dims=dims)
     elif method in ("transpose", "chunk") or (method in ops.PASS_METHODS and _kind(state, node.args[0]) == GROUPED):
         shapes.grouping(state, node)
     elif method in ops.PASS_METHODS:
@@ -356,7 +358,8 @@ def _call_method(state: _State, node: fx.Node) -> None:
 def _arithmetic(state: _State, node: fx.Node, op: str, form: str) -> None:
     """``a op b``: a merge of two tensors, a ``Scale`` by a number or a held tensor, a no-op
     (``x + 0``, ``x * 1``), or arithmetic on sizes."""
-    a, b = (list(node.args) + [node.kwargs.get("other")])[:2]
+    operands: list[Any] = list(node.args) + [node.kwargs.get("other")]
+    a, b = operands[:2]
     kinds = (_kind(state, a), _kind(state, b))
     if SHAPE in kinds or all(k is None for k in kinds):
         state.units[node] = Unit(SHAPE)  # arithmetic on sizes
@@ -405,7 +408,7 @@ def _what(state: _State, value: Any) -> str:
 
 
 def _cat(state: _State, node: fx.Node) -> None:
-    tensors = node.args[0] if node.args else node.kwargs.get("tensors", ())
+    tensors: Any = node.args[0] if node.args else node.kwargs.get("tensors", ())
     dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", node.kwargs.get("axis", 0))
     inputs = _tensor_inputs(state, tensors)
     if dim != 1 or len(inputs) != len(tensors):

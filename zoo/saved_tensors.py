@@ -51,7 +51,7 @@ def measure_step(model: torch.nn.Module, images: torch.Tensor, labels: torch.Ten
     expected in the modes and requires_grad the strategy gives it (zoo.training.freeze)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(autocast)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(autocast) if autocast else None
     device = images.device.type if images.device.type != "meta" else "cpu"
     counter = FlopCounterMode(display=False) if count_flops else None
     with saved_storages(model) as found, (counter if counter is not None else _nothing()):

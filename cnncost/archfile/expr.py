@@ -20,7 +20,7 @@ indices and fixed (non-symbolic) symbols, so every exponent is a known integer.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 MAX_CHARS, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, MAX_BITS = 500, 50, 18, 64, 4096
 _TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(\*\*|//|[-+*/%^()]))")
@@ -138,13 +138,15 @@ _OPERATIONS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, 
 
 def _tokens(text: str) -> list:
     """(kind, value, column) triples ending with an 'end' token."""
-    tokens, at = [], 0
+    tokens: list[tuple[str, Any, int]] = []
+    at = 0
     while at < len(text.rstrip()):
         match = _TOKEN.match(text, at)
         if not match:
             bad = len(text) - len(text[at:].lstrip()) + 1
             raise ExprError(f"unexpected {text[bad - 1]!r} at column {bad} in {text!r}")
         number, name, op = match.groups()
+        assert match.lastindex is not None  # a match always holds one of the three groups
         column = match.start(match.lastindex) + 1
         if number is not None:
             if len(number) > MAX_DIGITS:
@@ -168,7 +170,7 @@ class _Parser:
         """The next token."""
         return self.tokens[self.at][:2]
 
-    def fail(self, problem: str):
+    def fail(self, problem: str) -> NoReturn:
         """Raise an ExprError at the current token's column."""
         column = self.tokens[self.at][2]
         raise ExprError(f"{problem} at column {column} in {self.text!r}")

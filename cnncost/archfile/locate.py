@@ -122,6 +122,7 @@ class _Scanner:
                 keys.append(_unquote(self.text[start:self.pos]))
             else:
                 match = _BARE_KEY.match(self.text, self.pos)
+                assert match is not None  # tomllib accepted the text: an unquoted key is a bare key
                 keys.append(match.group())
                 self._advance(match.end() - self.pos)
             self._skip_blank()

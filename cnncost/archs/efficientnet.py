@@ -257,8 +257,9 @@ def _register_all() -> None:
                  f"depth ×{variant.depth_mult}, SiLU, squeeze-excitation, avg-pool, fc",
                  "Tan & Le 2019, \"EfficientNet: Rethinking Model Scaling for CNNs\" (torchvision)",
                  torchvision=name)(partial(efficientnet_b, name=name))
-    for name, variant in V2_VARIANTS.items():
-        register(name, input_size_params(variant.crop) + CLASSES_AND_CHANNELS + _dropout(variant.dropout),
+    for name, v2_variant in V2_VARIANTS.items():
+        register(name,
+                 input_size_params(v2_variant.crop) + CLASSES_AND_CHANNELS + _dropout(v2_variant.dropout),
                  f"EfficientNetV2-{name[-1].upper()}: FusedMBConv then MBConv stages, 1×1 conv 1280, avg-pool, fc",
                  "Tan & Le 2021, \"EfficientNetV2: Smaller Models and Faster Training\" (torchvision)",
                  torchvision=name)(partial(efficientnet_v2, name=name))

@@ -91,7 +91,7 @@ def aux_head(name: str, classes) -> L.Auxiliary:
 
 def stages(classes, aux_logits: bool) -> tuple:
     """The inception stages from BLOCKS, with the aux heads inserted when asked."""
-    nodes = []
+    nodes: list = []
     for row in BLOCKS:
         if len(row) == 2:
             nodes.append(max_pool(*row))

@@ -67,7 +67,7 @@ def params(width: float, depth: float, size: int) -> tuple:
 
 def preprocessing(in_channels) -> tuple:
     """Rescaling(1/255) → Normalization → (RGB: the ImageNet weights' per-channel Rescaling)."""
-    nodes = (L.Scale("rescaling", "mul", value=1.0 / 255.0), Normalization("normalization"))
+    nodes: tuple = (L.Scale("rescaling", "mul", value=1.0 / 255.0), Normalization("normalization"))
     if in_channels == len(IMAGENET_STDDEV_RGB):  # Keras' ImageNet weights need RGB
         nodes += (L.Scale("rescaling_1", "mul", (in_channels, 1, 1), learned=False),)
     return nodes
@@ -90,7 +90,7 @@ def squeeze_excite(prefix: str, filters, squeezed) -> L.Residual:
 def block(prefix: str, filters_in, filters_out, kernel: int, stride: int, expand: int):
     """One MBConv block (Keras' ``block``): [expand 1×1] → depthwise k×k → SE → project 1×1 → BN [+ input]."""
     filters = filters_in * expand
-    body = ()
+    body: tuple = ()
     if expand != 1:
         body += (L.Conv2d(f"{prefix}expand_conv", filters, 1, bias=False), batch_norm(f"{prefix}expand_bn"),
                  L.Activation(f"{prefix}expand_activation", "silu"))

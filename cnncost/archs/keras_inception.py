@@ -34,7 +34,7 @@ class Builder:
         kernel = kernel if isinstance(kernel, tuple) else (kernel, kernel)
         pad = same_padding(kernel) if padding == "same" else 0
         conv_name = name or self.names("conv2d")
-        nodes = (L.Conv2d(conv_name, out, kernel, stride, pad, bias=bias),)
+        nodes: tuple = (L.Conv2d(conv_name, out, kernel, stride, pad, bias=bias),)
         if not bias:
             nodes += (batch_norm_center(f"{name}_bn" if name else self.names("batch_normalization"), out),)
         if activation:

@@ -49,7 +49,7 @@ def bn(name: str) -> L.BatchNorm2d:
 
 def stem(preact: bool) -> tuple:
     """ZeroPadding2D(3) → 7×7/2 conv with bias [→ BN → ReLU: v1 only] → ZeroPadding2D(1) → 3×3/2 max-pool."""
-    nodes = (L.ZeroPad2d("conv1_pad", (3, 3, 3, 3)), L.Conv2d("conv1_conv", 64, 7, 2))
+    nodes: tuple = (L.ZeroPad2d("conv1_pad", (3, 3, 3, 3)), L.Conv2d("conv1_conv", 64, 7, 2))
     if not preact:
         nodes += (bn("conv1_bn"), L.Activation("conv1_relu"))
     return nodes + (L.ZeroPad2d("pool1_pad", (1, 1, 1, 1)), L.MaxPool2d("pool1_pool", 3, 2))
@@ -76,7 +76,7 @@ def block_v2(name: str, width: int, stride: int, projection: bool, pool_name: st
             L.Conv2d(f"{name}_2_conv", width, 3, stride, bias=False), bn(f"{name}_2_bn"),
             L.Activation(f"{name}_2_relu"), L.Conv2d(f"{name}_3_conv", EXPANSION * width, 1))
     if projection:  # the shortcut starts after the pre-activation, so both paths share it
-        shortcut = (L.Conv2d(f"{name}_0_conv", EXPANSION * width, 1, stride),)
+        shortcut: tuple = (L.Conv2d(f"{name}_0_conv", EXPANSION * width, 1, stride),)
         return L.Sequential(name, preact + (L.Residual(f"{name}_out", body, shortcut),))
     shortcut = (L.MaxPool2d(pool_name, 1, stride),) if stride > 1 else ()
     return L.Residual(f"{name}_out", preact + body, shortcut)

@@ -40,7 +40,7 @@ def pooled_block(names: KerasNames, block: str, in_ch, mid_ch, out_ch, first_rel
     whose input already passed block1_conv2_act) ``{block}_sepconv1_act``.
     """
     shortcut = (L.Conv2d(names("conv2d"), out_ch, 1, 2, bias=False), batch_norm(names("batch_normalization")))
-    body = (relu(f"{block}_sepconv1_act"),) if first_relu else ()
+    body: tuple = (relu(f"{block}_sepconv1_act"),) if first_relu else ()
     body += sep_bn(block, 1, in_ch, mid_ch) + (relu(f"{block}_sepconv2_act"),) + sep_bn(block, 2, mid_ch, out_ch)
     body += (L.MaxPool2d(f"{block}_pool", 3, 2, 1),)
     return L.Residual(names("add"), body, shortcut)

@@ -48,7 +48,7 @@ def inverted_residual(name: str, in_channels: int, out_channels: int, stride: in
     in == out channels), as in torchvision; the identity shortcut is ``()``.
     """
     hidden = in_channels * t
-    body = ()
+    body: tuple = ()
     if t != 1:
         body += conv_bn_relu6(f"{name}.conv.0", hidden, 1)
     i = len(body) // 3  # index of the depthwise stage inside .conv

@@ -138,7 +138,7 @@ def mobilenet_v3(h, w, arch: str, classes=1000, in_channels=3, width_mult=1.0, r
                  dropout=0.2) -> L.Network:
     """Build torchvision's ``arch`` (mobilenet_v3_large or mobilenet_v3_small) for an in_channels×h×w input."""
     rows = scaled(TABLES[arch], width_mult, reduced_tail)
-    nodes = [L.Sequential("features.0", conv_bn_act("features.0", rows[0].in_channels, 3, 2,
+    nodes: list = [L.Sequential("features.0", conv_bn_act("features.0", rows[0].in_channels, 3, 2,
                                                       activation="hardswish"))]
     strided = ["features.0.0"]
     for cfg in rows:

@@ -168,7 +168,8 @@ def block(name: str, in_width: int, stage: Stage, stride: int, bottleneck_multip
         raise ParameterError("bottleneck_multiplier", f"{bottleneck_multiplier:g} gives a bottleneck of "
                              f"{bottleneck} channels, which {groups} groups (bottleneck // group width "
                              f"{stage.group_width}) cannot split evenly")
-    body = (conv_bn(f"{name}.f.a", bottleneck, 1), conv_bn(f"{name}.f.b", bottleneck, 3, stride, groups))
+    body: tuple = (conv_bn(f"{name}.f.a", bottleneck, 1),
+                   conv_bn(f"{name}.f.b", bottleneck, 3, stride, groups))
     if se_ratio:
         squeeze = int(round(se_ratio * in_width))  # follows the block's input width, not the bottleneck's
         if squeeze < 1:

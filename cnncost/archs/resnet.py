@@ -20,6 +20,7 @@ Recognition" (2015), Table 1.
 from __future__ import annotations
 
 from functools import partial
+from typing import Callable
 
 from .. import layers as L
 from ..arith import is_number
@@ -102,7 +103,8 @@ def bottleneck_body(block: str, planes, stride, groups=1, width_per_group=64, ve
             + conv_bn(block, 3, planes * EXPANSION["bottleneck"], 1))
 
 
-BODIES = {"basic": basic_body, "bottleneck": bottleneck_body}
+# only the bottleneck reads the shape keywords (groups, width_per_group, version); the basic body ignores them
+BODIES: dict[str, Callable[..., tuple]] = {"basic": basic_body, "bottleneck": bottleneck_body}
 
 
 def block(kind: str, name: str, in_ch: int, planes: int, stride: int, **shape) -> L.Residual:
@@ -113,7 +115,7 @@ def block(kind: str, name: str, in_ch: int, planes: int, stride: int, **shape) -
     a Bottleneck's groups, width_per_group and version.
     """
     out_ch = planes * EXPANSION[kind]
-    shortcut = ()
+    shortcut: tuple = ()
     if stride != 1 or in_ch != out_ch:
         shortcut = (L.Conv2d(f"{name}.downsample.0", out_ch, 1, stride, bias=False),
                     L.BatchNorm2d(f"{name}.downsample.1"))

@@ -43,7 +43,7 @@ def filters(m, org: str, block: int):
 def scratch5(h, w, m=64, k=3, n=128, classes=10, padding="valid", org="same", bn=False,
              dropout=0.0, activation="relu", in_channels=3) -> L.Network:
     """Build the scratch5 layer tree for an input of in_channels×h×w."""
-    layers = []
+    layers: list = []
     size_names = {}
     for i in range(1, 6):
         layers.append(L.Conv2d(f"conv{i}", filters(m, org, i - 1), k, padding=padding))

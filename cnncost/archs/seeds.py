@@ -125,7 +125,7 @@ MLP_PARAMS = input_size_params(28) + (
           "report 004 (ELL-793 assignment 2, question 1)")
 def mlp3(h, w, n=500, classes=10, dropout=0.0, in_channels=1) -> L.Network:
     """Build report 004's three-layer MLP for an input of in_channels×h×w, flattened."""
-    layers = [L.Flatten("flatten")]
+    layers: list = [L.Flatten("flatten")]
     for i in (1, 2):
         layers += [L.Linear(f"fc{i}", n), L.Activation(f"act{i}")]
         if dropout:

@@ -41,7 +41,7 @@ def vgg_features(config: tuple, bn: bool) -> tuple:
     Indices count every module, stateless ones included, because torchvision's
     ``features`` is an nn.Sequential whose keys are those positions.
     """
-    nodes = []
+    nodes: list = []
     for item in config:
         i = len(nodes)
         if item == "M":
@@ -61,7 +61,7 @@ def classifier(in_dropout: bool, classes) -> tuple:
     before each hidden Linear (Linear at 1, 4, 6).
     """
     hidden = (L.Dropout, L.Linear, L.Activation) if in_dropout else (L.Linear, L.Activation, L.Dropout)
-    nodes = []
+    nodes: list = []
     for i, kind in enumerate(hidden * 2 + (L.Linear,)):
         name = f"classifier.{i}"
         if kind is L.Linear:
@@ -108,7 +108,7 @@ _register_vggs()
           "Krizhevsky 2014 (arXiv:1404.5997); torchvision.models.alexnet", torchvision="alexnet")
 def alexnet(h, w, classes=1000, in_channels=3) -> L.Network:
     """Build torchvision's AlexNet for an in_channels×h×w input."""
-    nodes = []
+    nodes: list = []
     for out, k, stride, pad, pool in ALEXNET_CONVS:
         nodes += [L.Conv2d(f"features.{len(nodes)}", out, k, stride, pad),
                   L.Activation(f"features.{len(nodes) + 1}")]

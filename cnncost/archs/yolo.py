@@ -35,7 +35,7 @@ def stage(i: int) -> L.Sequential:
     """Stage i: a stride-2 3×3 conv to its channels, then its residual blocks (1×1 to half, 3×3 back)."""
     channels, blocks = STAGES[i - 1]
     name = f"backbone.stage{i}"
-    nodes = [conv(f"{name}.down", channels, 3, 2)]
+    nodes: list = [conv(f"{name}.down", channels, 3, 2)]
     for j in range(blocks):
         nodes.append(L.Residual(f"{name}.{j}", (conv(f"{name}.{j}.conv1", channels // 2, 1),
                                                 conv(f"{name}.{j}.conv2", channels, 3))))

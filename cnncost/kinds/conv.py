@@ -145,8 +145,9 @@ def conv_step(node: Conv2d, site: Site) -> Effect:
 def _torch_conv(node: Conv2d, x: tuple) -> Any:
     from torch import nn
 
+    # padding_mode is a plain str here; nn.Conv2d itself rejects one outside its four modes
     return nn.Conv2d(x[0], node.out_channels, node.kernel_size, node.stride, node.padding, node.dilation,
-                     node.groups, node.bias, node.padding_mode)
+                     node.groups, node.bias, node.padding_mode)  # type: ignore[arg-type]
 
 
 def _from_module(m: Any, name: str) -> Conv2d:

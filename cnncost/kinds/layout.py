@@ -52,7 +52,7 @@ def _permute_call(node: Permute, x: Any) -> Any:
 _permute_module = call_module("Permute", lambda node, x: _permute_call(node, x), "A permute as a module.")
 
 
-KINDS = (
+KINDS: tuple[Kind, ...] = (
     Kind(Permute, permute_shape, no_counts, free=True, layout=True,
          fvcore=uncounted("aten::permute is in fvcore's _IGNORED_OPS"),
          ptflops=uncounted("torch.permute and Tensor.permute are not patched"),
@@ -66,7 +66,7 @@ class ChannelSlice(NamedTuple):
 
     name: str
     parts: int  # chunks asked for
-    index: int  # which one
+    index: int  # type: ignore[assignment]  # which one (the name shadows tuple.index)
     call: str = "method"  # written as: method (x.chunk(...)) or torch (torch.chunk(x, ...))
 
 

@@ -48,6 +48,9 @@ def _classes() -> dict:
         class KerasNormalization(nn.Module):
             """``(x - mean) / max(sqrt(variance), epsilon)`` per channel, the statistics held as buffers."""
 
+            mean: torch.Tensor
+            variance: torch.Tensor
+
             def __init__(self, channels: int, epsilon: float = 1e-7):
                 super().__init__()
                 self.channels, self.epsilon = channels, epsilon

@@ -34,7 +34,7 @@ def top_words(config: dict) -> list:
     return words + ([f"head {config['head']}"] if config.get("head", "keep") != "keep" else [])
 
 
-def visible_rows(table, all_layers: bool, shown: set = frozenset()) -> list:
+def visible_rows(table, all_layers: bool, shown: set | frozenset = frozenset()) -> list:
     """Rows worth showing: free layers and reshapes only with ``all_layers`` or when named in ``shown``."""
     return [r for r in table.layers if all_layers or r.name in shown or not (r.free or r.type in HIDDEN_TYPES)]
 

@@ -7,7 +7,7 @@ made wide enough for what is kept, so rich never has to shorten anything.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from . import fit
 
@@ -47,6 +47,7 @@ def fitted_table(columns: list, rows: list, drop: tuple = (), prose: int | None 
             continue
         cells, style = row
         table.add_row(*(cells[i] for i in fitted.keep), style=style)
-    widths = [fitted.prose_width if i == prose else natural[i] for i in fitted.keep]
+    # fit gives the prose column a width whenever it keeps it, so no width here is None
+    widths = [cast(int, fitted.prose_width) if i == prose else natural[i] for i in fitted.keep]
     needed = sum(widths) + gap * max(len(widths) - 1, 0)
     return table, needed, fit.dropped_line([columns[i][0] for i in fitted.dropped], limit)

@@ -34,7 +34,7 @@ def verify_table(verification, limit=None) -> tuple:
 
     cols = columns(verification)
     titles = [("layer", "left"), ("type", "left")] + [(c, "right") for c in cols]
-    rows = [([escape(row.name), escape(row.type), *(_cell(row.cells.get(c)) for c in cols)], None)
+    rows: list = [([escape(row.name), escape(row.type), *(_cell(row.cells.get(c)) for c in cols)], None)
             for row in verification.layers]
     rows += [SECTION, (["total", "", *(_cell(verification.totals.get(c)) for c in cols)], "bold")]
     # Least telling first: the tools' columns, buffers, output shape, type; layer, params and MACs stay,

@@ -73,7 +73,7 @@ INDEX_ITEM = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 def parse_indices(text: str, count: int, layer: str, option: str = "--filters") -> list:
     """'0-15', '3', '0,4,9' or '0-3,8' -> channel indices, each checked against ``count`` channels."""
-    found = []
+    found: list[int] = []
     for item in text.split(","):
         match = INDEX_ITEM.match(item)
         if not match:

@@ -88,8 +88,9 @@ def _from_zoo(name: str, device: str, weights: str | None, img_size: int | None,
               seed: int) -> Subject:
     arch = archs.get(name)
     state, path = _weights(arch, weights)
-    if arch.param("classes") is not None:
-        classes = arch.param("classes").default
+    classes_param = arch.param("classes")
+    if classes_param is not None:
+        classes = classes_param.default
         _, _, network = model.describe(name, hyper, img_size, classes, training=False)
         classes = _classes_in(state, network, classes)
         _, config, network = model.describe(name, hyper, img_size, classes, training=False)
@@ -111,6 +112,7 @@ def _weights(arch, weights: str | None) -> tuple:
     if weights is None or weights == "none":
         return None, None
     path = model.weights_file(arch, weights)
+    assert path is not None  # weights_file gives None only for "none", answered above
     return read_state_dict(path), path
 
 
