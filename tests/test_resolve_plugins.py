@@ -187,21 +187,44 @@ def test_a_plugin_that_fails_is_named_with_its_reason():
 
 
 MISSING_PLUGIN = "import cnncost.plugins as p; p._entry_points = lambda: []\n"
-BROKEN_ZOO = "import sys; sys.modules['torch'] = None\n"  # importing torch (so the zoo) fails
+BROKEN_PLUGIN = "import sys; sys.modules['zoo.plugin'] = None\n"  # importing the entry point's module fails
+NO_TORCH = "import sys; sys.modules['torch'] = None\n"  # importing torch fails
+
+
+def one_error_line(setup: str, argv: list) -> str:
+    """The one stderr line of ``main(argv)`` in a fresh interpreter after ``setup``, which must exit 2
+    while ``count`` still works there."""
+    code = setup + f"from cnncost.cli import main\nprint('EXIT', main({argv!r}), main(['count', '--json']) == 0)"
+    result = run_python(code)
+    assert result.stdout.strip().splitlines()[-1] == "EXIT 2 True", result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
 
 
 @pytest.mark.parametrize("setup, reason", [(MISSING_PLUGIN, "no cnncost plugin is installed"),
-                                           (BROKEN_ZOO, "the plugin zoo did not load")])
+                                           (BROKEN_PLUGIN, "the plugin zoo did not load: ")])
 @pytest.mark.parametrize("argv, start", [(["verify"], "error: No such command 'verify': "),
                                          (["count", "module:nets.py:Net"],
                                           "error: module:nets.py:Net: reading a PyTorch module needs torch and "
                                           "the zoo plugin; ")])
 def test_without_the_zoo_plugin_its_names_and_commands_are_one_clear_line(setup, reason, argv, start):
-    code = setup + f"from cnncost.cli import main\nprint('EXIT', main({argv!r}), main(['count', '--json']) == 0)"
-    result = run_python(code)
-    assert result.stdout.strip().splitlines()[-1] == "EXIT 2 True", result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(start) and reason in lines[0], result.stderr
+    line = one_error_line(setup, argv)
+    assert line.startswith(start) and reason in line, line
+
+
+def test_without_torch_the_zoo_plugin_still_loads_and_says_what_is_missing(tmp_path):
+    line = one_error_line(NO_TORCH, ["verify", "--m", "4", "--k", "3", "--hw", "130"])
+    assert line.startswith("error: verify needs torch, fvcore and ptflops: pip install 'cnncost[torch]' ("), line
+    net = tmp_path / "net.py"
+    net.write_text("import torch\n\n\nclass Net(torch.nn.Module):\n    pass\n", encoding="utf-8")
+    line = one_error_line(NO_TORCH, ["count", f"module:{net}:Net"])
+    assert line.startswith(f"error: {net}:1: importing {net} failed: ModuleNotFoundError") and "torch" in line, line
+
+
+def test_listing_the_commands_loads_the_zoo_plugin_without_torch():
+    code = "from cnncost.cli import main\nassert main(['--help']) == 0"
+    assert imported(code, ("torch", "zoo")) == ["zoo", "zoo.cli", "zoo.cli.verify_command", "zoo.plugin"]
 
 
 def test_the_zoo_plugin_provides_module_names_and_verify():
