@@ -53,26 +53,37 @@ def brute_force(batches: list, classes: int, topk: int) -> dict:
     for c in range(classes):
         support = sum(confusion[c])
         predicted = sum(confusion[t][c] for t in range(classes))
-        per_class.append({"class": c, "precision": confusion[c][c] / predicted if predicted else 0.0,
-                          "recall": confusion[c][c] / support if support else 0.0,
+        hits = confusion[c][c]
+        per_class.append({"class": c, "precision": hits / predicted if predicted else 0.0,
+                          "recall": hits / support if support else 0.0,
+                          "f1": 2 * hits / (support + predicted) if support + predicted else 0.0,
                           "support": support, "predicted": predicted})
+    # Macro means over the classes that have samples or predictions (torchmetrics' average="macro").
+    present = [row for row in per_class if row["support"] or row["predicted"]]
+    macro = {name: sum(row[name] for row in present) / len(present) for name in ("precision", "recall", "f1")}
     return {"confusion": confusion, "per_class": per_class,
             "result": {"loss": loss_sum / count, "top1": correct / count, "topk": hits_k / count, "k": k,
-                       "count": count, "correct": correct, "correct_topk": hits_k}}
+                       "count": count, "correct": correct, "correct_topk": hits_k, **macro}}
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_meter_equals_brute_force(seed):
     rng = random.Random(seed)
-    classes, topk = rng.choice([1, 2, 3, 7, 10]), rng.choice([1, 3, 5])
+    classes, topk = rng.choice([2, 3, 7, 10]), rng.choice([1, 3, 5])  # torchmetrics needs 2 classes or more
     batches = random_batches(rng, classes, rng.randint(1, 8))
     meter = ClassificationMeter(classes, topk=topk)
     for logits, labels, loss in batches:
         meter.update(logits, labels, loss)
     expected = brute_force(batches, classes, topk)
-    assert meter.result() == expected["result"]
-    assert meter.confusion() == expected["confusion"]
-    assert meter.per_class() == expected["per_class"]
+    # Counts and accuracies exactly; precision, recall and F1 are torchmetrics' float32 ratios.
+    result = meter.result()
+    assert result.pop("confusion") == meter.confusion() == expected["confusion"]
+    assert result.pop("per_class") == {key: [row[key] for row in meter.per_class()]
+                                       for key in ("precision", "recall", "f1", "support", "predicted")}
+    assert result == pytest.approx(expected["result"], rel=1e-6)
+    exact = ("loss", "k", "count", "correct", "correct_topk", "top1", "topk")
+    assert {key: result[key] for key in exact} == {key: expected["result"][key] for key in exact}
+    assert [pytest.approx(row, rel=1e-6) for row in expected["per_class"]] == meter.per_class()
 
 
 def test_meter_is_independent_of_batching_and_takes_tensor_losses():
@@ -94,7 +105,7 @@ def test_meter_clamps_k_reset_names_and_bad_input():
     assert (result["k"], result["topk"], result["top1"], result["loss"]) == (3, 1.0, 0.5, 0.75)
     assert [row["name"] for row in meter.per_class(["a", "b", "c"])] == ["a", "b", "c"]
     never_predicted = meter.per_class()[1]
-    assert never_predicted == {"class": 1, "precision": 0.0, "recall": 0.0, "support": 0, "predicted": 0}
+    assert never_predicted == {"class": 1, "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "predicted": 0}
     meter.reset()
     assert meter.count == 0 and meter.confusion() == [[0] * 3] * 3
     assert all(value != value for value in (meter.result()["loss"], meter.result()["top1"]))  # NaN

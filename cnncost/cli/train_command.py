@@ -87,7 +87,8 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           then_lr: Optional[float] = typer.Option(None, "--then-lr", help="peak learning rate of the --then stage "
                                                                           "(default: --lr / 10)"),
           plots: bool = typer.Option(True, "--plots/--no-plots",
-                                     help="write curves, confusion, predictions and filters PNGs at the end"),
+                                     help="write the PNGs: the class distribution at the start; curves, class "
+                                          "scores, confusion, predictions and filters at the end"),
           nproc_per_node: int = typer.Option(1, "--nproc-per-node",
                                              help="training processes on this machine (one per GPU with "
                                                   "--device cuda), started through torchrun's engine; "

@@ -83,7 +83,7 @@ class TrainConfig:
     topk: int = 5  # the k of top-k accuracy
     synthetic_size: int = 2000  # images in the synthetic dataset (train + val)
     quiet: bool = False  # no console output (tests)
-    plots: bool = True  # write the PNGs (curves, confusion, predictions, filters) at the end
+    plots: bool = True  # write the PNGs (class distribution at the start; curves, class scores, ... at the end)
     # A second stage in the same run (Keras users' recipe: train the new head, then fine-tune all):
     # after ``epochs`` epochs, ``then_epochs`` more under strategy ``then`` at learning rate ``then_lr``.
     then: str | None = None

@@ -37,6 +37,9 @@ _TABLE_COLUMNS = (
     ("val_loss", "val loss", "{:.4f}", "right"),
     ("val_acc", "val acc", "{:.3f}", "right"),
     ("val_topk", "val top-{k}", "{:.3f}", "right"),
+    ("val_precision", "val P", "{:.3f}", "right"),  # P, R, F1: macro means over classes
+    ("val_recall", "val R", "{:.3f}", "right"),
+    ("val_f1", "val F1", "{:.3f}", "right"),
     ("images_per_s", "img/s", "rate", "right"),
     ("tflops", "TFLOP/s", "tflops", "right"),
     ("peak_fraction", "% of peak", "percent", "right"),
@@ -46,8 +49,10 @@ _TABLE_COLUMNS = (
 )
 # When the table is wider than the terminal, columns are left out in this order (never a
 # number cut short): the epoch, validation accuracy and the best mark always stay.
-_DROP_ORDER = ("peak_fraction", "lr", "tflops", "val_loss", "seconds", "train_loss", "val_topk",
-               "images_per_s", "train_acc")
+# A tuple is left out together: validation precision without its recall would read oddly. TFLOP/s and % of
+# peak go before precision and recall: each epoch's summary line shows them already.
+_DROP_ORDER = ("peak_fraction", "lr", "tflops", ("val_precision", "val_recall"), "val_loss", "seconds", "train_loss",
+               "val_f1", "val_topk", "images_per_s", "train_acc")
 
 
 class TrainConsole:
@@ -104,7 +109,8 @@ class TrainConsole:
 
         Keys (all optional but ``epoch``): ``epoch``, ``epochs`` (else the last
         epoch_bar's), ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``,
-        ``val_topk`` with ``k``, ``images_per_s``, ``tflops`` (achieved TFLOP/s),
+        ``val_topk`` with ``k``, ``val_precision``, ``val_recall``, ``val_f1`` (macro means over
+        classes; in the table only), ``images_per_s``, ``tflops`` (achieved TFLOP/s),
         ``peak_fraction`` (achieved / peak, 0–1), ``lr``, ``seconds``, ``best`` (bool:
         best validation so far, starred). None values count as missing.
         """
@@ -144,18 +150,18 @@ class TrainConsole:
         """The epoch table as a rich Table, no wider than ``width`` (default: the console's).
 
         Cells are never cut: columns are left out (``_DROP_ORDER``) until every
-        cell of the rest shows whole on one line, and the caption names them
-        (every value is in metrics.json).
+        cell of the rest, and every header, shows whole on one line, and the caption
+        names them (every value is in metrics.json).
         """
         width = width or self.console.width
         columns = [c for c in _TABLE_COLUMNS if any(_present(row, c[0]) for row in self.rows)]
         dropped = []
-        for key in _DROP_ORDER:
+        for keys in _DROP_ORDER:
             if _whole(self._table(columns, []), self._cells(columns), width):
                 break
-            if any(c[0] == key for c in columns):
-                dropped += [c for c in columns if c[0] == key]
-                columns = [c for c in columns if c[0] != key]
+            keys = (keys,) if isinstance(keys, str) else keys
+            dropped += [c for c in columns if c[0] in keys]
+            columns = [c for c in columns if c[0] not in keys]
         return self._table(columns, dropped, width)
 
     def _cells(self, columns: list) -> list:
@@ -164,7 +170,9 @@ class TrainConsole:
     def _table(self, columns: list, dropped: list, width: int = 0) -> Table:
         k = next((row["k"] for row in self.rows if _present(row, "k")), "k")
         starred = any(row.get("best") for row in self.rows)
+        macro = any(c[0] in ("val_precision", "val_recall", "val_f1") for c in columns)
         notes = (["* best validation accuracy"] if starred else []) + (
+            ["val P, R, F1: macro means over classes"] if macro else []) + (
             [f"left out to fit {width} columns: {', '.join(c[1].format(k=k) for c in dropped)} "
              "(all in metrics.json)"] if dropped else [])
         table = Table(title="epochs", caption="; ".join(notes) or None)
@@ -176,13 +184,16 @@ class TrainConsole:
 
 
 def _whole(table: Table, rows: list, width: int) -> bool:
-    """Whether ``table`` drawn ``width`` wide shows each row's cells whole, side by side on one line."""
+    """Whether ``table`` drawn ``width`` wide shows its headers, and each row's cells, whole, side by side on
+    one line (a header folded over two lines is whole but no longer reads as the table's usual look)."""
     import io
 
     console = Console(file=io.StringIO(), width=width, color_system=None, legacy_windows=False)
     console.print(table)
     lines = console.file.getvalue().splitlines()
     if any(len(line) > width for line in lines):
+        return False
+    if sum(line.startswith("┃") for line in lines) != 1:
         return False
     body = [line for line in lines if line.startswith("│")]
     return len(body) == len(rows) and all(

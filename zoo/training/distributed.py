@@ -82,17 +82,13 @@ class World:
         return float(tensor)
 
     def reduce_meter(self, meter) -> None:
-        """Make ``meter`` (a ClassificationMeter) count every process's samples: counts and loss sums added."""
+        """Make ``meter`` (a ClassificationMeter) count every process's samples: its integer counts (confusion
+        matrix, top-k hits) and its loss sum added over the processes, in one all-reduce on the host."""
         if self.size == 1:
             return
-        confusion = meter.confusion_tensor().to(torch.float64).flatten()
-        hits = torch.tensor([float(meter._topk_hits), float(meter._loss_sum)], dtype=torch.float64)
-        combined = torch.cat([confusion, hits])
+        combined = meter.states()
         dist.all_reduce(combined, group=self.host_group)
-        classes = meter.num_classes
-        meter._confusion = combined[:classes * classes].round().to(torch.int64).view(classes, classes)
-        meter._topk_hits = int(combined[-2].round())
-        meter._loss_sum = float(combined[-1])
+        meter.load_states(combined)
 
     def gather_rng(self) -> list | None:
         """Every process's torch random state, by rank (the checkpoint's ``rank_rng``); None for one process."""

@@ -107,7 +107,8 @@ def train_epoch(step: Step, batches, runtime: Runtime, meter: ClassificationMete
         if progress is not None:
             progress.advance(loss_total / images, correct / images, images / (time.perf_counter() - start))
     runtime.synchronize()
-    return {**meter.result(), "images": images, "seconds": time.perf_counter() - start}
+    seconds = time.perf_counter() - start  # the steps only, as steps.train_steps: not the epoch's metrics
+    return {**meter.result(), "images": images, "seconds": seconds}
 
 
 @torch.no_grad()

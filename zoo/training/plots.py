@@ -1,4 +1,5 @@
-"""PNG plots for a training run: learning curves, confusion matrix, test predictions, first-layer filters.
+"""PNG plots for a training run: learning curves, precision/recall/F1 per epoch, confusion matrix, test
+predictions, first-layer filters, and the data's class distribution.
 
 Each ``*_figure`` function builds a matplotlib Figure (so tests can inspect it)
 and each ``plot_*`` function draws one and writes it to a PNG atomically. Figures
@@ -27,6 +28,16 @@ FILTER_GAP_GREY = (0.55, 0.75, 0.95)  # between grey filters: light blue, never 
 def plot_curves(history: list[dict], path: str | os.PathLike) -> Path:
     """Loss and accuracy per epoch, train vs validation, as a PNG at ``path``."""
     return save_png(curves_figure(history), path)
+
+
+def plot_class_scores(history: list[dict], class_names: list[str], path: str | os.PathLike) -> Path:
+    """Macro precision, recall and F1 per epoch, and each class's validation F1 per epoch, as a PNG at ``path``."""
+    return save_png(class_scores_figure(history, class_names), path)
+
+
+def plot_class_distribution(counts: dict, class_names: list[str], path: str | os.PathLike) -> Path:
+    """Images per class in each split (``counts``: split name -> count per class), as a PNG at ``path``."""
+    return save_png(class_distribution_figure(counts, class_names), path)
 
 
 def plot_confusion(matrix: list[list[int]], class_names: list[str], path: str | os.PathLike) -> Path:
@@ -109,6 +120,84 @@ def _mark_best(axes, history: list[dict]) -> None:
     # Below the point: the train curve usually runs above the validation one.
     axes.annotate(f"best val {values[best]:.3f}\n(epoch {epochs[best]})", (epochs[best], values[best]),
                   xytext=(0, -10), textcoords="offset points", ha="center", va="top", fontsize=8)
+
+
+SCORE_COLOURS = {"precision": "tab:blue", "recall": "tab:orange", "f1": "tab:green"}
+
+
+def class_scores_figure(history: list[dict], class_names: list[str]):
+    """Two panels: macro precision, recall and F1 per epoch (validation solid, train dashed), and a
+    classes × epochs map of validation F1 per class.
+
+    Rows need ``epoch`` and any of ``{train,val}_{precision,recall,f1}`` and ``val_per_class``
+    (``{"f1": [per class]}``); rows without them (a run resumed from an older version) are skipped.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    figure = new_figure(12, 4.6)
+    lines, grid = figure.subplots(1, 2, width_ratios=[1, 1.2])
+    for name, colour in SCORE_COLOURS.items():
+        for split, style in (("val", "-o"), ("train", "--")):
+            epochs, values = _series(history, f"{split}_{name}")
+            if epochs:
+                label = f"{'validation' if split == 'val' else 'train'} {'F1' if name == 'f1' else name}"
+                lines.plot(epochs, values, style, color=colour, markersize=4, label=label)
+    lines.set(title="macro means over classes", xlabel="epoch", ylabel="score", ylim=(0, 1))
+    lines.xaxis.set_major_locator(MaxNLocator(integer=True))
+    lines.grid(True, alpha=0.3)
+    if lines.get_legend_handles_labels()[0]:
+        lines.legend(fontsize=8, ncol=2)
+    _per_class_f1(figure, grid, history, class_names)
+    return figure
+
+
+def _per_class_f1(figure, axes, history: list[dict], class_names: list[str]) -> None:
+    """The classes × epochs map of validation F1, one column per epoch that has per-class figures."""
+    import numpy as np
+
+    rows = [row for row in history if row.get("val_per_class")]
+    if not rows:
+        axes.axis("off")
+        axes.set_title("no per-class figures in these epochs")
+        return
+    scores = np.array([row["val_per_class"]["f1"] for row in rows], dtype=np.float64).T  # [class, epoch]
+    image = axes.imshow(scores, cmap="viridis", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+    figure.colorbar(image, ax=axes, label="F1")
+    epochs = [row["epoch"] for row in rows]
+    step = max(1, len(epochs) // 12)  # at most about a dozen epoch labels
+    axes.set_xticks(range(0, len(epochs), step), [str(e) for e in epochs[::step]])
+    if len(class_names) <= 60:  # more names would overlap into a black bar
+        axes.set_yticks(range(len(class_names)), [_short(name, 24) for name in class_names], fontsize=8)
+    axes.set(title="validation F1 per class", xlabel="epoch", ylabel="class")
+
+
+def class_distribution_figure(counts: dict, class_names: list[str]):
+    """Side-by-side bars of the images of each class in each split (train, val, test; a split with no
+    images is left out), so an imbalance shows at a glance; each split's total is in the legend."""
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    splits = [(split, values) for split, values in counts.items() if sum(values)]
+    for split, values in splits:
+        if len(values) != len(class_names):
+            raise ValueError(f"{split}: {len(values)} counts for {len(class_names)} class names")
+    size = len(class_names)
+    figure = new_figure(min(max(6.0, 0.45 * size + 2), 30.0), 4.2)
+    axes = figure.subplots()
+    width = 0.8 / max(1, len(splits))
+    positions = np.arange(size)
+    for index, (split, values) in enumerate(splits):
+        axes.bar(positions + (index - (len(splits) - 1) / 2) * width, values, width,
+                 label=f"{split} ({sum(values):,})")
+    if size <= 60:
+        axes.set_xticks(positions, [_short(name, 24) for name in class_names], rotation=45, ha="right",
+                        rotation_mode="anchor", fontsize=8)
+    axes.set(title=f"images per class · {size:,} classes", xlabel="class", ylabel="images")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.grid(True, axis="y", alpha=0.3)
+    if splits:  # beside the bars, never over them
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return figure
 
 
 def confusion_figure(matrix: list[list[int]], class_names: list[str]):

@@ -1,5 +1,9 @@
 """What a run says and leaves behind: the headline, epoch rows, metrics.json and the plots.
 
+Per epoch, each row has train and validation macro precision, recall and F1 (torchmetrics, through
+``ClassificationMeter``), their per-class figures, and the validation confusion matrix (up to
+``EPOCH_CONFUSION_CLASSES`` classes: C² numbers an epoch, in metrics.json and in every checkpoint).
+
 Throughput: images/s over the training steps of an epoch, and achieved
 FLOP/s = images/s × training FLOPs per image, where the FLOPs per image come
 from the engine's exact training step (``flops.py`` says what is counted). For
@@ -18,7 +22,8 @@ from . import checkpoint, plots
 from .files import write_json_atomic
 from .loop import evaluate
 from .memory import human_bytes
-from .metrics import ClassificationMeter, peak_flops_for
+from .metrics import SCORES, ClassificationMeter, peak_flops_for
+from .runfolder import START_FILES
 
 FLOPS_NOTE = ("training FLOPs/image = one step as cnncost.trainstep counts it: forward FLOPs (2 x MACs of conv and "
               "linear layers) + an input gradient (2 x MACs) for each such layer whose input requires grad (something "
@@ -28,6 +33,10 @@ APPROXIMATE_NOTE = ("training FLOPs/image approximated (the step could not be an
                     "trainable layers, x 2 for frozen layers after a trainable one in execution order, x 1 for the "
                     "frozen prefix; cached last-layer epochs count the classifier only")
 PREDICTION_GRID = 30  # the 10 x 3 grid of test images: a seeded stratified sample (sample.py)
+EPOCH_CONFUSION_CLASSES = 100  # above this many classes an epoch row has no confusion matrix (the end's has)
+CLASS_DISTRIBUTION = START_FILES[0]  # drawn when a run starts; removed again if the run saves no epoch
+# The PNGs at the end of a run, in the order the last line names them.
+END_PLOTS = ("curves.png", "class_scores.png", "confusion.png", "predictions.png", "filters.png")
 
 
 def headline(session) -> str:
@@ -90,7 +99,36 @@ def epoch_row(session, epoch: int, trained: dict, validated: dict, step, cached:
             "epoch": epoch + 1, "train_loss": trained["loss"], "train_acc": trained["top1"],
             "val_loss": validated["loss"], "val_acc": validated["top1"], "val_topk": validated["topk"],
             "k": validated["k"], "images_per_s": images_per_s, "tflops": images_per_s * flops / 1e12,
-            "lr": step.optimizer.param_groups[0]["lr"], "seconds": trained["seconds"], "cached": cached}
+            "lr": step.optimizer.param_groups[0]["lr"], "seconds": trained["seconds"], "cached": cached,
+            **_class_figures("train", trained), **_class_figures("val", validated)}
+
+
+def _class_figures(split: str, result: dict) -> dict:
+    """An epoch row's figures per class of ``split`` from its meter's result: macro precision, recall and F1,
+    the per-class lists, and for validation the confusion matrix (up to ``EPOCH_CONFUSION_CLASSES`` classes)."""
+    figures = {f"{split}_{name}": result[name] for name in SCORES}
+    figures[f"{split}_per_class"] = result["per_class"]
+    if split == "val" and len(result["per_class"]["support"]) <= EPOCH_CONFUSION_CLASSES:
+        figures["val_confusion"] = result["confusion"]
+    return figures
+
+
+def class_counts(data) -> dict:
+    """Images per class in each split of ``data`` (a DataSource): ``{"train": [...], "val": [...], "test": [...]}``."""
+    counts = {}
+    for split in ("train", "val", "test"):
+        per_class = [0] * len(data.classes)
+        for sample in getattr(data, split):
+            per_class[sample.label] += 1
+        counts[split] = per_class
+    return counts
+
+
+def start(session) -> None:
+    """What a run draws before its first epoch: the class distribution of its data, once (rank 0, with plots)."""
+    path = session.folder / CLASS_DISTRIBUTION
+    if session.config.plots and session.world.leader and not path.exists():
+        plots.plot_class_distribution(class_counts(session.data), session.data.classes, path)
 
 
 def finish(session, state: dict, loaders, console) -> dict:
@@ -114,7 +152,7 @@ def finish(session, state: dict, loaders, console) -> dict:
     if plots_on:
         _plots(session, state, result, meter)
     console.line(f"{split} accuracy {result['top1']:.4f} (top-{result['k']} {result['topk']:.4f}) · run saved "
-                 f"to {folder}/ " + ("(metrics.json, curves.png, confusion.png, predictions.png, filters.png)"
+                 f"to {folder}/ " + (f"(metrics.json, {', '.join(END_PLOTS + (CLASS_DISTRIBUTION,))})"
                                      if plots_on else "(metrics.json; plots skipped: --no-plots)"))
     return metrics
 
@@ -126,7 +164,8 @@ def _metrics(session, state: dict, split: str, result: dict, meter) -> dict:
         "config": session.config.to_dict(), "arch_config": session.prepared.config,
         "classes": session.data.classes,
         "data": {"train": len(session.data.train), "val": len(session.data.val), "test": len(session.data.test),
-                 "skipped_files": len(session.data.skipped), "unreadable_images": sorted(session.runtime.bad_files)},
+                 "skipped_files": len(session.data.skipped), "unreadable_images": sorted(session.runtime.bad_files),
+                 "class_counts": class_counts(session.data)},
         "params": {"trainable": session.plan.trainable_params, "frozen": session.plan.frozen_params,
                    "trainable_layers": sorted(session.plan.trainable), "convention": "params (PyTorch numel)"},
         "epochs": history, "best": state["best"], "stages": _stages(session.config),
@@ -206,10 +245,11 @@ def save_prediction_grid(kept: tuple, normalisation: tuple, names: list, path) -
 
 
 def _plots(session, state: dict, result: dict, meter) -> None:
-    """The four PNGs; each is optional in spirit but written whenever its data exists."""
+    """The end's PNGs (``END_PLOTS``); each is optional in spirit but written whenever its data exists."""
     folder, names = session.folder, session.data.classes
     if state["history"]:
         plots.plot_curves(state["history"], folder / "curves.png")
+        plots.plot_class_scores(state["history"], names, folder / "class_scores.png")
     plots.plot_confusion(meter.confusion(), names, folder / "confusion.png")
     save_prediction_grid(result["kept"], session.normalisation, names, folder / "predictions.png")
     first_conv = next((m for m in session.prepared.model.modules() if isinstance(m, torch.nn.Conv2d)), None)

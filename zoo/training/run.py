@@ -84,6 +84,7 @@ def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | No
     """``train`` inside its claimed run folder."""
     session = setup.start(config, warn=console.line, world=world)
     console.line(report.headline(session))
+    report.start(session)  # the class distribution chart, before any epoch
     loaders = _Loaders(session)
     if loaders.parallel:
         console.line(report.batch_line(config, world.size, loaders.dropped()))

@@ -13,6 +13,9 @@ A run owns its folder for as long as it runs:
   ``files.open_atomic``) are removed: no live writer can own them;
 * a folder that holds anything else is refused unless the run is resumed: a new
   run never overwrites an old one's files;
+* what a run writes before its first epoch (``START_FILES``: the class-distribution
+  chart) is removed again when the run ends without a checkpoint, and a folder holding
+  only such files counts as empty: that run saved nothing;
 * if the claim created the folder and the run fails before writing anything
   (a bad ``--data``, Ctrl-C while loading), the folder is removed again.
 """
@@ -29,6 +32,8 @@ from typing import Iterator
 from cnncost.errors import CnncostError
 
 LOCK = ".lock"
+# Written when a run starts, before any epoch: no trace of a run on its own (see claim).
+START_FILES = ("class_distribution.png",)
 # Virtual file systems: writing a run there is never what the user meant.
 VIRTUAL_ROOTS = ("/proc", "/sys", "/dev")
 # files.open_atomic's temporaries: ".{name}.{random}.tmp" next to the file they replace.
@@ -60,8 +65,8 @@ def claim(folder: Path, resume: bool) -> Iterator[Path]:
     """Hold ``folder`` for one run: created if needed, locked, stale temporaries removed.
 
     Without ``resume`` the folder must be new or empty. On leaving, the lock is
-    released and, if this claim created the folder and nothing was written in
-    it, the folder is removed.
+    released, ``START_FILES`` are removed when no epoch was saved, and, if this
+    claim created the folder and nothing else was written in it, the folder is removed.
     """
     created = not folder.exists()
     try:
@@ -73,7 +78,11 @@ def claim(folder: Path, resume: bool) -> Iterator[Path]:
             remove_stale_temporaries(folder)
             if not resume:
                 _require_empty(folder)
-            yield folder
+            try:
+                yield folder
+            finally:
+                if not has_checkpoint(folder):  # a run that saved nothing leaves nothing
+                    _remove_start_files(folder)
     finally:
         if created:
             with contextlib.suppress(OSError):
@@ -91,6 +100,12 @@ def remove_stale_temporaries(folder: Path) -> list:
     return sorted(removed)
 
 
+def _remove_start_files(folder: Path) -> None:
+    for name in START_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (folder / name).unlink()
+
+
 def has_checkpoint(folder: Path) -> bool:
     """Whether ``folder`` holds a finished epoch (a run that ``--resume`` can continue)."""
     from .checkpoint import CHECKPOINT  # checkpoint imports torch; this module does not
@@ -100,7 +115,8 @@ def has_checkpoint(folder: Path) -> bool:
 
 def _require_empty(folder: Path) -> None:
     entries = sorted(name for name in os.listdir(folder) if name != LOCK)
-    if not entries:
+    if set(entries) <= set(START_FILES):  # left by a run killed before its first epoch: it saved nothing
+        _remove_start_files(folder)
         return
     if has_checkpoint(folder):
         raise CnncostError(f"--out: {folder} already holds a run; continue it with --resume "
