@@ -187,7 +187,7 @@ def test_every_zoo_network_has_a_family_page():
     documented = {name for family in FAMILIES for name in family.members}
     documented |= {variant.arch for family in FAMILIES for variant in family.variants}  # its closed forms shown
     missing = sorted(set(archs.names()) - documented)
-    assert not missing, f"{missing}: add them to a Family in cnncost/docs/families.py, then regenerate"
+    assert not missing, f"{missing}: add them to a Family in docs/generator/families.py, then regenerate"
 
 
 def test_family_pages_agree_with_every_figure_they_quote():
