@@ -64,6 +64,15 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
                                                      help="clamp every gradient element to ±VALUE (after "
                                                           "--clip-grad)"),
           label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="label smoothing in [0, 1)"),
+          ema: Optional[float] = typer.Option(None, "--ema", metavar="DECAY",
+                                              help="keep an exponential moving average of the weights and "
+                                                   "BatchNorm statistics (0 < DECAY < 1, e.g. 0.999), updated "
+                                                   "after every optimizer step; validation, early stopping, "
+                                                   "best.pt and the final evaluation use the average"),
+          binary: bool = typer.Option(False, "--binary",
+                                      help="a 2-class dataset with one output unit, sigmoid + binary "
+                                           "cross-entropy (class 1, the second class name in sorted order, is "
+                                           "the positive one)"),
           augment: bool = typer.Option(False, "--augment", help="training-time augmentation"),
           cache: bool = typer.Option(True, "--cache/--no-cache",
                                      help="keep decoded images (last-layer: backbone features) in memory "
@@ -117,7 +126,7 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
                      hyperparameters=hyper, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
                      weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
                      step_size=step_size, gamma=gamma, clip_grad=clip_grad, clip_value=clip_value,
-                     monitor=monitor, label_smoothing=label_smoothing,
+                     monitor=monitor, label_smoothing=label_smoothing, ema=ema, binary=binary,
                      dropout=dropout, dropout_at=dropout_at, augment=augment, cache=cache, patience=patience,
                      val_fraction=val_fraction,
                      workers=workers, amp=amp, channels_last=channels_last, compile=compile_model, topk=topk,

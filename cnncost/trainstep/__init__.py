@@ -2,8 +2,9 @@
 
 ``analyze_step(table, step)`` walks an engine ``CostTable``'s network as one step of ``cnncost train``
 runs it (``zoo.training.freeze``: the strategy's layers train, the layers before the first of them and
-every frozen BatchNorm run in eval mode; a cross-entropy loss on the logits) and returns a
-``StepCost``. Quantities (defined in ``cnncost.conventions.STEP_QUANTITIES``):
+every frozen BatchNorm run in eval mode; a cross-entropy loss on the logits, or ``--binary``'s
+binary cross-entropy on a 1-output head, ``Step.loss``) and returns a ``StepCost``. Quantities (defined
+in ``cnncost.conventions.STEP_QUANTITIES``):
 
 * train-flops: forward FLOPs plus, per conv/linear layer, an input gradient where its input requires
   grad and a weight gradient where it trains (2 FLOPs per MAC each), as autograd runs them;

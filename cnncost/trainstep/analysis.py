@@ -49,8 +49,8 @@ class StepCost(NamedTuple):
 
     step: Step
     layers: list  # LayerStep, in execution order
-    loss_saved_per_sample: Any  # the cross-entropy's saved tensors: log-probabilities and targets
-    loss_saved_fixed: Any  # its total weight (a 0-d float32)
+    loss_saved_per_sample: Any  # the loss's saved tensors: log-probabilities and targets (binary: scores, targets)
+    loss_saved_fixed: Any  # the cross-entropy's total weight (a 0-d float32); none for the binary loss
     state: ModelState
     # The largest (input + output) storage bytes of one leaf, per sample: both live while it runs.
     working_per_sample: Any = 0
@@ -126,11 +126,25 @@ def analyze_step(table: Any, step: Step, input_grad: bool = False, loss: bool = 
     if len(out.shape) != 1:
         raise CnncostError(f"{network.name}: a training step needs class scores, and its output is "
                            f"{'×'.join(str(d) for d in out.shape)} (no classifier top)")
-    # cross_entropy = log_softmax (float32 under autocast), then nll_loss: log-probabilities (the classes),
-    # the targets (one int64 each) and the 0-d total weight.
-    loss_per_sample = out.shape[0] * ITEMSIZE["fp32"] + ITEMSIZE["int64"]
-    return StepCost(step, walk.rows, loss_per_sample, ITEMSIZE["fp32"], model_state(walk.states, step),
+    loss_per_sample, loss_fixed = _loss_saved(network.name, tuple(out.shape), step.loss)
+    return StepCost(step, walk.rows, loss_per_sample, loss_fixed, model_state(walk.states, step),
                     walk.working, tuple(walk.requires))
+
+
+def _loss_saved(name: str, scores: tuple, loss: str) -> tuple:
+    """(bytes per sample, bytes whatever the batch) the step's loss saves, on an output of per-sample shape
+    ``scores``."""
+    if loss == "cross-entropy":
+        # cross_entropy = log_softmax (float32 under autocast), then nll_loss: log-probabilities (the classes),
+        # the targets (one int64 each) and the 0-d total weight.
+        return scores[0] * ITEMSIZE["fp32"] + ITEMSIZE["int64"], ITEMSIZE["fp32"]
+    if scores != (1,):
+        raise CnncostError(f"--binary: {name} outputs {'×'.join(str(d) for d in scores)} values; a binary head "
+                           "has 1 (the logit z of the positive class)")
+    # cnncost train --binary: the output z becomes the scores [0, z], a new [B, 2] storage (made float32 for the
+    # loss, a new storage again under autocast); binary_cross_entropy_with_logits saves its input, z, a view of
+    # that float32 storage (both columns), and the float32 targets. Nothing whatever the batch.
+    return 2 * ITEMSIZE["fp32"] + ITEMSIZE["fp32"], 0
 
 
 class _StepWalk(Fold):

@@ -10,6 +10,9 @@ from ..finetune import Strategy, parse_strategy
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 DTYPES = ("fp32", "bf16", "fp16")  # fp32, or autocast to bf16/fp16 (parameters, gradients, state stay fp32)
 DEVICES = ("cuda", "cpu")
+# The loss on the network's output: softmax cross-entropy over its class scores, or ``cnncost train --binary``'s
+# binary cross-entropy on the logit z of a 1-output head (read from the scores [0, z] the run forms).
+LOSSES = ("cross-entropy", "binary")
 
 
 class Step(NamedTuple):
@@ -20,6 +23,7 @@ class Step(NamedTuple):
     optimizer: str = "sgd"
     dtype: str = "fp32"
     device: str = "cuda"
+    loss: str = "cross-entropy"  # one of LOSSES
 
     @property
     def autocast(self) -> str | None:
@@ -28,12 +32,12 @@ class Step(NamedTuple):
 
 
 def parse_step(strategy: str = "scratch", batch: Any = 1, optimizer: str = "sgd", dtype: str = "fp32",
-               device: str = "cuda") -> Step:
+               device: str = "cuda", loss: str = "cross-entropy") -> Step:
     """A ``Step`` from option values; each bad value is a one-line error naming its option and choices."""
     if isinstance(batch, int) and (isinstance(batch, bool) or batch < 1):
         raise CnncostError(f"--batch: {batch} is not a batch size; give a whole number ≥ 1")
     for option, value, choices in (("--optimizer", optimizer, OPTIMIZERS), ("--dtype", dtype, DTYPES),
-                                   ("--device", device, DEVICES)):
+                                   ("--device", device, DEVICES), ("--loss", loss, LOSSES)):
         if value not in choices:
             raise CnncostError(f"{option}: {value!r} is not one of {', '.join(choices)}")
-    return Step(parse_strategy(strategy), batch, optimizer, dtype, device)
+    return Step(parse_strategy(strategy), batch, optimizer, dtype, device, loss)

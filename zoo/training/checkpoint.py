@@ -7,6 +7,11 @@ random state; the data order and augmentation are pure functions of (seed,
 epoch, index), so nothing else is needed for a bit-identical continuation.
 ``DIR/best.pt`` holds the weights of the best validation epoch, which the
 final test evaluation and ``cnncost evaluate`` use.
+
+With ``--ema`` the run's weights are the moving average (``ema.py``): ``best.pt``
+holds the average's weights, and ``checkpoint.pt`` the average (``average``)
+beside the live weights training continues from (``model``); a run file is
+read for its average's weights when it has one (:func:`served_weights`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from cnncost.errors import CnncostError
 from cnncost.userfile import require_regular
 
 from ..weights import load_data_only
+from . import ema
 from .config import TrainConfig
 from .files import save_atomic_torch
 
@@ -31,13 +37,16 @@ FORMAT = "cnncost-run/1"  # the format tag every run file carries
 
 
 def save(folder: Path, *, config: TrainConfig, classes: list, epoch: int, model, optimizer, scheduler,
-         history: list, best: dict, stale: int, rank_rng: list | None = None) -> None:
+         history: list, best: dict, stale: int, rank_rng: list | None = None, average=None) -> None:
     """Write ``folder/checkpoint.pt`` atomically (epochs done, states, history).
 
     ``rank_rng``: in a run of several processes, every process's torch random state (by rank), so a
     resumed run continues each process's stream; the file then records the world size too.
+    ``average``: --ema's ``ema.WeightAverage``, stored whole (weights, buffers, step counter).
     """
     extra = {} if rank_rng is None else {"world_size": len(rank_rng), "rank_rng": list(rank_rng)}
+    if average is not None:
+        extra["average"] = average.state_dict()
     save_atomic_torch({
         **extra,
         "format": FORMAT,
@@ -108,6 +117,16 @@ def _check_contents(state: dict, path: Path) -> None:
     if not isinstance(weights, dict) or not weights or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
         raise bad("its weights are missing or not a state_dict of tensors")
+    if "average" in state and not ema.is_average_state(state["average"]):
+        raise bad("its averaged weights (--ema) are not an averaged model's state_dict")
+
+
+def served_weights(state: dict) -> dict:
+    """The weights a loaded run file stands for: its --ema average's when it holds one (checkpoint.pt of an
+    --ema run), else ``model`` (best.pt, which already holds the average's weights with --ema)."""
+    if "average" in state:
+        return ema.averaged_weights(state["average"])
+    return state["model"]
 
 
 def saved_config(state: dict, path: Path) -> TrainConfig:
@@ -129,6 +148,8 @@ def saved_config(state: dict, path: Path) -> TrainConfig:
          "an input side from 1 to 65536"),
         ("dropout", config.dropout is None or (_real(config.dropout) and 0 <= config.dropout < 1),
          "a rate in [0, 1)"),
+        ("binary", isinstance(config.binary, bool), "true or false"),
+        ("ema", config.ema is None or (_real(config.ema) and 0 < config.ema < 1), "a decay in (0, 1)"),
         ("val_fraction", _real(config.val_fraction) and 0 < config.val_fraction < 1, "a share in (0, 1)"),
         ("seed", _whole(config.seed) and config.seed >= 0, "an integer ≥ 0"),
         ("topk", _whole(config.topk) and config.topk >= 1, "an integer ≥ 1"),

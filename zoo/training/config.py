@@ -99,6 +99,10 @@ class TrainConfig:
     rdzv_timeout: int = 120  # seconds to wait for every machine to join
     sync_bn: bool = False  # BatchNorm statistics over the global batch, not each process's share
     accumulate: int = 1  # micro-batches per process and step (gradient accumulation)
+    # --ema DECAY: an exponential moving average of the weights (and BatchNorm statistics), updated after every
+    # optimizer step; validation, early stopping, best.pt and the final evaluation use it. None: off.
+    ema: float | None = None
+    binary: bool = False  # a 2-class dataset trained with a 1-output head, sigmoid + BCE (class 1 positive)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of every field."""
@@ -142,6 +146,10 @@ class TrainConfig:
         if self.clip_value is not None:
             _number(self.clip_value, "--clip-value", "a finite number > 0", lambda v: v > 0)
         _need(self.monitor in MONITORS, "--monitor", self.monitor, "one of " + ", ".join(MONITORS))
+        if self.ema is not None:
+            _number(self.ema, "--ema", "a decay with 0 < DECAY < 1", lambda v: 0 < v < 1)
+        if not isinstance(self.binary, bool):
+            raise CnncostError(f"--binary: {self.binary!r} is out of range (need true or false)")
         if self.patience is not None:
             _integer(self.patience, "--patience", 1)
         _number(self.val_fraction, "--val-fraction", "0 < value < 1", lambda v: 0 < v < 1)

@@ -54,16 +54,17 @@ def load_run(run_file: str, device: str = "auto", module: str | None = None) -> 
     saved = checkpoint.load(path)
     config = checkpoint.saved_config(saved, path)
     arch = checkpoint.trusted_arch(config.arch, module, path)
-    try:
+    try:  # a --binary run: its 1-output head, the module outputting the scores [0, z] as in training
         prepared = model.prepare(arch, config.hyperparameters, config.img_size, len(saved["classes"]),
-                                 "none", config.dropout)
+                                 "none", config.dropout, binary=config.binary)
     except CnncostError as error:  # the config names a network this version cannot build
         raise CnncostError(f"{path}: cannot rebuild the run's network {config.arch} ({error})") from None
-    problems = mismatches(prepared.model, saved["model"])
+    weights = checkpoint.served_weights(saved)  # --ema: the average's weights, whichever run file is given
+    problems = mismatches(prepared.model, weights)
     if problems:  # another network, another class count, or an edited file
         raise CnncostError(f"{path}: its weights do not fit {prepared.arch.name} with {len(saved['classes'])} "
                            f"classes as its config describes: {problems}")
-    prepared.model.load_state_dict(saved["model"])
+    prepared.model.load_state_dict(weights)
     runtime = setup.make_runtime(TrainConfig(config.arch, device=device), warn=_to_stderr)
     net = prepared.model.to(runtime.device).eval()
     channels = prepared.network.input_shape[0]

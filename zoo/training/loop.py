@@ -60,13 +60,14 @@ class Step(NamedTuple):
     forward: nn.Module  # the whole model, or the classifier alone on cached features
     optimizer: torch.optim.Optimizer
     scheduler: object
-    criterion: nn.Module  # mean cross-entropy (with label smoothing)
+    criterion: nn.Module  # mean cross-entropy, or --binary's BCE (model.BinaryCrossEntropy); label smoothing
     clip_grad: float | None
     parameters: list  # the trainable parameters (for clipping)
     # Several processes: the DistributedDataParallel wrapper ``forward`` runs (its ``no_sync``), and
     # ``criterion`` gives per-sample losses (steps.train_steps scales them); None in one process.
     ddp: object = None
     clip_value: float | None = None  # clamp every gradient element to ±clip_value (after the norm clip)
+    average: object = None  # --ema: the ema.WeightAverage folded in after every optimizer step, or None
 
 
 def clip(step: Step) -> None:
@@ -99,6 +100,8 @@ def train_epoch(step: Step, batches, runtime: Runtime, meter: ClassificationMete
         clip(step)
         step.optimizer.step()
         step.scheduler.step()
+        if step.average is not None:
+            step.average.update()
         batch_loss = loss.item() * len(labels)
         meter.update(logits.detach(), labels, batch_loss)
         images += len(labels)

@@ -16,6 +16,10 @@ float32 bytes:
 * parameters × 4: the weights, their gradients and two optimiser moments;
 * batch × (input + every layer's output) × 2: the activations the forward pass keeps for backward,
   and their gradients.
+
+``--ema`` keeps one more copy of the model all run long (``torch.optim.swa_utils.AveragedModel``): every
+parameter and buffer as torch holds them, and the average's step counter (one int64). It is added to both
+figures exactly (``WithAverage``; the rough bound adds the parameters' float32 bytes).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from cnncost.errors import CnncostError
 from cnncost.trainstep import Step, StepCost, analyze_step, parse_step
 
 BYTES = 4  # float32
+COUNTER_BYTES = 8  # AveragedModel's n_averaged: a 0-d int64 buffer
 GIB = 2**30
 MIB = 2**20
 
@@ -40,17 +45,48 @@ def step_optimizer(config) -> str:
 
 def run_step(config, device: str, amp: bool, strategy: str | None = None) -> Step:
     """The step a run takes: ``config``'s strategy (or ``strategy``, a second stage's), batch and optimizer,
-    bf16 when ``amp`` (loop.Runtime autocasts to bf16) else fp32, on ``device`` ("cpu" or "cuda")."""
+    bf16 when ``amp`` (loop.Runtime autocasts to bf16) else fp32, on ``device`` ("cpu" or "cuda"), and its loss
+    (``--binary``: BCE on the 1-output head)."""
     return parse_step(strategy or config.strategy, config.micro_batch, step_optimizer(config),
-                      "bf16" if amp else "fp32", device)
+                      "bf16" if amp else "fp32", device, "binary" if getattr(config, "binary", False)
+                      else "cross-entropy")
 
 
-def step_cost(table, step: Step) -> StepCost | None:
-    """The exact cost of ``step`` on ``table`` (an engine CostTable), or None when it cannot be analysed."""
+class WithAverage:
+    """A ``StepCost`` with ``--ema``'s averaged copy of the model resident beside it: ``average_bytes`` more in
+    train-bytes and in the peak, nothing more saved for backward (the copy never runs a training forward)."""
+
+    def __init__(self, cost: StepCost):
+        self.cost = cost
+        self.average_bytes = average_bytes(cost)
+
+    @property
+    def train_bytes(self):
+        """The step's train-bytes plus the averaged copy."""
+        return self.cost.train_bytes + self.average_bytes
+
+    def peak_lower_bound(self, batch: int) -> int:
+        """The step's lower bound on its peak plus the averaged copy, which is alive throughout."""
+        return self.cost.peak_lower_bound(batch) + self.average_bytes
+
+    def __getattr__(self, name: str):
+        # Everything else (saved bytes, FLOPs, the step, its layers) is the step's own.
+        return getattr(self.cost, name)
+
+
+def average_bytes(cost: StepCost) -> int:
+    """Bytes of ``--ema``'s AveragedModel: a copy of every parameter and buffer, and its int64 step counter."""
+    return cost.state.params + cost.state.buffers + COUNTER_BYTES
+
+
+def step_cost(table, step: Step, ema: bool = False) -> StepCost | WithAverage | None:
+    """The exact cost of ``step`` on ``table`` (an engine CostTable), with ``--ema``'s averaged copy when ``ema``;
+    None when it cannot be analysed."""
     try:
-        return analyze_step(table, step)
+        cost = analyze_step(table, step)
     except CnncostError:  # not modelled, or refused as torch would refuse it: no exact figure
         return None
+    return WithAverage(cost) if ema else cost
 
 
 def training_bytes(table, batch_size: int) -> int:
@@ -78,24 +114,27 @@ def available_bytes(device: str) -> int | None:
         return None
 
 
-def needed_bytes(table, batch_size: int, step: Step | None = None) -> tuple:
+def needed_bytes(table, batch_size: int, step: Step | None = None, ema: bool = False) -> tuple:
     """(bytes, what they are): the exact step's lower bound on its peak when it can be analysed, else the rough
-    bound."""
-    cost = step_cost(table, step) if step is not None else None
+    bound; with ``ema``, the averaged copy of the model on top."""
+    cost = step_cost(table, step, ema) if step is not None else None
     if cost is None:
-        return training_bytes(table, batch_size), "rough bound"
+        copy = BYTES * sum(int(row.params) for row in table.layers) if ema else 0
+        return training_bytes(table, batch_size) + copy, "rough bound"
     return int(cost.peak_lower_bound(step.batch)), f"held at once by the step, {step.optimizer} {step.dtype}"
 
 
-def check_fits(table, batch_size: int, device: str, size: int, arch: str, step: Step | None = None) -> None:
+def check_fits(table, batch_size: int, device: str, size: int, arch: str, step: Step | None = None,
+               ema: bool = False) -> None:
     """Refuse a run whose need exceeds ``device``'s memory, stating both numbers. ``step``: the run's step
-    (``run_step``), for the exact figure; without it, or when it cannot be analysed, the rough bound."""
+    (``run_step``), for the exact figure; without it, or when it cannot be analysed, the rough bound. ``ema``:
+    the run keeps an averaged copy of the model (``--ema``)."""
     if step is not None and step.batch != batch_size:
         raise ValueError(f"check_fits: the step's batch {step.batch} is not --batch-size {batch_size}")
     have = available_bytes(device)
     if have is None:
         return
-    need, basis = needed_bytes(table, batch_size, step)
+    need, basis = needed_bytes(table, batch_size, step, ema)
     if need > have:
         where = "GPU memory" if device == "cuda" else "memory"
         raise CnncostError(f"--img-size: {arch} at {size}×{size} with --batch-size {batch_size} needs at least "

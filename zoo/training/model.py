@@ -5,6 +5,13 @@ the dataset's classes from the start; pretrained weights fill every other
 layer, strictly: any missing, unexpected or wrong-shaped tensor outside the
 classifier and the auxiliary heads is a one-line error naming it. Nothing is
 ever downloaded: ``--weights imagenet`` only looks in the torch hub cache.
+
+``--binary`` (a 2-class dataset): the classifier gets one output, the logit z of class 1 (the second
+class name in sorted order), in the description, so the engine counts the head the module runs. The
+module's output is then turned into the two class scores [0, z] (a forward hook: no parameter, no
+state_dict key): softmax([0, z]) is (1 − sigmoid(z), sigmoid(z)) and argmax is z > 0, so every reader
+of class scores (metrics, predictions, ``cnncost evaluate`` and ``show``) reads the sigmoid head
+unchanged, and the loss, ``BinaryCrossEntropy``, is BCE with logits on z.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
+from torch import nn
 
 from cnncost import archs, engine, finetune
 from cnncost import layers as L
@@ -110,19 +118,73 @@ def _walk(nodes: tuple):
             yield from _walk(part)
 
 
+def head_outputs(classes: int, binary: bool) -> int:
+    """Outputs of the classifier a run builds for ``classes`` classes: one (the logit of class 1) with
+    ``--binary``, else one per class."""
+    return 1 if binary else classes
+
+
+def binary_scores(output):
+    """The class scores [0, z] of a 1-output head's logits z [B, 1]: softmax gives sigmoid(z) to class 1
+    and argmax picks class 1 exactly when z > 0 (a tie, z = 0, goes to class 0, as argmax breaks ties).
+    Auxiliary outputs, if a tuple, pass through."""
+    if isinstance(output, tuple):
+        return (binary_scores(output[0]),) + output[1:]
+    return torch.cat([torch.zeros_like(output), output], dim=1)
+
+
+def _binary_hook(module, inputs, output):
+    # A module-level function (not a closure): deep copies of the module (--ema's average) keep it.
+    return binary_scores(output)
+
+
+def make_binary(model: nn.Module) -> nn.Module:
+    """``model`` (a 1-output classifier) made to output the class scores [0, z]; returned for chaining."""
+    model.register_forward_hook(_binary_hook)
+    return model
+
+
+class BinaryCrossEntropy(nn.Module):
+    """--binary's loss on the scores [0, z]: ``binary_cross_entropy_with_logits(z, y)`` with y = 1 for class 1,
+    0 for class 0, smoothed to y·(1 − ε) + ε/2 by label smoothing ε. ``reduction`` as torch's ('mean', 'none')."""
+
+    def __init__(self, label_smoothing: float = 0.0, reduction: str = "mean"):
+        super().__init__()
+        self.label_smoothing = label_smoothing
+        self.reduction = reduction
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss of scores [B, 2] (column 1 is z) against class indices [B]."""
+        target = labels.to(scores.dtype)
+        if self.label_smoothing:
+            target = target * (1 - self.label_smoothing) + self.label_smoothing / 2
+        return nn.functional.binary_cross_entropy_with_logits(scores[:, 1], target, reduction=self.reduction)
+
+
 def _check_outputs(name: str, network, classes: int) -> None:
-    """A fixed-output network (a user's module) must already have one output per class of the data."""
+    """A fixed-output network (a user's module) must already have one output per class of the data (one output
+    with ``--binary``: ``classes`` is then 1)."""
     outputs = engine.analyze(network).output_shape
+    if tuple(outputs) != (classes,) and classes == 1:
+        raise CnncostError(f"--binary: {name} outputs {'×'.join(map(str, outputs))} values; a binary head has 1 "
+                           "(make the module's last layer output 1: the logit of class 1)")
     if tuple(outputs) != (classes,):
         raise CnncostError(f"--data: {name} outputs {'×'.join(map(str, outputs))} values but the data has "
                            f"{classes} classes; make the module's last layer output {classes}")
 
 
 def prepare(arch_name: str, hyperparameters: dict, img_size: int | None, classes: int,
-            weights: str = "none", dropout: float | None = None, dropout_at: tuple = ()) -> Prepared:
-    """Build the module (seed torch first for a reproducible initialisation) and load weights."""
-    arch, config, network = describe(arch_name, hyperparameters, img_size, classes, dropout, dropout_at=dropout_at)
+            weights: str = "none", dropout: float | None = None, dropout_at: tuple = (),
+            binary: bool = False) -> Prepared:
+    """Build the module (seed torch first for a reproducible initialisation) and load weights. ``binary``: a
+    1-output head whose module outputs the scores [0, z] (``classes`` must be 2)."""
+    if binary and classes != 2:
+        raise CnncostError(f"--binary: the data has {classes:,} classes; a binary head needs exactly 2")
+    arch, config, network = describe(arch_name, hyperparameters, img_size, head_outputs(classes, binary), dropout,
+                                     dropout_at=dropout_at)
     model = SpecModule(network)
+    if binary:
+        make_binary(model)
     if dropout is not None and not arch.param("dropout"):
         _set_dropout(model, dropout, arch.name)
     head = finetune.classifier(network)

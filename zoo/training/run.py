@@ -26,6 +26,7 @@ from .features import extract, feature_batches, feature_groups
 from .loaders import collate, make_dataset
 from .loop import Step, evaluate, train_epoch
 from .metrics import ClassificationMeter
+from .model import binary_scores
 from .steps import train_steps
 
 
@@ -85,6 +86,8 @@ def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | No
     session = setup.start(config, warn=console.line, world=world)
     console.line(report.headline(session))
     report.start(session)  # the class distribution chart, before any epoch
+    if config.binary:
+        console.line(_binary_line(session.data.classes))
     loaders = _Loaders(session)
     if loaders.parallel:
         console.line(report.batch_line(config, world.size, loaders.dropped()))
@@ -112,7 +115,7 @@ def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | No
             state["best"], state["stale"] = {"epoch": epoch + 1, config.monitor: row[config.monitor]}, 0
             if world.leader:
                 checkpoint.save_best(session.folder, config=config, classes=session.data.classes,
-                                     epoch=epoch + 1, model=session.prepared.model)
+                                     epoch=epoch + 1, model=_shown_model(session))
         else:
             state["stale"] += 1
         row["best"] = improved
@@ -122,7 +125,7 @@ def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | No
             checkpoint.save(session.folder, config=config, classes=session.data.classes, epoch=epoch + 1,
                             model=session.prepared.model, optimizer=step.optimizer, scheduler=step.scheduler,
                             history=state["history"], best=state["best"], stale=state["stale"],
-                            rank_rng=rank_rng)
+                            rank_rng=rank_rng, average=session.average)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
         if config.patience and state["stale"] >= config.patience:
@@ -158,7 +161,8 @@ class _StepMemory:
             run_step = memory.run_step(session.config, runtime.device.type, runtime.amp, str(session.strategy))
             # --sync-bn's BatchNorms (torch's on CUDA, syncbn.py's over gloo) save other tensors than the
             # BatchNorm the engine models: no figure rather than a wrong one.
-            cost = None if session.config.sync_bn else memory.step_cost(session.prepared.table, run_step)
+            cost = None if session.config.sync_bn else memory.step_cost(session.prepared.table, run_step,
+                                                                         ema=session.average is not None)
             self.predicted = (run_step, cost, cached)
         # torch.compile's graphs are not traced through saved_tensors_hooks: nothing is measured then.
         if self.cuda or self.saved_bytes is not None or session.config.compile:
@@ -351,10 +355,33 @@ def _restore(session, step: Step) -> dict:
     session.prepared.model.load_state_dict(saved["model"])
     step.optimizer.load_state_dict(saved["optimizer"])
     step.scheduler.load_state_dict(saved["scheduler"])
+    if session.average is not None:
+        session.average.load_state_dict(saved["average"])
     rank_rng = saved.get("rank_rng")
     torch.set_rng_state(saved["rng"] if rank_rng is None else rank_rng[session.world.rank])
     return {"epoch": saved["epoch"], "history": list(saved["history"]), "best": dict(saved["best"]),
             "stale": saved["stale"]}
+
+
+def _shown_model(session):
+    """The weights a run validates, keeps in best.pt and evaluates at the end: --ema's average of the trained
+    weights, else the trained weights themselves."""
+    return session.average.module if session.average is not None else session.prepared.model
+
+
+def _head(session, module):
+    """``module``'s classifier layer, as the cached-feature epochs run it: with --binary, its logit z made the
+    class scores [0, z] the whole module outputs."""
+    layer = module._leaves[session.prepared.classifier]
+    if not session.config.binary:
+        return layer
+    return lambda features: binary_scores(layer(features))
+
+
+def _binary_line(classes: list) -> str:
+    """Which class --binary's sigmoid scores: class 1 of the sorted class names."""
+    return (f"binary: one output z = the logit of '{classes[1]}' (class 1; classes are sorted, so '{classes[0]}' "
+            "is class 0) · sigmoid + BCE · predicted class 1 when z > 0")
 
 
 def _one_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoch: int, console) -> dict:
@@ -369,17 +396,19 @@ def _one_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoc
         if cached is None:
             trained = train_epoch(step, loaders.train(epoch), runtime, meter, bar)
         else:
-            head = model._leaves[session.prepared.classifier]
+            head = _head(session, model)
             features, labels = cached["train"]
             order = epoch_order(len(features), config.seed, epoch)
             trained = train_epoch(step._replace(forward=head),
                                   feature_batches(features, labels, config.batch_size, order), runtime, meter, bar)
     model.eval()
+    shown = _shown_model(session).eval()
     if cached is None:
-        validated = evaluate(step.forward, loaders.fixed(loaders.val_set), runtime, meter)
+        validated = evaluate(step.forward if shown is model else shown, loaders.fixed(loaders.val_set), runtime,
+                             meter)
     else:
         features, labels = cached["val"]
-        validated = evaluate(model._leaves[session.prepared.classifier],
+        validated = evaluate(_head(session, shown),
                              feature_batches(features, labels, config.batch_size, list(range(len(features)))),
                              runtime, meter)
     row = report.epoch_row(session, epoch, trained, validated, step, cached is not None)
@@ -400,7 +429,7 @@ def _parallel_epoch(session, step: Step, loaders: _Loaders, cached: dict | None,
             features, labels = cached["train"]
             plan = loaders.plan(epoch, len(features))
             groups = [micro for planned in plan.steps for micro in planned.micro]
-            head = model._leaves[session.prepared.classifier]
+            head = _head(session, model)
             trained = train_steps(step._replace(forward=head, ddp=None), plan, feature_groups(features, labels, groups),
                                   runtime, meter, world, bar)
     if trained["skipped_steps"]:
@@ -408,14 +437,17 @@ def _parallel_epoch(session, step: Step, loaders: _Loaders, cached: dict | None,
                      "held only unreadable images")
     model.eval()
     world.share_buffers(model)  # one model validates: rank 0's BatchNorm statistics everywhere
+    shown = _shown_model(session).eval()
+    if shown is not model:  # --ema: each process averaged its own statistics; rank 0's average is the one kept
+        world.share_buffers(shown)
     if cached is None:
         # The module itself, not the DDP wrapper: uneven shards run different batch counts, and DDP's
         # forward would broadcast buffers in each.
-        validated = evaluate(model, loaders.fixed(loaders.val_set, loaders.shard(len(loaders.val_set))), runtime,
+        validated = evaluate(shown, loaders.fixed(loaders.val_set, loaders.shard(len(loaders.val_set))), runtime,
                              meter)
     else:
         features, labels = cached["val"]
-        validated = evaluate(model._leaves[session.prepared.classifier],
+        validated = evaluate(_head(session, shown),
                              feature_batches(features, labels, config.batch_size, loaders.shard(len(features))),
                              runtime, meter)
     world.reduce_meter(meter)

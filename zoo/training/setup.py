@@ -18,7 +18,7 @@ from cnncost.errors import CnncostError
 
 from cnncost import engine
 
-from . import checkpoint, freeze, memory, model, optim, syncbn
+from . import checkpoint, ema, freeze, memory, model, optim, syncbn
 from .config import TrainConfig
 from .data import load_data
 from .distributed import World
@@ -45,6 +45,7 @@ class Session(NamedTuple):
     normalisation: tuple  # (mean, std)
     resumed: dict | None  # the checkpoint continued from, if any
     world: World = World.single()  # the processes training together (distributed.py)
+    average: Any = None  # --ema: ema.WeightAverage of the model, or None
 
 
 def start(config: TrainConfig, warn=print, world: World | None = None) -> Session:
@@ -64,10 +65,12 @@ def start(config: TrainConfig, warn=print, world: World | None = None) -> Sessio
     runtime = make_runtime(config, warn, world)
     data = load_data(config.data, val_fraction=config.val_fraction, seed=config.seed,
                      synthetic_size=config.synthetic_size)
+    if config.binary:
+        _check_binary(config, data.classes)
     _check_memory(config, len(data.classes), runtime)  # before torch allocates the module
     torch.manual_seed(config.seed)  # the initialisation, new classifier included, follows the seed
     prepared = model.prepare(config.arch, config.hyperparameters, config.img_size, len(data.classes),
-                             config.weights, config.dropout, dropout_at=config.dropout_layers)
+                             config.weights, config.dropout, dropout_at=config.dropout_layers, binary=config.binary)
     plan = freeze.apply_strategy(prepared.model, prepared.network, prepared.table, strategy)
     if world.size > 1:
         _to_world(config, prepared, plan, runtime, world)
@@ -76,8 +79,18 @@ def start(config: TrainConfig, warn=print, world: World | None = None) -> Sessio
         net = net.to(memory_format=torch.channels_last)
     channels, size = prepared.network.input_shape[0], prepared.config["h"]
     normalisation = model_mean_std(channels)
-    return Session(config, strategy, folder, data, prepared, plan, runtime, _step(config, prepared, plan, world),
-                   training_flops(prepared.table, plan), size, channels, normalisation, resumed, world)
+    average = ema.start(net, config.ema)  # a copy of the model as it is now (on its device, in its layout)
+    return Session(config, strategy, folder, data, prepared, plan, runtime,
+                   _step(config, prepared, plan, world, average), training_flops(prepared.table, plan), size,
+                   channels, normalisation, resumed, world, average)
+
+
+def _check_binary(config: TrainConfig, classes: list) -> None:
+    """--binary needs a dataset of exactly two classes (class 1, the second name in sorted order, is positive)."""
+    if len(classes) != 2:
+        shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
+        raise CnncostError(f"--binary: {config.data} has {len(classes):,} classes ({shown}); a binary head needs "
+                           "exactly 2")
 
 
 def _to_world(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan, runtime: Runtime,
@@ -99,10 +112,12 @@ def _to_world(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan, 
 
 def _check_memory(config: TrainConfig, classes: int, runtime: Runtime) -> None:
     """Refuse an input size or batch the machine cannot hold, from the engine's counts alone."""
-    arch, arch_config, network = model.describe(config.arch, config.hyperparameters, config.img_size, classes,
-                                                config.dropout, dropout_at=config.dropout_layers)
+    arch, arch_config, network = model.describe(config.arch, config.hyperparameters, config.img_size,
+                                                model.head_outputs(classes, config.binary), config.dropout,
+                                                dropout_at=config.dropout_layers)
     memory.check_fits(engine.analyze(network), config.micro_batch, runtime.device.type, arch_config["h"],
-                      arch.name, step=memory.run_step(config, runtime.device.type, runtime.amp))
+                      arch.name, step=memory.run_step(config, runtime.device.type, runtime.amp),
+                      ema=config.ema is not None)
 
 
 def _check_weights(strategy: finetune.Strategy, weights: str) -> None:
@@ -156,23 +171,32 @@ def next_stage(session: Session) -> Session:
     strategy = parse(config.strategy)
     prepared = session.prepared
     plan = freeze.apply_strategy(prepared.model, prepared.network, prepared.table, strategy)
-    return session._replace(strategy=strategy, plan=plan, step=_step(config, prepared, plan, session.world),
+    return session._replace(strategy=strategy, plan=plan,
+                            step=_step(config, prepared, plan, session.world, session.average),
                             flops=training_flops(prepared.table, plan))
 
 
-def _step(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan, world: World | None = None) -> Step:
+def criterion(config: TrainConfig, reduction: str = "mean") -> nn.Module:
+    """The training loss: cross-entropy over the class scores, or --binary's BCE with logits on z; label
+    smoothing in both."""
+    if config.binary:
+        return model.BinaryCrossEntropy(config.label_smoothing, reduction)
+    return nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction=reduction)
+
+
+def _step(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan, world: World | None = None,
+          average=None) -> Step:
     parameters = freeze.trainable_parameters(prepared.model)
     optimizer = optim.make_optimizer(parameters, config)
     # The schedule needs the steps per epoch, known once the loaders exist: run.py attaches it.
     if (world is None or world.size == 1) and config.accumulate == 1:
-        criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         # torch.compile wraps the same module (same parameters), so checkpoints and the
         # frozen-layer modes are unaffected; only the forward/backward kernels change.
         forward = torch.compile(prepared.model) if config.compile else prepared.model
-        return Step(forward, optimizer, None, criterion, config.clip_grad, parameters,
-                    clip_value=config.clip_value)
+        return Step(forward, optimizer, None, criterion(config), config.clip_grad, parameters,
+                    clip_value=config.clip_value, average=average)
     # Per-sample losses: steps.train_steps weighs each micro-batch by its share of the global step.
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="none")
+    losses = criterion(config, reduction="none")
     ddp = None
     if world is not None and world.size > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -181,4 +205,4 @@ def _step(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan, worl
         ddp = DistributedDataParallel(prepared.model, device_ids=[device.index] if device.type == "cuda" else None)
     forward = ddp if ddp is not None else prepared.model
     forward = torch.compile(forward) if config.compile else forward
-    return Step(forward, optimizer, None, criterion, config.clip_grad, parameters, ddp, config.clip_value)
+    return Step(forward, optimizer, None, losses, config.clip_grad, parameters, ddp, config.clip_value, average)

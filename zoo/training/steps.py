@@ -80,3 +80,5 @@ def _one_step(step: Step, micro: list, images: int, runtime: Runtime, meter, wor
     clip(step)
     step.optimizer.step()
     step.scheduler.step()
+    if step.average is not None:  # --ema: once per optimizer step, however many micro-batches it had
+        step.average.update()
