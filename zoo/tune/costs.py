@@ -1,9 +1,9 @@
 """A trial's exact costs, from the engine, before it trains.
 
 The network is described exactly as ``cnncost train`` will build it (``model.describe``: the data's
-classes, no auxiliary heads, the trial's input side and dropout), so the counts are those of the
-run itself: params and MACs as ``cnncost count`` prints them, and the training step the run takes
-(``memory.run_step``: its strategy, batch, optimizer, autocast and device) as ``cnncost memory``.
+classes, or one output with ``--binary``, no auxiliary heads, the trial's input side and dropout), so the
+counts are those of the run itself: params and MACs as ``cnncost count`` prints them, and the training step the run
+takes (``memory.run_step``: its strategy, batch, optimizer, autocast and device) as ``cnncost memory``.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ def count(config: TrainConfig, classes: int, device: str, amp: bool) -> dict:
     An invalid configuration (an input too small for the network, a value out of range) is the
     engine's one-line CnncostError; a step the engine cannot analyse leaves the step costs out.
     """
-    _arch, _config, network = model.describe(config.arch, config.hyperparameters, config.img_size, classes,
+    outputs = model.head_outputs(classes, config.binary)  # --binary builds a 1-output head
+    _arch, _config, network = model.describe(config.arch, config.hyperparameters, config.img_size, outputs,
                                              config.dropout, dropout_at=config.dropout_layers)
     table = engine.analyze(network)
     totals = conventions.totals(table)
     result = {"params": int(totals["params"]), "macs": int(totals["macs"]), "flops": int(totals["flops"])}
     step = memory.run_step(config, device, amp)
-    cost = memory.step_cost(table, step)
+    cost = memory.step_cost(table, step, ema=config.ema is not None)  # --ema keeps an averaged copy resident
     if cost is not None:
         result.update(train_flops=int(cost.train_flops), train_bytes=int(cost.train_bytes),
                       saved_bytes=int(cost.saved_bytes))
