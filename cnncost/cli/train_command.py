@@ -98,6 +98,10 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           plots: bool = typer.Option(True, "--plots/--no-plots",
                                      help="write the PNGs: the class distribution at the start; curves, class "
                                           "scores, confusion, predictions and filters at the end"),
+          log: str = typer.Option("console", "--log", metavar="SINKS",
+                                  help="where the run's records go, comma-separated: console (the lines and the "
+                                       "epoch table), jsonl (RUN/events.jsonl), csv (RUN/epochs.csv), tensorboard "
+                                       "(RUN/tensorboard/; pip install tensorboard); e.g. console,jsonl"),
           nproc_per_node: int = typer.Option(1, "--nproc-per-node",
                                              help="training processes on this machine (one per GPU with "
                                                   "--device cuda), started through torchrun's engine; "
@@ -130,7 +134,8 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
                      dropout=dropout, dropout_at=dropout_at, augment=augment, cache=cache, patience=patience,
                      val_fraction=val_fraction,
                      workers=workers, amp=amp, channels_last=channels_last, compile=compile_model, topk=topk,
-                     synthetic_size=synthetic_size, quiet=quiet, plots=plots, then=then, then_epochs=then_epochs,
+                     synthetic_size=synthetic_size, quiet=quiet, plots=plots, log=log, then=then,
+                     then_epochs=then_epochs,
                      then_lr=then_lr, nproc_per_node=nproc_per_node, nnodes=nnodes, node_rank=node_rank,
                      rdzv_endpoint=rdzv_endpoint, rdzv_timeout=rdzv_timeout, sync_bn=sync_bn, accumulate=accumulate)
     from zoo.training.freeze import EngineMismatch

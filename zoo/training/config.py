@@ -22,11 +22,11 @@ DEVICES = ("auto", "cpu", "cuda")
 # Fields that may differ when a run is resumed: how long it runs and how it is watched.
 # ``out`` is not compared at all: the folder the checkpoint is in *is* the run, however
 # it is spelled (./run, run, /abs/run) and wherever it has been moved.
-# ``plots`` only decides which PNGs are written at the end, never a weight.
+# ``plots`` only decides which PNGs are written at the end, never a weight; ``log`` only where the records go.
 # How the processes are launched may change too (another machine as the rendezvous host, 2 machines of
 # 1 process instead of 1 of 2): the world size itself is checked against the checkpoint's (checkpoint.py).
 RESUMABLE_CHANGES = frozenset({"epochs", "patience", "resume", "quiet", "workers", "out", "plots", "then_epochs",
-                               "nproc_per_node", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_timeout"})
+                               "nproc_per_node", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_timeout", "log"})
 # Fields holding a path (or a keyword): compared as resolved paths on resume.
 PATH_FIELDS = {"data": ("synthetic",), "weights": ("none", "imagenet")}
 # Seeds feed torch, numpy and blake2b; 0..2^32-1 is the range every one of them takes as is.
@@ -103,6 +103,8 @@ class TrainConfig:
     # optimizer step; validation, early stopping, best.pt and the final evaluation use it. None: off.
     ema: float | None = None
     binary: bool = False  # a 2-class dataset trained with a 1-output head, sigmoid + BCE (class 1 positive)
+    # --log: where the run's events go (sinks.py), comma-separated: console, jsonl, csv, tensorboard
+    log: str = "console"
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of every field."""
@@ -163,9 +165,17 @@ class TrainConfig:
         _integer(self.synthetic_size, "--synthetic-size", 20, SYNTHETIC_MAX)
         self._check_then()
         self._check_parallel()
+        self._check_log()
         if not isinstance(self.out, (str, os.PathLike)) or not os.fspath(self.out).strip():
             raise CnncostError("--out: empty; need the name of a run folder (new, empty, or a run to --resume)")
         return self
+
+    def _check_log(self) -> None:
+        """--log names known sinks; tensorboard's package is there when it is one of them."""
+        from .sinks import parse_names, require_tensorboard
+
+        if "tensorboard" in parse_names(self.log):
+            require_tensorboard()
 
     def _check_then(self) -> None:
         """The second stage's options: all or none of them, and a stage that fine-tunes."""

@@ -1,4 +1,7 @@
-"""What a run says and leaves behind: the headline, epoch rows, metrics.json and the plots.
+"""What a run says and leaves behind: the headline, epoch records, metrics.json and the plots.
+
+The run's reports are typed events (``events.py``): ``run_started`` and ``epoch_row`` build them, ``finish``
+emits the last one; the sinks (``sinks.py``) print and write them.
 
 Per epoch, each row has train and validation macro precision, recall and F1 (torchmetrics, through
 ``ClassificationMeter``), their per-class figures, and the validation confusion matrix (up to
@@ -19,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from . import checkpoint, plots
+from .events import EpochEnded, RunEnded, RunStarted, Scores
 from .files import write_json_atomic
 from .loop import evaluate
 from .memory import human_bytes
@@ -39,15 +43,17 @@ CLASS_DISTRIBUTION = START_FILES[0]  # drawn when a run starts; removed again if
 END_PLOTS = ("curves.png", "class_scores.png", "confusion.png", "predictions.png", "filters.png")
 
 
-def headline(session) -> str:
-    """'vgg19 · last-layer · 10 classes · 224×224 · trainable 40,970 of 139,611,210, frozen 139,570,240
-    (engine formula agrees) · cuda bf16 channels_last'."""
-    plan, data = session.plan, session.data
-    total = plan.trainable_params + plan.frozen_params
-    return (f"{session.prepared.arch.name} · {session.strategy} · {len(data.classes)} classes · "
-            f"{session.size}×{session.size} · trainable {plan.trainable_params:,} of {total:,}, frozen "
-            f"{plan.frozen_params:,} (engine formula agrees) · {session.runtime.device.type}"
-            + (" bf16" if session.runtime.amp else "") + (" channels_last" if session.runtime.channels_last else ""))
+def run_started(session) -> RunStarted:
+    """The run's first event: what it trains, the engine's parameter counts, and the checkpoint it continues
+    (its ``headline()`` is the console's first line)."""
+    plan, runtime, resumed = session.plan, session.runtime, session.resumed
+    return RunStarted(folder=str(session.folder), network=session.prepared.arch.name, strategy=str(session.strategy),
+                      classes=tuple(session.data.classes), image_size=session.size,
+                      epochs=session.config.total_epochs, trainable_params=plan.trainable_params,
+                      frozen_params=plan.frozen_params, device=runtime.device.type, bf16=bool(runtime.amp),
+                      channels_last=bool(runtime.channels_last), processes=session.world.size,
+                      resumed_from=resumed["epoch"] if resumed else 0,
+                      restored=tuple(resumed["history"]) if resumed else ())
 
 
 def stage_line(session) -> str:
@@ -88,29 +94,29 @@ def precision(runtime) -> str:
     return "fp32"
 
 
-def epoch_row(session, epoch: int, trained: dict, validated: dict, step, cached: bool) -> dict:
-    """One history row: losses, accuracies, throughput and the learning rate at the epoch's end."""
+def epoch_row(session, epoch: int, trained: dict, validated: dict, step, cached: bool) -> EpochEnded:
+    """One epoch's record (its ``to_dict()`` is the history row): losses, accuracies, throughput and the
+    learning rate at the epoch's end; stage 1 and not best until the loop says otherwise."""
     images_per_s = trained["images"] / max(trained["seconds"], 1e-9)
     flops = session.flops.head_only if cached else session.flops.train
     peak = peak_flops_for(device_name(session.runtime), precision(session.runtime))
     if peak:  # images/s are every process's together, so the peak is every device's
         peak *= session.world.size
-    return {"peak_fraction": images_per_s * flops / peak if peak else None,
-            "epoch": epoch + 1, "train_loss": trained["loss"], "train_acc": trained["top1"],
-            "val_loss": validated["loss"], "val_acc": validated["top1"], "val_topk": validated["topk"],
-            "k": validated["k"], "images_per_s": images_per_s, "tflops": images_per_s * flops / 1e12,
-            "lr": step.optimizer.param_groups[0]["lr"], "seconds": trained["seconds"], "cached": cached,
-            **_class_figures("train", trained), **_class_figures("val", validated)}
+    return EpochEnded(epoch=epoch + 1, train=_scores("train", trained), val=_scores("val", validated),
+                      k=validated["k"], lr=step.optimizer.param_groups[0]["lr"], images_per_s=images_per_s,
+                      tflops=images_per_s * flops / 1e12, peak_fraction=images_per_s * flops / peak if peak else None,
+                      seconds=trained["seconds"], cached=cached)
 
 
-def _class_figures(split: str, result: dict) -> dict:
-    """An epoch row's figures per class of ``split`` from its meter's result: macro precision, recall and F1,
-    the per-class lists, and for validation the confusion matrix (up to ``EPOCH_CONFUSION_CLASSES`` classes)."""
-    figures = {f"{split}_{name}": result[name] for name in SCORES}
-    figures[f"{split}_per_class"] = result["per_class"]
-    if split == "val" and len(result["per_class"]["support"]) <= EPOCH_CONFUSION_CLASSES:
-        figures["val_confusion"] = result["confusion"]
-    return figures
+def _scores(split: str, result: dict) -> Scores:
+    """A split's figures from its meter's result: loss, accuracy, macro precision, recall and F1, the per-class
+    lists, and for validation top-k and the confusion matrix (up to ``EPOCH_CONFUSION_CLASSES`` classes)."""
+    macro = {name: result[name] for name in SCORES}
+    if split != "val":
+        return Scores(loss=result["loss"], top1=result["top1"], per_class=result["per_class"], **macro)
+    small = len(result["per_class"]["support"]) <= EPOCH_CONFUSION_CLASSES
+    return Scores(loss=result["loss"], top1=result["top1"], per_class=result["per_class"], topk=result["topk"],
+                  confusion=result["confusion"] if small else None, **macro)
 
 
 def class_counts(data) -> dict:
@@ -131,8 +137,9 @@ def start(session) -> None:
         plots.plot_class_distribution(class_counts(session.data), session.data.classes, path)
 
 
-def finish(session, state: dict, loaders, console) -> dict:
-    """Evaluate the best weights on the test split (else validation); write metrics.json and plots."""
+def finish(session, state: dict, loaders, log) -> dict:
+    """Evaluate the best weights on the test split (else validation); write metrics.json and plots; then the
+    ``RunEnded`` event on ``log`` (sinks.RunLog)."""
     model, folder = session.prepared.model, session.folder
     best_file = folder / checkpoint.BEST
     if best_file.exists():
@@ -146,14 +153,13 @@ def finish(session, state: dict, loaders, console) -> dict:
     result = evaluate(model, loaders.fixed(dataset), session.runtime, meter,
                       keep=PREDICTION_GRID if plots_on else 0, seed=session.config.seed)
     metrics = _metrics(session, state, split, result, meter)
-    if state.get("memory") is not None:
-        console.line(memory_line(state["memory"]))
     write_json_atomic(folder / "metrics.json", metrics)
     if plots_on:
         _plots(session, state, result, meter)
-    console.line(f"{split} accuracy {result['top1']:.4f} (top-{result['k']} {result['topk']:.4f}) · run saved "
-                 f"to {folder}/ " + (f"(metrics.json, {', '.join(END_PLOTS + (CLASS_DISTRIBUTION,))})"
-                                     if plots_on else "(metrics.json; plots skipped: --no-plots)"))
+    saved = ("metrics.json", *log.outputs, *(END_PLOTS + (CLASS_DISTRIBUTION,) if plots_on else ()))
+    log.emit(RunEnded(folder=str(folder), evaluated_on=split, accuracy=result["top1"], topk=result["topk"],
+                      k=result["k"], loss=result["loss"], per_class=tuple(metrics["per_class"]),
+                      memory=state.get("memory"), epochs=len(state["history"]), saved=saved, plots=plots_on))
     return metrics
 
 

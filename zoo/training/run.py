@@ -1,7 +1,9 @@
 """``cnncost train``: the epoch loop, checkpoints, early stopping and the final report.
 
-Order of events per epoch: train, validate, record, save the checkpoint (and
-the best weights when validation accuracy improved), then early stopping.
+Order of events per epoch: train, validate, save the checkpoint (and the best
+weights when the ``--monitor`` value improved), emit the epoch's record
+(``events.EpochEnded``: the console prints it, the ``--log`` files keep it), then
+early stopping.
 After the last epoch the best weights are evaluated on the test split (or on
 validation when the dataset has no test split) and the run folder gets
 ``metrics.json`` and the plots.
@@ -10,7 +12,8 @@ validation when the dataset has no test split) and the run folder gets
 from __future__ import annotations
 
 import contextlib
-from typing import Callable
+import dataclasses
+from typing import Callable, Iterable
 
 import torch
 from torch.utils.data import DataLoader
@@ -22,21 +25,24 @@ from zoo.saved_tensors import saved_storages
 from . import checkpoint, distributed, imagecache, memory, optim, report, runfolder, setup, sharding
 from .config import TrainConfig
 from .console import TrainConsole
+from .events import EpochEnded, TrainingEnded
 from .features import extract, feature_batches, feature_groups
 from .loaders import collate, make_dataset
 from .loop import Step, evaluate, train_epoch
 from .metrics import ClassificationMeter
 from .model import binary_scores
+from .sinks import RunLog, Sink, as_sink, open_log, parse_names
 from .steps import train_steps
 
 
-def better(row: dict, best: dict, monitor: str) -> bool:
+def better(ended: EpochEnded, best: dict, monitor: str) -> bool:
     """Whether this epoch's ``monitor`` value beats the best so far (the first epoch always does)."""
     from .config import MONITORS
 
     if monitor not in best:
         return True
-    return row[monitor] > best[monitor] if MONITORS[monitor] == "max" else row[monitor] < best[monitor]
+    value = ended.metric(monitor)
+    return value > best[monitor] if MONITORS[monitor] == "max" else value < best[monitor]
 
 
 def epoch_order(count: int, seed: int, epoch: int) -> list:
@@ -46,11 +52,15 @@ def epoch_order(count: int, seed: int, epoch: int) -> list:
 
 
 def train(config: TrainConfig, console: TrainConsole | None = None,
-          on_epoch_end: Callable | None = None) -> dict:
+          on_epoch_end: Callable[[int, dict], object] | Sink | None = None, sinks: Iterable[Sink] = ()) -> dict:
     """Run (or resume) a training run; returns the metrics also written to ``metrics.json``.
 
-    ``on_epoch_end(epoch, row)`` is called after each epoch's checkpoint is
-    saved (tests use it to interrupt a run).
+    The run's events (``events.py``) go to the sinks ``config.log`` names (``--log``: ``console`` prints on
+    ``console``, a fresh TrainConsole by default), then to ``sinks`` and ``on_epoch_end``, in that order.
+    ``on_epoch_end`` is a sink, or a function ``on_epoch_end(epoch, row)`` called after each epoch's
+    checkpoint is saved with its metrics.json row (tests use it to interrupt a run). The caller's sinks get
+    the events of this process: on every rank under torchrun (``RunEnded`` on rank 0 only), none from
+    the processes this call starts itself.
 
     With ``--nproc-per-node``/``--nnodes`` above 1 and no torchrun around this process, the processes
     are started here (``launch.py``) and each runs this function again as one rank; under torchrun this
@@ -63,10 +73,11 @@ def train(config: TrainConfig, console: TrainConsole | None = None,
         from .launch import launch
 
         return launch(config)
+    extra = [*sinks, *([as_sink(on_epoch_end)] if on_epoch_end is not None else [])]
     with distributed.joined(config.device) as world:
-        console = (console or TrainConsole(quiet=config.quiet)) if world.leader else TrainConsole(quiet=True)
         with _claimed(folder, config.resume, world):
-            return _run(config, console, on_epoch_end, world)
+            with open_log(parse_names(config.log), folder, console, config.quiet, world.leader, extra) as log:
+                return _run(config, log, world)
 
 
 @contextlib.contextmanager
@@ -81,61 +92,61 @@ def _claimed(folder, resume: bool, world):
         yield
 
 
-def _run(config: TrainConfig, console: TrainConsole, on_epoch_end: Callable | None, world) -> dict:
-    """``train`` inside its claimed run folder."""
-    session = setup.start(config, warn=console.line, world=world)
-    console.line(report.headline(session))
+def _run(config: TrainConfig, log: RunLog, world) -> dict:
+    """``train`` inside its claimed run folder, its events on ``log``."""
+    session = setup.start(config, warn=log.warn, world=world)
+    log.emit(report.run_started(session))
     report.start(session)  # the class distribution chart, before any epoch
     if config.binary:
-        console.line(_binary_line(session.data.classes))
+        log.line(_binary_line(session.data.classes))
     loaders = _Loaders(session)
     if loaders.parallel:
-        console.line(report.batch_line(config, world.size, loaders.dropped()))
+        log.line(report.batch_line(config, world.size, loaders.dropped()))
     step = _with_schedule(session, loaders.steps_per_epoch())
-    cached = _cache(session, loaders, console)
+    cached = _cache(session, loaders, log)
     if cached is None:  # the feature cache already runs the images once; nothing to keep then
-        loaders.cache_images(console)
+        loaders.cache_images(log)
     if config.then and session.resumed is not None and session.resumed["epoch"] >= config.epochs:
-        session, step, cached = _second_stage(session, loaders, console)  # the checkpoint is the second stage's
+        session, step, cached = _second_stage(session, loaders, log)  # the checkpoint is the second stage's
     state = _restore(session, step)
     watch = _StepMemory(session)
+    stopped_early = False
     for epoch in range(state["epoch"], config.total_epochs):
         if config.then and epoch == config.epochs and session.strategy != setup.parse(config.then):
-            session, step, cached = _second_stage(session, loaders, console)
+            session, step, cached = _second_stage(session, loaders, log)
         try:
             row = _one_epoch(session, watch.first_step(session, step, cached is not None), loaders, cached, epoch,
-                             console)
+                             log)
         finally:
             watch.close()  # never leave the probe's hooks on, whatever happened
-        row["stage"] = 2 if config.then and epoch >= config.epochs else 1
         _require_images(session, row)
-        state["history"].append(row)
-        improved = better(row, state["best"], config.monitor)
+        ended = EpochEnded.from_row(row)
+        improved = better(ended, state["best"], config.monitor)
+        ended = dataclasses.replace(ended, stage=2 if config.then and epoch >= config.epochs else 1, best=improved)
+        state["history"].append(ended.to_dict())
         if improved:
-            state["best"], state["stale"] = {"epoch": epoch + 1, config.monitor: row[config.monitor]}, 0
+            state["best"], state["stale"] = {"epoch": epoch + 1, config.monitor: ended.metric(config.monitor)}, 0
             if world.leader:
                 checkpoint.save_best(session.folder, config=config, classes=session.data.classes,
                                      epoch=epoch + 1, model=_shown_model(session))
         else:
             state["stale"] += 1
-        row["best"] = improved
-        console.epoch_row(row)
         rank_rng = world.gather_rng()  # every rank takes part; rank 0 writes
         if world.leader:
             checkpoint.save(session.folder, config=config, classes=session.data.classes, epoch=epoch + 1,
                             model=session.prepared.model, optimizer=step.optimizer, scheduler=step.scheduler,
                             history=state["history"], best=state["best"], stale=state["stale"],
                             rank_rng=rank_rng, average=session.average)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch + 1, row)
+        log.emit(ended)  # after the checkpoint: no record of an epoch that --resume would train again
         if config.patience and state["stale"] >= config.patience:
-            console.line(f"early stopping: no better {config.monitor} for {config.patience} epochs")
+            stopped_early = True
             break
-    console.epoch_table()
+    log.emit(TrainingEnded(epochs=len(state["history"]), best=dict(state["best"]), monitor=config.monitor,
+                           patience=config.patience, stopped_early=stopped_early))
     state["memory"] = watch.record()
     if not world.leader:  # the test evaluation, metrics.json and the plots are rank 0's
         return {}
-    return report.finish(session, state, loaders, console)
+    return report.finish(session, state, loaders, log)
 
 
 class _StepMemory:
@@ -231,7 +242,7 @@ class _Loaders:
         # Several processes or micro-batches: steps.train_steps over sharding's plan; else loop.train_epoch.
         self.parallel = session.world.size > 1 or config.accumulate > 1
 
-    def cache_images(self, console) -> None:
+    def cache_images(self, log: RunLog) -> None:
         """Keep train (unless augmented) and val in memory when they fit under ``imagecache.limit_bytes``.
 
         Train comes first (it is read most); val is added if the rest fits. What is
@@ -249,12 +260,12 @@ class _Loaders:
             kept.append((split, dataset))
         if kept:
             label = " · ".join(f"{split} {len(dataset):,}" for split, dataset in kept)
-            with console.task_bar(f"caching images: {label} ({_mib(used)})", sum(len(d) for _, d in kept)) as bar:
+            with log.task_bar(f"caching images: {label} ({_mib(used)})", sum(len(d) for _, d in kept)) as bar:
                 for split, dataset in kept:
                     self.caches[split] = imagecache.build(dataset, self.workers, bar)
         if streamed:
-            console.line(f"images read every epoch: {', '.join(streamed)}; the cache holds at most "
-                         f"{_mib(limit)} (a quarter of RAM, at most 8 GiB)")
+            log.line(f"images read every epoch: {', '.join(streamed)}; the cache holds at most "
+                     f"{_mib(limit)} (a quarter of RAM, at most 8 GiB)")
 
     def steps_per_epoch(self) -> int:
         """Optimiser steps in one epoch."""
@@ -313,11 +324,11 @@ class _Loaders:
                           num_workers=self.workers, pin_memory=cuda, collate_fn=collate)
 
 
-def _second_stage(session, loaders: "_Loaders", console) -> tuple:
+def _second_stage(session, loaders: "_Loaders", log: RunLog) -> tuple:
     """The run's second stage (``--then``): its strategy applied and checked, a new optimiser and
     schedule at ``--then-lr``; the weights carry on. (session, step, feature cache: none)."""
     session = setup.next_stage(session)
-    console.line(report.stage_line(session))
+    log.line(report.stage_line(session))
     return session, _with_schedule(session, loaders.steps_per_epoch(), session.config.second_stage()), None
 
 
@@ -331,7 +342,7 @@ def _with_schedule(session, steps_per_epoch: int, config=None) -> Step:
     return step._replace(scheduler=optim.make_schedule(step.optimizer, steps_per_epoch, config or session.config))
 
 
-def _cache(session, loaders: _Loaders, console) -> dict | None:
+def _cache(session, loaders: _Loaders, log: RunLog) -> dict | None:
     """Backbone features of train and val, computed once, when last-layer training allows it."""
     config, world, device = session.config, session.world, session.runtime.device
     if session.strategy.kind != "last-layer" or not config.cache or config.augment:
@@ -340,7 +351,7 @@ def _cache(session, loaders: _Loaders, console) -> dict | None:
     for split, dataset in (("train", loaders.train_set), ("val", loaders.val_set)):
         features = labels = None
         if world.leader:  # built once, by rank 0, and shared: the backbone is the same on every rank
-            with console.task_bar(f"caching backbone features: {split}", len(dataset)) as bar:
+            with log.task_bar(f"caching backbone features: {split}", len(dataset)) as bar:
                 features, labels, _ = extract(session.prepared.model, session.prepared.classifier,
                                               loaders.fixed(dataset), session.runtime, bar)
         cached[split] = (world.share_tensor(features, device), world.share_tensor(labels, device))
@@ -384,15 +395,16 @@ def _binary_line(classes: list) -> str:
             "is class 0) · sigmoid + BCE · predicted class 1 when z > 0")
 
 
-def _one_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoch: int, console) -> dict:
-    """Train and validate once; the epoch's row of the history."""
+def _one_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoch: int, log: RunLog) -> dict:
+    """Train and validate once; the epoch's row of the history (``EpochEnded.to_dict()``), with the training and
+    validation images it saw (``train_images``, ``val_images``)."""
     if loaders.parallel:
-        return _parallel_epoch(session, step, loaders, cached, epoch, console)
+        return _parallel_epoch(session, step, loaders, cached, epoch, log)
     config, runtime, model = session.config, session.runtime, session.prepared.model
     classes = len(session.data.classes)
     setup.freeze.set_training_mode(model, session.plan, True)
     meter = ClassificationMeter(classes, config.topk)
-    with console.epoch_bar(epoch + 1, config.total_epochs, loaders.steps_per_epoch()) as bar:
+    with log.epoch_bar(epoch + 1, config.total_epochs, loaders.steps_per_epoch()) as bar:
         if cached is None:
             trained = train_epoch(step, loaders.train(epoch), runtime, meter, bar)
         else:
@@ -411,17 +423,17 @@ def _one_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoc
         validated = evaluate(_head(session, shown),
                              feature_batches(features, labels, config.batch_size, list(range(len(features)))),
                              runtime, meter)
-    row = report.epoch_row(session, epoch, trained, validated, step, cached is not None)
+    row = report.epoch_row(session, epoch, trained, validated, step, cached is not None).to_dict()
     return {**row, "train_images": trained["images"], "val_images": validated["count"]}
 
 
-def _parallel_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoch: int, console) -> dict:
+def _parallel_epoch(session, step: Step, loaders: _Loaders, cached: dict | None, epoch: int, log: RunLog) -> dict:
     """``_one_epoch`` for several processes or micro-batches: global steps (sharding.py, steps.py), then
     validation sharded over the processes, its counts summed; the row is the one-process row."""
     config, runtime, model, world = session.config, session.runtime, session.prepared.model, session.world
     setup.freeze.set_training_mode(model, session.plan, True)
     meter = ClassificationMeter(len(session.data.classes), config.topk)
-    with console.epoch_bar(epoch + 1, config.total_epochs, loaders.steps_per_epoch()) as bar:
+    with log.epoch_bar(epoch + 1, config.total_epochs, loaders.steps_per_epoch()) as bar:
         if cached is None:
             plan, batches = loaders.train_plan(epoch)
             trained = train_steps(step, plan, batches, runtime, meter, world, bar)
@@ -433,8 +445,8 @@ def _parallel_epoch(session, step: Step, loaders: _Loaders, cached: dict | None,
             trained = train_steps(step._replace(forward=head, ddp=None), plan, feature_groups(features, labels, groups),
                                   runtime, meter, world, bar)
     if trained["skipped_steps"]:
-        console.line(f"epoch {epoch + 1}: {trained['skipped_steps']:,} steps skipped: a micro-batch of some process "
-                     "held only unreadable images")
+        log.line(f"epoch {epoch + 1}: {trained['skipped_steps']:,} steps skipped: a micro-batch of some process "
+                 "held only unreadable images")
     model.eval()
     world.share_buffers(model)  # one model validates: rank 0's BatchNorm statistics everywhere
     shown = _shown_model(session).eval()
@@ -452,5 +464,5 @@ def _parallel_epoch(session, step: Step, loaders: _Loaders, cached: dict | None,
                              runtime, meter)
     world.reduce_meter(meter)
     validated = {**meter.result(), "kept": validated["kept"]}
-    row = report.epoch_row(session, epoch, trained, validated, step, cached is not None)
+    row = report.epoch_row(session, epoch, trained, validated, step, cached is not None).to_dict()
     return {**row, "train_images": trained["images"], "val_images": validated["count"]}

@@ -138,21 +138,11 @@ def _train(context: Context, trial: optuna.Trial, config, counted: dict) -> None
 
     spec, study = context.spec, context.study
     config = dataclasses.replace(config, resume=has_checkpoint(Path(config.out)))
-    single = len(spec.objectives) == 1
     # A retried trial inherits the epochs its first attempt reported; Optuna keeps the first report of a step.
     reported = set(study._storage.get_trial(trial._trial_id).intermediate_values)
-
-    def on_epoch_end(epoch: int, row: dict) -> None:
-        trial.set_user_attr("epochs_run", epoch)
-        if single:  # Optuna prunes single-objective studies only
-            if epoch not in reported:
-                trial.report(float(row[spec.metric.name]), epoch)
-                reported.add(epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after epoch {epoch}")
-
+    trial_reports = TrialReports(trial, spec, reported)
     try:
-        metrics = train(config, console=TrainConsole(quiet=True), on_epoch_end=on_epoch_end)
+        metrics = train(config, console=TrainConsole(quiet=True), on_epoch_end=trial_reports)
     except optuna.TrialPruned:
         study.tell(trial, state=TrialState.PRUNED)
         return
@@ -166,6 +156,39 @@ def _train(context: Context, trial: optuna.Trial, config, counted: dict) -> None
     trial.set_user_attr("test_accuracy", metrics.get("test_accuracy"))
     study.tell(trial, [best_value(metrics["epochs"], spec.metric)]
                + [counted[objective.name] for objective in spec.objectives[1:]])
+
+
+class TrialReports:
+    """A trial's run, seen by the study: a training sink (``zoo.training.sinks.Sink``) that reports each epoch's
+    metric to Optuna and prunes the trial when the pruner says so (``optuna.TrialPruned`` out of the run)."""
+
+    def __init__(self, trial: optuna.Trial, spec, reported: set):
+        self.trial, self.spec, self.reported = trial, spec, reported
+
+    def handle(self, event) -> None:
+        """Report an ``EpochEnded``; other events are not the study's."""
+        from ..training.events import EpochEnded
+
+        if isinstance(event, EpochEnded):
+            self.epoch_ended(event.epoch, event.to_dict())
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def epoch_ended(self, epoch: int, row: dict) -> None:
+        """Epoch ``epoch`` is over with metrics.json's ``row``: its metric reported (once per epoch), then the
+        pruner asked."""
+        self.trial.set_user_attr("epochs_run", epoch)
+        if len(self.spec.objectives) == 1:  # Optuna prunes single-objective studies only
+            if epoch not in self.reported:
+                self.trial.report(float(row[self.spec.metric.name]), epoch)
+                self.reported.add(epoch)
+            if self.trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {epoch}")
+
+    # train(on_epoch_end=...)'s function form, for a train() that calls back with (epoch, row) (the tests
+    # script one so); the real train() sees handle() and takes this object as a sink.
+    __call__ = epoch_ended
 
 
 def _report_after(trial: optuna.Trial, history: list, spec, reported: set) -> None:
