@@ -70,10 +70,18 @@ def test_cached_batches_equal_the_data_loader_batches(tmp_path, source):
         assert len(cache.rows) == len(dataset) - 1
 
 
-def test_augmented_images_are_not_cached(tmp_path):
-    dataset = make_dataset(load_data("synthetic", synthetic_size=20), "train", 24, augment=True)
-    with pytest.raises(ValueError):
-        imagecache.build(dataset)
+def test_augmented_images_are_cached_before_their_augmentation(tmp_path):
+    """uint8 rows (a quarter of the bytes); each batch carries the keys of the dataset's current epoch."""
+    dataset = make_dataset(load_data("synthetic", synthetic_size=40), "train", 24, augment=True, seed=3)
+    cache = imagecache.build(dataset)
+    assert cache.rows.dtype == torch.uint8 and cache.nbytes == imagecache.split_bytes(dataset)
+    for epoch in (0, 2):
+        loader = make_loader(dataset, 5, shuffle=True, seed=1, epoch=epoch)
+        streamed, cached = list(loader), list(cache.batches(loader.sampler.order(), 5))
+        assert len(streamed) == len(cached)
+        for (x1, y1, bad1, plan1), (x2, y2, bad2, plan2) in zip(streamed, cached):
+            assert torch.equal(x1, x2) and x1.stride() == x2.stride() and torch.equal(y1, y2)
+            assert bad1 == bad2 and plan1 == plan2
 
 
 def counting_renders(monkeypatch) -> list:
@@ -118,8 +126,8 @@ def test_over_the_limit_the_split_streams_with_the_same_result(tmp_path, monkeyp
     assert all(torch.equal(cached[name], limited[name]) for name in cached)
 
 
-def test_augmented_training_streams_and_resumes_exactly(tmp_path, monkeypatch):
-    """With --augment only validation is cached; an interrupted, resumed run still equals a straight one."""
+def test_augmented_training_resumes_exactly(tmp_path, monkeypatch):
+    """With --augment (train cached before its augmentation) an interrupted, resumed run equals a straight one."""
     train(config(tmp_path, "straight", augment=True))
 
     def stop(epoch, row):

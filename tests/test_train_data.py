@@ -243,19 +243,27 @@ def test_exif_orientation_is_applied(tmp_path):
     assert images.decode(str(tmp_path / "r.jpg")).size == (12, 30)
 
 
+def augmented(dataset, index):
+    """Image ``index`` of an augmented dataset as training sees it (augment.apply on a batch of one)."""
+    from zoo.training.augment import apply, plan_of
+
+    image, label, key = dataset[index]
+    return apply(plan_of([key]), image[None], torch.tensor([label]))[0][0]
+
+
 def test_augmentation_is_a_function_of_seed_epoch_index(tmp_path):
     paths = [write_image(tmp_path / f"{i}.png", size=(40, 32), noise=True) for i in range(3)]
     source = DataSource("folder", "x", ["a"], [Sample(p, 0) for p in paths], [Sample(paths[0], 0)], [])
     dataset = make_dataset(source, "train", 16, augment=True, seed=3)
-    first = dataset[0][0]
+    first = augmented(dataset, 0)
     dataset[2], dataset[1]  # what ran before must not matter
-    assert torch.equal(dataset[0][0], first)
-    assert torch.equal(make_dataset(source, "train", 16, augment=True, seed=3)[0][0], first)
-    assert not torch.equal(make_dataset(source, "train", 16, augment=True, seed=4)[0][0], first)
+    assert torch.equal(augmented(dataset, 0), first)
+    assert torch.equal(augmented(make_dataset(source, "train", 16, augment=True, seed=3), 0), first)
+    assert not torch.equal(augmented(make_dataset(source, "train", 16, augment=True, seed=4), 0), first)
     dataset.set_epoch(1)
-    assert not torch.equal(dataset[0][0], first)
+    assert not torch.equal(augmented(dataset, 0), first)
     dataset.set_epoch(0)
-    assert torch.equal(dataset[0][0], first)
+    assert torch.equal(augmented(dataset, 0), first)
     plain = make_dataset(source, "val", 16)[0][0]  # augment never touches validation
     assert torch.equal(make_dataset(source, "val", 16, augment=True, seed=3)[0][0], plain)
 
@@ -312,11 +320,13 @@ def test_loader_order_is_a_function_of_seed_and_epoch():
 
 
 def test_worker_processes_give_the_same_augmented_batches():
+    """The images and the keys their augmentation is drawn from (augment.BatchPlan) are the same."""
     source = load_data("synthetic", synthetic_size=24)
     dataset = make_dataset(source, "train", 8, augment=True, seed=5)
-    alone = batches(make_loader(dataset, 4, shuffle=True, seed=0, epoch=2))
-    workers = batches(make_loader(dataset, 4, shuffle=True, seed=0, epoch=2, workers=2))
-    assert all(torch.equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(alone, workers, strict=True))
+    plain = lambda loader: [(x, y.tolist(), plan.keys) for x, y, _, plan in loader]  # noqa: E731
+    alone = plain(make_loader(dataset, 4, shuffle=True, seed=0, epoch=2))
+    workers = plain(make_loader(dataset, 4, shuffle=True, seed=0, epoch=2, workers=2))
+    assert all(torch.equal(a[0], b[0]) and a[1:] == b[1:] for a, b in zip(alone, workers, strict=True))
 
 
 # ---------------------------------------------------------------- synthetic shapes

@@ -5,9 +5,31 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
+from typer.core import TyperCommand
 
 from . import options as o
 from .app import app, fail, friendly
+
+# Options that may be given without their value, and what they mean then: bare --augment is the default recipe.
+OPTIONAL_VALUES = {"augment": "default"}
+AUGMENT_HELP = ("training augmentation, on the batch's device: a comma-separated list of hflip, vflip (each p = 0.5), "
+                "rotate=F (up to ±F of a full turn, Keras RandomRotation's factor), crop=A (random resized crop "
+                "keeping ≥ A of the area), pad-crop=P (pad P pixels, crop back), jitter=S (brightness, contrast and "
+                "saturation; or brightness=S, contrast=S, saturation=S), mixup=ALPHA, cutmix=ALPHA; alone: "
+                "crop=0.35,hflip,brightness=0.2,contrast=0.2")
+
+
+class OptionalValueCommand(TyperCommand):
+    """typer's command, with click's optional-value options for the names in OPTIONAL_VALUES: given alone
+    (at the end, or before another option) such an option takes its value from the table."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.name in OPTIONAL_VALUES:
+                # What click.Option(is_flag=False, flag_value=...) sets up; typer passes no flag_value through.
+                param.flag_value = OPTIONAL_VALUES[param.name]
+                param._flag_needs_value = True
 
 
 def _config(**values):
@@ -25,7 +47,7 @@ def default_out(arch: str, strategy: str) -> str:
     return f"runs/{name}-{strategy.replace(':', '')}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-@app.command()
+@app.command(cls=OptionalValueCommand)
 @friendly
 def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5, ...) or architecture file"),
           strategy: str = typer.Option("scratch", help="scratch | last-layer | head (the classifier top) | "
@@ -73,7 +95,10 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
                                       help="a 2-class dataset with one output unit, sigmoid + binary "
                                            "cross-entropy (class 1, the second class name in sorted order, is "
                                            "the positive one)"),
-          augment: bool = typer.Option(False, "--augment", help="training-time augmentation"),
+          augment: Optional[str] = typer.Option(None, "--augment", metavar="[SPEC]", help=AUGMENT_HELP),
+          resize: str = typer.Option("crop", "--resize", metavar="crop|plain",
+                                     help="every split: crop (shorter side to S·256/224, centre crop S×S) or plain "
+                                          "(straight to S×S, aspect not kept, as Keras)"),
           cache: bool = typer.Option(True, "--cache/--no-cache",
                                      help="keep decoded images (last-layer: backbone features) in memory "
                                           "across epochs"),
@@ -131,8 +156,8 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
                      weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
                      step_size=step_size, gamma=gamma, clip_grad=clip_grad, clip_value=clip_value,
                      monitor=monitor, label_smoothing=label_smoothing, ema=ema, binary=binary,
-                     dropout=dropout, dropout_at=dropout_at, augment=augment, cache=cache, patience=patience,
-                     val_fraction=val_fraction,
+                     dropout=dropout, dropout_at=dropout_at, augment=augment, resize=resize, cache=cache,
+                     patience=patience, val_fraction=val_fraction,
                      workers=workers, amp=amp, channels_last=channels_last, compile=compile_model, topk=topk,
                      synthetic_size=synthetic_size, quiet=quiet, plots=plots, log=log, then=then,
                      then_epochs=then_epochs,

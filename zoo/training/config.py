@@ -72,7 +72,10 @@ class TrainConfig:
     label_smoothing: float = 0.0
     dropout: float | None = None  # override every dropout layer's rate (scratch5: its own option)
     dropout_at: str | None = None  # comma-separated layers that get a Dropout(--dropout) before them
-    augment: bool = False  # random resized crop, flip and jitter on training images
+    # --augment SPEC: the training augmentation (augment.py), held as canonical text ("" none); a run folder's
+    # old true/false reads as the default recipe / none.
+    augment: str = ""
+    resize: str = "crop"  # --resize: crop (shorter side, then centre crop) or plain (straight to a square)
     cache: bool = True  # last-layer: train the head on cached backbone features
     patience: int | None = None  # early stopping: epochs without a better --monitor value
     val_fraction: float = 0.2  # stratified share of train/ used for validation
@@ -106,6 +109,12 @@ class TrainConfig:
     # --log: where the run's events go (sinks.py), comma-separated: console, jsonl, csv, tensorboard
     log: str = "console"
 
+    def __post_init__(self):
+        # One spelling per augmentation (order, defaults written out), so a resume compares recipes, not text.
+        from .augment import normalised
+
+        self.augment = normalised(self.augment)
+
     def to_dict(self) -> dict:
         """A JSON-ready dict of every field."""
         return dataclasses.asdict(self)
@@ -135,6 +144,7 @@ class TrainConfig:
         _number(self.weight_decay, "--weight-decay", "a finite number ≥ 0", lambda v: v >= 0)
         _number(self.warmup_epochs, "--warmup-epochs", "a finite number ≥ 0", lambda v: v >= 0)
         _number(self.label_smoothing, "--label-smoothing", "0 ≤ value < 1", lambda v: 0 <= v < 1)
+        self._check_images()
         if self.dropout is not None:
             _number(self.dropout, "--dropout", "0 ≤ value < 1", lambda v: 0 <= v < 1)
         if self.dropout_at is not None:
@@ -169,6 +179,14 @@ class TrainConfig:
         if not isinstance(self.out, (str, os.PathLike)) or not os.fspath(self.out).strip():
             raise CnncostError("--out: empty; need the name of a run folder (new, empty, or a run to --resume)")
         return self
+
+    def _check_images(self) -> None:
+        """--augment parses (the one-line error names the transform and its range); --resize is known."""
+        from .augment import parse
+        from .images import RESIZES
+
+        parse(self.augment)
+        _need(self.resize in RESIZES, "--resize", self.resize, "one of " + ", ".join(RESIZES))
 
     def _check_log(self) -> None:
         """--log names known sinks; tensorboard's package is there when it is one of them."""

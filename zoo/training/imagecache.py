@@ -18,7 +18,10 @@ Bit-identity with the streaming path (what exact resume and the tests rely on):
   the same point of the run.
 
 Beyond the limit a split is streamed as before (the DataLoader decodes it every
-epoch). Augmented training images are never cached: they differ per epoch.
+epoch). An augmented training split is cached too, before its augmentation: the
+dataset delivers it un-augmented (uint8 pixels, one byte a value) with a key of
+(seed, epoch, index), and the batch is augmented on its device (augment.py); a
+cached batch carries the keys of the dataset's current epoch, as the loader's does.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader
 
+from .augment import plan_of
 from .loaders import Unreadable
 from .memory import BYTES, GIB, available_bytes
 
@@ -43,7 +47,10 @@ def limit_bytes() -> int:
 
 
 def split_bytes(dataset) -> int:
-    """Bytes one split's cache takes: samples × channels × size² float32 values."""
+    """Bytes one split's cache takes: samples × channels × size² float32 values (augmented: side² uint8
+    values, side the square augmentation starts from)."""
+    if dataset.augment:
+        return len(dataset) * dataset.channels * dataset.augment.base_side ** 2
     return len(dataset) * dataset.channels * dataset.size * dataset.size * BYTES
 
 
@@ -55,11 +62,12 @@ def _items(batch):
 class ImageCache:
     """One split's tensors, rendered once: ``rows[slot[i]]`` is sample ``i``; slot −1 is unreadable."""
 
-    def __init__(self, rows: torch.Tensor, labels: torch.Tensor, slot: torch.Tensor, bad: dict):
-        self.rows = rows      # [readable, C, S, S] float32, normalised
+    def __init__(self, rows: torch.Tensor, labels: torch.Tensor, slot: torch.Tensor, bad: dict, keys=None):
+        self.rows = rows      # [readable, C, S, S] float32, normalised; augmented: [readable, S, S, C] uint8
         self.labels = labels  # [readable] int64
         self.slot = slot      # [samples] int64: the row of each sample, −1 when unreadable
         self.bad = bad        # sample index -> path of each unreadable file
+        self.keys = keys      # augmented: index -> its augment.SampleKey this epoch (the dataset's); else None
 
     def __len__(self) -> int:
         return len(self.slot)
@@ -92,30 +100,37 @@ class ImageCache:
         rows = slots[slots >= 0]
         bad = [self.bad[i] for i in chosen.tolist() if i in self.bad] if self.bad else []
         images_ = self.rows.index_select(0, rows)
+        if self.keys is not None:  # augmented: channels-last pixels and the keys, as loaders.collate gives
+            images_ = images_.permute(0, 3, 1, 2)
+            readable = chosen[slots >= 0].tolist()
+            plan = plan_of([self.keys(index) for index in readable])
+            return (images_.pin_memory() if pin_memory else images_), self.labels[rows], bad, plan
         return (images_.pin_memory() if pin_memory else images_), self.labels[rows], bad
 
 
 def build(dataset, workers: int = 0, progress=None) -> ImageCache:
-    """Render or decode every sample of ``dataset`` (an ``ImageDataset``, not augmented) once."""
-    if dataset.augment:
-        raise ValueError("augmented images differ per epoch and cannot be cached")
+    """Render or decode every sample of ``dataset`` (an ``ImageDataset``) once; an augmented one as the
+    un-augmented pixels it delivers (height × width × channels uint8 rows: stacking them is channels-last)."""
     count = len(dataset)
-    shape = (dataset.channels, dataset.size, dataset.size)
-    rows = torch.empty((count, *shape), dtype=torch.float32)
+    if dataset.augment:
+        side = dataset.augment.base_side
+        rows = torch.empty((count, side, side, dataset.channels), dtype=torch.uint8)
+    else:
+        rows = torch.empty((count, dataset.channels, dataset.size, dataset.size), dtype=torch.float32)
     labels = torch.empty(count, dtype=torch.long)
     slot = torch.full((count,), -1, dtype=torch.long)
     bad: dict = {}
     loader = DataLoader(dataset, batch_size=BUILD_BATCH, num_workers=workers, collate_fn=_items)
     state = torch.get_rng_state()  # filling the cache must not move the run's random stream
     try:
-        _fill(loader, rows, labels, slot, bad, progress)
+        _fill(loader, rows, labels, slot, bad, progress, channels_last=bool(dataset.augment))
     finally:
         torch.set_rng_state(state)
     filled = int((slot >= 0).sum())
-    return ImageCache(rows[:filled], labels[:filled], slot, bad)
+    return ImageCache(rows[:filled], labels[:filled], slot, bad, dataset.sample_key if dataset.augment else None)
 
 
-def _fill(loader, rows, labels, slot, bad: dict, progress) -> None:
+def _fill(loader, rows, labels, slot, bad: dict, progress, channels_last: bool = False) -> None:
     """Copy every item of ``loader`` (in index order) into its row; note unreadable files in ``bad``."""
     filled = seen = 0
     for batch in loader:  # in index order: rows follow the samples, so slot is increasing
@@ -123,7 +138,8 @@ def _fill(loader, rows, labels, slot, bad: dict, progress) -> None:
             if isinstance(item, Unreadable):
                 bad[seen] = item.path
             else:
-                rows[filled], labels[filled], slot[seen] = item[0], item[1], filled
+                pixels = item[0].permute(1, 2, 0) if channels_last else item[0]  # augmented: [S, S, C] rows
+                rows[filled], labels[filled], slot[seen] = pixels, item[1], filled
                 filled += 1
             seen += 1
         if progress is not None:

@@ -1,11 +1,11 @@
-"""Image decoding and transforms with PIL + torch (torchvision is never imported).
+"""Image decoding and the eval transform with PIL + torch (torchvision is never imported).
 
-Eval: resize the shorter side to round(size·256/224) (bilinear), centre-crop
-``size``. Train with augmentation: random resized crop (area 35–100 %, aspect
-3/4–4/3), horizontal flip, mild brightness/contrast jitter. Every random choice
-comes from a ``numpy.random.Generator`` the caller seeds (the dataset seeds it
-from (seed, epoch, index)), so a picture never depends on worker processes or
-on what ran before it.
+Every split is resized the same way (``--resize``): ``crop`` resizes the shorter
+side to round(size·256/224) (bilinear) and centre-crops size×size; ``plain``
+resizes straight to size×size, the aspect not kept (Keras'
+``image_dataset_from_directory``). Training augmentation is not done here: it
+runs on whole batches on their device (``augment.py``), from the square
+``augmentation_base`` delivers.
 """
 
 from __future__ import annotations
@@ -20,11 +20,8 @@ from PIL import Image, ImageOps
 # Normalisation of torchvision's ImageNet checkpoints, used by every pretrained zoo network.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# Random resized crop: fraction of the area kept, and width/height ratio (log-uniform).
-CROP_SCALE = (0.35, 1.0)
-CROP_RATIO = (3 / 4, 4 / 3)
-# Brightness and contrast factors are drawn uniformly from [1 - JITTER, 1 + JITTER].
-JITTER = 0.2
+# --resize: how an image becomes a square (see the module docstring).
+RESIZES = ("crop", "plain")
 # Alpha is composited onto white: transparent cut-outs are usually shown on white pages.
 MATTE = (255, 255, 255)
 
@@ -65,17 +62,20 @@ def to_mode(image: Image.Image, channels: int) -> Image.Image:
     return image if image.mode == wanted else image.convert(wanted)
 
 
-def eval_transform(image: Image.Image, size: int) -> Image.Image:
-    """Resize the shorter side to ``eval_resize(size)`` (bilinear), then centre-crop size×size."""
-    return center_crop(resize_shorter(image, eval_resize(size)), size)
+def eval_transform(image: Image.Image, size: int, resize: str = "crop") -> Image.Image:
+    """The size×size image every split is made of: ``crop`` resizes the shorter side to ``eval_resize(size)``
+    (bilinear) and centre-crops; ``plain`` resizes straight to size×size (bilinear, aspect not kept)."""
+    return augmentation_base(image, size, size, resize)
 
 
-def train_transform(image: Image.Image, size: int, rng: np.random.Generator) -> torch.Tensor:
-    """Augmented size×size tensor in [0, 1]: random resized crop, flip, brightness/contrast."""
-    image = random_resized_crop(image, size, rng)
-    if rng.random() < 0.5:
-        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return jitter(to_tensor(image), rng)
+def augmentation_base(image: Image.Image, size: int, side: int, resize: str = "crop") -> Image.Image:
+    """The side×side square a training image is augmented from, for output ``size``: with ``crop`` the
+    centre side×side of the image whose shorter side is ``eval_resize(size)`` (side = size: the eval
+    image; side = eval_resize(size): everything the eval crop chooses from); with ``plain`` the image
+    resized straight to side×side."""
+    if resize == "plain":
+        return image if image.size == (side, side) else image.resize((side, side), Image.Resampling.BILINEAR)
+    return center_crop(resize_shorter(image, eval_resize(size)), side)
 
 
 def resize_shorter(image: Image.Image, side: int) -> Image.Image:
@@ -93,27 +93,18 @@ def center_crop(image: Image.Image, size: int) -> Image.Image:
     return image.crop((left, top, left + size, top + size))
 
 
-def random_resized_crop(image: Image.Image, size: int, rng: np.random.Generator) -> Image.Image:
-    """A random crop (area CROP_SCALE, aspect CROP_RATIO) resized to size×size, bilinear."""
-    left, top, width, height = _crop_box(image.size, rng)
-    box = (left, top, left + width, top + height)
-    return image.resize((size, size), Image.Resampling.BILINEAR, box=box)
-
-
-def jitter(tensor: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """Brightness then contrast scaled by factors in [1 - JITTER, 1 + JITTER], clamped to [0, 1]."""
-    brightness, contrast = rng.uniform(1 - JITTER, 1 + JITTER, size=2)
-    tensor = (tensor * float(brightness)).clamp_(0.0, 1.0)
-    grey = _luma(tensor).mean()  # contrast pivots on the mean grey level, as torchvision does
-    return ((tensor - grey) * float(contrast) + grey).clamp_(0.0, 1.0)
-
-
 def to_tensor(image: Image.Image) -> torch.Tensor:
     """An L/RGB PIL image as a float32 [C, H, W] tensor in [0, 1]."""
+    return to_bytes(image).float().div_(255.0)
+
+
+def to_bytes(image: Image.Image) -> torch.Tensor:
+    """An L/RGB PIL image as a uint8 [C, H, W] tensor (the pixel values as they are): a view of the
+    height×width×channel array PIL gives."""
     array = np.array(image, dtype=np.uint8)  # a writable copy: torch warns on read-only buffers
     if array.ndim == 2:
         array = array[:, :, None]
-    return torch.from_numpy(array).permute(2, 0, 1).float().div_(255.0)
+    return torch.from_numpy(array).permute(2, 0, 1)
 
 
 def normalise(tensor: torch.Tensor, mean, std) -> torch.Tensor:
@@ -121,20 +112,6 @@ def normalise(tensor: torch.Tensor, mean, std) -> torch.Tensor:
     mean_t = torch.tensor(mean, dtype=tensor.dtype).view(-1, 1, 1)
     std_t = torch.tensor(std, dtype=tensor.dtype).view(-1, 1, 1)
     return (tensor - mean_t).div_(std_t)  # one new tensor, not two: this runs once per image
-
-
-def _crop_box(image_size, rng: np.random.Generator):
-    """(left, top, width, height) of a random resized crop; the whole centred image as fallback."""
-    width, height = image_size
-    area = width * height
-    for _ in range(10):  # torchvision's rejection sampling: ten tries, then give up
-        target = area * rng.uniform(*CROP_SCALE)
-        ratio = math.exp(rng.uniform(math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1])))
-        w, h = round(math.sqrt(target * ratio)), round(math.sqrt(target / ratio))
-        if 0 < w <= width and 0 < h <= height:
-            return int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1)), w, h
-    side = min(width, height)  # a square centre crop: never distorts the fallback
-    return (width - side) // 2, (height - side) // 2, side, side
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -157,10 +134,3 @@ def _to_8_bit(image: Image.Image) -> Image.Image:
     array = np.asarray(image, dtype=np.float64)
     top = 65535.0 if array.max(initial=0.0) > 255.0 else 255.0
     return Image.fromarray((np.clip(array / top, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), "L")
-
-
-def _luma(tensor: torch.Tensor) -> torch.Tensor:
-    """Grey level of a [C, H, W] tensor (ITU-R 601 weights for RGB; itself for one channel)."""
-    if tensor.shape[0] == 1:
-        return tensor[0]
-    return 0.299 * tensor[0] + 0.587 * tensor[1] + 0.114 * tensor[2]

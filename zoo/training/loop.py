@@ -1,7 +1,9 @@
 """One training epoch and one evaluation pass, for a module or for a head on cached features.
 
 Batches are ``(inputs, labels, bad_paths)``: the data pipeline drops images it
-cannot decode and names them, and the loop reports each such file once.
+cannot decode and names them, and the loop reports each such file once. A batch
+of augmented training images has a fourth element, its ``augment.BatchPlan``:
+it is applied once the batch is on the device, before the forward (``on_device``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from .augment import apply as apply_augmentation
+from .augment import labels_of, loss_of
 from .metrics import ClassificationMeter
 from .sample import GridSample
 
@@ -78,6 +82,20 @@ def clip(step: Step) -> None:
         nn.utils.clip_grad_value_(step.parameters, step.clip_value)
 
 
+def on_device(runtime: Runtime, inputs: torch.Tensor, labels: torch.Tensor, plan: list) -> tuple:
+    """(inputs, loss targets, labels the metrics count) of a training batch, on the device.
+
+    ``plan`` is the batch's elements after the third: empty, or its ``augment.BatchPlan``, which is
+    applied here, on the device and before the forward; with mixup/cutmix the targets are
+    ``augment.Mixed`` and the metrics count each image's dominant label.
+    """
+    labels = labels.to(runtime.device, non_blocking=True)
+    if not plan:
+        return runtime.inputs(inputs), labels, labels
+    augmented, targets = apply_augmentation(plan[0], inputs.to(runtime.device, non_blocking=True), labels)
+    return runtime.inputs(augmented), targets, labels_of(targets)  # channels_last after the augmentation
+
+
 def logits_of(output) -> torch.Tensor:
     """The main logits of a model output (auxiliary outputs, if any, come after them)."""
     return output[0] if isinstance(output, tuple) else output
@@ -87,14 +105,14 @@ def train_epoch(step: Step, batches, runtime: Runtime, meter: ClassificationMete
     """Train over ``batches`` once; returns the meter's result plus images and seconds."""
     meter.reset()
     images, loss_total, correct, start = 0, 0.0, 0, time.perf_counter()
-    for inputs, labels, bad in batches:
+    for inputs, labels, bad, *plan in batches:
         runtime.note_bad(bad)
         if len(labels) == 0:
             continue
-        inputs, labels = runtime.inputs(inputs), labels.to(runtime.device, non_blocking=True)
+        inputs, targets, labels = on_device(runtime, inputs, labels, plan)
         with runtime.autocast():
             logits = logits_of(step.forward(inputs)).float()
-        loss = step.criterion(logits, labels)
+        loss = loss_of(step.criterion, logits, targets)
         step.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip(step)

@@ -243,7 +243,8 @@ class _Loaders:
         self.parallel = session.world.size > 1 or config.accumulate > 1
 
     def cache_images(self, log: RunLog) -> None:
-        """Keep train (unless augmented) and val in memory when they fit under ``imagecache.limit_bytes``.
+        """Keep train (augmented: before its augmentation) and val in memory when they fit under
+        ``imagecache.limit_bytes``.
 
         Train comes first (it is read most); val is added if the rest fits. What is
         kept and what streams is said in one line, with the sizes.
@@ -253,8 +254,8 @@ class _Loaders:
         limit, used, kept, streamed = imagecache.limit_bytes(), 0, [], []
         for split, dataset in (("train", self.train_set), ("val", self.val_set)):
             need = imagecache.split_bytes(dataset)
-            if dataset.augment or used + need > limit:
-                streamed.append(f"{split} ({'augmented' if dataset.augment else _mib(need) + ' over the limit'})")
+            if used + need > limit:
+                streamed.append(f"{split} ({_mib(need)} over the limit)")
                 continue
             used += need
             kept.append((split, dataset))

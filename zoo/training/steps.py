@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import time
 
-from .loop import Runtime, Step, clip, logits_of
+from .augment import loss_of
+from .loop import Runtime, Step, clip, logits_of, on_device
 from .metrics import ClassificationMeter
 
 
@@ -36,11 +37,11 @@ def train_steps(step: Step, plan, batches, runtime: Runtime, meter: Classificati
     start = time.perf_counter()
     for planned in plan.steps:
         loaded = [next(feed) for _ in planned.micro]
-        for _, _, bad in loaded:
+        for _, _, bad, *_ in loaded:
             runtime.note_bad(bad)
-        mine = [(inputs, labels) for inputs, labels, _ in loaded]
-        images, empty = world.sum_ints([sum(len(labels) for _, labels in mine),
-                                        int(any(len(labels) == 0 for _, labels in mine))])
+        mine = [(inputs, labels, plan) for inputs, labels, _, *plan in loaded]  # plan: augmented batches only
+        images, empty = world.sum_ints([sum(len(labels) for _, labels, _ in mine),
+                                        int(any(len(labels) == 0 for _, labels, _ in mine))])
         if images == 0:  # nothing readable in the whole step: no step, as in one process
             continue
         if empty:
@@ -61,14 +62,14 @@ def _one_step(step: Step, micro: list, images: int, runtime: Runtime, meter, wor
     """Forward and backward every micro-batch of one step (only the last one all-reduces), then update."""
     step.optimizer.zero_grad(set_to_none=True)
     scale = world.size / images
-    for index, (inputs, labels) in enumerate(micro):
+    for index, (inputs, labels, plan) in enumerate(micro):
         last = index == len(micro) - 1
         quiet = step.ddp.no_sync() if step.ddp is not None and not last else contextlib.nullcontext()
         with quiet:
-            inputs, labels = runtime.inputs(inputs), labels.to(runtime.device, non_blocking=True)
+            inputs, targets, labels = on_device(runtime, inputs, labels, plan)
             with runtime.autocast():
                 logits = logits_of(step.forward(inputs)).float()
-            losses = step.criterion(logits, labels)
+            losses = loss_of(step.criterion, logits, targets)  # per sample, mixed ones included
             (losses.sum() * scale).backward()
         loss_sum = losses.detach().sum()
         meter.update(logits.detach(), labels, loss_sum)
