@@ -347,3 +347,12 @@ def test_resize_plain_is_a_pil_resize_of_the_file(tmp_path):
     assert np.array_equal(trained.permute(1, 2, 0).numpy(), expected)
     cropped = make_dataset(source, "val", 12)[0][0]  # the default: shorter side, centre crop
     assert not torch.allclose(cropped, reference, atol=1e-3)
+
+
+def test_a_run_resizes_every_split_as_asked(tmp_path, monkeypatch):
+    import zoo.training.run as run
+
+    asked, original = [], run.make_dataset
+    monkeypatch.setattr(run, "make_dataset", lambda *a, **kw: asked.append((a[1], kw["resize"])) or original(*a, **kw))
+    train(config(tmp_path, "plain", epochs=1, resize="plain", augment=""))
+    assert asked == [("train", "plain"), ("val", "plain"), ("test", "plain")]

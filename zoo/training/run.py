@@ -232,7 +232,8 @@ class _Loaders:
         self.session = session
         config = session.config
         mean, std = session.normalisation
-        common = dict(size=session.size, seed=config.seed, mean=mean, std=std, channels=session.channels)
+        common = dict(size=session.size, seed=config.seed, mean=mean, std=std, channels=session.channels,
+                      resize=config.resize)
         self.train_set = make_dataset(session.data, "train", augment=config.augment, **common)
         self.val_set = make_dataset(session.data, "val", **common)
         self.test_set = make_dataset(session.data, "test", **common) if session.data.test else None
