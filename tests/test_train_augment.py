@@ -356,3 +356,23 @@ def test_a_run_resizes_every_split_as_asked(tmp_path, monkeypatch):
     monkeypatch.setattr(run, "make_dataset", lambda *a, **kw: asked.append((a[1], kw["resize"])) or original(*a, **kw))
     train(config(tmp_path, "plain", epochs=1, resize="plain", augment=""))
     assert asked == [("train", "plain"), ("val", "plain"), ("test", "plain")]
+
+
+def test_evaluate_and_show_preprocess_as_the_run_did(tmp_path, monkeypatch):
+    """A --resize plain run is evaluated and looked at with plain resizing, not the default centre crop."""
+    import zoo.training.evaluate as evaluate
+    from zoo.inspect import source as inspect_source
+
+    run_folder = tmp_path / "plain"
+    train(config(tmp_path, "plain", epochs=1, resize="plain", augment=""))
+    asked, original = [], evaluate.make_dataset
+    monkeypatch.setattr(evaluate, "make_dataset", lambda *a, **kw: asked.append(kw["resize"]) or original(*a, **kw))
+    evaluate.evaluate_run(str(run_folder), "synthetic")
+    assert asked == ["plain"]
+    subject = inspect_source.open_subject(str(run_folder), device="cpu")
+    path = tmp_path / "wide.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (20, 44, 3), dtype=np.uint8), "RGB").save(path)
+    expected = np.asarray(Image.open(path).convert("RGB").resize((16, 16), Image.Resampling.BILINEAR))
+    reference = images.normalise(torch.from_numpy(expected.copy()).permute(2, 0, 1).float() / 255,
+                                 *subject.normalisation)
+    assert torch.allclose(inspect_source.load_image(str(path), subject)[0], reference, atol=1e-6)

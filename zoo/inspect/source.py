@@ -36,6 +36,7 @@ class Subject(NamedTuple):
     normalisation: tuple  # (mean, std) per channel, what the network's inputs were normalised with
     device: torch.device
     origin: str  # where the weights come from, for titles
+    resize: str = "crop"  # how an image becomes size×size: the run's --resize (crop or plain)
 
 
 def open_subject(source: str, *, device: str = "auto", weights: str | None = None, img_size: int | None = None,
@@ -81,7 +82,7 @@ def _from_run(source: str, device: str, module: str | None) -> Subject:
     path = Path(source).expanduser()
     return Subject(run.model.float(), run.prepared.arch.name, run.prepared.table, run.size,
                    run.prepared.network.input_shape[0], run.normalisation, run.runtime.device,
-                   f"run {path}")
+                   f"run {path}", run.config.resize)
 
 
 def _from_zoo(name: str, device: str, weights: str | None, img_size: int | None, hyper: dict,
@@ -146,7 +147,7 @@ def load_image(path: str, subject: Subject) -> torch.Tensor:
         picture = images.decode(str(file), channels=subject.channels, min_side=images.eval_resize(subject.size))
     except Exception as error:  # noqa: BLE001 - PIL raises many kinds for a file that is not an image
         raise CnncostError(f"--image: {path} is not a readable image ({type(error).__name__})") from None
-    tensor = images.to_tensor(images.eval_transform(picture, subject.size))
+    tensor = images.to_tensor(images.eval_transform(picture, subject.size, subject.resize))
     return images.normalise(tensor, *subject.normalisation).unsqueeze(0).to(subject.device)
 
 

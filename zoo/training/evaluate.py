@@ -100,7 +100,7 @@ def evaluate_run(run_file: str, data: str, batch_size: int = 64, device: str = "
         raise CnncostError(f"--data: {data} has no test split (a test/ or val/ folder beside train/)")
     mean, std = run.normalisation
     dataset = make_dataset(source, "test", size=run.size, mean=mean, std=std,
-                           channels=run.prepared.network.input_shape[0])
+                           channels=run.prepared.network.input_shape[0], resize=run.config.resize)
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
     meter = ClassificationMeter(len(run.classes), run.config.topk)
     skipped: list = []  # notes on unreadable images, held back: an error must stay one line
