@@ -18,6 +18,7 @@ def tiny(tmp_path, **changes) -> TrainConfig:
     ("val_loss", [1.0, 0.8, 0.9, 0.85, 0.95, 0.7], 4, 2),  # lower is better: epochs 3 and 4 are no better
     ("val_acc", [0.1, 0.3, 0.3, 0.2, 0.4, 0.5], 4, 2),      # higher is better; a tie is not an improvement
     ("train_loss", [3.0, 2.0, 1.0, 0.5, 0.4, 0.3], 6, 6),   # always improving: runs every epoch
+    ("val_f1", [0.2, 0.5, 0.4, 0.6, 0.6, 0.6], 6, 4),       # macro F1, higher is better
 ])
 def test_early_stopping_follows_the_monitored_metric(tmp_path, monkeypatch, monitor, scripted, stops_after,
                                                      best_epoch):

@@ -105,7 +105,8 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
           patience: Optional[int] = typer.Option(None, help="early stopping after this many epochs without "
                                                             "a better --monitor value"),
           monitor: str = typer.Option("val_acc", help="the epoch metric that picks best.pt and drives --patience: "
-                                                      "val_acc | val_topk | val_loss | train_acc | train_loss"),
+                                                      "val_acc | val_topk | val_loss | train_acc | train_loss | "
+                                                      "val_precision | val_recall | val_f1 (macro)"),
           val_fraction: float = typer.Option(0.2, "--val-fraction", help="stratified validation share of train/"),
           workers: Optional[int] = typer.Option(None, help="data-loading processes (default: 8 on CUDA, 0 on CPU)"),
           amp: Optional[bool] = typer.Option(None, "--amp/--no-amp", help="bf16 autocast (default: on for CUDA)"),

@@ -16,7 +16,8 @@ from cnncost.errors import CnncostError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # What --monitor may watch (an epoch row's value) and which way is better: it picks best.pt and drives --patience.
-MONITORS = {"val_acc": "max", "val_topk": "max", "val_loss": "min", "train_acc": "max", "train_loss": "min"}
+MONITORS = {"val_acc": "max", "val_topk": "max", "val_loss": "min", "train_acc": "max", "train_loss": "min",
+            "val_precision": "max", "val_recall": "max", "val_f1": "max"}  # the last three: macro averages
 SCHEDULES = ("constant", "cosine", "onecycle", "step")
 DEVICES = ("auto", "cpu", "cuda")
 # Fields that may differ when a run is resumed: how long it runs and how it is watched.

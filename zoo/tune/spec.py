@@ -26,7 +26,8 @@ METHODS = ("grid", "random", "bayes")
 GOALS = ("maximize", "minimize")
 # Per-epoch metrics of a cnncost train run (report.epoch_row) a study may optimise and prune on.
 EPOCH_METRICS = {"val_acc": "maximize", "val_topk": "maximize", "val_loss": "minimize",
-                 "train_acc": "maximize", "train_loss": "minimize"}
+                 "train_acc": "maximize", "train_loss": "minimize", "val_precision": "maximize",
+                 "val_recall": "maximize", "val_f1": "maximize"}
 # Exact engine counts of a trial (costs.py), each one a possible further objective (always minimised).
 COSTS = ("params", "macs", "flops", "train_flops", "train_bytes", "saved_bytes")
 BUDGETS = {"max_params": "params", "max_macs": "macs", "max_train_flops": "train_flops",
