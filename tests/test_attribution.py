@@ -17,7 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import cnncost.cli.show_command  # noqa: F401  (registers `cnncost show`)
+import zoo.cli.show_command  # noqa: F401  (registers `cnncost show`)
 from cnncost.cli import main
 from cnncost.errors import CnncostError
 from zoo.inspect import attribution, figures, guided, views

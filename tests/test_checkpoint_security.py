@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-import cnncost.cli.show_command  # noqa: F401  (registers `cnncost show`)
-import cnncost.cli.train_command  # noqa: F401  (registers `cnncost evaluate`)
+import zoo.cli.show_command  # noqa: F401  (registers `cnncost show`)
+import zoo.cli.train_command  # noqa: F401  (registers `cnncost evaluate`)
 from cnncost.cli import main
 from zoo.training import checkpoint
 

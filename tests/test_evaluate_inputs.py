@@ -11,8 +11,8 @@ import os
 import pytest
 import torch
 
-import cnncost.cli.show_command  # noqa: F401  (registers `cnncost show`)
-import cnncost.cli.train_command  # noqa: F401  (registers `cnncost evaluate`)
+import zoo.cli.show_command  # noqa: F401  (registers `cnncost show`)
+import zoo.cli.train_command  # noqa: F401  (registers `cnncost evaluate`)
 from cnncost.cli import main
 from zoo.training import checkpoint
 

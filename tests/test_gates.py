@@ -99,10 +99,17 @@ def test_a_stale_ignore_entry_fails(tmp_path, contract):
     out, so the ignore lists only shrink. (zoo.weights imports neither zoo.tune nor the CLI.)"""
     text = (ROOT / "pyproject.toml").read_text()
     start = text.index(f'id = "{contract}"')
-    at = text.index("ignore_imports = [\n", start) + len("ignore_imports = [\n")
+    end = text.find("[[tool.importlinter.contracts]]", start)
+    block = text[start:end if end != -1 else len(text)]
     stale = "zoo.weights -> cnncost.cli" if contract.startswith("cnncost") else "zoo.weights -> zoo.tune"
+    if "ignore_imports = [\n" in block:  # the contract has crossings listed: one more, stale
+        at = text.index("ignore_imports = [\n", start) + len("ignore_imports = [\n")
+        patched = text[:at] + f'    "{stale}",\n' + text[at:]
+    else:  # none listed (all removed): a list of the stale one alone, after the contract's id line
+        at = text.index("\n", start) + 1
+        patched = text[:at] + f'ignore_imports = ["{stale}"]\n' + text[at:]
     config = tmp_path / "pyproject.toml"
-    config.write_text(text[:at] + f'    "{stale}",\n' + text[at:])
+    config.write_text(patched)
     result = _lint_imports(ROOT, str(config), "--contract", contract)
     assert result.returncode != 0
     assert f"No matches for ignored import {stale}." in result.stdout + result.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import cnncost.cli.show_command  # noqa: F401  (registers `cnncost show`)
+import zoo.cli.show_command  # noqa: F401  (registers `cnncost show`)
 from cnncost.cli import main
 from zoo import build
 from zoo.inspect import activations, figures, filters, guided, layers, maximize, views

@@ -259,7 +259,7 @@ def test_compile_wraps_the_same_module(tmp_path):
 
 
 def test_default_run_folder_is_new_per_run(tmp_path, monkeypatch):
-    from cnncost.cli.train_command import default_out
+    from zoo.cli.train_command import default_out
 
     assert default_out("zoo.vgg19", "partial:2").startswith("runs/vgg19-partial2-")
     assert default_out("nets/my_net.toml", "scratch").startswith("runs/my_net-scratch-")

@@ -14,7 +14,7 @@ from cnncost.errors import CnncostError
 
 # The modules whose import registers the zoo's commands on cnncost's app (``cnncost.cli.app.app``).
 # A command moved here from cnncost/cli/ is one more entry.
-COMMANDS = ("zoo.cli.verify_command",)
+COMMANDS = ("zoo.cli.train_command", "zoo.cli.tune_command", "zoo.cli.show_command", "zoo.cli.verify_command")
 
 
 def register(hooks) -> None:

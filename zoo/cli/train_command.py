@@ -7,8 +7,8 @@ from typing import Optional
 import typer
 from typer.core import TyperCommand
 
-from . import options as o
-from .app import app, fail, friendly
+from cnncost.cli import options as o
+from cnncost.cli.app import app, fail, friendly
 
 # Options that may be given without their value, and what they mean then: bare --augment is the default recipe.
 OPTIONAL_VALUES = {"augment": "default"}
@@ -144,7 +144,7 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
     hyper = o.hyperparameters(m=m, k=k, n=n, org=org, bn=bn, activation=activation, padding=padding,
                               include_top=include_top, head=head)
     if set_:  # any other parameter the network declares (cnncost tune's command lines use it)
-        from ..archs import get
+        from cnncost.archs import get
 
         hyper = o.with_settings(get(arch), hyper, set_)
     if out is None:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from .app import app, fail, friendly
+from cnncost.cli.app import app, fail, friendly
 
 
 class _RunByDefault(TyperGroup):

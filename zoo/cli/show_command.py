@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import options as o
-from .app import app, friendly
+from cnncost.cli import options as o
+from cnncost.cli.app import app, friendly
 
 show_app = typer.Typer(no_args_is_help=True, help="Look inside a network: filters, activation maps, guided "
                                                   "backpropagation, attribution maps (Grad-CAM, saliency, "
