@@ -73,6 +73,29 @@ class Param(NamedTuple):
     span: tuple = (0.0, 1.0)  # a float parameter's allowed range: low ≤ value < high (a rate by default)
     multiple: int = 1  # an integer parameter's values must be multiples of this (YOLOv3's input: 32)
 
+    @property
+    def value_type(self) -> type:
+        """The type of the parameter's values, as its default has it: bool, int, float, or str (a choice)."""
+        return type(self.default)
+
+
+# What a parameter name means across the families that declare it, where their own help lines differ (each
+# says it for its network: k is the seed networks' kernel size and DenseNet's growth rate): one line true of
+# every declaration, for a list of every family's parameters (the CLI's options). A name whose declarations
+# agree needs no entry.
+SHARED_HELP = {
+    "h": "input height (H in formulas)",
+    "w": "input width (W in formulas)",
+    "m": "filters in the first conv layer",
+    "k": "kernel size k (k×k); DenseNet: the growth rate k",
+    "n": "neurons in the dense layer (an MLP: in each hidden layer)",
+    "classes": "output classes",
+    "padding": "conv padding",
+    "dropout": "dropout rate (no cost)",
+    "width_mult": "width multiplier: every channel count × this, rounded to a multiple of 8",
+    "alpha": "width multiplier: the channel widths × this (Keras' alpha, MNASNet's depth multiplier)",
+}
+
 
 class Arch(NamedTuple):
     """An architecture: a registered family, an architecture file, or a user's module."""

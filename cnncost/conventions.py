@@ -96,6 +96,22 @@ STEP_QUANTITIES: dict = {
 }
 
 
+ALL = "all"  # every convention, where a command takes a list of quantities
+
+
+def check_quantity(name: str, all_alone: bool = False) -> str:
+    """``name`` if it is a quantity: a convention or a training-step quantity. Else a one-line error naming
+    the parameter (``quantity: unknown quantity 'x'; choose from ...``; the CLI says --quantity), which lists
+    ``all`` too where the caller takes it (``all_alone``: as the whole list)."""
+    if name in CONVENTIONS or name in STEP_QUANTITIES:
+        return name
+    from .arch import ParameterError, _literal
+
+    also = f", or {ALL} alone" if all_alone else ""
+    raise ParameterError("quantity", _literal(f"unknown quantity {name!r}; choose from {', '.join(CONVENTIONS)}, "
+                                              f"{', '.join(STEP_QUANTITIES)}{also}"))
+
+
 def unit(name: str) -> str:
     """The short unit a table or axis shows for a convention or a training-step quantity ("MACs", "bytes")."""
     return CONVENTIONS[name].unit if name in CONVENTIONS else STEP_QUANTITIES[name][0]

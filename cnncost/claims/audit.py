@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 import sympy
 
 from .. import symbolic
-from ..conventions import CONVENTIONS
+from ..arch import ParameterError
+from ..conventions import CONVENTIONS, check_quantity
 from ..errors import CnncostError
 from ..render.printer import text
 from . import parts as P
@@ -54,13 +55,15 @@ def audit(claim: Any, derivation: symbolic.Derivation, quantity: str, layer: str
     name a nearby convention's value as the likely mix-up.
     """
     if quantity not in CONVENTIONS and quantity not in derivation.formulas:
-        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}")
+        check_quantity(quantity)  # an unknown name; else a training-step quantity the derivation lacks
+        raise ParameterError("quantity", f"{quantity} is not in this derivation; symbolic.add_step_quantities "
+                                         "adds it")
     true = P.true_expression(derivation, quantity, layer)
     if expanded_terms(claim) > MAX_TERMS:
         raise CnncostError(f"claim: expands to more than {MAX_TERMS:,} terms; write it in expanded or factored "
                            "form with smaller powers")
     if not (0.0 <= tolerance <= 1.0):  # written so that nan fails too
-        raise CnncostError(f"--tolerance: must be a number from 0 to 1 (a relative error), not {tolerance}")
+        raise ParameterError("tolerance", f"must be a number from 0 to 1 (a relative error), not {tolerance}")
     plain_number = not claim.free_symbols
     # Bound values are sympy Integers: xreplace of a bare symbol returns the value itself.
     claim = claim.xreplace(_bound_symbols(derivation))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import tomllib
 
-from ..errors import CnncostError
+from ..arch import ParameterError, _literal
 from ..userfile import read_text
 
 KEYS = {"name", "source", "arch", "quantity", "claim", "layer", "options", "note", "tolerance"}
@@ -34,15 +34,15 @@ def load(path) -> tuple:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise CnncostError(f"--claims: {path}: {error}") from None
+        raise _refused(f"{path}: {error}") from None
     for key in sorted(set(doc) - TOP_KEYS):
-        raise CnncostError(f"--claims: {path}: unknown top-level key {key!r} (allowed: {', '.join(sorted(TOP_KEYS))})")
+        raise _refused(f"{path}: unknown top-level key {key!r} (allowed: {', '.join(sorted(TOP_KEYS))})")
     for key in ("title", "intro"):
         if key in doc and not isinstance(doc[key], str):
-            raise CnncostError(f"--claims: {path}: {key} must be a string, not {_kind(doc[key])}")
+            raise _refused(f"{path}: {key} must be a string, not {_kind(doc[key])}")
     claims = doc.get("claim")
     if not isinstance(claims, list) or not claims:
-        raise CnncostError(f"--claims: {path} has no [[claim]] tables")
+        raise _refused(f"{path} has no [[claim]] tables")
     for number, item in enumerate(claims, 1):
         _check_item(path, number, item)
     return {"title": doc.get("title", "Claims"), "intro": doc.get("intro", "")}, claims
@@ -50,34 +50,34 @@ def load(path) -> tuple:
 
 def _check_item(path, number: int, item) -> None:
     """Refuse a claim table with a missing, unknown or mistyped field."""
-    where = f"--claims: {path}: claim {number}"
+    where = f"{path}: claim {number}"
     if not isinstance(item, dict):
-        raise CnncostError(f"{where}: must be a [[claim]] table, not {_kind(item)}")
+        raise _refused(f"{where}: must be a [[claim]] table, not {_kind(item)}")
     if isinstance(item.get("name"), str):
         where += f" ({item['name']})"
     for key in sorted(set(item) - KEYS):
-        raise CnncostError(f"{where}: unknown key {key!r} (allowed: {', '.join(sorted(KEYS))})")
+        raise _refused(f"{where}: unknown key {key!r} (allowed: {', '.join(sorted(KEYS))})")
     for key in ("claim", "quantity"):
         if key not in item:
-            raise CnncostError(f"{where}: missing {key!r}")
+            raise _refused(f"{where}: missing {key!r}")
     for key in TEXT_KEYS:
         if key in item and not isinstance(item[key], str):
-            raise CnncostError(f"{where}: {key} must be a string, not {_kind(item[key])}")
+            raise _refused(f"{where}: {key} must be a string, not {_kind(item[key])}")
     claim = item["claim"]
     if not isinstance(claim, str) and (not isinstance(claim, int) or isinstance(claim, bool)):
-        raise CnncostError(f"{where}: claim must be a string (or an integer), not {_kind(claim)}")
+        raise _refused(f"{where}: claim must be a string (or an integer), not {_kind(claim)}")
     tolerance = item.get("tolerance", 0.0)
     if (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
             or not math.isfinite(tolerance) or not 0 <= tolerance <= 1):
-        raise CnncostError(f"{where}: tolerance must be a number from 0 to 1 (a relative error), "
+        raise _refused(f"{where}: tolerance must be a number from 0 to 1 (a relative error), "
                            f"not {tolerance!r}")
     options = item.get("options", {})
     if not isinstance(options, dict):
-        raise CnncostError(f"{where}: options must be a table such as {{ hw = 100, padding = \"same\" }}, "
+        raise _refused(f"{where}: options must be a table such as {{ hw = 100, padding = \"same\" }}, "
                            f"not {_kind(options)}")
     for key, value in options.items():
         if isinstance(value, (dict, list)) or (isinstance(value, float) and not math.isfinite(value)):
-            raise CnncostError(f"{where}: options.{key} must be a number, a string or a boolean, "
+            raise _refused(f"{where}: options.{key} must be a number, a string or a boolean, "
                                f"not {_kind(value)}")
 
 
@@ -88,9 +88,14 @@ def refuse_modules(path, claims: list, allowed: set) -> None:
         arch = item.get("arch", "")
         if arch.startswith(MODULE_PREFIX) and arch.removeprefix(MODULE_PREFIX) not in allowed:
             spec = arch.removeprefix(MODULE_PREFIX)
-            raise CnncostError(f"--claims: {path}: claim {number}: arch {arch!r} would import and run code; "
-                               f"a claims file may only name a module given on the command line too: "
-                               f"add --module {spec} to allow it")
+            raise _refused(f"{path}: claim {number}: arch {arch!r} would import and run code; a claims file "
+                           f"may only name a module given on the command line too: add --module {spec} to allow it")
+
+
+def _refused(text: str) -> ParameterError:
+    """The error for a bad claims file: ``text`` (which names the file and quotes what it holds) said of the
+    parameter ``claims``."""
+    return ParameterError("claims", _literal(text))
 
 
 def _kind(value) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .. import symbolic
-from ..arch import Arch, as_arch, resolve
-from ..conventions import CONVENTIONS, STEP_QUANTITIES, meaning
+from .. import conventions, symbolic
+from ..arch import Arch, ParameterError, as_arch, resolve
+from ..conventions import STEP_QUANTITIES, meaning
 from ..errors import CnncostError
 from ..render.printer import text
 from . import units
@@ -65,12 +65,11 @@ def check_one(claim_text: str, arch: Arch | str, quantity: str | None, layer: st
 
 def check_quantity(quantity: str | None, layer: str | None) -> None:
     """A known quantity (or None: the claim's unit word decides), and a layer only for the conventions."""
-    if quantity is not None and quantity not in CONVENTIONS and quantity not in STEP_QUANTITIES:
-        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}, "
-                           f"{', '.join(STEP_QUANTITIES)}")
+    if quantity is not None:
+        conventions.check_quantity(quantity)
     if quantity in STEP_QUANTITIES and layer is not None:
-        raise CnncostError(f"--layer: {quantity} is checked for the whole network (per-layer claims count the "
-                           "conventions)")
+        raise ParameterError("layer", f"{quantity} is checked for the whole network (per-layer claims count the "
+                                      "conventions)")
 
 
 def _only_because_bound(claim, arch, quantity, layer, given, said) -> list:

@@ -15,7 +15,7 @@ from .app import app, friendly
 
 @app.command()
 @friendly
-@o.architecture_options
+@o.network_options
 @o.step_options
 def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula or number"),
           arch: o.Arch = o.DEFAULT_ARCH,
@@ -23,7 +23,7 @@ def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula 
               None, "--quantity", help="what the claim counts: " + ", ".join(CONVENTIONS) + ", "
               + ", ".join(STEP_QUANTITIES) + " (default: the claim's unit word, as in '4.1 GMACs', else params)"),
           layer: Optional[str] = typer.Option(None, "--layer", help="the claim is about this layer only"),
-          given: dict = None, step_given: dict = None, set_: o.Set = None,
+          given: o.Given = None, step_given: dict = None,
           module: Optional[str] = typer.Option(
               None, "--module", metavar="SPEC",
               help="check against a PyTorch module (package.module:factory or path/to/file.py:factory; "
@@ -54,9 +54,9 @@ def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula 
     if claim is None:
         raise CnncostError("CLAIM: give a formula or a number to check (or --claims FILE)")
     name = o.arch_name(arch, module)
-    spec = o.resolve_name(name) if set_ else None
-    if set_:
-        given = o.with_settings(spec, given, set_)
+    spec = o.resolve_name(name) if given.settings else None
+    if spec is not None:
+        given = given.for_arch(spec)
     o.step_from(step_given)  # each step option checked before anything is derived
     run.check_quantity(quantity, layer)  # before the architecture is read (without --set), as always
     result = run.check_one(claim, spec or o.resolve_name(name), quantity, layer, given, tolerance, step_given)

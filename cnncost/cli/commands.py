@@ -8,20 +8,18 @@ import typer
 
 from .. import engine
 from ..arch import resolve
-from ..conventions import CONVENTIONS, DEFAULT_CONVENTION, convention
+from ..conventions import ALL, CONVENTIONS, DEFAULT_CONVENTION, check_quantity, convention
 from ..errors import CnncostError
 from ..render import count_view
 from . import options as o
 from .app import app, friendly
 
-ALL = "all"
-
 
 @app.command()
 @friendly
-@o.architecture_options
+@o.network_options
 @o.step_options
-def count(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict = None, set_: o.Set = None,
+def count(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = None, step_given: dict = None,
           module: o.Module = None, json_out: o.Json = False,
           convention_name: str = typer.Option(DEFAULT_CONVENTION, "--convention",
                                               help="headline total: " + ", ".join(CONVENTIONS)),
@@ -31,7 +29,7 @@ def count(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict = 
     headline = convention(convention_name).name
     step = o.step_from(step_given) if step_given else None
     spec = o.resolved(arch, module)
-    config = resolve(spec, o.with_settings(spec, given, set_))
+    config = resolve(spec, given.for_arch(spec))
     table = engine.analyze(spec.build(**config))
     cost = None
     if step is not None:
@@ -55,9 +53,9 @@ def count(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict = 
 
 @app.command()
 @friendly
-@o.architecture_options
+@o.network_options
 @o.step_options
-def formula(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict = None, set_: o.Set = None,
+def formula(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = None, step_given: dict = None,
             module: o.Module = None, json_out: o.Json = False,
             symbolic: bool = typer.Option(True, "--symbolic",
                                           help="keep every variable not given as a symbol (default)"),
@@ -74,7 +72,7 @@ def formula(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict 
 
     quantities = _quantities(quantity)
     spec = o.resolved(arch, module)
-    given = resolve(spec, o.with_settings(spec, given, set_), keep_symbolic=True)
+    given = resolve(spec, given.for_arch(spec), keep_symbolic=True)
     view = "json" if json_out else "latex" if latex else "text"
     step = o.step_from(step_given, batch=step_given.get("batch", 1))  # checked before anything is derived
     strategy = str(step.strategy) if "strategy" in step_given else None
@@ -112,13 +110,9 @@ def _render_formula(spec, given: dict, divisible: int | None, quantities: list, 
 
 def _quantities(text: str) -> list:
     """The --quantity names: conventions, training-step quantities, or 'all' (every convention)."""
-    from ..conventions import STEP_QUANTITIES
-
     names = list(CONVENTIONS) if text.strip() == ALL else [q.strip() for q in text.split(",") if q.strip()]
     for name in names:
-        if name not in CONVENTIONS and name not in STEP_QUANTITIES:
-            raise CnncostError(f"--quantity: unknown quantity {name!r}; choose from {', '.join(CONVENTIONS)}, "
-                               f"{', '.join(STEP_QUANTITIES)} or all")
+        check_quantity(name, all_alone=True)
     if not names:
         raise CnncostError("--quantity: give at least one quantity")
     return names

@@ -35,9 +35,9 @@ def parse_bytes(text: str) -> int:
 
 @app.command()
 @friendly
-@o.architecture_options
+@o.network_options
 @o.step_options
-def memory(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict = None, set_: o.Set = None,
+def memory(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = None, step_given: dict = None,
            module: o.Module = None, json_out: o.Json = False,
            gpu_memory: Optional[str] = typer.Option(None, "--gpu-memory", metavar="SIZE",
                                                     help="memory to fit, e.g. 24GiB: prints the largest batch "
@@ -48,7 +48,7 @@ def memory(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict =
     step = o.step_from(step_given)
     limit = parse_bytes(gpu_memory) if gpu_memory is not None else None
     spec = o.resolved(arch, module)
-    config = resolve(spec, o.with_settings(spec, given, set_))
+    config = resolve(spec, given.for_arch(spec))
     table = engine.analyze(spec.build(**config))
     cost = analyze_step(table, step)
     if json_out:

@@ -1,10 +1,16 @@
-"""Options shared by the commands, and their translation into builder keywords."""
+"""Options shared by the commands, and their translation into builder keywords.
+
+The network's options are generated from the parameters the registered families declare (``cnncost.arch.Param``:
+name, value type, help), one per name, and a command takes them all through ``network_options``; the training
+step's through ``step_options``. ``--set NAME=VALUE`` reaches any declared parameter (an architecture file's
+symbols too) and meets the options in one place, ``merge_settings``.
+"""
 
 from __future__ import annotations
 
 import functools
 import inspect
-from typing import Annotated, Any, List, Optional
+from typing import Annotated, Any, Callable, Iterable, List, NamedTuple, Optional
 
 import typer
 
@@ -13,34 +19,14 @@ from ..errors import CnncostError
 DEFAULT_ARCH = "scratch5"
 Arch = Annotated[str, typer.Argument(help="architecture: a zoo name (zoo. prefix accepted), an architecture "
                                           "file (*.toml) or module:SPEC")]
-M = Annotated[Optional[int], typer.Option("--m", help="filters in the first conv layer")]
-K = Annotated[Optional[int], typer.Option("--k", help="kernel size k (k×k)")]
-N = Annotated[Optional[int], typer.Option("--n", help="neurons in the dense layer")]
-# Formulas name the input size H and W, so those spellings are accepted too (--H 100 = --h 100).
-HW = Annotated[Optional[int], typer.Option("--hw", "--HW", help="input height and width (square input)")]
-H = Annotated[Optional[int], typer.Option("--h", "--H", help="input height (H in formulas)")]
-W = Annotated[Optional[int], typer.Option("--w", "--W", help="input width (W in formulas)")]
-Classes = Annotated[Optional[int], typer.Option("--classes", help="output classes")]
-InChannels = Annotated[Optional[int], typer.Option("--in-channels", help="input channels")]
-PaddingOpt = Annotated[Optional[str], typer.Option("--padding", help="conv padding: valid or same")]
-Org = Annotated[Optional[str], typer.Option("--org", help="filter organisation: same, double or half")]
-BN = Annotated[Optional[bool], typer.Option("--bn/--no-bn", help="BatchNorm after each conv")]
-DropoutOpt = Annotated[Optional[float], typer.Option("--dropout", help="dropout rate (no cost)")]
-ActivationOpt = Annotated[Optional[str], typer.Option("--activation", help="activation function")]
-Aux = Annotated[Optional[bool], typer.Option("--aux-logits/--no-aux-logits",
-                                             help="auxiliary classifiers (GoogLeNet, Inception-v3; training only)")]
-IncludeTop = Annotated[Optional[bool], typer.Option(
-    "--include-top/--no-include-top", help="keep the classifier top (--no-include-top: end at the last feature map, "
-                                           "as Keras' include_top=False)")]
-Head = Annotated[Optional[str], typer.Option(
-    "--head", metavar="keep|gap|flatten",
-    help="classifier top: keep the network's own, or replace it by a global average pool (gap) or a flatten, "
-         "then one dense layer of --classes outputs")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 Set = Annotated[Optional[List[str]], typer.Option(
     "--set", metavar="NAME=VALUE",
     help="set any parameter the architecture declares, e.g. an architecture file's symbol: "
          "--set growth=12 (repeatable)")]
+SetGrid = Annotated[Optional[List[str]], typer.Option(  # cnncost sweep's: a list of values per parameter
+    "--set", metavar="NAME=VALUES",
+    help="values of any declared parameter, e.g. an architecture file's symbol: --set growth=8,12,16 (repeatable)")]
 Module = Annotated[Optional[str], typer.Option(
     "--module", metavar="SPEC",
     help="count a PyTorch module instead of ARCH: package.module:factory or path/to/file.py:factory "
@@ -90,18 +76,116 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-# The options that set an architecture's parameters, declared once: every command that builds a
-# network takes them all through ``architecture_options``.
-ARCHITECTURE_OPTIONS = {
-    "m": M, "k": K, "n": N, "hw": HW, "h": H, "w": W, "classes": Classes, "in_channels": InChannels,
-    "padding": PaddingOpt, "org": Org, "bn": BN, "dropout": DropoutOpt, "activation": ActivationOpt,
-    "aux_logits": Aux, "include_top": IncludeTop, "head": Head,
-}
+# --- the network's options: one per parameter the registered families declare, generated from the declarations.
+
+# Spellings beyond a parameter's own flag: formulas name the input size H and W, so --H 100 = --h 100.
+ALIASES = {"h": ("--H",), "w": ("--W",)}
+# A square input (h = w): the CLI's shorthand of its own, declared by no family.
+HW_OPTION = ("--hw", "--HW")
+HW_HELP = "input height and width (square input)"
+# Where --help lists them: apart from each command's own options.
+PANEL = "Network parameters"
+
+
+class NetworkParam(NamedTuple):
+    """One parameter name as the registered families that declare it agree on it: what its option needs."""
+
+    name: str
+    value_type: type  # bool (a --x/--no-x switch), int, float or str
+    help: str
+    choices: tuple  # the values a choice parameter takes (its help names them), or ()
+
+
+def network_params() -> dict:
+    """Every parameter a registered family declares, by name: the default architecture's first (the options a
+    user meets first), then the others in the order the families, by name, first declare them."""
+    from .. import archs
+
+    declared: dict = {}
+    for arch_name in [DEFAULT_ARCH, *archs.names()]:
+        for param in archs.get(arch_name).params:
+            declared.setdefault(param.name, {}).setdefault(arch_name, param)
+    return {name: _agreed(name, list(by_arch.values())) for name, by_arch in declared.items()}
+
+
+def _agreed(name: str, declarations: list) -> NetworkParam:
+    """What every declaration of ``name`` says: one value type (else one option could not take them all), the
+    shared help line (``arch.SHARED_HELP``, or the declarations' own when they agree) and every choice."""
+    from ..arch import SHARED_HELP
+
+    types = {param.value_type for param in declarations}
+    if len(types) > 1:
+        raise TypeError(f"parameter {name!r} is declared with values of several types "
+                        f"({', '.join(sorted(t.__name__ for t in types))}): one option cannot take them all")
+    helps = dict.fromkeys(param.help for param in declarations)
+    choices = tuple(dict.fromkeys(choice for param in declarations for choice in param.choices))
+    text = SHARED_HELP.get(name) or "; ".join(helps)
+    if not all(str(choice) in text for choice in choices):  # the help names the values, or the option does
+        text += f" ({', '.join(map(str, choices))})"
+    return NetworkParam(name, types.pop(), text, choices)
+
+
+def _value_option(param: NetworkParam):
+    """The option that sets one parameter: a --x/--no-x switch for a true/false one, else one value."""
+    spelled = flag(param.name)
+    if param.value_type is bool:
+        return Annotated[Optional[bool], typer.Option(f"{spelled}/--no-{spelled[2:]}", help=param.help,
+                                                      rich_help_panel=PANEL)]
+    kind = param.value_type if param.value_type in (int, float) else str
+    return Annotated[Optional[kind], typer.Option(spelled, *ALIASES.get(param.name, ()), help=param.help,
+                                                  rich_help_panel=PANEL)]
+
+
+def _grid_option(param: NetworkParam):
+    """The option that gives one parameter's values in a grid (``cnncost sweep``): text, parsed per
+    architecture by ``cnncost.sweep.grid``; whole numbers take ranges too."""
+    whole = param.value_type is int
+    more = " (comma list; ranges a:b[:step])" if whole else " (comma list)"
+    return Annotated[Optional[str], typer.Option(flag(param.name), *ALIASES.get(param.name, ()),
+                                                 help=param.help + more, rich_help_panel=PANEL)]
+
+
+def _generated(option: Callable, hw) -> dict:
+    """Every parameter's option, made by ``option``, by builder keyword; ``hw`` (the square input) just
+    before h."""
+    table: dict = {}
+    for name, param in NETWORK_PARAMS.items():
+        if name == "h":
+            table["hw"] = hw
+        table[name] = option(param)
+    return table
+
+
+NETWORK_PARAMS = network_params()
+NETWORK_OPTIONS = _generated(_value_option, Annotated[Optional[int], typer.Option(
+    *HW_OPTION, help=HW_HELP, rich_help_panel=PANEL)])
+NETWORK_GRID_OPTIONS = _generated(_grid_option, Annotated[Optional[str], typer.Option(
+    *HW_OPTION, help="square input sizes (comma list; ranges a:b[:step])", rich_help_panel=PANEL)])
+# The name the first commands knew the table by (docs/generator reads it; zoo/cli/verify_command.py decorates
+# with architecture_options), and each option alone for commands that list some by hand (train, show).
+ARCHITECTURE_OPTIONS = NETWORK_OPTIONS
+(M, K, N, HW, H, W, Classes, InChannels, PaddingOpt, Org, BN, DropoutOpt, ActivationOpt, Aux, IncludeTop,
+ Head) = (NETWORK_OPTIONS[name] for name in ("m", "k", "n", "hw", "h", "w", "classes", "in_channels", "padding",
+                                             "org", "bn", "dropout", "activation", "aux_logits", "include_top",
+                                             "head"))
+
+
+class Given(dict):
+    """The network options a user gave, as builder keywords (``hyperparameters``), with the ``--set`` items
+    beside them: ``for_arch`` merges the two for one architecture, so ``--m 8`` and ``--set m=8`` are one."""
+
+    def __init__(self, options: dict, settings: Optional[list] = None):
+        super().__init__(options)
+        self.settings = list(settings or ())
+
+    def for_arch(self, spec) -> dict:
+        """The options plus the ``--set`` values, typed and checked by ``spec``'s declarations."""
+        return with_settings(spec, self, self.settings)
 
 
 def hyperparameters(**options) -> dict:
-    """The architecture options the user actually gave, as builder keywords (``--hw`` sets both h and w)."""
-    unknown = set(options) - set(ARCHITECTURE_OPTIONS)
+    """The network options the user actually gave, as builder keywords (``--hw`` sets both h and w)."""
+    unknown = set(options) - set(NETWORK_OPTIONS)
     if unknown:
         raise TypeError(f"not architecture options: {sorted(unknown)}")
     hw, h, w = options.pop("hw", None), options.get("h"), options.get("w")
@@ -112,10 +196,34 @@ def hyperparameters(**options) -> dict:
     return {key: value for key, value in options.items() if value is not None}
 
 
+def network_options(command=None, *, with_set: bool = True, grids: bool = False):
+    """Give ``command`` an option for every parameter a registered family declares (and ``--set``, unless
+    ``with_set`` is false) in place of its ``given`` parameter, which then receives a ``Given``: the options
+    the user gave as builder keywords, and the ``--set`` items. With ``grids`` (``cnncost sweep``) each option
+    takes a list of values, as text, and ``given`` holds the texts the user gave by option name (``hw`` too).
+
+    Usable bare (``@network_options``) or with arguments (``@network_options(with_set=False)``); a command
+    keeps any option of its own, and one whose name a parameter's option takes is a duplicate-name error at
+    import.
+    """
+    if command is None:
+        return functools.partial(network_options, with_set=with_set, grids=grids)
+    table = dict(NETWORK_GRID_OPTIONS if grids else NETWORK_OPTIONS)
+    if with_set:
+        table["set_"] = SetGrid if grids else Set
+
+    def collect(chosen: dict) -> Given:
+        items = chosen.pop("set_", None)
+        given = {k: v for k, v in chosen.items() if v is not None} if grids else hyperparameters(**chosen)
+        return Given(given, items)
+
+    return _options_in_place(command, "given", table, collect)
+
+
 def architecture_options(command):
-    """Give ``command`` every architecture option in place of its ``given`` parameter, which then
-    receives the options the user gave as builder keywords (see ``hyperparameters``)."""
-    return _options_in_place(command, "given", ARCHITECTURE_OPTIONS, lambda chosen: hyperparameters(**chosen))
+    """``network_options`` without ``--set`` (the command declares its own ``set_`` and calls
+    ``with_settings``): the first form, kept for commands that have not moved to ``network_options``."""
+    return network_options(command, with_set=False)
 
 
 def _options_in_place(command, slot: str, options: dict, collect):
@@ -180,29 +288,49 @@ def settings(items: Optional[list]) -> dict:
     return result
 
 
-def check_settings(spec, given, items: Optional[list]) -> dict:
-    """The ``--set`` items as {name: value text}: declared by the architecture, not in ``given``."""
+def with_settings(spec, given: dict, items: Optional[list]) -> dict:
+    """``given`` plus the ``--set`` values, typed and checked by their declarations (a parameter given both
+    ways with the same value is given once)."""
+    from ..arch import check_value
+
+    return merge_settings(spec, given, items, lambda param, text: check_value(spec, param, _typed(param, text)))
+
+
+def merge_settings(spec, given: dict, items: Optional[list], parse: Callable, taken: Iterable = ()) -> dict:
+    """``given`` plus each ``--set NAME=TEXT`` item as ``parse(declaration, TEXT)``: the one place where an
+    option and ``--set`` meet. An item must name a parameter ``spec`` declares; naming one that ``given``
+    already holds is the same thing when the values agree, and an error when they differ (or when the name
+    is in ``taken``: set by another option, as --hw sets h and w)."""
+    result = dict(given)
     raw = settings(items)
     for name in raw:
         if spec.param(name) is None:
             accepted = ", ".join(p.name for p in spec.params)
             raise CnncostError(f"--set {name}: {spec.name} has no parameter {name!r} (accepted: {accepted})")
-        if name in given:
-            raise CnncostError(f"--set {name}: {name} is given twice (as --set and as an option)")
-    return raw
-
-
-def with_settings(spec, given: dict, items: Optional[list]) -> dict:
-    """``given`` plus the ``--set`` values, typed and checked by their declarations."""
-    from ..arch import check_value
-
-    result = dict(given)
-    for name, text in check_settings(spec, given, items).items():
-        try:
-            result[name] = check_value(spec, spec.param(name), _typed(spec.param(name), text))
-        except CnncostError as error:  # the registry says "--name: ..."; the user wrote --set name=...
-            raise CnncostError("--set " + str(error).removeprefix("--")) from None
+    for name, text in raw.items():
+        if name in taken:
+            raise _given_twice(name, "as --set and by an option that sets it too")
+        value = _set_value(parse, spec.param(name), text, name in result)
+        if name in result and result[name] != value:
+            raise _given_twice(name)
+        result[name] = value
     return result
+
+
+def _set_value(parse: Callable, param, text: str, given_too: bool):
+    """One ``--set`` item's value; a bad one beside the option's own value is that clash (the first thing to fix)."""
+    try:
+        return parse(param, text)
+    except CnncostError as error:
+        if given_too:
+            raise _given_twice(param.name) from None
+        # The parser names the parameter ("--name: ..."); the user wrote --set name=...
+        raise CnncostError("--set " + str(error).removeprefix("--")) from None
+
+
+def _given_twice(name: str, how: str = "as --set and as an option, with different values") -> CnncostError:
+    """The error for a parameter that ``--set`` and another option both set (``how``)."""
+    return CnncostError(f"--set {name}: {name} is given twice ({how})")
 
 
 def _typed(param, text: str):

@@ -12,7 +12,7 @@ from typing import List
 import typer
 
 from ..arch import resolve
-from ..conventions import CONVENTIONS, STEP_QUANTITIES, unit
+from ..conventions import CONVENTIONS, STEP_QUANTITIES, check_quantity, unit
 from ..errors import CnncostError
 from . import options as o
 from .app import app, friendly
@@ -23,7 +23,7 @@ MAX_POINTS = 100_000
 
 @app.command()
 @friendly
-@o.architecture_options
+@o.network_options(with_set=False)  # several architectures: each takes the options it declares
 @o.step_options
 def plot(arch: List[str] = typer.Argument(..., help="architectures, one line each (zoo. prefix accepted)"),
          vary: str = typer.Option(..., "--vary", help="the variable on the x axis: hw (H = W), h, w, m, k or n; "
@@ -34,15 +34,12 @@ def plot(arch: List[str] = typer.Argument(..., help="architectures, one line eac
          quantity: str = typer.Option("macs", "--quantity", help="one of: " + ", ".join(CONVENTIONS) + ", "
                                       + ", ".join(STEP_QUANTITIES)),
          out: str = typer.Option(..., "--out", help="chart file: .png, .svg or .pdf"),
-         given: dict = None, step_given: dict = None):
+         given: o.Given = None, step_given: dict = None):
     """Chart a cost against one design variable, exact at every point, leading terms in the legend."""
     check_out(out)
     xs = _points(start, stop, step)
-    if quantity not in CONVENTIONS and quantity not in STEP_QUANTITIES:
-        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose one of {', '.join(CONVENTIONS)}, "
-                           f"{', '.join(STEP_QUANTITIES)}")
-    if vary == "batch" and "batch" in step_given:
-        raise CnncostError("--batch: batch is the varied variable (--from/--to); leave out its value")
+    check_quantity(quantity)
+    _check_not_given(vary, step_given)
     training_step = o.step_from(step_given)
     from ..render import plot as charts
 
@@ -50,6 +47,7 @@ def plot(arch: List[str] = typer.Argument(..., help="architectures, one line eac
     stepwise = quantity in STEP_QUANTITIES
     specs = [charts.check_vary(o.resolved(name, None), vary, stepwise) for name in arch]
     _check_used(given, specs)
+    _check_not_given(vary, given)
     label = charts.axis_label(specs[0], vary)
     all_series = []
     for spec in specs:
@@ -97,6 +95,14 @@ def _points(start: int, stop: int, step: int) -> range:
     if len(xs) > MAX_POINTS:
         raise CnncostError(f"--from/--to: {len(xs):,} points is too many (at most {MAX_POINTS:,}; raise --step)")
     return xs
+
+
+def _check_not_given(vary: str, given: dict) -> None:
+    """The varied variable takes its values from --from/--to: an option giving it one is an error."""
+    varied = ("h", "w") if vary == "hw" else (vary,)
+    if any(name in given for name in varied):
+        given_as = "--hw/--h/--w" if vary == "hw" else o.flag(vary)
+        raise CnncostError(f"{given_as}: {vary} is the varied variable (--from/--to); leave out its value")
 
 
 def _check_used(given: dict, specs: list) -> None:

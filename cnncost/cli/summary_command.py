@@ -21,9 +21,9 @@ AllLayers = Annotated[bool, typer.Option("--all-layers", help="also list activat
 
 @app.command()
 @friendly
-@o.architecture_options
+@o.network_options
 @o.step_options
-def summary(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict = None, set_: o.Set = None,
+def summary(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = None, step_given: dict = None,
             module: o.Module = None, json_out: o.Json = False, all_layers: AllLayers = False,
             shapes: Annotated[str, typer.Option("--shapes", metavar="auto|torch|keras",
                                                 help="output shapes as torch (C×H×W) or Keras ((None, H, W, C)) "
@@ -37,7 +37,7 @@ def summary(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, step_given: dict 
         raise CnncostError(f"--shapes: {shapes!r} is not a shape style; choose auto, torch or keras")
     spec = o.resolved(arch, module)
     style = ("keras" if spec.name.startswith("keras_") else "torch") if shapes == "auto" else shapes
-    config = resolve(spec, o.with_settings(spec, given, set_))
+    config = resolve(spec, given.for_arch(spec))
     network = spec.build(**config)
     table = engine.analyze(network)
     strategy = step_given.get("strategy")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -16,26 +16,13 @@ from .app import app, friendly
 BATCH = Param("batch", 1, "samples per training step")  # declared here: a step's, not a network's, parameter
 
 
-def _grid(help_text: str):
-    return typer.Option(None, help=help_text + " (comma list; ranges a:b[:step])")
-
-
 @app.command()
 @friendly
-def sweep(arch: o.Arch = o.DEFAULT_ARCH,
-          m: Optional[str] = _grid("filters"), k: Optional[str] = _grid("kernel sizes"),
-          n: Optional[str] = _grid("dense neurons"), hw: Optional[str] = _grid("square input sizes"),
-          h: Optional[str] = _grid("input heights"), w: Optional[str] = _grid("input widths"),
-          classes: Optional[str] = _grid("classes"),
-          in_channels: Optional[str] = typer.Option(None, "--in-channels", help="input channels (comma list)"),
-          padding: Optional[str] = _grid("paddings"), org: Optional[str] = _grid("filter organisations"),
-          bn: Optional[str] = _grid("BatchNorm true/false"), activation: Optional[str] = _grid("activations"),
-          aux_logits: Optional[str] = typer.Option(None, "--aux-logits", help="true/false (comma list)"),
-          set_: Optional[List[str]] = typer.Option(None, "--set", metavar="NAME=VALUES",
-                                                   help="values of any declared parameter, e.g. an architecture "
-                                                        "file's symbol: --set growth=8,12,16 (repeatable)"),
+@o.network_options(grids=True)
+def sweep(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = None,
           module: o.Module = None,
-          batch: Optional[str] = _grid("batch sizes of the training-step quantities"),
+          batch: Optional[str] = typer.Option(None, help="batch sizes of the training-step quantities (comma list; "
+                                                         "ranges a:b[:step])"),
           strategy: o.StepStrategy = None, optimizer: o.StepOptimizer = None, dtype: o.StepDtype = None,
           device: o.StepDevice = None,
           quantity: str = typer.Option("params,macs", "--quantity",
@@ -50,9 +37,7 @@ def sweep(arch: o.Arch = o.DEFAULT_ARCH,
     from ..sweep import run
 
     spec = o.resolved(arch, module)
-    given = dict(m=m, k=k, n=n, hw=hw, h=h, w=w, classes=classes, in_channels=in_channels, padding=padding,
-                 org=org, bn=bn, activation=activation, aux_logits=aux_logits)
-    values = _grid_values(spec, {name: text for name, text in given.items() if text is not None}, set_)
+    values = _grid_values(spec, given)
     if batch is not None:
         values["batch"] = grid_module.parse_values(spec, "batch", batch, param=BATCH)
     step = o.step_from({"strategy": strategy, "optimizer": optimizer, "dtype": dtype, "device": device})
@@ -95,10 +80,9 @@ def _write(stream, sort: Optional[str], descending: bool, limit: int, csv_path: 
         typer.echo(f"wrote {sink.rows:,} valid and {len(stream.invalid):,} invalid rows to {csv_path}{note}")
 
 
-def _grid_values(spec, given: dict, set_: Optional[List[str]]) -> dict:
+def _grid_values(spec, given: o.Given) -> dict:
     """Each gridded option's values, by option name (``hw`` zips H and W), ``--set`` ones included."""
     from ..errors import CnncostError
-    from ..sweep import grid
 
     if "hw" in given and ("h" in given or "w" in given):
         raise CnncostError("--hw: give either --hw or --h/--w, not both")
@@ -106,12 +90,7 @@ def _grid_values(spec, given: dict, set_: Optional[List[str]]) -> dict:
     for name, text in given.items():
         key = "h" if name == "hw" else name
         if spec.param(key) is None:
-            raise CnncostError(f"--{name.replace('_', '-')}: not an option of {spec.name}")
-        values[name] = grid.parse_values(spec, key, text, label=name)
-    taken = set(values) | ({"h", "w"} if "hw" in values else set())
-    for name, text in o.check_settings(spec, taken, set_).items():
-        try:
-            values[name] = grid.parse_values(spec, name, text)
-        except CnncostError as error:  # grid says "--name: ..."; the user wrote --set name=...
-            raise CnncostError("--set " + str(error).removeprefix("--")) from None
-    return values
+            raise CnncostError(f"{o.flag(name)}: not an option of {spec.name}")
+        values[name] = grid_module.parse_values(spec, key, text, label=name)
+    return o.merge_settings(spec, values, given.settings, lambda param, text: grid_module.parse_values(
+        spec, param.name, text), taken={"h", "w"} if "hw" in values else ())

@@ -16,8 +16,8 @@ from fractions import Fraction
 
 import sympy
 
-from ..arch import Arch, as_arch
-from ..conventions import CONVENTIONS, STEP_QUANTITIES, meaning, unit
+from ..arch import Arch, ParameterError, _literal, as_arch
+from ..conventions import STEP_QUANTITIES, check_quantity, meaning, unit
 from ..errors import CnncostError
 from ..exact import compile_exact
 from ..symbolic import derive, symbol
@@ -60,10 +60,10 @@ def variables(spec, step: bool = False) -> list:
 def check_vary(spec, vary: str, step: bool = False):
     """``spec`` if ``vary`` is one of its ``--vary`` choices, else a one-line error."""
     if vary == "batch" and not step:
-        raise CnncostError(f"--vary: batch changes only the training-step quantities ({', '.join(STEP_QUANTITIES)})")
+        raise ParameterError("vary", f"batch changes only the training-step quantities ({', '.join(STEP_QUANTITIES)})")
     if vary not in variables(spec, step):
-        raise CnncostError(f"--vary: {spec.name} has no design variable {vary!r} "
-                           f"(choose from {', '.join(variables(spec))})")
+        raise ParameterError("vary", _literal(f"{spec.name} has no design variable {vary!r} "
+                                              f"(choose from {', '.join(variables(spec))})"))
     return spec
 
 
@@ -76,17 +76,14 @@ def series(arch: Arch | str, vary: str, xs, quantity: str = "macs", given: dict 
     rest); points where the network is invalid are skipped and counted. A training-step quantity is that of
     ``step`` (a trainstep.Step; its batch varies when ``vary`` is "batch").
     """
-    if quantity not in CONVENTIONS and quantity not in STEP_QUANTITIES:
-        raise CnncostError(f"--quantity: unknown quantity {quantity!r}; choose from {', '.join(CONVENTIONS)}, "
-                           f"{', '.join(STEP_QUANTITIES)}")
+    check_quantity(quantity)
     stepwise = quantity in STEP_QUANTITIES
     spec, xs = check_vary(as_arch(arch), vary, stepwise), list(xs)
     varied = ("h", "w") if vary == "hw" else (vary,)
     given = dict(given or {})
     clash = [name for name in varied if name in given]
     if clash:
-        given_as = "--hw/--h/--w" if vary == "hw" else f"--{vary}"
-        raise CnncostError(f"{given_as}: {vary} is the varied variable (--from/--to); leave out its value")
+        raise ParameterError("given", _literal(f"{', '.join(clash)} varies ({vary}, over xs); leave out its value"))
     bound = {p.name: p.default for p in spec.params if p.symbolic and p.name not in varied}
     derivation = derive(spec, {**bound, **given})
     if stepwise:
@@ -180,7 +177,7 @@ def _save(fig, out: str) -> None:
             fig.savefig(handle, format=ext[1:])
         os.replace(tmp, out)
     except OSError as error:
-        raise CnncostError(f"--out: cannot write {out!r}: {error.strerror or error}") from None
+        raise ParameterError("out", _literal(f"cannot write {out!r}: {error.strerror or error}")) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

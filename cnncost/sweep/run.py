@@ -25,8 +25,8 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from .. import engine, symbolic
-from ..arch import Arch, as_arch, resolve
-from ..conventions import CONVENTIONS, STEP_QUANTITIES, totals
+from ..arch import Arch, ParameterError, as_arch, resolve
+from ..conventions import ALL, CONVENTIONS, STEP_QUANTITIES, check_quantity, totals
 from ..errors import CnncostError
 from .bounds import INT64_MAX
 from .grid import grid_size, structures
@@ -35,7 +35,6 @@ from .vectorised import compile_condition, compile_count
 CHUNK = 1 << 18  # configurations evaluated at once: a few MB per temporary array
 SAMPLE = 16  # rows of each structure's first chunk recomputed by the numeric engine
 REASONS = 200  # invalid configurations whose reason is asked from the engine
-ALL = "all"  # --quantity all: every convention
 MEMORY_LIMIT = 2_000_000  # configurations that sweep() (and a sorted --csv/--json) holds at once
 
 
@@ -72,19 +71,17 @@ def plan(arch: Arch | str, values: dict, quantities: list, step=None) -> Plan:
     """
     arch = as_arch(arch)  # a name (Python callers' shorthand) is resolved once, here
     if not quantities:
-        raise CnncostError(f"--quantity: give at least one of {', '.join(CONVENTIONS)}, or {ALL}")
+        raise ParameterError("quantity", f"give at least one of {', '.join(CONVENTIONS)}, or {ALL}")
     if quantities == [ALL]:  # as `formula --quantity all`: every convention, in their own order
         quantities = list(CONVENTIONS)
     for q in quantities:
-        if q not in CONVENTIONS and q not in STEP_QUANTITIES:
-            raise CnncostError(f"--quantity: unknown quantity {q!r}; choose from {', '.join(CONVENTIONS)}, "
-                               f"{', '.join(STEP_QUANTITIES)}, or {ALL} alone")
+        check_quantity(q, all_alone=True)
     quantities = list(dict.fromkeys(quantities))
     stepwise = any(q in STEP_QUANTITIES for q in quantities)
     if not stepwise:
         if "batch" in values:
-            raise CnncostError("--batch: batch sizes matter only to training-step quantities; add one to "
-                               f"--quantity ({', '.join(STEP_QUANTITIES)})")
+            raise ParameterError("batch", "batch sizes matter only to training-step quantities; add one to "
+                                 f"{{listed}} ({', '.join(STEP_QUANTITIES)})", ("quantity",))
         step = None
     elif step is None:
         from ..trainstep import Step
