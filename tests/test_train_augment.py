@@ -15,7 +15,8 @@ from PIL import Image
 
 from cnncost.cli import main
 from cnncost.errors import CnncostError
-from zoo.training import augment, images
+from zoo.runtime import images
+from zoo.training import augment
 from zoo.training.config import TrainConfig
 from zoo.training.data import DataSource, Sample, load_data
 from zoo.training.loaders import collate, make_dataset, make_loader

@@ -16,10 +16,12 @@ PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
 
 from cnncost.errors import CnncostError  # noqa: E402
-from zoo.training import images, synthetic  # noqa: E402
+from zoo.runtime import images  # noqa: E402
+from zoo.runtime.images import denormalise  # noqa: E402
+from zoo.training import synthetic  # noqa: E402
 from zoo.training.data import DataSource, Sample, load_data, stratified_split  # noqa: E402
 from zoo.training.loaders import (  # noqa: E402
-    IMAGENET_MEAN, IMAGENET_STD, Unreadable, collate, denormalise, make_dataset, make_loader)
+    IMAGENET_MEAN, IMAGENET_STD, Unreadable, collate, make_dataset, make_loader)
 
 
 

@@ -20,8 +20,9 @@ from cnncost.archs.registry import MODULE_PREFIX, flag
 from cnncost.errors import CnncostError
 
 from ..from_spec import SpecModule
-from ..training import images, model, setup
-from ..training.config import TrainConfig
+from ..runtime import images
+from ..runtime.devices import check_device, pick_device
+from ..training import model
 from ..weights import mismatches, read_state_dict
 
 
@@ -46,8 +47,6 @@ def open_subject(source: str, *, device: str = "auto", weights: str | None = Non
     ``module`` is for a saved run of a user's module: the user names the module again,
     because a run file never imports code by itself (``checkpoint.trusted_arch``).
     """
-    from ..training.evaluate import check_device
-
     check_device(device)
     if not source.endswith(".toml") and Path(source).expanduser().exists():  # an architecture file is no run
         _no_zoo_options(source, weights, img_size, hyperparameters)
@@ -101,11 +100,11 @@ def _from_zoo(name: str, device: str, weights: str | None, img_size: int | None,
     net = SpecModule(network)
     if state is not None:
         _load_strictly(net, arch, config, state, path)
-    runtime = setup.make_runtime(TrainConfig(arch.name, device=device))
+    chosen = pick_device(device)
     channels = network.input_shape[0]
     origin = f"{arch.name}, weights {path.name}" if path else f"{arch.name}, random init (seed {seed})"
-    return Subject(net.to(runtime.device).eval(), arch.name, engine.analyze(network), config["h"], channels,
-                   setup.model_mean_std(channels), runtime.device, origin)
+    return Subject(net.to(chosen).eval(), arch.name, engine.analyze(network), config["h"], channels,
+                   images.model_mean_std(channels), chosen, origin)
 
 
 def _weights(arch, weights: str | None) -> tuple:
@@ -153,9 +152,7 @@ def load_image(path: str, subject: Subject) -> torch.Tensor:
 
 def to_pixels(x: torch.Tensor, subject: Subject) -> torch.Tensor:
     """Normalised input(s) back to pixel values in [0, 1] (on the CPU, for drawing)."""
-    from ..training.loaders import denormalise
-
-    return denormalise(x.detach().float().cpu(), *subject.normalisation)
+    return images.denormalise(x.detach().float().cpu(), *subject.normalisation)
 
 
 def to_input(pixels: torch.Tensor, subject: Subject) -> torch.Tensor:

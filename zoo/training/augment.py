@@ -36,7 +36,7 @@ import torch
 
 from cnncost.errors import CnncostError
 
-from .images import eval_resize
+from ..runtime.images import eval_resize
 
 # What bare --augment means: the recipe the single --augment switch applied before it took a spec
 # (random resized crop, horizontal flip, brightness and contrast jitter of ±20 %).

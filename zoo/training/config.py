@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 from cnncost.errors import CnncostError
 
+from ..runtime.devices import DEVICES  # --device's choices, shared with evaluate and show
+
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # What --monitor may watch (an epoch row's value) and which way is better: it picks best.pt and drives --patience.
 MONITORS = {"val_acc": "max", "val_topk": "max", "val_loss": "min", "train_acc": "max", "train_loss": "min",
             "val_precision": "max", "val_recall": "max", "val_f1": "max"}  # the last three: macro averages
 SCHEDULES = ("constant", "cosine", "onecycle", "step")
-DEVICES = ("auto", "cpu", "cuda")
 # Fields that may differ when a run is resumed: how long it runs and how it is watched.
 # ``out`` is not compared at all: the folder the checkpoint is in *is* the run, however
 # it is spelled (./run, run, /abs/run) and wherever it has been moved.
@@ -184,7 +185,7 @@ class TrainConfig:
     def _check_images(self) -> None:
         """--augment parses (the one-line error names the transform and its range); --resize is known."""
         from .augment import parse
-        from .images import RESIZES
+        from ..runtime.images import RESIZES
 
         parse(self.augment)
         _need(self.resize in RESIZES, "--resize", self.resize, "one of " + ", ".join(RESIZES))

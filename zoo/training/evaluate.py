@@ -15,9 +15,11 @@ from torch.utils.data import DataLoader
 
 from cnncost.errors import CnncostError
 
+from ..runtime.devices import check_device
+from ..runtime.images import model_mean_std
 from ..weights import mismatches
 from . import checkpoint, model, setup
-from .config import DEVICES, TrainConfig
+from .config import TrainConfig
 from .data import load_data
 from .loaders import collate, make_dataset
 from .loop import evaluate
@@ -68,14 +70,8 @@ def load_run(run_file: str, device: str = "auto", module: str | None = None) -> 
     runtime = setup.make_runtime(TrainConfig(config.arch, device=device), warn=_to_stderr)
     net = prepared.model.to(runtime.device).eval()
     channels = prepared.network.input_shape[0]
-    return LoadedRun(net, prepared, config, list(saved["classes"]), runtime, setup.model_mean_std(channels),
+    return LoadedRun(net, prepared, config, list(saved["classes"]), runtime, model_mean_std(channels),
                      prepared.config["h"])
-
-
-def check_device(device: str) -> None:
-    """Refuse a ``--device`` that is not one of ``config.DEVICES`` (auto, cpu, cuda)."""
-    if device not in DEVICES:
-        raise CnncostError(f"--device: {device!r} is not one of {', '.join(DEVICES)}")
 
 
 def _to_stderr(line: str) -> None:

@@ -28,10 +28,11 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cnncost.errors import CnncostError
 
-from . import images, synthetic
+from ..runtime import images
+from ..runtime.images import IMAGENET_MEAN, IMAGENET_STD, per_channel
+from . import synthetic
 from .augment import SampleKey, plan_of, recipe
 from .data import DataSource
-from .images import IMAGENET_MEAN, IMAGENET_STD
 
 SPLITS = ("train", "val", "test")
 
@@ -125,7 +126,7 @@ def make_dataset(source: DataSource, split: str, size: int, *, augment="", seed:
     if resize not in images.RESIZES:
         raise CnncostError(f"--resize: {resize!r} is out of range (need one of {', '.join(images.RESIZES)})")
     read = _reader(source, size, channels)
-    mean, std = _per_channel(mean, channels), _per_channel(std, channels)
+    mean, std = per_channel(mean, channels), per_channel(std, channels)
     augmentation = recipe(augment, size, mean, std) if split == "train" else None
     return ImageDataset(getattr(source, split), read, size, augment=augmentation, seed=seed,
                         mean=mean, std=std, channels=channels, resize=resize)
@@ -175,14 +176,6 @@ def make_loader(dataset, batch_size: int, *, shuffle: bool, seed: int, epoch: in
                       persistent_workers=False)
 
 
-def denormalise(images_: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
-    """Undo ``normalise`` on [C, H, W] or [N, C, H, W] images, clamped to [0, 1] for plotting."""
-    channels = images_.shape[-3]
-    mean_t = torch.tensor(_per_channel(mean, channels), dtype=images_.dtype, device=images_.device)
-    std_t = torch.tensor(_per_channel(std, channels), dtype=images_.dtype, device=images_.device)
-    return (images_ * std_t.view(-1, 1, 1) + mean_t.view(-1, 1, 1)).clamp(0.0, 1.0)
-
-
 def _reader(source: DataSource, size: int, channels: int):
     """item -> PIL image for ``source``: decode a file, or render a synthetic index.
 
@@ -209,16 +202,6 @@ def _from_pixels(index: int, *, pixels, channels: int):
 def _render(index: int, *, seed: int, resolution: int, channels: int):
     """Synthetic image ``index`` in the wanted mode (a module-level function, so it pickles)."""
     return images.to_mode(synthetic.render(seed, index, resolution), channels)
-
-
-def _per_channel(values, channels: int) -> tuple:
-    """``values`` with one entry per channel: a 3-value mean/std is averaged for greyscale."""
-    values = tuple(float(v) for v in values)
-    if len(values) == channels:
-        return values
-    if len(values) == 3 and channels == 1:
-        return (sum(values) / 3,)
-    raise ValueError(f"{len(values)} normalisation values for {channels} channels")
 
 
 def _mix(*numbers: int) -> int:

@@ -241,7 +241,7 @@ def save_prediction_grid(kept: tuple, normalisation: tuple, names: list, path) -
     images, true, pred = kept
     if images is None or images.dim() != 4:
         return False
-    from .loaders import denormalise
+    from ..runtime.images import denormalise
 
     shown = denormalise(images, *normalisation)
     if shown.shape[1] == 1:

@@ -18,14 +18,14 @@ from cnncost.errors import CnncostError
 
 from cnncost import engine
 
+from ..runtime.devices import pick_device
+from ..runtime.images import model_mean_std
 from . import checkpoint, ema, freeze, memory, model, optim, syncbn
 from .config import TrainConfig
 from .data import load_data
 from .distributed import World
 from .flops import training_flops
 from .loop import Runtime, Step
-
-GRAY_MEAN, GRAY_STD = (0.5,), (0.5,)  # inputs that are not RGB (MNIST-style MLPs)
 
 
 class Session(NamedTuple):
@@ -132,10 +132,8 @@ def _check_weights(strategy: finetune.Strategy, weights: str) -> None:
 def make_runtime(config: TrainConfig, warn=print, world: World | None = None) -> Runtime:
     """Device and speed settings: on CUDA, bf16 autocast and channels_last unless turned off.
     Each of several processes takes the GPU of its local rank."""
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise CnncostError("--device: cuda was asked for but torch sees no CUDA device")
-    use_cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
-    device = torch.device("cuda" if use_cuda else "cpu")
+    device = pick_device(config.device)
+    use_cuda = device.type == "cuda"
     if use_cuda and world is not None and world.size > 1:
         device = torch.device("cuda", world.local_rank)
     amp = use_cuda if config.amp is None else config.amp
@@ -148,15 +146,6 @@ def workers(config: TrainConfig, runtime: Runtime) -> int:
     if config.workers is not None:
         return config.workers
     return min(8, os.cpu_count() or 1) if runtime.device.type == "cuda" else 0
-
-
-def model_mean_std(channels: int) -> tuple:
-    """Normalisation: ImageNet's statistics for RGB (what pretrained weights expect), 0.5 otherwise."""
-    from .images import IMAGENET_MEAN, IMAGENET_STD
-
-    if channels == 3:
-        return IMAGENET_MEAN, IMAGENET_STD
-    return GRAY_MEAN * channels, GRAY_STD * channels
 
 
 def parse(strategy: str) -> finetune.Strategy:

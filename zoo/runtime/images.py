@@ -20,6 +20,7 @@ from PIL import Image, ImageOps
 # Normalisation of torchvision's ImageNet checkpoints, used by every pretrained zoo network.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+GRAY_MEAN, GRAY_STD = (0.5,), (0.5,)  # inputs that are not RGB (MNIST-style MLPs)
 # --resize: how an image becomes a square (see the module docstring).
 RESIZES = ("crop", "plain")
 # Alpha is composited onto white: transparent cut-outs are usually shown on white pages.
@@ -112,6 +113,31 @@ def normalise(tensor: torch.Tensor, mean, std) -> torch.Tensor:
     mean_t = torch.tensor(mean, dtype=tensor.dtype).view(-1, 1, 1)
     std_t = torch.tensor(std, dtype=tensor.dtype).view(-1, 1, 1)
     return (tensor - mean_t).div_(std_t)  # one new tensor, not two: this runs once per image
+
+
+def model_mean_std(channels: int) -> tuple:
+    """Normalisation: ImageNet's statistics for RGB (what pretrained weights expect), 0.5 otherwise."""
+    if channels == 3:
+        return IMAGENET_MEAN, IMAGENET_STD
+    return GRAY_MEAN * channels, GRAY_STD * channels
+
+
+def per_channel(values, channels: int) -> tuple:
+    """``values`` with one entry per channel: a 3-value mean/std is averaged for greyscale."""
+    values = tuple(float(v) for v in values)
+    if len(values) == channels:
+        return values
+    if len(values) == 3 and channels == 1:
+        return (sum(values) / 3,)
+    raise ValueError(f"{len(values)} normalisation values for {channels} channels")
+
+
+def denormalise(images_: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+    """Undo ``normalise`` on [C, H, W] or [N, C, H, W] images, clamped to [0, 1] for plotting."""
+    channels = images_.shape[-3]
+    mean_t = torch.tensor(per_channel(mean, channels), dtype=images_.dtype, device=images_.device)
+    std_t = torch.tensor(per_channel(std, channels), dtype=images_.dtype, device=images_.device)
+    return (images_ * std_t.view(-1, 1, 1) + mean_t.view(-1, 1, 1)).clamp(0.0, 1.0)
 
 
 def _upright(image: Image.Image) -> Image.Image:

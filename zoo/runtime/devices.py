@@ -1,0 +1,24 @@
+"""``--device``: its choices, their check, and the torch device a choice means on this machine."""
+
+from __future__ import annotations
+
+import torch
+
+from cnncost.errors import CnncostError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def check_device(device: str) -> None:
+    """Refuse a ``--device`` that is not one of ``DEVICES`` (auto, cpu, cuda)."""
+    if device not in DEVICES:
+        raise CnncostError(f"--device: {device!r} is not one of {', '.join(DEVICES)}")
+
+
+def pick_device(device: str) -> torch.device:
+    """The torch device ``device`` means: auto takes CUDA when torch sees it; cuda without one is an error."""
+    # cuda asked for explicitly must not fall back to the CPU silently: the run would be far slower than meant
+    if device == "cuda" and not torch.cuda.is_available():
+        raise CnncostError("--device: cuda was asked for but torch sees no CUDA device")
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    return torch.device("cuda" if use_cuda else "cpu")
