@@ -26,7 +26,8 @@ def keyword(name: str) -> str:
 
 
 # How errors name parameters: by keyword for Python callers; the CLI installs its flags.
-_SPELLING = {"name": keyword, "option": "a parameter"}
+# "name": a Callable[[str], str], "option": a str; one dict so spelled_as saves and restores both at once
+_SPELLING: dict[str, Any] = {"name": keyword, "option": "a parameter"}
 
 
 class ParameterError(CnncostError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import Any
+from typing import Any, cast
 
 import sympy
 
@@ -53,8 +53,9 @@ class Derivation:
     config: dict  # builder keywords: bound values and symbols
     symbols: dict  # symbol name -> meaning
     sizes: dict  # named intermediate size symbol -> definition (in earlier names)
-    compact: dict  # convention -> expression in the named sizes
-    formulas: dict  # convention -> fully substituted, simplified expression
+    # MutableMapping: derive fills both with a Lazy (each built when first read); a dict works as well
+    compact: MutableMapping  # convention -> expression in the named sizes
+    formulas: MutableMapping  # convention -> fully substituted, simplified expression
     conditions: list  # sympy relations that must hold for the network to be valid
     divisible: int | None = None
     table: Any = field(default=None, repr=False)  # the symbolic CostTable (named sizes)
@@ -78,7 +79,8 @@ def derive(arch: Arch | str, given: dict | None = None, divisible: int | None = 
     # Each per-quantity sum, convention and substituted form is built when first read.
     by_quantity = Lazy(QUANTITIES, table.total)
     # expand (not sympy.expand): one pass over the terms, the same result (cnncost.expansion)
-    compact = Lazy(CONVENTIONS, lambda name: expand(CONVENTIONS[name].total(by_quantity)))
+    # the cast: Convention.total is annotated as taking a dict, and only reads it by key, which a Lazy serves
+    compact = Lazy(CONVENTIONS, lambda name: expand(CONVENTIONS[name].total(cast(dict, by_quantity))))
     full = full_sizes(namer.definitions)
     _require_equal_sizes(table, full, divisible)
     formulas = Lazy(CONVENTIONS, lambda name: finish(compact[name], full, divisible))

@@ -52,7 +52,8 @@ def _with_heads(params: tuple, build: Callable) -> tuple:
         chosen = {p.name: keywords.pop(p.name, p.default) for p in extra}
         return heads.with_head(build(**keywords), classes=keywords.get("classes"), **chosen)
 
-    build_with_head.__wrapped__ = build  # the family's own builder (family(), below, reads its module)
+    # typeshed declares __wrapped__ only on functools.wraps' wrappers, not on a plain function
+    build_with_head.__wrapped__ = build  # type: ignore[attr-defined]  # the family's own builder (family(), below, reads its module)
     return params + extra, build_with_head
 
 

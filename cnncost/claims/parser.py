@@ -25,7 +25,7 @@ A juxtaposed operand may not start with a number: ``2mk`` is fine, ``k 2`` and
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sympy
 
@@ -54,7 +54,9 @@ class Token(NamedTuple):
     """kind: int, num, sup, name, func, op, open, close or end; col is 1-based."""
 
     kind: str
-    value: object
+    # the kind decides the type (str for op, open, close, name and func; int for sup; an exact sympy number for
+    # int and num), which one annotation cannot say: Any, narrowed by the parser's checks of kind
+    value: Any
     col: int
 
 

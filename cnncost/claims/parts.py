@@ -56,7 +56,8 @@ def named_parts(derivation, quantity: str, layer: str | None, divisor: int | Non
     and single biases/BatchNorm — the usual omissions. Secondary: weights and
     whole layers, tried only when the difference is not a replaced term.
     """
-    singles, kinds = [], {}
+    singles: list = []
+    kinds: dict = {}  # (row type, part kind) -> [(row name, expression)]
     for row, values, channels, outputs in _rows(derivation, divisor):
         if layer is not None and row.name != layer:
             continue

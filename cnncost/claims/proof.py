@@ -170,7 +170,7 @@ def _enumerate(rewriter, variables, coefficients, degrees, max_classes: int) -> 
             for v, p in period[inner].items():
                 own[v] = math.lcm(own.get(v, 1), p)
         period[s] = own
-    moduli = {}
+    moduli: dict = {}  # variable -> the period after which every needed residue repeats
     for own in period.values():
         for v, p in own.items():
             moduli[v] = math.lcm(moduli.get(v, 1), p)

@@ -40,6 +40,8 @@ class Number(NamedTuple):
 def split(text: str, names: dict) -> Number | None:
     """The parts of a number-with-units claim, or None when ``text`` has no scale or unit."""
     match = _TAIL.search(text)
+    # every part of the pattern is optional and it is anchored at the end: it matches any text
+    assert match is not None
     scale, unit = match.group("scale"), match.group("unit")
     if not scale and not unit:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from typing import cast
 
 import click
 import typer
@@ -40,7 +41,8 @@ class PluginGroup(TyperGroup):
             from .. import plugins
 
             if plugins.hooks().failed or not plugins.hooks().command_modules:
-                error.message = f"{error.message.rstrip('.')}: {plugins.unavailable()}"
+                # click's stubs mark message Final, yet it is a plain attribute; the error is rewritten on its way up
+                error.message = f"{error.message.rstrip('.')}: {plugins.unavailable()}"  # type: ignore[misc]
             raise
 
     def _add_plugin_commands(self) -> bool:
@@ -53,7 +55,8 @@ class PluginGroup(TyperGroup):
         if getattr(self, "_synced", None) == registered:
             return False
         self._synced = registered
-        built = typer.main.get_command(app)  # a group of every command registered on app, plugins' too
+        # a group of every command registered on app, plugins' too (typer's return type is the base Command)
+        built = cast(click.Group, typer.main.get_command(app))
         added = [name for name in built.commands if name not in self.commands]
         for name in added:
             self.add_command(built.commands[name], name)

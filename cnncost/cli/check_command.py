@@ -23,7 +23,7 @@ def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula 
               None, "--quantity", help="what the claim counts: " + ", ".join(CONVENTIONS) + ", "
               + ", ".join(STEP_QUANTITIES) + " (default: the claim's unit word, as in '4.1 GMACs', else params)"),
           layer: Optional[str] = typer.Option(None, "--layer", help="the claim is about this layer only"),
-          given: o.Given = None, step_given: dict = None,
+          given: o.Given = o.FILLED, step_given: dict = o.FILLED,
           module: Optional[str] = typer.Option(
               None, "--module", metavar="SPEC",
               help="check against a PyTorch module (package.module:factory or path/to/file.py:factory; "
@@ -55,10 +55,9 @@ def check(claim: Optional[str] = typer.Argument(None, help="the claimed formula 
         raise CnncostError("CLAIM: give a formula or a number to check (or --claims FILE)")
     name = o.arch_name(arch, module)
     spec = o.resolve_name(name) if given.settings else None
-    if spec is not None:
-        given = given.for_arch(spec)
+    options: dict = given if spec is None else given.for_arch(spec)
     o.step_from(step_given)  # each step option checked before anything is derived
     run.check_quantity(quantity, layer)  # before the architecture is read (without --set), as always
-    result = run.check_one(claim, spec or o.resolve_name(name), quantity, layer, given, tolerance, step_given)
+    result = run.check_one(claim, spec or o.resolve_name(name), quantity, layer, options, tolerance, step_given)
     typer.echo(json.dumps(result, indent=2, default=str) if json_out else run.single_text(result))
     raise typer.Exit(0 if result["equal"] else 1)

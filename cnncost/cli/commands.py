@@ -19,7 +19,7 @@ from .app import app, friendly
 @friendly
 @o.network_options
 @o.step_options
-def count(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = None, step_given: dict = None,
+def count(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = o.FILLED, step_given: dict = o.FILLED,
           module: o.Module = None, json_out: o.Json = False,
           convention_name: str = typer.Option(DEFAULT_CONVENTION, "--convention",
                                               help="headline total: " + ", ".join(CONVENTIONS)),
@@ -55,7 +55,7 @@ def count(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = None, step_given: dict
 @friendly
 @o.network_options
 @o.step_options
-def formula(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = None, step_given: dict = None,
+def formula(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = o.FILLED, step_given: dict = o.FILLED,
             module: o.Module = None, json_out: o.Json = False,
             symbolic: bool = typer.Option(True, "--symbolic",
                                           help="keep every variable not given as a symbol (default)"),
@@ -72,16 +72,16 @@ def formula(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = None, step_given: di
 
     quantities = _quantities(quantity)
     spec = o.resolved(arch, module)
-    given = resolve(spec, given.for_arch(spec), keep_symbolic=True)
+    values = resolve(spec, given.for_arch(spec), keep_symbolic=True)
     view = "json" if json_out else "latex" if latex else "text"
     step = o.step_from(step_given, batch=step_given.get("batch", 1))  # checked before anything is derived
     strategy = str(step.strategy) if "strategy" in step_given else None
-    entry = cache.key({"arch": spec.name, "fingerprint": spec.fingerprint, "given": given, "divisible": divisible,
+    entry = cache.key({"arch": spec.name, "fingerprint": spec.fingerprint, "given": values, "divisible": divisible,
                        "quantities": quantities, "view": view, "strategy": strategy,
                        "step": {k: str(v) for k, v in sorted(step_given.items())}})
     text = cache.get(entry) if use_cache else None
     if text is None:
-        text = _render_formula(spec, given, divisible, quantities, view, strategy, step_given)
+        text = _render_formula(spec, values, divisible, quantities, view, strategy, step_given)
         if use_cache:
             cache.put(entry, text)
     typer.echo(text)

@@ -37,7 +37,7 @@ def parse_bytes(text: str) -> int:
 @friendly
 @o.network_options
 @o.step_options
-def memory(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = None, step_given: dict = None,
+def memory(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = o.FILLED, step_given: dict = o.FILLED,
            module: o.Module = None, json_out: o.Json = False,
            gpu_memory: Optional[str] = typer.Option(None, "--gpu-memory", metavar="SIZE",
                                                     help="memory to fit, e.g. 24GiB: prints the largest batch "

@@ -33,25 +33,31 @@ Module = Annotated[Optional[str], typer.Option(
          "(same as ARCH = module:SPEC; imports torch)")]
 
 
+# The default of a command's parameter that network_options or step_options replaces (``given``,
+# ``step_given``): typer never sees it and the command is always called with the collected value. None at run
+# time; typed Any so that the parameter keeps the type of the value it receives.
+FILLED: Any = None
+
+
 # The options that describe one training step (cnncost.trainstep), declared once: every command that
-# reports a step's cost takes them all through ``step_options``.
+# reports a step's cost takes them all through ``step_options``. Each is also a name of its own (aliases
+# mypy can read), for a command that takes some of them as they are (sweep grids the batch).
+StepStrategy = Annotated[Optional[str], typer.Option(
+    "--strategy", help="training strategy: scratch, last-layer, head, partial:K, full (default scratch)")]
+StepOptimizer = Annotated[Optional[str], typer.Option(
+    "--optimizer", help="sgd, momentum, adam or adamw: its state is counted (default sgd)")]
+StepDtype = Annotated[Optional[str], typer.Option(
+    "--dtype", help="fp32, or autocast to bf16 or fp16 (default fp32)")]
+StepDevice = Annotated[Optional[str], typer.Option(
+    "--device", help="cuda or cpu: where the step runs, which changes what dropout and autocast save "
+                     "(default cuda)")]
 STEP_OPTIONS = {
-    "strategy": Annotated[Optional[str], typer.Option(
-        "--strategy", help="training strategy: scratch, last-layer, head, partial:K, full (default scratch)")],
+    "strategy": StepStrategy,
     "batch": Annotated[Optional[int], typer.Option("--batch", help="samples per training step (default 1)")],
-    "optimizer": Annotated[Optional[str], typer.Option(
-        "--optimizer", help="sgd, momentum, adam or adamw: its state is counted (default sgd)")],
-    "dtype": Annotated[Optional[str], typer.Option(
-        "--dtype", help="fp32, or autocast to bf16 or fp16 (default fp32)")],
-    "device": Annotated[Optional[str], typer.Option(
-        "--device", help="cuda or cpu: where the step runs, which changes what dropout and autocast save "
-                         "(default cuda)")],
+    "optimizer": StepOptimizer,
+    "dtype": StepDtype,
+    "device": StepDevice,
 }
-
-
-# Each step option alone, for a command that takes some of them as they are (sweep grids the batch).
-StepStrategy, StepOptimizer, StepDtype, StepDevice = (STEP_OPTIONS[name] for name in
-                                                      ("strategy", "optimizer", "dtype", "device"))
 
 
 def step_from(given: dict, batch: Any = 1):
@@ -245,7 +251,8 @@ def _options_in_place(command, slot: str, options: dict, collect):
         return command(*args, **{slot: collect(chosen)}, **kwargs)
 
     # typer reads the signature (inspect follows __signature__) and the type hints.
-    wrapper.__signature__ = signature.replace(parameters=parameters)
+    # a function's __signature__ is read by inspect but not declared on functions in typeshed
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in parameters if p.annotation is not inspect.Parameter.empty}
     return wrapper
 

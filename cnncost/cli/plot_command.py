@@ -34,7 +34,7 @@ def plot(arch: List[str] = typer.Argument(..., help="architectures, one line eac
          quantity: str = typer.Option("macs", "--quantity", help="one of: " + ", ".join(CONVENTIONS) + ", "
                                       + ", ".join(STEP_QUANTITIES)),
          out: str = typer.Option(..., "--out", help="chart file: .png, .svg or .pdf"),
-         given: o.Given = None, step_given: dict = None):
+         given: o.Given = o.FILLED, step_given: dict = o.FILLED):
     """Chart a cost against one design variable, exact at every point, leading terms in the legend."""
     check_out(out)
     xs = _points(start, stop, step)

@@ -23,7 +23,7 @@ AllLayers = Annotated[bool, typer.Option("--all-layers", help="also list activat
 @friendly
 @o.network_options
 @o.step_options
-def summary(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = None, step_given: dict = None,
+def summary(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = o.FILLED, step_given: dict = o.FILLED,
             module: o.Module = None, json_out: o.Json = False, all_layers: AllLayers = False,
             shapes: Annotated[str, typer.Option("--shapes", metavar="auto|torch|keras",
                                                 help="output shapes as torch (C×H×W) or Keras ((None, H, W, C)) "

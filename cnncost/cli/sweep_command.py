@@ -19,7 +19,7 @@ BATCH = Param("batch", 1, "samples per training step")  # declared here: a step'
 @app.command()
 @friendly
 @o.network_options(grids=True)
-def sweep(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = None,
+def sweep(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = o.FILLED,
           module: o.Module = None,
           batch: Optional[str] = typer.Option(None, help="batch sizes of the training-step quantities (comma list; "
                                                          "ranges a:b[:step])"),
@@ -75,6 +75,7 @@ def _write(stream, sort: Optional[str], descending: bool, limit: int, csv_path: 
     if out is not None:
         out.finish(stream)
     else:
+        assert sink is not None  # without --json the grid goes to --csv (the table case returned above)
         note = "" if whole else f" (in grid order: sorting more than {views.MEMORY_LIMIT:,} configurations " \
                                 "would need them all in memory)"
         typer.echo(f"wrote {sink.rows:,} valid and {len(stream.invalid):,} invalid rows to {csv_path}{note}")

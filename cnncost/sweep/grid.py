@@ -28,7 +28,8 @@ def parse_values(arch, name: str, text: str, label: str | None = None, param=Non
     param = param or arch.param(name)
     label = label or name
     whole = isinstance(param.default, int) and not isinstance(param.default, bool)
-    values, count = [], 0
+    values: list = []  # ranges and one-value lists, chained at the end
+    count = 0
     for item in (part.strip() for part in str(text).split(",")):
         if not item:
             raise ParameterError(label, _literal(f"empty item in {text!r}"))

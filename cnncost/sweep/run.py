@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from typing import Iterator, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
@@ -60,7 +60,7 @@ class Plan(NamedTuple):
     quantities: list
     total: int
     columns: list  # column names of every chunk, in order
-    step: object = None  # trainstep.Step of the step quantities (its batch the "batch" axis), or None
+    step: Any = None  # trainstep.Step of the step quantities (its batch the "batch" axis), or None
 
 
 def plan(arch: Arch | str, values: dict, quantities: list, step=None) -> Plan:
@@ -87,8 +87,8 @@ def plan(arch: Arch | str, values: dict, quantities: list, step=None) -> Plan:
         from ..trainstep import Step
 
         step = Step()
-    design = [p.name for p in arch.params if p.symbolic and p.name not in ("h", "w")]
-    axes = {name: values.get(name, [arch.param(name).default]) for name in design}
+    design = [p for p in arch.params if p.symbolic and p.name not in ("h", "w")]
+    axes = {p.name: values.get(p.name, [p.default]) for p in design}
     axes.update(_size_axes(arch, values))
     if stepwise:
         axes["batch"] = values.get("batch", [1])
@@ -121,10 +121,11 @@ class Stream:
     def __init__(self, grid: Plan):
         self.plan = grid
         self.arch, self.total, self.quantities = grid.arch.name, grid.total, grid.quantities
-        self.valid, self.invalid, self.invalid_count = 0, [], 0
+        self.valid, self.invalid_count = 0, 0
+        self.invalid: list = []
         self.seconds = self.derive_seconds = 0.0
         self.exact_chunks = 0  # chunks evaluated on Python integers (beyond int64)
-        self._unexplained = []  # (structure, flat grid positions) of the first REASONS invalid rows
+        self._unexplained: list = []  # (structure, flat grid positions) of the first REASONS invalid rows
 
     def chunks(self) -> Iterator[dict]:
         """Columns (name -> array) of each chunk's valid rows, in grid order (structure-major).

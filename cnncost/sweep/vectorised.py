@@ -83,7 +83,8 @@ def compile_count(expr, symbols: list):
 
     def fits(maxima: list) -> bool:
         """Whether every intermediate stays in int64 when |symbol i| ≤ maxima[i]."""
-        env, cache = dict(zip(symbols, maxima)), {}
+        env = dict(zip(symbols, maxima))
+        cache: dict = {}
         try:
             for dummy, numer, denom in steps:  # the numerator is formed, then divided
                 env[dummy] = floor_bound(bound(numer, env, cache), denom)
@@ -92,13 +93,14 @@ def compile_count(expr, symbols: list):
             return False
         return True
 
-    evaluate.fits = fits
+    # a function attribute, which mypy does not model: the caller asks the compiled function whether it fits
+    evaluate.fits = fits  # type: ignore[attr-defined]
     return evaluate
 
 
 def _floor_steps(expr, symbols: list) -> tuple:
     """[(dummy, integer numerator, integer denominator)] innermost first, and expr in the dummies."""
-    steps = []
+    steps: list = []
     while True:
         innermost = [f for f in expr.atoms(sympy.floor) if not f.args[0].has(sympy.floor)]
         if not innermost:
@@ -139,5 +141,5 @@ def compile_condition(relation, symbols: list):
             return False
         return True
 
-    condition.fits = fits
+    condition.fits = fits  # type: ignore[attr-defined]  # a function attribute, as evaluate.fits above
     return condition
