@@ -17,7 +17,7 @@ from rich.console import Console
 
 from zoo.training import plots
 from zoo.training.console import TrainConsole
-from zoo.training.files import open_atomic, save_atomic_torch, write_atomic, write_json_atomic
+from zoo.runtime.files import open_atomic, save_atomic_torch, write_atomic, write_json_atomic
 from zoo.training.metrics import ClassificationMeter, format_throughput, peak_flops_for
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -254,13 +254,17 @@ class BlockMatplotlib:
 def test_importing_plots_does_not_import_matplotlib(monkeypatch):
     # In-process, because a subprocess would spend seconds importing torch (zoo imports it):
     # matplotlib is hidden and blocked, and plots and files are imported afresh.
+    import zoo.runtime
     import zoo.training
 
+    fresh_modules = ("zoo.training.plots", "zoo.runtime.canvas", "zoo.runtime.files")
     for name in list(sys.modules):
-        if name.split(".")[0] == "matplotlib" or name in ("zoo.training.plots", "zoo.training.files"):
+        if name.split(".")[0] == "matplotlib" or name in fresh_modules:
             monkeypatch.delitem(sys.modules, name)
-    for attribute in ("plots", "files"):  # the fresh import rebinds them; teardown puts the originals back
-        monkeypatch.setattr(zoo.training, attribute, getattr(zoo.training, attribute))
+    # the fresh import rebinds them; teardown puts the originals back
+    monkeypatch.setattr(zoo.training, "plots", zoo.training.plots)
+    for attribute in ("canvas", "files"):
+        monkeypatch.setattr(zoo.runtime, attribute, getattr(zoo.runtime, attribute))
     monkeypatch.setattr(sys, "meta_path", [BlockMatplotlib()] + sys.meta_path)
     fresh = importlib.import_module("zoo.training.plots")
     assert fresh is not plots and "matplotlib" not in sys.modules

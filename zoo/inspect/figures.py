@@ -1,8 +1,8 @@
 """The PNGs of ``cnncost show``: each ``*_figure`` builds a matplotlib Figure from computed tensors
-(tests can inspect it), each ``draw_*`` writes one atomically (``training.plots.save_png``).
+(tests can inspect it), each ``draw_*`` writes one atomically (``runtime.canvas.save_png``).
 
-Figures come from ``training.plots.new_figure`` (an Agg canvas, no pyplot) and
-grids of small pictures are one mosaic image (``training.plots.filter_mosaic``):
+Figures come from ``runtime.canvas.new_figure`` (an Agg canvas, no pyplot) and
+grids of small pictures are one mosaic image (``runtime.canvas.filter_mosaic``):
 one Axes per grid draws in a fraction of the time of one Axes per picture.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 
-from ..training import plots
+from ..runtime import canvas
 
-GREY_GAP = plots.FILTER_GAP_GREY  # between grey pictures: light blue, never a grey value
-RGB_GAP = plots.FILTER_GAP_RGB  # between colour pictures: white
+GREY_GAP = canvas.FILTER_GAP_GREY  # between grey pictures: light blue, never a grey value
+RGB_GAP = canvas.FILTER_GAP_RGB  # between colour pictures: white
 SMALL = 400  # mosaics narrower than this many pixels are drawn with visible (nearest) pixels
 
 
@@ -26,7 +26,7 @@ def mosaic(pictures, cols: int):
     if grey:  # as RGB, so that the gaps can take a colour no grey picture has
         pictures = np.repeat(pictures[..., None], 3, axis=-1)
     rows = max(1, math.ceil(len(pictures) / cols))
-    return plots.filter_mosaic(pictures, rows, cols, GREY_GAP if grey else RGB_GAP)
+    return canvas.filter_mosaic(pictures, rows, cols, GREY_GAP if grey else RGB_GAP)
 
 
 def grid_columns(count: int) -> int:
@@ -69,7 +69,7 @@ def filters_figure(shown, layer: str, subject_name: str, origin: str):
         mode = f"{count} of {shown.filters} filters, " + ("RGB" if layout == "rgb" else "grey")
     image = mosaic(tiles, columns)
     rows = math.ceil(len(tiles) / columns)
-    figure = plots.new_figure(min(10.0, max(5.0, 0.7 * columns + 1)), min(14.0, max(3.0, 0.7 * rows + 1.2)))
+    figure = canvas.new_figure(min(10.0, max(5.0, 0.7 * columns + 1)), min(14.0, max(3.0, 0.7 * rows + 1.2)))
     _show(figure.subplots(), image)
     figure.suptitle(f"{subject_name} · {layer}: {mode}, {kh}×{kw}\n"
                     f"each filter min-max scaled on its own · {origin}", fontsize=9)
@@ -78,7 +78,7 @@ def filters_figure(shown, layer: str, subject_name: str, origin: str):
 
 def draw_filters(shown, layer: str, subject_name: str, origin: str, path):
     """``filters_figure`` written to ``path`` as a PNG."""
-    return plots.save_png(filters_figure(shown, layer, subject_name, origin), path)
+    return canvas.save_png(filters_figure(shown, layer, subject_name, origin), path)
 
 
 # ---------------------------------------------------------------- activations
@@ -88,7 +88,7 @@ def activations_figure(panels: list, image, subject_name: str, note: str = ""):
     count = len(panels) + 1
     cols = min(3, count)
     rows = math.ceil(count / cols)
-    figure = plots.new_figure(4.2 * cols, 4.4 * rows + 0.4)
+    figure = canvas.new_figure(4.2 * cols, 4.4 * rows + 0.4)
     cells = list(figure.subplots(rows, cols, squeeze=False).flat)
     for axes in cells:
         axes.axis("off")  # the cells left over stay blank
@@ -104,7 +104,7 @@ def activations_figure(panels: list, image, subject_name: str, note: str = ""):
 
 def draw_activations(panels: list, image, subject_name: str, path, note: str = ""):
     """``activations_figure`` written to ``path`` as a PNG."""
-    return plots.save_png(activations_figure(panels, image, subject_name, note), path)
+    return canvas.save_png(activations_figure(panels, image, subject_name, note), path)
 
 
 # ---------------------------------------------------------------- guided backpropagation
@@ -118,7 +118,7 @@ def guided_figure(image, pictures, channels: list, peaks, layer: str, subject_na
     count = len(channels)
     cols = min(count, PER_ROW) + 1
     rows = math.ceil(count / PER_ROW)
-    figure = plots.new_figure(1.7 * cols, 1.9 * rows + 0.8)
+    figure = canvas.new_figure(1.7 * cols, 1.9 * rows + 0.8)
     grid = figure.subplots(rows, cols, squeeze=False)
     for axes in grid.flat:
         axes.axis("off")
@@ -136,7 +136,7 @@ def guided_figure(image, pictures, channels: list, peaks, layer: str, subject_na
 def draw_guided(image, pictures, channels: list, peaks, layer: str, subject_name: str, path,
                 rule: str = "ReLU rule"):
     """``guided_figure`` written to ``path`` as a PNG."""
-    return plots.save_png(guided_figure(image, pictures, channels, peaks, layer, subject_name, rule), path)
+    return canvas.save_png(guided_figure(image, pictures, channels, peaks, layer, subject_name, rule), path)
 
 
 # ---------------------------------------------------------------- attribution maps
@@ -177,7 +177,7 @@ def attribution_figure(pixels, maps, method, title: str, columns: list, cells: l
     rows, count = len(cells), len(columns)
     width = max(4.2, 2.3 * count + (1.2 if not method.picture else 0.3))
     full = wrapped(title + (f"\n{note}" if note else ""), width)
-    figure = plots.new_figure(width, 2.3 * (rows + 1) + 0.25 * full.count("\n") + 0.6)
+    figure = canvas.new_figure(width, 2.3 * (rows + 1) + 0.25 * full.count("\n") + 0.6)
     grid = figure.subplots(rows + 1, count, squeeze=False)
     shown = _channels_last(pixels)
     for i in range(count):
@@ -206,7 +206,7 @@ def attribution_figure(pixels, maps, method, title: str, columns: list, cells: l
 
 def draw_attribution(pixels, maps, method, title: str, columns: list, cells: list, path, note: str = ""):
     """``attribution_figure`` written to ``path`` as a PNG."""
-    return plots.save_png(attribution_figure(pixels, maps, method, title, columns, cells, note), path)
+    return canvas.save_png(attribution_figure(pixels, maps, method, title, columns, cells, note), path)
 
 
 # ---------------------------------------------------------------- activation maximisation
@@ -216,7 +216,7 @@ def maximize_figure(ascent, layer: str, subject_name: str, method: str):
     count = len(ascent.filters)
     cols = grid_columns(count)
     rows = math.ceil(count / cols)
-    figure = plots.new_figure(1.9 * cols + 0.4, 2.0 * rows + 0.9)
+    figure = canvas.new_figure(1.9 * cols + 0.4, 2.0 * rows + 0.9)
     grid = figure.subplots(rows, cols, squeeze=False)
     for axes in grid.flat:
         axes.axis("off")
@@ -230,4 +230,4 @@ def maximize_figure(ascent, layer: str, subject_name: str, method: str):
 
 def draw_maximized(ascent, layer: str, subject_name: str, method: str, path):
     """``maximize_figure`` written to ``path`` as a PNG."""
-    return plots.save_png(maximize_figure(ascent, layer, subject_name, method), path)
+    return canvas.save_png(maximize_figure(ascent, layer, subject_name, method), path)

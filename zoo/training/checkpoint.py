@@ -27,10 +27,10 @@ from cnncost.archs.registry import MODULE_PREFIX
 from cnncost.errors import CnncostError
 from cnncost.userfile import require_regular
 
+from ..runtime.files import save_atomic_torch
 from ..weights import load_data_only
 from . import ema
 from .config import TrainConfig
-from .files import save_atomic_torch
 
 CHECKPOINT, BEST = "checkpoint.pt", "best.pt"
 FORMAT = "cnncost-run/1"  # the format tag every run file carries

@@ -76,7 +76,7 @@ class ClassificationMeter:
         ``per_class`` (:meth:`class_scores`) and ``confusion`` (:meth:`confusion`).
 
         With no samples seen, every ratio but the per-class ones is NaN (0/0), which
-        :func:`zoo.training.files.write_json_atomic` writes as null.
+        :func:`zoo.runtime.files.write_json_atomic` writes as null.
         """
         matrix = self.confusion_tensor()
         count, correct = int(matrix.sum()), int(matrix.trace())

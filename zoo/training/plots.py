@@ -15,14 +15,11 @@ import math
 import os
 from pathlib import Path
 
-from cnncost.errors import CnncostError
-from zoo.training.files import open_atomic
+from ..runtime.canvas import FILTER_GAP_GREY, FILTER_GAP_RGB, filter_mosaic, new_figure, save_png
 
 RIGHT_COLOUR = "tab:green"  # title colour of a correctly classified test image
 WRONG_COLOUR = "tab:red"  # title colour of a misclassified one
 TEXT_CLASSES_MAX = 30  # above this many classes the confusion cells carry no count text
-FILTER_GAP_RGB = (1.0, 1.0, 1.0)  # between colour filters: white, like the page
-FILTER_GAP_GREY = (0.55, 0.75, 0.95)  # between grey filters: light blue, never a grey value
 
 
 def plot_curves(history: list[dict], path: str | os.PathLike) -> Path:
@@ -54,27 +51,6 @@ def plot_predictions(images, true: list[int], pred: list[int], class_names: list
 def plot_filters(weight, path: str | os.PathLike, max_filters: int = 64) -> Path:
     """The first conv layer's filters in a grid, as a PNG at ``path``."""
     return save_png(filters_figure(weight, max_filters), path)
-
-
-def save_png(figure, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Write ``figure`` to ``path`` as a PNG, atomically (temporary file + rename)."""
-    with open_atomic(path) as handle:
-        figure.savefig(handle, format="png", dpi=dpi)
-    return Path(path)
-
-
-def new_figure(width: float, height: float, layout: str | None = "constrained"):
-    """An empty Figure of ``width`` × ``height`` inches on an Agg canvas (constrained layout by
-    default; grids of many small axes pass None and place them with ``subplots_adjust``,
-    several times faster)."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise CnncostError("training plots need matplotlib: pip install 'cnncost[train]'") from None
-    figure = Figure(figsize=(width, height), layout=layout)
-    FigureCanvasAgg(figure)  # attaches itself to the figure
-    return figure
 
 
 def curves_figure(history: list[dict]):
@@ -314,23 +290,6 @@ def filters_figure(weight, max_filters: int = 64):
     axes.set_title(f"first conv layer: {count} of {out_channels} filters, {kh}×{kw}\n"
                    f"{mode}, each min-max scaled", fontsize=9)
     return figure
-
-
-def filter_mosaic(pictures, rows: int, cols: int, gap: tuple = (1.0, 1.0, 1.0)):
-    """RGB filters [n, kh, kw, 3] tiled row by row into one image, with gaps of colour ``gap``.
-
-    One image in one Axes draws in a fraction of the time of an Axes per filter.
-    """
-    import numpy as np
-
-    count, height, width = pictures.shape[:3]
-    pad = max(1, min(height, width) // 4)  # gaps stay visible when a filter is drawn large
-    mosaic = np.empty((rows * (height + pad) - pad, cols * (width + pad) - pad, 3))
-    mosaic[:] = gap
-    for index in range(count):
-        top, left = (index // cols) * (height + pad), (index % cols) * (width + pad)
-        mosaic[top:top + height, left:left + width] = pictures[index]
-    return mosaic
 
 
 def normalise_filters(weight, max_filters: int = 64):

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import torch
 
+from ..runtime.files import write_json_atomic
 from . import checkpoint, plots
 from .events import EpochEnded, RunEnded, RunStarted, Scores
-from .files import write_json_atomic
 from .loop import evaluate
 from .memory import human_bytes
 from .metrics import SCORES, ClassificationMeter, peak_flops_for

@@ -30,9 +30,9 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
 from cnncost.errors import CnncostError
 
+from ..runtime.files import jsonable, write_atomic
 from .console import TrainConsole
 from .events import EPOCH_SCALARS, EpochEnded, Event, Message, RunEnded, RunStarted, TrainingEnded, epoch_scalars
-from .files import jsonable, write_atomic
 from .report import memory_line
 from .runfolder import has_checkpoint
 
