@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, cast
 
+import click
 import typer
 from typer.core import TyperCommand
 
@@ -28,8 +29,9 @@ class OptionalValueCommand(TyperCommand):
         for param in self.params:
             if param.name in OPTIONAL_VALUES:
                 # What click.Option(is_flag=False, flag_value=...) sets up; typer passes no flag_value through.
-                param.flag_value = OPTIONAL_VALUES[param.name]
-                param._flag_needs_value = True
+                option = cast(click.Option, param)  # typer declares options: what click's Option sets up
+                option.flag_value = OPTIONAL_VALUES[param.name]
+                option._flag_needs_value = True
 
 
 def _config(**values):
@@ -226,6 +228,6 @@ def evaluation_json(result: dict) -> str:
     predicted, is null rather than the NaN that ``json.dumps`` would write)."""
     import json
 
-    from zoo.training.files import jsonable
+    from zoo.runtime.files import jsonable
 
     return json.dumps(jsonable(result), indent=2, allow_nan=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from zoo.training.plots import new_figure, save_png
+from zoo.runtime.canvas import new_figure, save_png
 from zoo.tune import report
 
 COMPLETE_COLOUR = "tab:blue"

@@ -376,7 +376,7 @@ def _csv_text(value) -> str:
 def write_csv(rows: list, path) -> Path:
     """The leaderboard rows as a CSV file at ``path`` (written atomically): one column per key in the
     order keys first appear, full-precision floats, empty cells for None."""
-    from zoo.training.files import write_atomic
+    from zoo.runtime.files import write_atomic
 
     keys = list(dict.fromkeys(k for r in rows for k in r))
     buffer = io.StringIO()
