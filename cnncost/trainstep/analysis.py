@@ -179,6 +179,9 @@ class _StepWalk(Fold):
         training = self.started and not (isinstance(node, (L.BatchNorm2d, L.BatchNorm1d))
                                           and node.name not in self.trainable)
         site = Site(node, x, y, trains, training, self.step.autocast, self.step.device, self.step.batch)
+        # Kind.step may be None (not modelled); every kind registered today has one, and one added without it
+        # fails here, as the call of None did, only with its layer type named
+        assert kind.step is not None, f"{type(node).__name__}: its kind has no step rule"
         effect = kind.step(node, site)
         self.requires += effect.requires
         computes = self._compute_dtype(effect.cast, x.dtype)
@@ -232,7 +235,8 @@ class _StepWalk(Fold):
 
     def _save(self, saved: tuple, read: Tensor, out: Tensor) -> tuple:
         """(per-sample, fixed) bytes of the storages in ``saved`` not saved before."""
-        per_sample, fixed = [], []
+        per_sample: list = []
+        fixed: list = []
         for item in saved:
             if item.tensor == "new":
                 size = item.elements * ITEMSIZE[item.dtype]

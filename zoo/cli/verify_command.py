@@ -21,7 +21,7 @@ from cnncost.render.count_view import shape_text
 @app.command()
 @friendly
 @o.architecture_options
-def verify(arch: o.Arch = o.DEFAULT_ARCH, given: dict = None, set_: o.Set = None,
+def verify(arch: o.Arch = o.DEFAULT_ARCH, given: dict = o.FILLED, set_: o.Set = None,
            module: o.Module = None, json_out: o.Json = False):
     """Engine vs the instantiated torch module vs fvcore (vs ptflops), layer by layer; exit 1 on any mismatch."""
     spec = o.resolved(arch, module)
