@@ -168,7 +168,8 @@ def _coordinate_axis(name: str, values: list, spec: report.Spec) -> dict:
     category, bools as false/true)."""
     present = [v for v in values if v is not None]
     kind = report.parameter_kind(name, present, spec)
-    entry = spec.parameters.get(name) if isinstance(spec.parameters.get(name), dict) else {}
+    declared = spec.parameters.get(name)
+    entry: dict = declared if isinstance(declared, dict) else {}
     if kind == "number":
         listed = [float(v) for v in entry.get("values") or []]
         # A short list of values (a grid) is ticked at each value; a range at its ends and middle.

@@ -20,6 +20,7 @@ def open_study(out: str | None, storage: str | None, study_name: str | None) -> 
         raise CnncostError("DIR: give the study folder, or --storage URL (and --study NAME)")
     info = _info(Path(out).expanduser()) if out is not None else {}
     if storage is None:
+        assert out is not None  # DIR or --storage: checked at the top
         if info.get("storage"):
             raise CnncostError(f"--storage: the study in {out} lives in {info['storage']}; give that URL with "
                                "its password as --storage")

@@ -58,6 +58,7 @@ class Parameter:
     def as_config(self) -> dict:
         """The parameter in the config's own form (what the study stores)."""
         if self.distribution == "categorical":
+            assert self.values is not None  # parse_parameter gives every categorical parameter its values
             return {"values": list(self.values)}
         body = {"min": self.low, "max": self.high, "distribution": self.distribution}
         return body if self.q is None else {**body, "q": self.q}
@@ -65,10 +66,12 @@ class Parameter:
     def suggest(self, trial) -> Any:
         """This parameter's value for an Optuna trial (fixed when the trial was queued with it)."""
         if self.distribution == "categorical":
+            assert self.values is not None  # as in as_config
             return trial.suggest_categorical(self.name, list(self.values))
         if self.distribution == "int_uniform":
             return trial.suggest_int(self.name, self.low, self.high, step=self.q or 1)
         if self.distribution == "log_uniform":  # wandb: e^min .. e^max
+            assert self.low is not None and self.high is not None  # parse_parameter sets a range's bounds
             return trial.suggest_float(self.name, math.exp(self.low), math.exp(self.high), log=True)
         return trial.suggest_float(self.name, self.low, self.high, log=self.distribution == "log_uniform_values",
                                    step=self.q)
@@ -87,7 +90,7 @@ def parse_parameter(name: str, body, method: str) -> Parameter:
     target = "train" if field in TRAIN_FIELDS else "network"
     if field in ("h", "w", "classes"):
         raise CnncostError(f"{key}: the input side is searched as hw (H = W); the classes come from the data")
-    common = dict(name=name, field=field, target=target)
+    common: dict[str, Any] = dict(name=name, field=field, target=target)
     if "value" in body:
         if len(body) != 1:
             raise CnncostError(f"{key}: value fixes the parameter; it takes no other key")

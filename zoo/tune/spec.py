@@ -259,7 +259,9 @@ def _parameters(parameters, method: str) -> tuple:
         parameters = {}
     if not isinstance(parameters, dict):
         raise CnncostError(f"parameters: {_shown(parameters)} is not a mapping of name: {{values: [...]}}")
-    searched, constants, seen = [], {}, {}
+    searched: list = []
+    constants: dict = {}
+    seen: dict = {}
     for name, body in parameters.items():
         parameter = parse_parameter(str(name), body, method)
         if parameter.field in seen:

@@ -135,8 +135,9 @@ def check_same_spec(stored, spec) -> None:
 
 def _grows(stored: dict, mine: dict) -> bool:
     """Whether ``mine`` is ``stored`` with a larger run_cap, on a random or bayes study."""
-    caps = stored.get("run_cap"), mine.get("run_cap")
-    return (mine.get("method") != "grid" and all(isinstance(c, int) for c in caps) and caps[1] > caps[0])
+    stored_cap, my_cap = stored.get("run_cap"), mine.get("run_cap")
+    return (mine.get("method") != "grid" and isinstance(stored_cap, int) and isinstance(my_cap, int)
+            and my_cap > stored_cap)
 
 
 def _extend(study, spec) -> None:

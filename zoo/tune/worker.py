@@ -22,7 +22,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import optuna
 from optuna.trial import TrialState
@@ -32,6 +32,9 @@ from cnncost.errors import CnncostError
 from . import costs, study as studies
 from .trial_config import base_config, command_line, trial_config
 
+if TYPE_CHECKING:  # the annotation only: spec imports TrainConfig, which a worker needs no sooner than a trial
+    from .spec import TuneSpec
+
 TRIALS = "trials"
 
 
@@ -39,7 +42,7 @@ TRIALS = "trials"
 class Context:
     """What every trial of this worker shares."""
 
-    spec: object  # spec.TuneSpec
+    spec: TuneSpec
     study: optuna.Study
     folder: Path  # the study folder (DIR)
     classes: int
@@ -48,7 +51,7 @@ class Context:
     lock: Path | None = None  # study.take_lock: serialises taking trials from a SQLite study
 
 
-def setting(spec) -> tuple:
+def setting(spec) -> tuple[int, str, bool]:
     """(the data's classes, the device type, autocast?) that every trial runs with, as ``cnncost train``
     resolves them; a missing dataset or device is its one-line error, before any study is touched."""
     from ..training.data import load_data
