@@ -130,7 +130,9 @@ def _cifar_files(path: str) -> dict:
         members = {}
         for member in archive.getmembers():
             if member.isfile() and member.size <= MAX_MEMBER_BYTES:
-                members[Path(member.name).name] = (lambda m=member: archive.extractfile(m).read())
+                # a regular file (isfile above), for which extractfile returns a reader, never None
+                members[Path(member.name).name] = (
+                    lambda m=member: archive.extractfile(m).read())  # type: ignore[union-attr]
         return members
     except (tarfile.TarError, OSError, EOFError) as error:
         raise CnncostError(f"--data: {path} is not a readable .tar.gz ({error})") from None

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -56,7 +56,7 @@ class Kind:
 
     default: float | int | None
     allowed: str = ""  # the range in words, for the error line
-    ok: object = None  # value -> bool
+    ok: Callable[[float], bool] | None = None  # value -> whether it is in range; None for a kind without a value
     integer: bool = False
 
 
@@ -156,6 +156,7 @@ def _item(item: str, text: str) -> tuple:
     value = None
     if pattern.fullmatch(value_text):
         value = int(value_text) if kind.integer else float(value_text)
+    assert kind.ok is not None  # every kind that takes a value declares its range (KINDS)
     if value is None or not math.isfinite(value) or not kind.ok(value):
         raise CnncostError(f"--augment: {name}={_plain(value_text)} is out of range (need {kind.allowed})")
     return name, value

@@ -97,7 +97,7 @@ def class_folders(directory: str, skipped: list[str]) -> list[str]:
 
 def image_files(directory: str, skipped: list[str]) -> list[str]:
     """Paths of the image files under ``directory`` (recursively), sorted; the rest goes to ``skipped``."""
-    images = []
+    images: list[str] = []
     for folder, subfolders, files in os.walk(directory):
         skipped.extend(os.path.join(folder, d) for d in subfolders if _hidden(d))
         subfolders[:] = sorted(d for d in subfolders if not _hidden(d))  # walk visible ones, in order
@@ -115,7 +115,7 @@ def is_image_name(name: str) -> bool:
 def _labelled(directory: str, names: list[str], classes: list[str], skipped: list[str],
               split: str) -> list[tuple[str, int]]:
     """(path, label) of the images in class folders ``names`` of ``directory``, checked against ``classes``."""
-    samples = []
+    samples: list[tuple[str, int]] = []
     for name in names:
         if name not in classes:
             raise data_error(f"class '{name}' in '{directory}' is not a training class "
