@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import torch
 from torch import nn
@@ -20,6 +20,9 @@ from .augment import apply as apply_augmentation
 from .augment import labels_of, loss_of
 from .metrics import ClassificationMeter
 from .sample import GridSample
+
+if TYPE_CHECKING:  # for an annotation: the loop runs with whatever average setup made, ema imported there
+    from .ema import WeightAverage
 
 
 @dataclass
@@ -30,7 +33,7 @@ class Runtime:
     amp: bool  # bf16 autocast
     channels_last: bool  # NHWC memory format for 4-D inputs
     bad_files: set = field(default_factory=set)  # undecodable images reported so far
-    warn: object = print  # how a new bad file is reported (one line each)
+    warn: Callable[[str], object] = print  # how a new bad file is reported (one line each)
 
     def autocast(self):
         """bf16 autocast on this device when amp is on, else nothing."""
@@ -63,15 +66,16 @@ class Step(NamedTuple):
 
     forward: nn.Module  # the whole model, or the classifier alone on cached features
     optimizer: torch.optim.Optimizer
-    scheduler: object
+    # an LRScheduler; setup's memory probes pass None and never reach an optimizer step
+    scheduler: Any
     criterion: nn.Module  # mean cross-entropy, or --binary's BCE (model.BinaryCrossEntropy); label smoothing
     clip_grad: float | None
     parameters: list  # the trainable parameters (for clipping)
     # Several processes: the DistributedDataParallel wrapper ``forward`` runs (its ``no_sync``), and
     # ``criterion`` gives per-sample losses (steps.train_steps scales them); None in one process.
-    ddp: object = None
+    ddp: nn.parallel.DistributedDataParallel | None = None
     clip_value: float | None = None  # clamp every gradient element to ±clip_value (after the norm clip)
-    average: object = None  # --ema: the ema.WeightAverage folded in after every optimizer step, or None
+    average: WeightAverage | None = None  # --ema: the ema.WeightAverage folded in after every optimizer step, or None
 
 
 def clip(step: Step) -> None:
