@@ -121,6 +121,7 @@ def needed_bytes(table, batch_size: int, step: Step | None = None, ema: bool = F
     if cost is None:
         copy = BYTES * sum(int(row.params) for row in table.layers) if ema else 0
         return training_bytes(table, batch_size) + copy, "rough bound"
+    assert step is not None  # a cost is only computed for a step
     return int(cost.peak_lower_bound(step.batch)), f"held at once by the step, {step.optimizer} {step.dtype}"
 
 

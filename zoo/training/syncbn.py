@@ -67,6 +67,9 @@ class GlobalBatchNorm(_BatchNorm):
     @torch.no_grad()
     def _update_running(self, mean: torch.Tensor, variance: torch.Tensor, count: float) -> None:
         """The running statistics as BatchNorm updates them: the unbiased variance, momentum or cumulative."""
+        # called only with track_running_stats, under which BatchNorm registered all three buffers
+        assert self.num_batches_tracked is not None and self.running_mean is not None
+        assert self.running_var is not None
         self.num_batches_tracked.add_(1)
         factor = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
         unbiased = variance * (count / max(count - 1.0, 1.0))
