@@ -116,12 +116,19 @@ class World:
 
     def share_tensor(self, tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor:
         """Rank 0's ``tensor`` on every process, on ``device``: its shape and dtype first, then its values."""
+        # rank 0 (the leader, and the only process of a single-process run) always passes its tensor
         if self.size == 1:
+            assert tensor is not None
             return tensor
-        header = [(tuple(tensor.shape), tensor.dtype) if self.leader else None]
+        if self.leader:
+            assert tensor is not None
+            header: list = [(tuple(tensor.shape), tensor.dtype)]
+        else:
+            header = [None]
         dist.broadcast_object_list(header, src=0, group=self.host_group)
         shape, dtype = header[0]
         if self.leader:
+            assert tensor is not None
             values = tensor.to(device).contiguous()
         else:
             values = torch.empty(shape, dtype=dtype, device=device)
