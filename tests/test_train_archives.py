@@ -165,7 +165,10 @@ def test_train_reads_cifar10_and_mnist_archives_by_layout_or_by_name(tmp_path, c
     assert main(["train", "mlp3", "--data", f"mnist={tmp_path / 'mnist'}", "--epochs", "1", "--batch-size", "5",
                  "--out", str(tmp_path / "run"), "--quiet", "--no-plots", "--device", "cpu"]) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["data"] == {"train": 10, "val": 10, "test": 10, "skipped_files": 0, "unreadable_images": []}
+    # 2 training images per digit, one of each held out for validation; one test image per digit
+    ones = [1] * 10
+    assert metrics["data"] == {"train": 10, "val": 10, "test": 10, "skipped_files": 0, "unreadable_images": [],
+                               "class_counts": {"train": ones, "val": ones, "test": ones}}
     capsys.readouterr()
     assert main(["train", "mlp3", "--data", "cifar11=x", "--quiet"]) == 2
     assert "'cifar11' is not a data format" in capsys.readouterr().err
