@@ -25,6 +25,12 @@ def keyword(name: str) -> str:
     return name
 
 
+def flag(name: str) -> str:
+    """The command-line spelling of a parameter (in_channels -> --in-channels): the one mapping from the
+    library's parameter names to the CLI's options (the CLI spells errors with it: ``spelled_as``)."""
+    return "--" + name.replace("_", "-")
+
+
 # How errors name parameters: by keyword for Python callers; the CLI installs its flags.
 # "name": a Callable[[str], str], "option": a str; one dict so spelled_as saves and restores both at once
 _SPELLING: dict[str, Any] = {"name": keyword, "option": "a parameter"}
@@ -36,17 +42,20 @@ class ParameterError(CnncostError):
     The message names parameters however the caller spells them: ``m: 0 is out of range``
     from the Python API, ``--m: 0 is out of range`` on the command line (see :func:`spelled_as`).
     ``complaint`` may refer to other parameters as ``{listed}`` and to the word for a
-    parameter as ``{option}``.
+    parameter as ``{option}``. ``parameter`` may be several names, for a complaint about them
+    together (``then_epochs/then_lr: ...``).
     """
 
-    def __init__(self, parameter: str, complaint: str, listed: tuple = ()):
+    def __init__(self, parameter: str | tuple, complaint: str, listed: tuple = ()):
         super().__init__(parameter, complaint, listed)
         self.parameter, self.complaint, self.listed = parameter, complaint, tuple(listed)
 
     def __str__(self) -> str:
         spell = _SPELLING["name"]
         listed = ", ".join(spell(n) for n in self.listed)
-        return f"{spell(self.parameter)}: " + self.complaint.format(listed=listed, option=_SPELLING["option"])
+        names = (self.parameter,) if isinstance(self.parameter, str) else self.parameter
+        complaint = self.complaint.format(listed=listed, option=_SPELLING["option"])
+        return "/".join(spell(n) for n in names) + ": " + complaint
 
 
 @contextmanager
@@ -141,7 +150,7 @@ def resolve(arch: Arch, given: dict, keep_symbolic: bool = False) -> dict:
     """
     unknown = sorted(set(given) - {p.name for p in arch.params})
     if unknown:
-        raise ParameterError(unknown[0], "not {option} of " + _literal(arch.name) + " (it takes {listed})",
+        raise ParameterError(unknown[0], "not {option} of " + literal(arch.name) + " (it takes {listed})",
                              tuple(p.name for p in arch.params))
     values = {}
     for p in arch.params:
@@ -156,7 +165,7 @@ def check_value(arch: Arch, p: Param, value: Any) -> Any:
     """One value checked against its declaration; bad values are one-line errors."""
     if p.choices:
         if value not in p.choices:
-            raise ParameterError(p.name, _literal(f"{value!r} is not allowed for {arch.name}; choose one of "
+            raise ParameterError(p.name, literal(f"{value!r} is not allowed for {arch.name}; choose one of "
                                                   + ", ".join(map(str, p.choices))))
         return value
     if isinstance(p.default, bool):
@@ -176,7 +185,7 @@ def _check_int(p: Param, value: Any) -> int:
                 raise ParameterError(p.name, f"a {digits}-digit number is out of range (at most {MAX_DIGITS} digits)")
             value = int(value)
         else:
-            raise ParameterError(p.name, _literal(f"{value!r} is not a whole number (need an integer ≥ {p.minimum})"))
+            raise ParameterError(p.name, literal(f"{value!r} is not a whole number (need an integer ≥ {p.minimum})"))
     if value < p.minimum:
         raise ParameterError(p.name, f"{value} is out of range (need an integer ≥ {p.minimum})")
     if value % p.multiple:
@@ -198,14 +207,14 @@ def _check_float(p: Param, value: Any) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ParameterError(p.name, _literal(f"{value!r} is not a number")) from None
+        raise ParameterError(p.name, literal(f"{value!r} is not a number")) from None
     low, high = p.span
     if not low <= value < high:  # also false for nan
         raise ParameterError(p.name, f"{value} is out of range (need {low:g} ≤ value < {high:g})")
     return value
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
     """``text`` (which may quote a user's value) safe inside a ParameterError's complaint template."""
     return text.replace("{", "{{").replace("}", "}}")
 

@@ -32,7 +32,7 @@ Totals (``--convention``) are functions of the per-quantity sums.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 QUANTITIES = ("params", "buffers", "macs", "mults", "adds", "activations", "fvcore", "ptflops")
 
@@ -43,7 +43,7 @@ class Convention(NamedTuple):
     name: str
     unit: str  # short label for tables: "params", "MACs", ...
     meaning: str  # printed beside every total
-    total: Callable[[dict], Any]  # sums by quantity -> total
+    total: Callable[[Mapping], Any]  # sums by quantity (read by key) -> total
 
 
 CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
@@ -105,10 +105,10 @@ def check_quantity(name: str, all_alone: bool = False) -> str:
     ``all`` too where the caller takes it (``all_alone``: as the whole list)."""
     if name in CONVENTIONS or name in STEP_QUANTITIES:
         return name
-    from .arch import ParameterError, _literal
+    from .arch import ParameterError, literal
 
     also = f", or {ALL} alone" if all_alone else ""
-    raise ParameterError("quantity", _literal(f"unknown quantity {name!r}; choose from {', '.join(CONVENTIONS)}, "
+    raise ParameterError("quantity", literal(f"unknown quantity {name!r}; choose from {', '.join(CONVENTIONS)}, "
                                               f"{', '.join(STEP_QUANTITIES)}{also}"))
 
 

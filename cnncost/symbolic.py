@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import Any, cast
+from typing import Any
 
 import sympy
 
@@ -79,8 +79,7 @@ def derive(arch: Arch | str, given: dict | None = None, divisible: int | None = 
     # Each per-quantity sum, convention and substituted form is built when first read.
     by_quantity = Lazy(QUANTITIES, table.total)
     # expand (not sympy.expand): one pass over the terms, the same result (cnncost.expansion)
-    # the cast: Convention.total is annotated as taking a dict, and only reads it by key, which a Lazy serves
-    compact = Lazy(CONVENTIONS, lambda name: expand(CONVENTIONS[name].total(cast(dict, by_quantity))))
+    compact = Lazy(CONVENTIONS, lambda name: expand(CONVENTIONS[name].total(by_quantity)))
     full = full_sizes(namer.definitions)
     _require_equal_sizes(table, full, divisible)
     formulas = Lazy(CONVENTIONS, lambda name: finish(compact[name], full, divisible))

@@ -234,3 +234,33 @@ def test_library_errors_name_parameters_and_the_cli_spells_them_as_flags(tmp_pat
     for argv, start in cli:
         code, _, err = run(capsys, *argv)
         assert code == 2 and err.startswith(start), err
+
+
+# --- the zoo's commands take the same options, less those they set themselves ---------------------------------
+
+# What each zoo command leaves out, and why (the reference is the declarations, not the commands' own tables):
+# train sizes the input with --img-size, takes the classes from its data, drops auxiliary heads and has its own
+# --dropout; show sizes with --img-size and takes the classes from the weights.
+ZOO_LEAVES_OUT = {"train": {"h", "w", "classes", "aux_logits"}, "verify": set(), "show filters": {"h", "w", "classes"},
+                  "show gradcam": {"h", "w", "classes"}, "show maximize": {"h", "w", "classes"}}
+
+
+def zoo_command(path: str) -> click.Command:
+    import zoo.cli.show_command  # noqa: F401  (the plugin's commands register on import)
+    import zoo.cli.train_command  # noqa: F401
+    import zoo.cli.verify_command  # noqa: F401
+
+    command = typer.main.get_command(app)
+    for word in path.split():
+        command = command.commands[word]
+    return command
+
+
+@pytest.mark.parametrize("path", sorted(ZOO_LEAVES_OUT))
+def test_zoo_commands_take_every_declared_parameter_but_those_they_set(path):
+    spellings = set(flags(zoo_command(path)))
+    expected = {spelled(name) for name in declarations()} - {spelled(name) for name in ZOO_LEAVES_OUT[path]}
+    assert expected <= spellings, sorted(expected - spellings)[:5]
+    assert not {spelled(name) for name in ZOO_LEAVES_OUT[path]} - {"--dropout"} & spellings
+    assert "--set" in spellings
+    assert len(flags(zoo_command(path))) == len(spellings)  # no spelling twice

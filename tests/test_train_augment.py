@@ -326,7 +326,7 @@ def test_a_bad_resize_and_a_non_text_spec_are_one_line(tmp_path, capsys):
 
 
 def test_the_help_names_the_default_recipe():
-    from zoo.cli.train_command import AUGMENT_HELP
+    from zoo.training.config import AUGMENT_HELP
 
     assert AUGMENT_HELP.endswith("alone: " + augment.DEFAULT)
     assert all(name in AUGMENT_HELP for name in augment.KINDS)

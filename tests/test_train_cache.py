@@ -159,5 +159,5 @@ def test_no_plots_writes_no_png_and_says_so(tmp_path, capsys):
 
 
 def test_plots_must_be_a_bool(tmp_path):
-    with pytest.raises(CnncostError, match="--plots"):
+    with pytest.raises(CnncostError, match="^plots: 'no' is out of range"):
         config(tmp_path, plots="no").check()

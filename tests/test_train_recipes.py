@@ -58,9 +58,9 @@ def test_clip_value_reaches_every_training_step(tmp_path, monkeypatch):
 def test_monitor_and_clip_value_are_checked_in_one_line(tmp_path):
     from cnncost.errors import CnncostError
 
-    with pytest.raises(CnncostError, match=r"--monitor: 'accuracy' is out of range \(need one of val_acc"):
+    with pytest.raises(CnncostError, match=r"^monitor: 'accuracy' is out of range \(need one of val_acc"):
         tiny(tmp_path, monitor="accuracy").check()
-    with pytest.raises(CnncostError, match=r"--clip-value: -1 is out of range"):
+    with pytest.raises(CnncostError, match=r"^clip_value: -1 is out of range"):
         tiny(tmp_path, clip_value=-1).check()
 
 
@@ -91,7 +91,7 @@ def test_dropout_at_puts_dropout_before_named_layers_and_the_engine_counts_it(tm
 
     with pytest.raises(CnncostError, match="--dropout-at: 'conv9' is not a layer of this network"):
         insert_dropout(described, ("conv9",), 0.3)
-    with pytest.raises(CnncostError, match="--dropout-at: give the rate with --dropout P"):
+    with pytest.raises(CnncostError, match="^dropout_at: give the rate with dropout P"):
         TrainConfig(arch="resnet18", dropout_at="fc").check()
 
 

@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 from cnncost.errors import CnncostError
 from cnncost.userfile import require_regular
+
+
+class HasStateDict(Protocol):
+    """What ``mismatches`` reads of a model: its state_dict (an nn.Module, or a fixed table of one)."""
+
+    def state_dict(self) -> Any: ...
 
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
@@ -90,7 +97,7 @@ def _unwrap(state, path: Path) -> dict:
     return state
 
 
-def mismatches(model: nn.Module, state: dict, shown: int = 5) -> str:
+def mismatches(model: HasStateDict, state: dict, shown: int = 5) -> str:
     """'' when ``state`` fits ``model`` exactly, else a one-line summary of the differences."""
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     given = {k: tuple(v.shape) for k, v in state.items()}

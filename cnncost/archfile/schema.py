@@ -99,7 +99,7 @@ def _layer(source: Source, path: tuple, item: dict, names: Names) -> Layer:
         if field not in item:
             if spec.default is REQUIRED:
                 raise source.error(path, f"missing field {field!r} for a {kind} layer")
-            fields[field] = _literal(spec.default, at, spec.minimum)
+            fields[field] = literal(spec.default, at, spec.minimum)
         elif field == "index":
             fields[field] = item[field]  # checked by _with_index
         else:
@@ -131,7 +131,7 @@ def _with_index(source: Source, path: tuple, item: dict, names: Names) -> Names:
     return Names(names.all | {index}, names.fixed | {index}, names.indices | {index})
 
 
-def _literal(value: Any, path: tuple, minimum: int = 1) -> Any:
+def literal(value: Any, path: tuple, minimum: int = 1) -> Any:
     """A default as a validated value (whole numbers become expressions)."""
     return Expr(str(value), ("int", value), path, minimum) if type(value) is int else value
 
@@ -143,7 +143,7 @@ def _expr(source: Source, path: tuple, value: Any, names: Names, spec: Field) ->
     if type(value) is int:
         if value < spec.minimum:
             raise source.error(path, f"{value} is out of range (need a whole number ≥ {spec.minimum})")
-        return _literal(value, path, spec.minimum)
+        return literal(value, path, spec.minimum)
     if not isinstance(value, str):
         raise source.error(path, f"expected a whole number or an expression string, got {v.describe(value)}")
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..arch import (MAX_DIGITS, MODULE_PREFIX, Arch, Param, ParameterError, as_arch,  # noqa: F401  (re-exported)
-                    check_value, input_size_params, keyword, resolve, spelled_as)
+                    check_value, flag, input_size_params, keyword, resolve, spelled_as)
 from ..errors import CnncostError
 
 _REGISTRY: dict[str, Arch] = {}
@@ -83,14 +83,3 @@ def names() -> list:
     import re
 
     return sorted(_REGISTRY, key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
-
-
-def flag(name: str) -> str:
-    """The command-line spelling of a parameter: in_channels -> --in-channels.
-
-    The CLI's own mapping is ``cnncost.cli.options.flag``; this forwards to it for the
-    callers that spell options themselves (imported lazily: the CLI layer loads typer).
-    """
-    from ..cli.options import flag as cli_flag
-
-    return cli_flag(name)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Callable, Iterable, List, NamedTuple, Optiona
 
 import typer
 
+from ..arch import flag  # noqa: F401  (options.flag: the CLI's spelling of a parameter, used by its commands)
 from ..errors import CnncostError
 
 DEFAULT_ARCH = "scratch5"
@@ -72,14 +73,8 @@ def step_from(given: dict, batch: Any = 1):
 def step_options(command):
     """Give ``command`` every step option in place of its ``step_given`` parameter, which then receives
     the step options the user gave (absent ones left out)."""
-    return _options_in_place(command, "step_given", STEP_OPTIONS,
+    return options_in_place(command, "step_given", STEP_OPTIONS,
                              lambda chosen: {k: v for k, v in chosen.items() if v is not None})
-
-
-def flag(name: str) -> str:
-    """The command-line spelling of a parameter (in_channels -> --in-channels): the one mapping
-    from the library's parameter names to this CLI's options."""
-    return "--" + name.replace("_", "-")
 
 
 # --- the network's options: one per parameter the registered families declare, generated from the declarations.
@@ -167,15 +162,6 @@ NETWORK_OPTIONS = _generated(_value_option, Annotated[Optional[int], typer.Optio
     *HW_OPTION, help=HW_HELP, rich_help_panel=PANEL)])
 NETWORK_GRID_OPTIONS = _generated(_grid_option, Annotated[Optional[str], typer.Option(
     *HW_OPTION, help="square input sizes (comma list; ranges a:b[:step])", rich_help_panel=PANEL)])
-# The name the first commands knew the table by (docs/generator reads it; zoo/cli/verify_command.py decorates
-# with architecture_options), and each option alone for commands that list some by hand (train, show).
-ARCHITECTURE_OPTIONS = NETWORK_OPTIONS
-(M, K, N, HW, H, W, Classes, InChannels, PaddingOpt, Org, BN, DropoutOpt, ActivationOpt, Aux, IncludeTop,
- Head) = (NETWORK_OPTIONS[name] for name in ("m", "k", "n", "hw", "h", "w", "classes", "in_channels", "padding",
-                                             "org", "bn", "dropout", "activation", "aux_logits", "include_top",
-                                             "head"))
-
-
 class Given(dict):
     """The network options a user gave, as builder keywords (``hyperparameters``), with the ``--set`` items
     beside them: ``for_arch`` merges the two for one architecture, so ``--m 8`` and ``--set m=8`` are one."""
@@ -202,7 +188,7 @@ def hyperparameters(**options) -> dict:
     return {key: value for key, value in options.items() if value is not None}
 
 
-def network_options(command=None, *, with_set: bool = True, grids: bool = False):
+def network_options(command=None, *, with_set: bool = True, grids: bool = False, exclude: tuple = ()):
     """Give ``command`` an option for every parameter a registered family declares (and ``--set``, unless
     ``with_set`` is false) in place of its ``given`` parameter, which then receives a ``Given``: the options
     the user gave as builder keywords, and the ``--set`` items. With ``grids`` (``cnncost sweep``) each option
@@ -210,11 +196,13 @@ def network_options(command=None, *, with_set: bool = True, grids: bool = False)
 
     Usable bare (``@network_options``) or with arguments (``@network_options(with_set=False)``); a command
     keeps any option of its own, and one whose name a parameter's option takes is a duplicate-name error at
-    import.
+    import. ``exclude`` leaves out the options of parameters the command sets itself (``cnncost train``: the
+    input size and the classes, from its data).
     """
     if command is None:
-        return functools.partial(network_options, with_set=with_set, grids=grids)
-    table = dict(NETWORK_GRID_OPTIONS if grids else NETWORK_OPTIONS)
+        return functools.partial(network_options, with_set=with_set, grids=grids, exclude=exclude)
+    table = {name: option for name, option in (NETWORK_GRID_OPTIONS if grids else NETWORK_OPTIONS).items()
+             if name not in exclude}
     if with_set:
         table["set_"] = SetGrid if grids else Set
 
@@ -223,31 +211,28 @@ def network_options(command=None, *, with_set: bool = True, grids: bool = False)
         given = {k: v for k, v in chosen.items() if v is not None} if grids else hyperparameters(**chosen)
         return Given(given, items)
 
-    return _options_in_place(command, "given", table, collect)
+    return options_in_place(command, "given", table, collect)
 
 
-def architecture_options(command):
-    """``network_options`` without ``--set`` (the command declares its own ``set_`` and calls
-    ``with_settings``): the first form, kept for commands that have not moved to ``network_options``."""
-    return network_options(command, with_set=False)
-
-
-def _options_in_place(command, slot: str, options: dict, collect):
-    """``command`` with the parameter ``slot`` replaced by one keyword option per entry of ``options``;
-    ``slot`` receives ``collect({name: value})``."""
+def options_in_place(command, slot: str, options: dict, collect, defaults: Optional[dict] = None):
+    """``command`` with the parameter ``slot`` replaced by one keyword option per entry of ``options``
+    ({name: Annotated type}), each defaulting to ``defaults[name]`` (else None); ``slot`` receives
+    ``collect({name: value})``. The one way a generated option reaches a command (network, step and
+    training options)."""
+    defaults = defaults or {}
     signature = inspect.signature(command, eval_str=True)
     parameters = []
     for parameter in signature.parameters.values():
         if parameter.name == slot:
-            parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
-                                             annotation=annotation)
+            parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                             default=defaults.get(name), annotation=annotation)
                            for name, annotation in options.items()]
         else:
             parameters.append(parameter)
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        chosen = {name: kwargs.pop(name, None) for name in options}
+        chosen = {name: kwargs.pop(name, defaults.get(name)) for name in options}
         return command(*args, **{slot: collect(chosen)}, **kwargs)
 
     # typer reads the signature (inspect follows __signature__) and the type hints.

@@ -82,9 +82,9 @@ def flags(given: dict) -> str:
 
 def has_option(key: str) -> bool:
     """Whether the CLI has an option of its own for builder keyword ``key`` (the rest go through --set)."""
-    from cnncost.cli.options import ARCHITECTURE_OPTIONS
+    from cnncost.cli.options import NETWORK_OPTIONS
 
-    return key in ARCHITECTURE_OPTIONS
+    return key in NETWORK_OPTIONS
 
 
 def option_name(key: str) -> str:

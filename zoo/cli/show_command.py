@@ -43,47 +43,61 @@ Module = Annotated[Optional[str], typer.Option("--module", metavar="SPEC",
                                                     "code runs). A run file never imports code itself")]
 
 
-def _subject(run, device, weights, img_size, seed, m=None, k=None, n=None, module=None, include_top=None,
-             head=None):
+# Network parameters show does not take: the input size is --img-size, the classes are the weights'.
+NOT_SHOWN_OPTIONS = ("hw", "h", "w", "classes")
+network_options = o.network_options(exclude=NOT_SHOWN_OPTIONS)
+
+
+def _subject(run, device, weights, img_size, seed, given: o.Given, module=None):
     from zoo.inspect.source import open_subject
 
     return open_subject(run, device=device, weights=weights, img_size=img_size, seed=seed,
-                        hyperparameters=o.hyperparameters(m=m, k=k, n=n, include_top=include_top, head=head),
-                        module=module)
+                        hyperparameters=_network_given(run, given), module=module)
+
+
+def _network_given(run: str, given: o.Given) -> dict:
+    """The network options and --set items as builder keywords, checked by the network's declarations; for a
+    saved run, as they were given (open_subject refuses them: a run keeps its own)."""
+    if not given.settings:
+        return dict(given)
+    from pathlib import Path
+
+    if not run.endswith(".toml") and Path(run).expanduser().exists():
+        return {**given, **o.settings(given.settings)}
+    return given.for_arch(o.resolve_name(run))
 
 
 @show_app.command()
 @friendly
+@network_options
 def filters(run: Run, layer: Layer = None, out: Out = "filters.png", device: Device = "auto",
             weights: Weights = None, img_size: ImgSize = None, seed: Seed = 0,
-            m: o.M = None, k: o.K = None, n: o.N = None,
-            include_top: o.IncludeTop = None, head: o.Head = None, module: Module = None):
+            given: o.Given = o.FILLED, module: Module = None):
     """A conv layer's filters in a grid, each scaled on its own (RGB for the first layer, else per input channel)."""
     from zoo.inspect.views import show_filters
 
-    typer.echo(show_filters(_subject(run, device, weights, img_size, seed, m, k, n, module,
-                                            include_top, head), layer, out))
+    typer.echo(show_filters(_subject(run, device, weights, img_size, seed, given, module), layer, out))
 
 
 @show_app.command()
 @friendly
+@network_options
 def activations(run: Run, image: Image, layers: Annotated[Optional[str], typer.Option(
                     "--layers", help="comma-separated layer names; default: the conv layers (at most 8, "
                                      "spread evenly)")] = None,
                 out: Out = "activations.png", device: Device = "auto", weights: Weights = None,
-                img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None,
-            include_top: o.IncludeTop = None, head: o.Head = None,
+                img_size: ImgSize = None, seed: Seed = 0, given: o.Given = o.FILLED,
                 module: Module = None):
     """The activation maps of chosen layers for one image: one panel per layer, its channels tiled."""
     from zoo.inspect.views import show_activations
 
-    subject = _subject(run, device, weights, img_size, seed, m, k, n, module,
-                                            include_top, head)
+    subject = _subject(run, device, weights, img_size, seed, given, module)
     typer.echo(show_activations(subject, image, layers, out))
 
 
 @show_app.command("guided-backprop")
 @friendly
+@network_options
 def guided_backprop(run: Run, image: Images, layer: Layer = None,
                     neurons: Annotated[Optional[int], typer.Option(
                         "--neurons", help="channels shown: those with the largest activation; default 10, or "
@@ -92,15 +106,14 @@ def guided_backprop(run: Run, image: Images, layer: Layer = None,
                         "--target", help="explain these classes' scores instead of a layer's channels: "
                                          "indices or a run's class names, comma-separated")] = None,
                     out: Out = "guided.png", device: Device = "auto", weights: Weights = None,
-                    img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None,
-                    include_top: o.IncludeTop = None, head: o.Head = None,
+                    img_size: ImgSize = None, seed: Seed = 0, given: o.Given = o.FILLED,
                     module: Module = None):
     """Guided backpropagation (Captum; the generalised rule for non-ReLU activations) of a layer's most
     active channels for one image, or of class scores (--target) for several."""
     from zoo.inspect.attribution import run_classes
     from zoo.inspect.views import show_guided
 
-    subject = _subject(run, device, weights, img_size, seed, m, k, n, module, include_top, head)
+    subject = _subject(run, device, weights, img_size, seed, given, module)
     typer.echo(show_guided(subject, image, layer, neurons, target, out, run_classes(run)))
 
 
@@ -117,8 +130,7 @@ def _attribution_command(method: str, summary: str, extra: str = ""):
                                                                                "pixels; default half the "
                                                                                "window")] = None,
                 out: Out = f"{method}.png", device: Device = "auto", weights: Weights = None,
-                img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None,
-                include_top: o.IncludeTop = None, head: o.Head = None, module: Module = None):
+                img_size: ImgSize = None, seed: Seed = 0, given: o.Given = o.FILLED, module: Module = None):
         from zoo.inspect.attribution import IG_STEPS, run_classes
         from zoo.inspect.views import show_attribution
 
@@ -126,12 +138,12 @@ def _attribution_command(method: str, summary: str, extra: str = ""):
             raise _not_for(method, "--steps", "integrated-gradients")
         if method != "occlusion" and (window is not None or stride is not None):
             raise _not_for(method, "--window" if window is not None else "--stride", "occlusion")
-        subject = _subject(run, device, weights, img_size, seed, m, k, n, module, include_top, head)
+        subject = _subject(run, device, weights, img_size, seed, given, module)
         typer.echo(show_attribution(subject, method, image, target, layer, out, run_classes(run),
                                     steps=IG_STEPS if steps is None else steps, window=window, stride=stride))
 
     command.__doc__ = summary + extra
-    show_app.command(method)(friendly(command))
+    show_app.command(method)(friendly(network_options(command)))
 
 
 def _not_for(method: str, option: str, owner: str):
@@ -151,19 +163,18 @@ _attribution_command("occlusion", "Occlusion (Captum): the class score's drop wh
 
 @show_app.command()
 @friendly
+@network_options
 def maximize(run: Run, layer: Layer = None,
              filters_: Annotated[Optional[str], typer.Option("--filters", help="filter indices: 0-15, 3,7 or "
                                                                                "0-3,8; default: the first 16")] = None,
              steps: Annotated[int, typer.Option("--steps", help="gradient-ascent steps")] = 100,
              out: Out = "maximize.png", device: Device = "auto", weights: Weights = None,
-             img_size: ImgSize = None, seed: Seed = 0, m: o.M = None, k: o.K = None, n: o.N = None,
-            include_top: o.IncludeTop = None, head: o.Head = None,
+             img_size: ImgSize = None, seed: Seed = 0, given: o.Given = o.FILLED,
              module: Module = None):
     """Images that maximise chosen filters of a conv layer: regularised gradient ascent from grey noise."""
     from zoo.inspect.views import show_maximize
 
-    subject = _subject(run, device, weights, img_size, seed, m, k, n, module,
-                                            include_top, head)
+    subject = _subject(run, device, weights, img_size, seed, given, module)
     typer.echo(show_maximize(subject, layer, filters_, steps, seed, out))
 
 

@@ -20,12 +20,12 @@ from cnncost.render.count_view import shape_text
 
 @app.command()
 @friendly
-@o.architecture_options
-def verify(arch: o.Arch = o.DEFAULT_ARCH, given: dict = o.FILLED, set_: o.Set = None,
-           module: o.Module = None, json_out: o.Json = False):
+@o.network_options
+def verify(arch: o.Arch = o.DEFAULT_ARCH, given: o.Given = o.FILLED, module: o.Module = None,
+           json_out: o.Json = False):
     """Engine vs the instantiated torch module vs fvcore (vs ptflops), layer by layer; exit 1 on any mismatch."""
     spec = o.resolved(arch, module)
-    network = spec.build(**resolve(spec, o.with_settings(spec, given, set_)))
+    network = spec.build(**resolve(spec, given.for_arch(spec)))
     engine.analyze(network)  # invalid configurations fail here, before the tools are imported
     try:
         from zoo.verify import verify as run_verify

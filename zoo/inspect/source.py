@@ -91,11 +91,11 @@ def _from_zoo(name: str, device: str, weights: str | None, img_size: int | None,
     classes_param = arch.param("classes")
     if classes_param is not None:
         classes = classes_param.default
-        _, _, network = model.describe(name, hyper, img_size, classes, training=False)
+        _, _, network = model.describe(arch, hyper, img_size, classes, training=False)
         classes = _classes_in(state, network, classes)
-        _, config, network = model.describe(name, hyper, img_size, classes, training=False)
+        _, config, network = model.describe(arch, hyper, img_size, classes, training=False)
     else:  # a user's module fixes its own class count; it takes no --classes
-        _, config, network = model.describe(name, hyper, img_size, None, training=False)
+        _, config, network = model.describe(arch, hyper, img_size, None, training=False)
     torch.manual_seed(seed)  # the random initialisation follows --seed
     net = SpecModule(network)
     if state is not None:

@@ -222,9 +222,9 @@ def progress_bar(description: str, steps: int):
     on a terminal, gone when done, so stdout keeps its one line and logs stay clean."""
     from rich.console import Console
 
-    from ..training.console import TrainConsole
+    from ..runtime.progress import task_bar
 
-    return TrainConsole(console=Console(stderr=True)).task_bar(description, steps, transient=True, unit="steps/s")
+    return task_bar(Console(stderr=True), description, steps, transient=True, unit="steps/s")
 
 
 def _layer_or_last_conv(subject, layer: str | None, valid: list, kind: str) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from cnncost.errors import CnncostError
 
-DEVICES = ("auto", "cpu", "cuda")
+from .choices import DEVICES
+
+if TYPE_CHECKING:  # torch comes with the work: the CLI reads DEVICES for --help
+    import torch
 
 
 def check_device(device: str) -> None:
@@ -15,8 +18,10 @@ def check_device(device: str) -> None:
         raise CnncostError(f"--device: {device!r} is not one of {', '.join(DEVICES)}")
 
 
-def pick_device(device: str) -> torch.device:
+def pick_device(device: str) -> "torch.device":
     """The torch device ``device`` means: auto takes CUDA when torch sees it; cuda without one is an error."""
+    import torch
+
     # cuda asked for explicitly must not fall back to the CPU silently: the run would be far slower than meant
     if device == "cuda" and not torch.cuda.is_available():
         raise CnncostError("--device: cuda was asked for but torch sees no CUDA device")

@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from .choices import RESIZES  # noqa: F401  (images.RESIZES: how an image becomes a square, module docstring)
+
 # Normalisation of torchvision's ImageNet checkpoints, used by every pretrained zoo network.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 GRAY_MEAN, GRAY_STD = (0.5,), (0.5,)  # inputs that are not RGB (MNIST-style MLPs)
-# --resize: how an image becomes a square (see the module docstring).
-RESIZES = ("crop", "plain")
 # Alpha is composited onto white: transparent cut-outs are usually shown on white pages.
 MATTE = (255, 255, 255)
 

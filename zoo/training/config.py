@@ -8,13 +8,14 @@ field) and evaluated later without repeating its options.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass, field
 
+from cnncost.arch import ParameterError, literal
 from cnncost.errors import CnncostError
 
-from ..runtime.devices import DEVICES  # --device's choices, shared with evaluate and show
+from ..runtime.choices import DEVICES, RESIZES  # --device's and --resize's words, shared with evaluate and show
+from .fields import Choice, Integer, Real, Switch, check_field, check_fields, option
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # What --monitor may watch (an epoch row's value) and which way is better: it picks best.pt and drives --patience.
@@ -43,73 +44,116 @@ ACCUMULATE_MAX = 1024  # micro-batches per optimizer step
 RDZV_TIMEOUT_MAX = 86_400  # a day of waiting for the other machines is already absurd
 
 
+# The option texts that are more than a phrase.
+AUGMENT_HELP = ("training augmentation, on the batch's device: a comma-separated list of hflip, vflip (each p = 0.5), "
+                "rotate=F (up to ±F of a full turn, Keras RandomRotation's factor), crop=A (random resized crop "
+                "keeping ≥ A of the area), pad-crop=P (pad P pixels, crop back), jitter=S (brightness, contrast and "
+                "saturation; or brightness=S, contrast=S, saturation=S), mixup=ALPHA, cutmix=ALPHA; alone: "
+                "crop=0.35,hflip,brightness=0.2,contrast=0.2")
+LOG_HELP = ("where the run's records go, comma-separated: console (the lines and the epoch table), jsonl "
+            "(RUN/events.jsonl), csv (RUN/epochs.csv), tensorboard (RUN/tensorboard/; pip install tensorboard); "
+            "e.g. console,jsonl")
+MONITOR_HELP = ("the epoch metric that picks best.pt and drives --patience: " + " | ".join(MONITORS)
+                + " (macro)")
+POSITIVE = Real(0, low_open=True)  # a finite number > 0
+RATE = Real(0, 1)  # 0 ≤ value < 1
+
+
 @dataclass
 class TrainConfig:
-    """One training run (defaults follow the reports' best settings where they state them)."""
+    """One training run (defaults follow the reports' best settings where they state them).
+
+    Every field but ``arch`` and ``hyperparameters`` is a ``cnncost train`` option, declared here once
+    (``fields.option``: help line, range, spelling); ``check`` tests the ranges and what joins fields.
+    """
 
     arch: str  # zoo name (zoo. prefix accepted) or architecture file
-    strategy: str = "scratch"  # scratch | last-layer | head | partial:K | full
-    data: str = "synthetic"  # image folder (train/<class>/*) or "synthetic"
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3  # peak learning rate (after warmup)
-    img_size: int | None = None  # square input side; None: the architecture's default
-    weights: str = "none"  # a checkpoint path, "imagenet" (torch hub cache) or "none"
-    out: str = "runs"  # run folder (created); checkpoints, metrics.json and plots go there
-    device: str = "auto"  # auto | cpu | cuda
-    resume: bool = False  # continue the run saved in ``out``
-    seed: int = 0  # everything random derives from it: init, split, order, augmentation
+    strategy: str = option("scratch", "scratch | last-layer | head (the classifier top) | partial:K | full")
+    data: str = option("synthetic", "image folder (train/<class>/*, optional val/ or test/) or 'synthetic'",
+                       searchable=False)
+    epochs: int = option(10, "training epochs", Integer(1))
+    batch_size: int = option(32, "images per step", Integer(1))
+    lr: float = option(1e-3, "peak learning rate", POSITIVE)
+    img_size: int | None = option(None, "input side S (H = W = S, as formulas write it); default: the network's",
+                                  Integer(1, IMG_SIZE_MAX), flags=("--img-size", "--hw"))
+    weights: str = option("none", "checkpoint PATH, 'imagenet' (torch hub cache) or 'none'")
+    out: str = option("runs", "run folder (checkpoints, metrics.json, plots); default runs/NAME-STRATEGY-TIME",
+                      cli_default=None, searchable=False)
+    device: str = option("auto", "auto | cpu | cuda", Choice(DEVICES))
+    resume: bool = option(False, "continue the run saved in --out", Switch(), searchable=False)
+    # everything random derives from it: init, split, order, augmentation
+    seed: int = option(0, "seed for init, split, order and augmentation", Integer(0, SEED_MAX))
     hyperparameters: dict = field(default_factory=dict)  # the architecture's own (m, k, n, org, bn, ...)
-    optimizer: str = "adam"
-    momentum: float = 0.9  # sgd only
-    nesterov: bool = False  # sgd only
-    weight_decay: float = 0.0  # L2 penalty (decoupled for adamw)
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0  # linear warmup from 0, may be fractional
-    step_size: int = 10  # step schedule: epochs between decays
-    gamma: float = 0.1  # step schedule: decay factor
-    clip_grad: float | None = None  # max global gradient norm
-    clip_value: float | None = None  # max absolute value of every gradient element (after the norm clip)
-    monitor: str = "val_acc"  # the epoch metric that picks the best weights and drives early stopping
-    label_smoothing: float = 0.0
-    dropout: float | None = None  # override every dropout layer's rate (scratch5: its own option)
-    dropout_at: str | None = None  # comma-separated layers that get a Dropout(--dropout) before them
+    optimizer: str = option("adam", "adam | adamw | sgd", Choice(OPTIMIZERS))
+    momentum: float = option(0.9, "sgd momentum", RATE)
+    nesterov: bool = option(False, "sgd with Nesterov momentum", Switch())
+    weight_decay: float = option(0.0, "L2 penalty (decoupled for adamw)", Real(0))
+    schedule: str = option("constant", "constant | cosine | onecycle | step", Choice(SCHEDULES))
+    warmup_epochs: float = option(0.0, "linear warmup length in epochs", Real(0))
+    step_size: int = option(10, "step schedule: epochs per decay", Integer(1))
+    gamma: float = option(0.1, "step schedule: decay factor", Real(0, 1, low_open=True, high_open=False))
+    clip_grad: float | None = option(None, "max gradient norm", POSITIVE)
+    clip_value: float | None = option(None, "clamp every gradient element to ±VALUE (after --clip-grad)", POSITIVE)
+    monitor: str = option("val_acc", MONITOR_HELP, Choice(tuple(MONITORS)))
+    label_smoothing: float = option(0.0, "label smoothing in [0, 1)", RATE)
+    # scratch5 and the other networks with a dropout parameter: their dropout layers' rate
+    dropout: float | None = option(None, "dropout rate (the network's dropout layers)", RATE)
+    dropout_at: str | None = option(None, "add a Dropout(--dropout) before these layers (comma-separated engine "
+                                          "names, e.g. conv1,fc)", metavar="LAYERS")
     # --augment SPEC: the training augmentation (augment.py), held as canonical text ("" none); a run folder's
-    # old true/false reads as the default recipe / none.
-    augment: str = ""
-    resize: str = "crop"  # --resize: crop (shorter side, then centre crop) or plain (straight to a square)
-    cache: bool = True  # last-layer: train the head on cached backbone features
-    patience: int | None = None  # early stopping: epochs without a better --monitor value
-    val_fraction: float = 0.2  # stratified share of train/ used for validation
-    workers: int | None = None  # data-loading processes; None: 0 on CPU, up to 8 on CUDA
-    amp: bool | None = None  # bf16 autocast; None: on for CUDA
-    channels_last: bool | None = None  # None: on for CUDA
-    compile: bool = False  # torch.compile the model
-    topk: int = 5  # the k of top-k accuracy
-    synthetic_size: int = 2000  # images in the synthetic dataset (train + val)
-    quiet: bool = False  # no console output (tests)
-    plots: bool = True  # write the PNGs (class distribution at the start; curves, class scores, ... at the end)
+    # old true/false reads as the default recipe / none. Given alone, the option is the default recipe.
+    augment: str = option("", AUGMENT_HELP, metavar="[SPEC]", cli_default=None)
+    resize: str = option("crop", "every split: crop (shorter side to S·256/224, centre crop S×S) or plain "
+                                 "(straight to S×S, aspect not kept, as Keras)", Choice(RESIZES),
+                         metavar="crop|plain")
+    # last-layer: train the head on cached backbone features
+    cache: bool = option(True, "keep decoded images (last-layer: backbone features) in memory across epochs",
+                         Switch())
+    patience: int | None = option(None, "early stopping after this many epochs without a better --monitor value",
+                                  Integer(1))
+    val_fraction: float = option(0.2, "stratified validation share of train/", Real(0, 1, low_open=True))
+    workers: int | None = option(None, "data-loading processes (default: 8 on CUDA, 0 on CPU)",
+                                 Integer(0, WORKERS_MAX))
+    amp: bool | None = option(None, "bf16 autocast (default: on for CUDA)", Switch())
+    channels_last: bool | None = option(None, "NHWC memory format (default: on for CUDA)", Switch())
+    compile: bool = option(False, "torch.compile the model", Switch())
+    topk: int = option(5, "k of the top-k accuracy", Integer(1))
+    synthetic_size: int = option(2000, "images in --data synthetic", Integer(20, SYNTHETIC_MAX))
+    quiet: bool = option(False, "no progress output", Switch(), searchable=False)
+    plots: bool = option(True, "write the PNGs: the class distribution at the start; curves, class scores, "
+                               "confusion, predictions and filters at the end", Switch())
     # A second stage in the same run (Keras users' recipe: train the new head, then fine-tune all):
     # after ``epochs`` epochs, ``then_epochs`` more under strategy ``then`` at learning rate ``then_lr``.
-    then: str | None = None
-    then_epochs: int = 0
-    then_lr: float | None = None  # None: --lr / 10
+    # Their ranges depend on one another: _check_then.
+    then: str | None = option(None, "a second stage after --epochs (e.g. --strategy head --then full)",
+                              metavar="STRATEGY")
+    then_epochs: int = option(0, "epochs of the --then stage")
+    then_lr: float | None = option(None, "peak learning rate of the --then stage (default: --lr / 10)")
     # Data-parallel training (docs/training.md, "More than one GPU or machine"): ``batch_size`` stays the
     # global batch of one optimizer step, shared out over nproc_per_node × nnodes processes, each running
     # its share in ``accumulate`` micro-batches.
-    nproc_per_node: int = 1  # processes on this machine (one per GPU with --device cuda)
-    nnodes: int = 1  # machines taking part
-    node_rank: int = 0  # this machine's rank, 0 .. nnodes - 1 (0 hosts the rendezvous)
-    rdzv_endpoint: str | None = None  # HOST:PORT of machine 0, needed with nnodes > 1
-    rdzv_timeout: int = 120  # seconds to wait for every machine to join
-    sync_bn: bool = False  # BatchNorm statistics over the global batch, not each process's share
-    accumulate: int = 1  # micro-batches per process and step (gradient accumulation)
+    nproc_per_node: int = option(1, "training processes on this machine (one per GPU with --device cuda), "
+                                    "started through torchrun's engine; --batch-size stays the global batch of "
+                                    "one step", Integer(1, PROCESSES_MAX))
+    nnodes: int = option(1, "machines taking part (each runs the same command)", Integer(1, PROCESSES_MAX))
+    # 0 hosts the rendezvous
+    node_rank: int = option(0, "this machine's rank, 0 .. --nnodes - 1", Integer(0, lambda c: c.nnodes - 1))
+    rdzv_endpoint: str | None = option(None, "machine 0's address, the same on every machine", metavar="HOST:PORT")
+    rdzv_timeout: int = option(120, "seconds to wait for every machine", Integer(1, RDZV_TIMEOUT_MAX))
+    sync_bn: bool = option(False, "BatchNorm statistics over the global batch", Switch())
+    accumulate: int = option(1, "micro-batches per process and step (gradient accumulation)",
+                             Integer(1, ACCUMULATE_MAX), metavar="K")
     # --ema DECAY: an exponential moving average of the weights (and BatchNorm statistics), updated after every
     # optimizer step; validation, early stopping, best.pt and the final evaluation use it. None: off.
-    ema: float | None = None
-    binary: bool = False  # a 2-class dataset trained with a 1-output head, sigmoid + BCE (class 1 positive)
-    # --log: where the run's events go (sinks.py), comma-separated: console, jsonl, csv, tensorboard
-    log: str = "console"
+    ema: float | None = option(None, "keep an exponential moving average of the weights and BatchNorm statistics "
+                                     "(0 < DECAY < 1, e.g. 0.999), updated after every optimizer step; "
+                                     "validation, early stopping, best.pt and the final evaluation use the average",
+                               Real(0, 1, low_open=True, word="DECAY", lead="a decay with "), metavar="DECAY")
+    # a 2-class dataset trained with a 1-output head, sigmoid + BCE (class 1 positive)
+    binary: bool = option(False, "a 2-class dataset with one output unit, sigmoid + binary cross-entropy (class 1, "
+                                 "the second class name in sorted order, is the positive one)", Switch())
+    # --log: where the run's events go (sinks.py)
+    log: str = option("console", LOG_HELP, metavar="SINKS", searchable=False)
 
     def __post_init__(self):
         # One spelling per augmentation (order, defaults written out), so a resume compares recipes, not text.
@@ -128,72 +172,41 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in names})
 
     def check(self) -> "TrainConfig":
-        """Validate types and ranges; each problem is a one-line error naming the option and its range.
+        """Validate types and ranges; each problem is a one-line ``ParameterError`` naming the field and its range.
 
-        Every float must be finite: ``--lr inf`` or ``--momentum nan`` would
-        train to NaN weights and still exit 0.
+        The ranges are the fields' declarations (``fields.check_fields``); then what joins fields: the
+        second stage, the data-parallel share of the batch, the augmentation and log specs, the run folder.
+        Every float must be finite: ``--lr inf`` or ``--momentum nan`` would train to NaN weights and still
+        exit 0.
         """
-        _integer(self.epochs, "--epochs", 1)
-        _integer(self.batch_size, "--batch-size", 1)
-        _number(self.lr, "--lr", "a finite number > 0", lambda v: v > 0)
-        if self.img_size is not None:
-            _integer(self.img_size, "--img-size", 1, IMG_SIZE_MAX)
-        _need(self.optimizer in OPTIMIZERS, "--optimizer", self.optimizer, "one of " + ", ".join(OPTIMIZERS))
-        _need(self.schedule in SCHEDULES, "--schedule", self.schedule, "one of " + ", ".join(SCHEDULES))
-        _need(self.device in DEVICES, "--device", self.device, "one of " + ", ".join(DEVICES))
-        _integer(self.seed, "--seed", 0, SEED_MAX)
-        _number(self.momentum, "--momentum", "0 ≤ value < 1", lambda v: 0 <= v < 1)
-        _number(self.weight_decay, "--weight-decay", "a finite number ≥ 0", lambda v: v >= 0)
-        _number(self.warmup_epochs, "--warmup-epochs", "a finite number ≥ 0", lambda v: v >= 0)
-        _number(self.label_smoothing, "--label-smoothing", "0 ≤ value < 1", lambda v: 0 <= v < 1)
-        self._check_images()
-        if self.dropout is not None:
-            _number(self.dropout, "--dropout", "0 ≤ value < 1", lambda v: 0 <= v < 1)
-        if self.dropout_at is not None:
-            if not isinstance(self.dropout_at, str):
-                raise CnncostError(f"--dropout-at: {self.dropout_at!r} is not a comma-separated list of layer names")
-            _ = self.dropout_layers  # parses, or the one-line error
-            if self.dropout is None:
-                raise CnncostError("--dropout-at: give the rate with --dropout P")
-        if self.clip_grad is not None:
-            _number(self.clip_grad, "--clip-grad", "a finite number > 0", lambda v: v > 0)
-        if self.clip_value is not None:
-            _number(self.clip_value, "--clip-value", "a finite number > 0", lambda v: v > 0)
-        _need(self.monitor in MONITORS, "--monitor", self.monitor, "one of " + ", ".join(MONITORS))
-        if self.ema is not None:
-            _number(self.ema, "--ema", "a decay with 0 < DECAY < 1", lambda v: 0 < v < 1)
-        if not isinstance(self.binary, bool):
-            raise CnncostError(f"--binary: {self.binary!r} is out of range (need true or false)")
-        if self.patience is not None:
-            _integer(self.patience, "--patience", 1)
-        _number(self.val_fraction, "--val-fraction", "0 < value < 1", lambda v: 0 < v < 1)
-        if self.workers is not None:
-            _integer(self.workers, "--workers", 0, WORKERS_MAX)
-        _integer(self.topk, "--topk", 1)
-        _integer(self.step_size, "--step-size", 1)
-        _number(self.gamma, "--gamma", "0 < value ≤ 1", lambda v: 0 < v <= 1)
-        if not isinstance(self.plots, bool):
-            raise CnncostError(f"--plots: {self.plots!r} is out of range (need true or false)")
-        _integer(self.synthetic_size, "--synthetic-size", 20, SYNTHETIC_MAX)
+        check_fields(self)
+        self._check_dropout_at()
+        self._check_specs()
         self._check_then()
         self._check_parallel()
-        self._check_log()
         if not isinstance(self.out, (str, os.PathLike)) or not os.fspath(self.out).strip():
-            raise CnncostError("--out: empty; need the name of a run folder (new, empty, or a run to --resume)")
+            raise ParameterError("out", "empty; need the name of a run folder (new, empty, or a run to {listed})",
+                                 ("resume",))
         return self
 
-    def _check_images(self) -> None:
-        """--augment parses (the one-line error names the transform and its range); --resize is known."""
+    def _check_dropout_at(self) -> None:
+        """--dropout-at parses into layer names, and comes with the rate (--dropout)."""
+        if self.dropout_at is None:
+            return
+        if not isinstance(self.dropout_at, str):
+            raise ParameterError("dropout_at", literal(f"{self.dropout_at!r} is not a comma-separated list of "
+                                                       "layer names"))
+        _ = self.dropout_layers  # parses, or the one-line error
+        if self.dropout is None:
+            raise ParameterError("dropout_at", "give the rate with {listed} P", ("dropout",))
+
+    def _check_specs(self) -> None:
+        """--augment parses (the one-line error names the transform and its range); --log names known sinks,
+        and tensorboard's package is there when it is one of them."""
         from .augment import parse
-        from ..runtime.images import RESIZES
-
-        parse(self.augment)
-        _need(self.resize in RESIZES, "--resize", self.resize, "one of " + ", ".join(RESIZES))
-
-    def _check_log(self) -> None:
-        """--log names known sinks; tensorboard's package is there when it is one of them."""
         from .sinks import parse_names, require_tensorboard
 
+        parse(self.augment)
         if "tensorboard" in parse_names(self.log):
             require_tensorboard()
 
@@ -201,45 +214,39 @@ class TrainConfig:
         """The second stage's options: all or none of them, and a stage that fine-tunes."""
         if self.then is None:
             if self.then_epochs or self.then_lr is not None:
-                raise CnncostError("--then-epochs/--then-lr: give --then STRATEGY for the second stage")
+                raise ParameterError(("then_epochs", "then_lr"), "give {listed} STRATEGY for the second stage",
+                                     ("then",))
             return
         from cnncost.finetune import parse_strategy
 
         try:
             second = parse_strategy(self.then)
-        except CnncostError as error:
-            raise CnncostError("--then" + str(error).removeprefix("--strategy")) from None
+        except CnncostError as error:  # it names --strategy; here the strategy is the second stage's
+            raise ParameterError("then", literal(str(error).partition(": ")[2])) from None
         if second.kind == "scratch":
-            raise CnncostError("--then: scratch would discard the first stage; choose last-layer, head, partial:K "
-                               "or full")
-        _integer(self.then_epochs, "--then-epochs", 1)
+            raise ParameterError("then", "scratch would discard the first stage; choose last-layer, head, "
+                                         "partial:K or full")
+        check_field(self, "then_epochs", Integer(1))
         if self.then_lr is not None:
-            _number(self.then_lr, "--then-lr", "a finite number > 0", lambda v: v > 0)
+            check_field(self, "then_lr", POSITIVE)
         if self.patience is not None:
-            raise CnncostError("--patience: not with --then (each stage runs all its epochs)")
+            raise ParameterError("patience", "not with {listed} (each stage runs all its epochs)", ("then",))
 
     def _check_parallel(self) -> None:
-        """The data-parallel options, and a global batch that shares out evenly over processes and micro-batches."""
-        _integer(self.nproc_per_node, "--nproc-per-node", 1, PROCESSES_MAX)
-        _integer(self.nnodes, "--nnodes", 1, PROCESSES_MAX)
-        _integer(self.node_rank, "--node-rank", 0, self.nnodes - 1)
-        _integer(self.rdzv_timeout, "--rdzv-timeout", 1, RDZV_TIMEOUT_MAX)
-        _integer(self.accumulate, "--accumulate", 1, ACCUMULATE_MAX)
-        if not isinstance(self.sync_bn, bool):
-            raise CnncostError(f"--sync-bn: {self.sync_bn!r} is out of range (need true or false)")
+        """The rendezvous endpoint, and a global batch that shares out evenly over processes and micro-batches."""
         if self.nnodes > 1 or self.rdzv_endpoint is not None:
             endpoint_parts(self.rdzv_endpoint)
         if self.nnodes > 1 and self.rdzv_endpoint is None:
-            raise CnncostError(f"--rdzv-endpoint: {self.nnodes} machines need HOST:PORT of machine 0 "
-                               "(the same on every machine)")
+            raise ParameterError("rdzv_endpoint", f"{self.nnodes} machines need HOST:PORT of machine 0 "
+                                                  "(the same on every machine)")
         processes, parts = self.world_size, self.world_size * self.accumulate
         if self.batch_size % parts:
             low = self.batch_size - self.batch_size % parts
             nearest = f"{low:,} or {low + parts:,}" if low else f"{parts:,}"
-            raise CnncostError(f"--batch-size: {self.batch_size:,} does not share out over {processes:,} "
-                               f"process{'es' if processes > 1 else ''} × {self.accumulate:,} "
-                               f"micro-batch{'es' if self.accumulate > 1 else ''} (need a multiple of "
-                               f"{parts:,}: {nearest})")
+            raise ParameterError("batch_size", f"{self.batch_size:,} does not share out over {processes:,} "
+                                               f"process{'es' if processes > 1 else ''} × {self.accumulate:,} "
+                                               f"micro-batch{'es' if self.accumulate > 1 else ''} (need a "
+                                               f"multiple of {parts:,}: {nearest})")
 
     @property
     def world_size(self) -> int:
@@ -267,6 +274,7 @@ class TrainConfig:
     def second_stage(self) -> "TrainConfig":
         """The options the second stage trains with: its strategy, learning rate and length (its schedule
         spans its own epochs)."""
+        assert self.then is not None  # only a run with a second stage has one
         return dataclasses.replace(self, strategy=self.then, lr=self.then_lr or self.lr / 10, epochs=self.then_epochs)
 
     def changed_fields(self, saved: "TrainConfig") -> list:
@@ -285,8 +293,8 @@ def endpoint_parts(endpoint) -> tuple:
     text = endpoint if isinstance(endpoint, str) else ""
     host, _, port = text.strip().rpartition(":")
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise CnncostError(f"--rdzv-endpoint: {endpoint!r} is out of range (need HOST:PORT, the port from 1 "
-                           "to 65,535)")
+        raise ParameterError("rdzv_endpoint", literal(f"{endpoint!r} is out of range (need HOST:PORT, the port "
+                                                      "from 1 to 65,535)"))
     return host.strip("[]"), int(port)
 
 
@@ -295,35 +303,3 @@ def _as_path(value, keywords: tuple):
     if not isinstance(value, str) or value in keywords or not value:
         return value
     return os.path.realpath(os.path.expanduser(value))
-
-
-def _need(ok: bool, option: str, value, allowed: str) -> None:
-    if not ok:
-        raise CnncostError(f"{option}: {value!r} is out of range (need {allowed})")
-
-
-def _integer(value, option: str, low: int, high: int | None = None) -> None:
-    """An int (not a bool) with low ≤ value (≤ high): else the one-line error stating the range."""
-    allowed = f"an integer ≥ {low:,}" if high is None else f"an integer from {low:,} to {high:,}"
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
-    if not ok:
-        raise CnncostError(f"{option}: {_shown(value)} is out of range (need {allowed})")
-
-
-def _number(value, option: str, allowed: str, ok) -> None:
-    """A finite real number for which ``ok`` holds: NaN and ±inf fail every range."""
-    is_real = isinstance(value, (int, float)) and not isinstance(value, bool)
-    try:
-        finite = is_real and math.isfinite(value)
-    except OverflowError:  # an int beyond every float
-        finite = False
-    if not finite or not ok(value):
-        raise CnncostError(f"{option}: {_shown(value)} is out of range (need {allowed})")
-
-
-def _shown(value) -> str:
-    """A value for an error line: digit groups for ints, never hundreds of digits."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        digits = len(str(abs(value)))
-        return f"{value:,}" if digits <= 30 else f"a {digits}-digit integer"
-    return repr(value)

@@ -19,12 +19,13 @@ import contextlib
 from typing import Iterator
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskProgressColumn,
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID,
                            TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
 from rich.text import Text
 
-from zoo.training.metrics import format_rate, format_tflops
+from ..runtime.progress import SilentBar, TaskBar, format_rate, is_live, task_bar
+from .metrics import format_tflops
 
 BAR_GLYPH = "━" * 8  # the finished epoch bar, drawn in the summary line
 
@@ -70,7 +71,7 @@ class TrainConsole:
     @property
     def live(self) -> bool:
         """Whether bars are redrawn in place (a terminal or Jupyter), rather than written once to a file."""
-        return self.console.is_jupyter or (self.console.is_terminal and not self.console.is_dumb_terminal)
+        return is_live(self.console)
 
     def line(self, text: str, style: str | None = None) -> None:
         """Print one line as it is (no rich markup, no highlighting of numbers)."""
@@ -96,13 +97,8 @@ class TrainConsole:
                  unit: str = "img/s") -> Iterator["TaskBar | SilentBar"]:
         """A bar over ``total`` items (``advance(n)``) with its percentage and rate in
         ``unit``; it stays on screen when done unless ``transient``."""
-        if self.quiet or (transient and not self.live):
-            yield SilentBar()
-            return
-        progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30), TaskProgressColumn(),
-                            RateColumn(unit), console=self.console, transient=transient)
-        with progress:
-            yield TaskBar(progress, progress.add_task(description, total=total))
+        with task_bar(self.console, description, total, transient, unit, self.quiet) as bar:
+            yield bar
 
     def epoch_row(self, row: dict) -> None:
         """Record one epoch and print its summary line.
@@ -159,9 +155,9 @@ class TrainConsole:
         for keys in _DROP_ORDER:
             if _whole(self._table(columns, []), self._cells(columns), width):
                 break
-            keys = (keys,) if isinstance(keys, str) else keys
-            dropped += [c for c in columns if c[0] in keys]
-            columns = [c for c in columns if c[0] not in keys]
+            names = (keys,) if isinstance(keys, str) else keys
+            dropped += [c for c in columns if c[0] in names]
+            columns = [c for c in columns if c[0] not in names]
         return self._table(columns, dropped, width)
 
     def _cells(self, columns: list) -> list:
@@ -188,9 +184,9 @@ def _whole(table: Table, rows: list, width: int) -> bool:
     one line (a header folded over two lines is whole but no longer reads as the table's usual look)."""
     import io
 
-    console = Console(file=io.StringIO(), width=width, color_system=None, legacy_windows=False)
-    console.print(table)
-    lines = console.file.getvalue().splitlines()
+    drawn = io.StringIO()
+    Console(file=drawn, width=width, color_system=None, legacy_windows=False).print(table)
+    lines = drawn.getvalue().splitlines()
     if any(len(line) > width for line in lines):
         return False
     if sum(line.startswith("┃") for line in lines) != 1:
@@ -203,7 +199,7 @@ def _whole(table: Table, rows: list, width: int) -> bool:
 class EpochBar:
     """The live epoch bar's handle (see :meth:`TrainConsole.epoch_bar`)."""
 
-    def __init__(self, progress: Progress, task: int):
+    def __init__(self, progress: Progress, task: TaskID):
         self._progress, self._task = progress, task
 
     def advance(self, loss: float, acc: float, images_per_s: float, batches: int = 1) -> None:
@@ -211,37 +207,6 @@ class EpochBar:
         (means so far are steadier to read than the last batch's values) and images/s."""
         stats = f"loss {loss:.3f}  acc {acc:.3f}  {format_rate(images_per_s)} img/s"
         self._progress.update(self._task, advance=batches, stats=stats)
-
-
-class TaskBar:
-    """A task bar's handle (see :meth:`TrainConsole.task_bar`)."""
-
-    def __init__(self, progress: Progress, task: int):
-        self._progress, self._task = progress, task
-
-    def advance(self, n: int = 1) -> None:
-        """Count ``n`` more items done."""
-        self._progress.advance(self._task, n)
-
-
-class SilentBar:
-    """What the bars yield when quiet: every method does nothing."""
-
-    def advance(self, *args, **kwargs) -> None:
-        """Nothing: the console is quiet."""
-
-
-class RateColumn(ProgressColumn):
-    """Items per second of a rich task in ``unit`` (rich's own speed column is for bytes)."""
-
-    def __init__(self, unit: str = "img/s"):
-        super().__init__()
-        self.unit = unit
-
-    def render(self, task: Task) -> Text:
-        """``2,950 img/s``; empty until rich has a speed estimate."""
-        speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{format_rate(speed)} {self.unit}")
 
 
 def _present(row: dict, key: str) -> bool:

@@ -19,6 +19,7 @@ import signal
 import socket
 import tempfile
 import time
+from pathlib import Path
 
 from cnncost.errors import CnncostError
 
@@ -40,6 +41,7 @@ def launch(config: TrainConfig) -> dict:
 
     check_gpus(config.device, config.nproc_per_node)
     endpoint = config.rdzv_endpoint if config.nnodes > 1 else f"127.0.0.1:{_free_port()}"
+    assert endpoint is not None  # TrainConfig.check: more than one machine needs --rdzv-endpoint
     if config.nnodes > 1:
         _check_rendezvous(config)
     # torchelastic logs each failure as a traceback and every SIGTERM it sends: the one line below says it all.
@@ -104,7 +106,7 @@ def stopped_line(failure, out: str) -> str:
     code = process.exitcode
     how = f"killed by {_signal_name(-code)}" if code < 0 else f"exit {code}"
     try:
-        saved = has_checkpoint(os.path.expanduser(out))
+        saved = has_checkpoint(Path(out).expanduser())
     except OSError:
         saved = False
     if saved:

@@ -64,11 +64,15 @@ class Runtime:
 class Step(NamedTuple):
     """What one optimisation step needs."""
 
-    forward: nn.Module  # the whole model, or the classifier alone on cached features
+    # the whole model, or the classifier alone on cached features (a module, or torch.compile's wrapper of one,
+    # or a memory probe's function around it: run.py)
+    forward: Callable[..., Any]
     optimizer: torch.optim.Optimizer
     # an LRScheduler; setup's memory probes pass None and never reach an optimizer step
     scheduler: Any
-    criterion: nn.Module  # mean cross-entropy, or --binary's BCE (model.BinaryCrossEntropy); label smoothing
+    # mean cross-entropy, or --binary's BCE (model.BinaryCrossEntropy); label smoothing; a function of (logits,
+    # labels) in a memory probe
+    criterion: Callable[..., Any]
     clip_grad: float | None
     parameters: list  # the trainable parameters (for clipping)
     # Several processes: the DistributedDataParallel wrapper ``forward`` runs (its ``no_sync``), and
@@ -137,7 +141,7 @@ def train_epoch(step: Step, batches, runtime: Runtime, meter: ClassificationMete
 
 
 @torch.no_grad()
-def evaluate(forward: nn.Module, batches, runtime: Runtime, meter: ClassificationMeter, keep: int = 0,
+def evaluate(forward: Callable[..., Any], batches, runtime: Runtime, meter: ClassificationMeter, keep: int = 0,
              seed: int = 0) -> dict:
     """Evaluate over ``batches``; ``keep`` inputs, a stratified sample drawn by ``seed``
     (``sample.GridSample``: every class when they fit), are returned with their predictions.

@@ -24,6 +24,8 @@ import torch
 
 from cnncost.errors import CnncostError
 
+from ..runtime.progress import format_rate
+
 # Logits waiting to be counted, at most: 2^18 float32 values (1 MiB), e.g. 8 batches of 32 × 1,000 classes.
 CHUNK_LOGITS = 1 << 18
 # The per-class scores, in the order per_class reports them.
@@ -309,11 +311,6 @@ def format_throughput(images_per_s: float, flops_per_image: int | None, peak_flo
     if peak_flops:
         text += f" ({100 * achieved / peak_flops:.1f}% of peak)"
     return text
-
-
-def format_rate(per_second: float) -> str:
-    """A rate with thousands separators, one decimal below 100: ``2,470``, ``12.5``."""
-    return f"{per_second:,.0f}" if per_second >= 100 else f"{per_second:.1f}"
 
 
 def format_tflops(tflops: float) -> str:

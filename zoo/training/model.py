@@ -24,6 +24,7 @@ from torch import nn
 
 from cnncost import archs, engine, finetune
 from cnncost import layers as L
+from cnncost.arch import Arch, as_arch
 from cnncost.walk import children
 from cnncost.errors import CnncostError
 
@@ -57,7 +58,7 @@ class Prepared(NamedTuple):
     classifier: str  # name of the replaced final Linear layer
 
 
-def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classes: int | None,
+def describe(arch_name: str | Arch, hyperparameters: dict, img_size: int | None, classes: int | None,
              dropout: float | None = None, training: bool = True, dropout_at: tuple = ()) -> tuple:
     """(arch, builder keywords, Network) for training at img_size × img_size with ``classes`` outputs.
 
@@ -69,9 +70,11 @@ def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classe
     too small for the network is a one-line ``--img-size`` error with the
     smallest valid size, which the engine derives.
     """
-    arch = archs.get(arch_name)
+    arch = as_arch(arch_name)  # a caller that has resolved the name passes the Arch: resolved once
     given = dict(hyperparameters)
-    size = img_size or arch.param("h").default
+    side = arch.param("h")
+    assert side is not None  # every image architecture declares its input size (arch.input_size_params)
+    size = img_size or side.default
     given.update(h=size, w=size)
     if arch.param("classes") and classes is not None:
         given["classes"] = classes  # a user's module has no such option: its classes are its own
@@ -87,6 +90,7 @@ def describe(arch_name: str, hyperparameters: dict, img_size: int | None, classe
     if dropout_at:  # --dropout-at: new Dropout nodes, so the engine counts what the module runs
         from .dropout_at import insert_dropout
 
+        assert dropout is not None  # TrainConfig.check: --dropout-at comes with its rate
         network = insert_dropout(network, tuple(dropout_at), dropout)
     if not arch.param("classes") and classes is not None:
         _check_outputs(arch.name, network, classes)
@@ -173,7 +177,7 @@ def _check_outputs(name: str, network, classes: int) -> None:
                            f"{classes} classes; make the module's last layer output {classes}")
 
 
-def prepare(arch_name: str, hyperparameters: dict, img_size: int | None, classes: int,
+def prepare(arch_name: str | Arch, hyperparameters: dict, img_size: int | None, classes: int,
             weights: str = "none", dropout: float | None = None, dropout_at: tuple = (),
             binary: bool = False) -> Prepared:
     """Build the module (seed torch first for a reproducible initialisation) and load weights. ``binary``: a

@@ -206,6 +206,7 @@ class _StepMemory:
         if self.predicted is None:
             return None
         run_step, cost, cached = self.predicted
+        measured: dict[str, int | None]
         if self.cuda:
             measured = {"measured_peak_bytes": int(torch.cuda.max_memory_allocated(self.device))}
         else:

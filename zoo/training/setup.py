@@ -13,7 +13,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from cnncost import finetune
+from cnncost import archs, finetune
+from cnncost.arch import Arch
 from cnncost.errors import CnncostError
 
 from cnncost import engine
@@ -67,16 +68,18 @@ def start(config: TrainConfig, warn=print, world: World | None = None) -> Sessio
                      synthetic_size=config.synthetic_size)
     if config.binary:
         _check_binary(config, data.classes)
-    _check_memory(config, len(data.classes), runtime)  # before torch allocates the module
+    arch = archs.get(config.arch)  # resolved once for the run (a module: name is traced once)
+    _check_memory(config, arch, len(data.classes), runtime)  # before torch allocates the module
     torch.manual_seed(config.seed)  # the initialisation, new classifier included, follows the seed
-    prepared = model.prepare(config.arch, config.hyperparameters, config.img_size, len(data.classes),
+    prepared = model.prepare(arch, config.hyperparameters, config.img_size, len(data.classes),
                              config.weights, config.dropout, dropout_at=config.dropout_layers, binary=config.binary)
     plan = freeze.apply_strategy(prepared.model, prepared.network, prepared.table, strategy)
     if world.size > 1:
         _to_world(config, prepared, plan, runtime, world)
     net = prepared.model.to(runtime.device)
     if runtime.channels_last:
-        net = net.to(memory_format=torch.channels_last)
+        # Module.to takes memory_format (torch's docs); its type stubs list only device, dtype and tensor
+        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     channels, size = prepared.network.input_shape[0], prepared.config["h"]
     normalisation = model_mean_std(channels)
     average = ema.start(net, config.ema)  # a copy of the model as it is now (on its device, in its layout)
@@ -110,9 +113,9 @@ def _to_world(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan, 
         torch.manual_seed((config.seed * 1_000_003 + world.rank) % 2**63)
 
 
-def _check_memory(config: TrainConfig, classes: int, runtime: Runtime) -> None:
+def _check_memory(config: TrainConfig, arch: Arch, classes: int, runtime: Runtime) -> None:
     """Refuse an input size or batch the machine cannot hold, from the engine's counts alone."""
-    arch, arch_config, network = model.describe(config.arch, config.hyperparameters, config.img_size,
+    arch, arch_config, network = model.describe(arch, config.hyperparameters, config.img_size,
                                                 model.head_outputs(classes, config.binary), config.dropout,
                                                 dropout_at=config.dropout_layers)
     memory.check_fits(engine.analyze(network), config.micro_batch, runtime.device.type, arch_config["h"],

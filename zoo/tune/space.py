@@ -14,7 +14,6 @@ against the network's declared parameters.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -23,14 +22,15 @@ from typing import Any
 from cnncost.errors import CnncostError
 
 from ..training.config import TrainConfig
+from ..training.fields import declared
 
 DISTRIBUTIONS = ("categorical", "constant", "int_uniform", "uniform", "q_uniform", "log_uniform_values",
                  "log_uniform")
 # The reports' and wandb users' spellings of train options (report 004 writes max_lr and grad_clip).
 ALIASES = {"learning_rate": "lr", "max_lr": "lr", "batch": "batch_size", "hw": "img_size", "grad_clip": "clip_grad"}
 # Train options a trial may vary (the others are the study's: which network, where the run goes, ...).
-TRAIN_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainConfig)) - {"arch", "out", "resume", "quiet",
-                                                                           "hyperparameters", "data"}
+# Which they are is part of each field's declaration (fields.Option.searchable).
+TRAIN_FIELDS = frozenset(name for name, declaration in declared(TrainConfig).items() if declaration.searchable)
 BODY_KEYS = ("value", "values", "min", "max", "q", "distribution")
 
 

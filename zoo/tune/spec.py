@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnncost.arch import ParameterError, spelled_as
 from cnncost.errors import CnncostError
 
 from ..training.config import TrainConfig
@@ -170,9 +171,17 @@ def check_fixed(spec: TuneSpec) -> None:
 
     try:
         base_config(spec, out="check").check()
-    except CnncostError as error:  # TrainConfig names its CLI flag; the config file has keys
+    except ParameterError as error:  # TrainConfig names its field; the config file has keys
+        with spelled_as(config_key, "a key"):
+            raise CnncostError(str(error)) from None
+    except CnncostError as error:  # the errors that still name a CLI flag
         raise CnncostError(_as_config_key(str(error))) from None
     check_parameters(spec)
+
+
+def config_key(field: str) -> str:
+    """The study config's key of a TrainConfig field: the top-level strategy, data and epochs, else train.FIELD."""
+    return field if field in ("strategy", "data", "epochs") else "train." + field
 
 
 def _as_config_key(line: str) -> str:
@@ -180,8 +189,7 @@ def _as_config_key(line: str) -> str:
     flag, colon, rest = line.partition(": ")
     if not colon or not flag.startswith("--") or " " in flag:
         return line
-    key = flag.removeprefix("--").replace("-", "_")
-    return f"{key if key in ('strategy', 'data', 'epochs') else 'train.' + key}: {rest}"
+    return f"{config_key(flag.removeprefix('--').replace('-', '_'))}: {rest}"
 
 
 def _choice(value, key: str, choices: tuple) -> str:

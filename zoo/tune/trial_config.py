@@ -13,12 +13,10 @@ from cnncost.archs.registry import check_value
 from cnncost.errors import CnncostError
 
 from ..training.config import TrainConfig
+from ..training.fields import command_words
 
 # Network parameters ``cnncost train`` takes as options of their own; any other is given with --set.
 TRAIN_NETWORK_FLAGS = ("m", "k", "n", "org", "bn", "activation", "padding", "include_top", "head")
-# TrainConfig fields written as a --x/--no-x switch (the others: --x VALUE, or --x alone when true).
-SWITCHES = ("cache", "amp", "channels_last", "plots")
-FLAGS = {"img_size": "--img-size", "compile": "--compile"}
 NOT_SHOWN = ("arch", "out", "resume", "quiet", "hyperparameters")
 
 
@@ -90,19 +88,10 @@ def command_line(config: TrainConfig, out: str = "runs/best") -> str:
         value = getattr(config, field.name)
         if field.name in NOT_SHOWN or value == getattr(default, field.name):
             continue
-        words += _train_words(field.name, value)
+        words += command_words(TrainConfig, field.name, value)
     for name, value in config.hyperparameters.items():
         words += _network_words(name, value)
     return " ".join(shlex.quote(word) for word in words + ["--out", out])
-
-
-def _train_words(name: str, value) -> list:
-    flag = FLAGS.get(name, "--" + name.replace("_", "-"))
-    if name in SWITCHES:
-        return [flag if value else "--no-" + flag[2:]]
-    if isinstance(value, bool):
-        return [flag] if value else []
-    return [flag, _text(value)]
 
 
 def _network_words(name: str, value) -> list:
