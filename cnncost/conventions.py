@@ -124,11 +124,11 @@ def meaning(name: str) -> str:
 
 def convention(name: str) -> Convention:
     """Look up a convention by name; unknown names are a one-line error."""
-    from .errors import CnncostError
+    from .arch import ParameterError, literal
 
     if name not in CONVENTIONS:
-        raise CnncostError(f"--convention: unknown convention {name!r}; choose one of "
-                           + ", ".join(CONVENTIONS))
+        raise ParameterError("convention", literal(f"unknown convention {name!r}; choose one of "
+                                                   + ", ".join(CONVENTIONS)))
     return CONVENTIONS[name]
 
 

@@ -60,6 +60,13 @@ def private_formula_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNCOST_CACHE_DIR", str(tmp_path / "formula-cache"))
 
 
+@pytest.fixture(autouse=True)
+def no_inherited_width(monkeypatch):
+    """No test reads the width of the shell that started pytest (a COLUMNS exported there, or set for pytest-xdist's
+    workers): a test about fitting a width sets COLUMNS itself; the others see none (no limit, as in a pipe)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 @pytest.fixture
 def one_torch_thread():
     """Tiny convolutions run fastest, and most reproducibly, on one intra-op thread: on a

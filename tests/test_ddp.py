@@ -63,9 +63,10 @@ def environment() -> dict:
 
 @pytest.fixture(scope="module")
 def two_process_run(tmp_path_factory):
-    """The reference two-process run (``--sync-bn``), started through the command line."""
+    """The reference two-process run (``--sync-bn``, logging to every file sink), started through the command
+    line."""
     out = tmp_path_factory.mktemp("ddp") / "two"
-    done = subprocess.run(cli_words(out), env=environment(), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cli_words(out, "--log", "console,jsonl,csv"), env=environment(), cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return out
 
@@ -84,6 +85,19 @@ def test_two_processes_train_the_one_process_weights(tmp_path, two_process_run):
     for mine, theirs in zip(metrics["epochs"], one["epochs"]):
         assert mine["val_acc"] == theirs["val_acc"] and mine["train_acc"] == theirs["train_acc"]
         assert abs(mine["train_loss"] - theirs["train_loss"]) < 1e-4
+
+
+def test_only_rank_0_writes_the_log_files(two_process_run):
+    """Two processes: each epoch is in events.jsonl and epochs.csv once, as metrics.json has it."""
+    from tests.test_train_events import assert_csv_equals, epoch_records, records
+
+    import json
+
+    saved = json.loads((two_process_run / "metrics.json").read_text())
+    assert [row["epoch"] for row in saved["epochs"]] == list(range(1, EPOCHS + 1))
+    assert epoch_records(two_process_run) == saved["epochs"]
+    assert_csv_equals(two_process_run, saved["epochs"])
+    assert [r["processes"] for r in records(two_process_run) if r["type"] == "run_started"] == [2]
 
 
 def test_accumulation_over_two_processes_is_the_one_process_step(tmp_path):

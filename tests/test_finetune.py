@@ -27,7 +27,7 @@ def test_parse_strategy(text, expected):
 
 @pytest.mark.parametrize("text", ["", "partial", "partial:0", "partial:-1", "partial:x", "last", "Full"])
 def test_parse_strategy_rejects(text):
-    with pytest.raises(CnncostError, match="^--strategy: .*scratch, last-layer, head, partial:K, full"):
+    with pytest.raises(CnncostError, match="^strategy: .*scratch, last-layer, head, partial:K, full"):
         finetune.parse_strategy(text)
 
 

@@ -202,14 +202,7 @@ def test_a_run_that_saves_no_epoch_leaves_no_log_file(tmp_path):
     assert not (tmp_path / "run").exists()  # the folder it made is gone again: no events.jsonl, no epochs.csv
 
 
-def test_only_rank_0_writes_the_log_files(tmp_path):
-    """Two processes: each epoch is in events.jsonl and epochs.csv once."""
-    train(config(tmp_path, epochs=2, batch_size=20, nproc_per_node=2, dropout=0.0, log="jsonl,csv"))
-    folder, saved = tmp_path / "run", metrics(tmp_path / "run")
-    assert [row["epoch"] for row in saved["epochs"]] == [1, 2]
-    assert epoch_records(folder) == saved["epochs"]
-    assert_csv_equals(folder, saved["epochs"])
-    assert [r["processes"] for r in records(folder) if r["type"] == "run_started"] == [2]
+# The two-process case (only rank 0 writes the files) runs on test_ddp.py's reference two-process run.
 
 
 FAST = ["train", "smallcnn_res", "--img-size", "16", "--m", "4", "--n", "8", "--synthetic-size", "40",

@@ -84,7 +84,7 @@ def test_rotated_strategy_matches_torch(index, name):
 @pytest.mark.parametrize("strategy", ["head", "partial:1", "partial:2"])
 def test_mlp_refuses_block_strategies(strategy):
     """mlp3 has no blocks and declares no classifier top: a one-line error, not a guess."""
-    with pytest.raises(CnncostError, match="--strategy"):
+    with pytest.raises(CnncostError, match="^strategy: "):
         engine_step("mlp3", strategy, 2, "fp32")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..errors import CnncostError
+from ..arch import ParameterError, literal
 from ..finetune import Strategy, parse_strategy
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -35,9 +35,9 @@ def parse_step(strategy: str = "scratch", batch: Any = 1, optimizer: str = "sgd"
                device: str = "cuda", loss: str = "cross-entropy") -> Step:
     """A ``Step`` from option values; each bad value is a one-line error naming its option and choices."""
     if isinstance(batch, int) and (isinstance(batch, bool) or batch < 1):
-        raise CnncostError(f"--batch: {batch} is not a batch size; give a whole number ≥ 1")
-    for option, value, choices in (("--optimizer", optimizer, OPTIMIZERS), ("--dtype", dtype, DTYPES),
-                                   ("--device", device, DEVICES), ("--loss", loss, LOSSES)):
+        raise ParameterError("batch", f"{batch} is not a batch size; give a whole number ≥ 1")
+    for name, value, choices in (("optimizer", optimizer, OPTIMIZERS), ("dtype", dtype, DTYPES),
+                                 ("device", device, DEVICES), ("loss", loss, LOSSES)):
         if value not in choices:
-            raise CnncostError(f"{option}: {value!r} is not one of {', '.join(choices)}")
+            raise ParameterError(name, literal(f"{value!r} is not one of {', '.join(choices)}"))
     return Step(parse_strategy(strategy), batch, optimizer, dtype, device, loss)
