@@ -261,7 +261,7 @@ def _require_equal_sizes(table, full: dict, divisible: int | None) -> None:
 def _proved_zero(difference: Any) -> bool:
     """Whether ``difference`` is 0 for every integer value of its symbols, proved as ``check`` proves
     an EQUAL (floors split into residue classes): ⌊(H − 1)/2⌋ + 1 − ⌈H/2⌉ is."""
-    from .claims import proof
+    from . import proof
 
     return proof.decide(difference, sorted(difference.free_symbols, key=str)).status == "zero"
 
@@ -384,7 +384,7 @@ def _too_small(arch: Any, given: dict, keyword: str, dim: Any, need: Any) -> Cnn
     free = sorted(need.free_symbols, key=str)
     if not free and layer:
         return CnncostError(layer)
-    from .render.printer import relation_text
+    from .printer import relation_text
 
     at = ", ".join(f"{s} = {defaults[_keyword(s)]}" for s in free)
     names = ", ".join(str(s) for s in free)

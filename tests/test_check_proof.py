@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cnncost import symbolic
-from cnncost.claims import proof
+from cnncost import proof
 from cnncost.claims.audit import audit
 from cnncost.claims.parser import parse_claim
 from cnncost.cli import app, main
-from cnncost.render.printer import text
+from cnncost.printer import text
 
 runner = CliRunner()
 NAMES = {s: symbolic.symbol(s.lower() if s in "HW" else s) for s in ("H", "W", "m", "k", "n")}

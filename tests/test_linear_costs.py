@@ -23,7 +23,8 @@ from sympy.core.mul import Mul
 from cnncost import engine, symbolic
 from cnncost.archs import registry
 from cnncost.conventions import CONVENTIONS, QUANTITIES
-from cnncost.render import formula_view, printer
+from cnncost import printer
+from cnncost.render import formula_view
 
 HEADER = """[network]
 name = "stack"

@@ -2,7 +2,7 @@
 
 import sympy
 
-from cnncost.render.printer import grouped, relation_text, text
+from cnncost.printer import grouped, relation_text, text
 from cnncost.symbolic import symbol
 
 H, W, m, k, n = (symbol(s) for s in ("h", "w", "m", "k", "n"))

@@ -19,10 +19,10 @@ from .. import symbolic
 from ..arch import ParameterError
 from ..conventions import CONVENTIONS, check_quantity
 from ..errors import CnncostError
-from ..render.printer import text
+from ..printer import text
 from . import parts as P
 from ..exact import compile_exact
-from . import proof
+from .. import proof
 
 SQUARE_SEARCH = 1024  # largest square input size examined for "holds when"
 

@@ -13,7 +13,7 @@ import sympy
 
 from .. import symbolic
 from ..conventions import CONVENTIONS, QUANTITIES
-from ..render.printer import text
+from ..printer import text
 
 COMPUTE = ("Conv2d", "Linear")
 

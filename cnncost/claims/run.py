@@ -8,7 +8,7 @@ from .. import conventions, symbolic
 from ..arch import Arch, ParameterError, as_arch, resolve
 from ..conventions import STEP_QUANTITIES, meaning
 from ..errors import CnncostError
-from ..render.printer import text
+from ..printer import text
 from . import units
 from .audit import EXPLAIN_TERMS, NOT_EQUAL, NOT_PROVEN, audit, expanded_terms, percent
 from .batch import load, refuse_modules  # noqa: F401  (re-exported for the CLI)

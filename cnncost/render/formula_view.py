@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy
 
 from ..conventions import CONVENTIONS
-from . import printer
+from .. import printer
 
 
 def label(derivation, quantity: str) -> tuple:

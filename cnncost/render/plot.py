@@ -21,7 +21,7 @@ from ..conventions import STEP_QUANTITIES, check_quantity, meaning, unit
 from ..errors import CnncostError
 from ..exact import compile_exact
 from ..symbolic import derive, symbol
-from .printer import relation_text, text
+from ..printer import relation_text, text
 
 @dataclass
 class Series:

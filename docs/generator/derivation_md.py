@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sympy
 
-from cnncost.render import formula_view, printer
+from cnncost import printer
+from cnncost.render import formula_view
 from cnncost.symbolic import as_expr, mirrored_sizes, symbol
 from . import markdown as md
 

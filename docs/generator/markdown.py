@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from cnncost.render import printer
+from cnncost import printer
 
 _LONG_NUMBER = re.compile(r"\d{5,}")
 

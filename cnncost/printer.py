@@ -12,8 +12,8 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from ..expansion import expand
-from ..term_order import LinearOrder
+from .expansion import expand
+from .term_order import LinearOrder
 
 SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _SUP = "⁰¹²³⁴⁵⁶⁷⁸⁹"

@@ -31,8 +31,8 @@ from typing import NamedTuple
 
 import sympy
 
-from ..exact import compile_exact
-from ..render.printer import text
+from .exact import compile_exact
+from .printer import text
 
 MAX_CLASSES = 65_536  # residue vectors x mod M enumerated (32³ covers scratch5's H, W, k)
 MAX_TERMS = 5_000  # terms of the rewritten difference, bounded before expanding
