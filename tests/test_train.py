@@ -235,7 +235,7 @@ def test_wrong_checkpoint_names_the_mismatch(tmp_path):
     from cnncost.errors import CnncostError
 
     path = pretrained_file(tmp_path, "scratch5", m=4, k=1, n=8)
-    with pytest.raises(CnncostError, match="^--weights: scratch5-pretrained.pth does not fit smallcnn_res: "):
+    with pytest.raises(CnncostError, match="^weights: scratch5-pretrained.pth does not fit smallcnn_res: "):
         model.prepare("smallcnn_res", SMALL, 32, 10, path)
 
 

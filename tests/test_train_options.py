@@ -139,3 +139,17 @@ def test_every_network_parameter_but_the_ones_train_sets_is_an_option_of_train()
     expected = set(NETWORK_PARAMS) - set(SET_BY_TRAIN) - {"dropout"}
     assert expected <= names
     assert not (set(SET_BY_TRAIN) | {"hw"}) & names
+
+
+def test_a_ranks_parameter_error_reaches_the_parent_spelled_as_its_caller_spells_it():
+    """A rank (a process of its own) sends the error's parts; the parent raises it again, so the command line
+    still prints --weights (the rank's own str() would have said weights)."""
+    from cnncost.arch import flag, spelled_as
+    from zoo.training.launch import _outcome
+
+    sent = {0: {"parameter_error": ("weights", "x.pt does not fit {listed}", ("arch",))}, 1: {}}
+    with pytest.raises(ParameterError) as raised:
+        _outcome(sent)
+    assert str(raised.value) == "weights: x.pt does not fit arch"
+    with spelled_as(flag, "an option"):
+        assert str(raised.value) == "--weights: x.pt does not fit --arch"

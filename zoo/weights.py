@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from cnncost.arch import ParameterError, literal
 from cnncost.errors import CnncostError
 from cnncost.userfile import require_regular
 
@@ -33,7 +34,7 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     state = current_keys(model, read_state_dict(path))
     problems = mismatches(model, state)
     if problems:
-        raise CnncostError(f"--weights: {path.name} does not fit {type(model).__name__}: {problems}")
+        raise ParameterError("weights", literal(f"{path.name} does not fit {type(model).__name__}: {problems}"))
     model.load_state_dict(state, strict=True)
     return model
 
@@ -59,20 +60,20 @@ def current_keys(model: nn.Module, state: dict) -> dict:
 def read_state_dict(path: str | Path) -> dict:
     """The tensors of a checkpoint file (``weights_only=True``; common wrappers unwrapped).
 
-    A missing or unreadable file is a one-line ``--weights:`` error.
+    A missing or unreadable file is a one-line error naming the parameter ``weights``.
     """
     path = Path(path).expanduser()
     if not path.exists():
-        raise CnncostError(f"--weights: no such file: {path}")
+        raise ParameterError("weights", literal(f"no such file: {path}"))
     try:  # a FIFO or device is refused before torch opens it (a FIFO would block forever)
         require_regular(path, "weights file")
     except CnncostError as error:
-        raise CnncostError(f"--weights: {error}") from None
+        raise ParameterError("weights", literal(str(error))) from None
     try:
         state = load_data_only(path)
     except Exception as error:  # pickle, zip and torch errors alike: one line
-        raise CnncostError(f"--weights: {path} is not a readable PyTorch checkpoint "
-                           f"({error.__class__.__name__})") from None
+        raise ParameterError("weights", literal(f"{path} is not a readable PyTorch checkpoint "
+                                                f"({error.__class__.__name__})")) from None
     return _unwrap(state, path)
 
 
@@ -93,7 +94,7 @@ def _unwrap(state, path: Path) -> dict:
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CnncostError(f"--weights: {path} does not hold a state_dict of tensors")
+        raise ParameterError("weights", literal(f"{path} does not hold a state_dict of tensors"))
     return state
 
 

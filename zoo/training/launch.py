@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cnncost.arch import ParameterError
 from cnncost.errors import CnncostError
 
 from .config import TrainConfig, endpoint_parts
@@ -78,6 +79,8 @@ def run_rank(values: dict):
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_processes))
     try:
         return {"metrics": train(config)}
+    except ParameterError as error:  # its parts: the parent spells the parameter as its caller does (--weights)
+        return {"parameter_error": (error.parameter, error.complaint, error.listed)}
     except CnncostError as error:
         return {"error": str(error)}
     except EngineMismatch as bug:
@@ -90,6 +93,8 @@ def _outcome(results: dict) -> dict:
 
     for key in sorted(results or {}):
         value = results[key] or {}
+        if "parameter_error" in value:
+            raise ParameterError(*value["parameter_error"])
         if "error" in value:
             raise CnncostError(value["error"])
         if "bug" in value:
