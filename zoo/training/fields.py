@@ -11,6 +11,7 @@ No torch here: the CLI reads these declarations to build ``cnncost train --help`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 from dataclasses import dataclass
@@ -129,9 +130,15 @@ def field_default(cls, name: str) -> Any:
 
 def value_type(cls, name: str) -> type:
     """bool, int, float or str: the annotation of field ``name`` without its None."""
-    hint = typing.get_type_hints(cls)[name]
+    hint = _hints(cls)[name]
     inner = [arg for arg in typing.get_args(hint) if arg is not type(None)] or [hint]
     return inner[0]
+
+
+@functools.cache
+def _hints(cls) -> dict:
+    """The dataclass's annotations, evaluated once (``cnncost train``'s options read one per field)."""
+    return typing.get_type_hints(cls)
 
 
 def spellings(cls, name: str, default: Any = FIELD_DEFAULT) -> tuple:
@@ -179,7 +186,7 @@ def check_field(config, name: str, check: Check) -> None:
 
 def _optional(config, name: str) -> bool:
     """Whether the field's default is None (so None means "not given")."""
-    return next(f for f in dataclasses.fields(config) if f.name == name).default is None
+    return field_default(type(config), name) is None
 
 
 def shown(value) -> str:
