@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from cnncost import finetune
 from cnncost.trainstep import analyze_step, parse_step
-from zoo.training import freeze, model
+from zoo.runtime import model
+from zoo.training import freeze
 
 MIB = 2**20
 

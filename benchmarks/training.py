@@ -23,7 +23,8 @@ import time
 import torch
 
 from cnncost import finetune
-from zoo.training import flops, freeze, model
+from zoo.runtime import model
+from zoo.training import flops, freeze
 from zoo.training.config import TrainConfig
 from zoo.training.loop import Runtime, Step, train_epoch
 from zoo.training.metrics import ClassificationMeter, format_throughput, peak_flops_for

@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.training_loop`` (``--quick``: a tiny run that checks the script in seconds).
 
-Both sides train the same zoo network (built by ``zoo.training.model.prepare``,
+Both sides train the same zoo network (built by ``zoo.runtime.model.prepare``,
 seeded alike) with Adam at the same learning rate on the same synthetic images
 (the dataset ``cnncost train`` itself builds: ``load_data`` + ``make_dataset``,
 so the pixels are identical) in batches of the same size.
@@ -50,7 +50,8 @@ def _data(spec: dict):
     """(model Prepared, train dataset, val dataset) exactly as ``cnncost train`` builds them."""
     import torch
 
-    from zoo.training import model, setup
+    from zoo.runtime import model
+    from zoo.training import setup
     from zoo.training.data import load_data
     from zoo.training.loaders import make_dataset
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import torch
 
-from zoo.training import checkpoint, model, synthetic
+from zoo.runtime import model
+from zoo.training import checkpoint, synthetic
 from zoo.training.config import TrainConfig
 
 SMALL = {"m": 8, "n": 32}  # smallcnn_res at 32×32: a few thousand parameters

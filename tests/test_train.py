@@ -14,7 +14,8 @@ import torch
 from cnncost import finetune
 from cnncost.cli import main
 from zoo import build
-from zoo.training import flops, freeze, model
+from zoo.runtime import model
+from zoo.training import flops, freeze
 from zoo.training.config import TrainConfig
 from zoo.training.run import train
 

@@ -10,7 +10,7 @@ import torch
 from cnncost import finetune
 from cnncost import layers as L
 from zoo import build
-from zoo.training import model
+from zoo.runtime import model
 from zoo.training.config import TrainConfig
 from zoo.training.run import train
 

@@ -17,7 +17,8 @@ from PIL import Image
 from cnncost.cli import main
 from cnncost.errors import CnncostError
 from zoo.runtime import images
-from zoo.training import memory, model, runfolder
+from zoo.runtime import model
+from zoo.training import memory, runfolder
 from zoo.training.config import TrainConfig
 from zoo.training.run import train
 

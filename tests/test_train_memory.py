@@ -16,7 +16,8 @@ from cnncost.errors import CnncostError
 from cnncost.trainstep import analyze_step
 from zoo import build
 from zoo.saved_tensors import measure_step
-from zoo.training import flops, freeze, memory, model
+from zoo.runtime import model
+from zoo.training import flops, freeze, memory
 from zoo.training.config import TrainConfig
 from zoo.training.run import train
 

@@ -72,7 +72,7 @@ def test_dropout_at_puts_dropout_before_named_layers_and_the_engine_counts_it(tm
     from cnncost import archs
     from cnncost import layers as L
     from zoo import build
-    from zoo.training.dropout_at import insert_dropout
+    from zoo.runtime.dropout_at import insert_dropout
 
     config = TrainConfig(arch="resnet18", img_size=32, synthetic_size=40, batch_size=8, device="cpu", plots=False,
                          quiet=True, out=str(tmp_path / "run"), epochs=1, dropout=0.3, dropout_at="conv1,fc")

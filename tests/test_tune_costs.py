@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from zoo.training import model
+from zoo.runtime import model
 from zoo.training.config import TrainConfig
 from zoo.tune import costs
 

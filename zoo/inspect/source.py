@@ -23,7 +23,7 @@ from cnncost.errors import CnncostError
 from ..from_spec import SpecModule
 from ..runtime import images
 from ..runtime.devices import check_device, pick_device
-from ..training import model
+from ..runtime import model
 from ..weights import mismatches, read_state_dict
 
 

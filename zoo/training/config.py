@@ -262,7 +262,7 @@ class TrainConfig:
     @property
     def dropout_layers(self) -> tuple:
         """--dropout-at's layer names, parsed."""
-        from .dropout_at import parse_layers
+        from ..runtime.dropout_at import parse_layers
 
         return parse_layers(self.dropout_at)
 

@@ -18,7 +18,8 @@ from cnncost.errors import CnncostError
 from ..runtime.devices import check_device
 from ..runtime.images import model_mean_std
 from ..weights import mismatches
-from . import checkpoint, model, setup
+from ..runtime import model
+from . import checkpoint, setup
 from .config import TrainConfig
 from .data import load_data
 from .loaders import collate, make_dataset

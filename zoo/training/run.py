@@ -30,7 +30,7 @@ from .features import extract, feature_batches, feature_groups
 from .loaders import collate, make_dataset
 from .loop import Step, evaluate, train_epoch
 from .metrics import ClassificationMeter
-from .model import binary_scores
+from ..runtime.model import binary_scores
 from .sinks import RunLog, Sink, as_sink, open_log, parse_names
 from .steps import train_steps
 

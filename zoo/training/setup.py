@@ -21,7 +21,8 @@ from cnncost import engine
 
 from ..runtime.devices import pick_device
 from ..runtime.images import model_mean_std
-from . import checkpoint, ema, freeze, memory, model, optim, syncbn
+from ..runtime import model
+from . import checkpoint, ema, freeze, memory, optim, syncbn
 from .config import TrainConfig
 from .data import load_data
 from .distributed import World

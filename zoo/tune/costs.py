@@ -11,7 +11,8 @@ from __future__ import annotations
 from cnncost import conventions, engine
 from cnncost.errors import CnncostError
 
-from ..training import memory, model
+from ..runtime import model
+from ..training import memory
 from ..training.config import TrainConfig
 
 
