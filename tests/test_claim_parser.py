@@ -188,10 +188,12 @@ HOSTILE = [
 
 @pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_input_fails_fast_with_a_column(text):
-    start = time.perf_counter()
+    # This process's CPU time (here and below): a bound on the parser's work, not on what else the machine
+    # runs meanwhile (pytest-xdist's other worker, a loaded CI machine).
+    start = time.process_time()
     with pytest.raises(CnncostError) as info:
         parse(text)
-    assert time.perf_counter() - start < 0.2
+    assert time.process_time() - start < 0.2
     message = str(info.value)
     assert message.startswith("claim: ") and " at column " in message
     assert "\n" not in message and len(message) < 400
@@ -217,9 +219,9 @@ def test_error_messages_point_at_the_column(text, message):
 
 def test_limits_are_exact():
     parse("(" * 100 + "k" + ")" * 100)
-    start = time.perf_counter()
+    start = time.process_time()
     parse("⌊" * 32 + "k" + "/2 + m/3⌋" * 32)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
     with pytest.raises(CnncostError, match="floor/ceil nested deeper than 32 at column 33"):
         parse("⌊" * 32 + "floor(k" + ")" * 33)
     parse("k^64"), parse("k^2^6"), parse("k**(64)"), parse("1" * 60)
@@ -252,9 +254,9 @@ def test_long_valid_formula_is_fast_and_never_evaluates_text(monkeypatch):
         sympy.Integer(1) + "2"
     text = " + ".join(f"{i}k²HW(3m + 85m²/256)/⌊H/{i}⌋ - n(64m + 10)^2" for i in range(1, 40))
     assert len(text) < 2000
-    start = time.perf_counter()
+    start = time.process_time()
     parse(text)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_parser_source_calls_no_evaluator():

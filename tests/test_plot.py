@@ -158,7 +158,7 @@ def test_exact_evaluation_is_fast():
     H = symbol("h")
     expr = derive("resnet50", {"w": 224}).formulas["fvcore"]
     f = plot.exact_function(expr, H)
-    start = time.perf_counter()
+    start = time.process_time()  # this process's CPU time: the work, not the machine's load
     values = [f(x) for x in range(1, 3001)]
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
     assert values[223] == totals(cnncost.count("resnet50", h=224, w=224))["fvcore"]
