@@ -35,7 +35,7 @@ def images_per_s(run: dict, processes: int, threads: int | None, epochs: int, de
     """The epochs' images/s (the first left out) of one run of ``run`` on ``processes`` processes."""
     import torch
 
-    from zoo.training.config import TrainConfig
+    from zoo.runtime.config import TrainConfig
     from zoo.training.run import train
 
     if threads is not None:

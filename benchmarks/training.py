@@ -25,7 +25,7 @@ import torch
 from cnncost import finetune
 from zoo.runtime import model
 from zoo.training import flops, freeze
-from zoo.training.config import TrainConfig
+from zoo.runtime.config import TrainConfig
 from zoo.training.loop import Runtime, Step, train_epoch
 from zoo.training.metrics import ClassificationMeter, format_throughput, peak_flops_for
 from zoo.training.report import device_name, precision

@@ -117,7 +117,7 @@ def through_cnncost(spec: dict, out: str, plots: bool = True) -> dict:
 
 
 def _config(spec: dict, out: str, plots: bool):
-    from zoo.training.config import TrainConfig
+    from zoo.runtime.config import TrainConfig
 
     extra = {} if plots else {"plots": False}  # only when off: the script also times code without the option
     return TrainConfig(spec["arch"], data="synthetic", epochs=spec["epochs"], batch_size=spec["batch_size"],

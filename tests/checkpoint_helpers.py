@@ -7,8 +7,9 @@ from pathlib import Path
 import torch
 
 from zoo.runtime import model
-from zoo.training import checkpoint, synthetic
-from zoo.training.config import TrainConfig
+from zoo.runtime import checkpoint
+from zoo.training import synthetic
+from zoo.runtime.config import TrainConfig
 
 SMALL = {"m": 8, "n": 32}  # smallcnn_res at 32×32: a few thousand parameters
 CLASSES = list(synthetic.SHAPES)  # the class folders shapes_folder writes, in sorted order

@@ -14,7 +14,7 @@ import pytest
 import zoo.cli.show_command  # noqa: F401  (registers `cnncost show`)
 import zoo.cli.train_command  # noqa: F401  (registers `cnncost evaluate`)
 from cnncost.cli import main
-from zoo.training import checkpoint
+from zoo.runtime import checkpoint
 
 from .checkpoint_helpers import edited, save_run, shapes_folder
 

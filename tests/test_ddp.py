@@ -21,7 +21,7 @@ import torch
 
 from cnncost.cli import main
 from zoo import build
-from zoo.training.config import TrainConfig
+from zoo.runtime.config import TrainConfig
 from zoo.training.run import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -226,8 +226,7 @@ def test_listing_the_commands_loads_the_zoo_plugin_without_torch():
     assert imported(code, ("torch", "zoo")) == ["zoo", "zoo.cli", "zoo.cli.show_command", "zoo.cli.train_command",
                                                 "zoo.cli.train_options", "zoo.cli.tune_command",
                                                 "zoo.cli.verify_command", "zoo.plugin", "zoo.runtime",
-                                                "zoo.runtime.choices", "zoo.training", "zoo.training.config",
-                                                "zoo.training.fields"]
+                                                "zoo.runtime.choices", "zoo.runtime.config", "zoo.runtime.fields"]
 
 
 def test_the_zoo_plugin_provides_module_names_and_verify():

@@ -21,7 +21,7 @@ from zoo import build
 from zoo.inspect import activations, figures, filters, guided, layers, maximize, views
 from zoo.inspect.source import load_image, open_subject
 from zoo.training import synthetic
-from zoo.training.config import TrainConfig
+from zoo.runtime.config import TrainConfig
 from zoo.training.run import train
 
 from .checkpoint_helpers import shapes_folder

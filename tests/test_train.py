@@ -16,7 +16,7 @@ from cnncost.cli import main
 from zoo import build
 from zoo.runtime import model
 from zoo.training import flops, freeze
-from zoo.training.config import TrainConfig
+from zoo.runtime.config import TrainConfig
 from zoo.training.run import train
 
 SMALL = {"m": 8, "n": 32}  # smallcnn_res: conv, BN, residual block, dropout, dense: every kind, tiny

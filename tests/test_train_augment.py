@@ -15,9 +15,9 @@ from PIL import Image
 
 from cnncost.cli import main
 from cnncost.errors import CnncostError
-from zoo.runtime import images
+from zoo.runtime import augment_spec, images
 from zoo.training import augment
-from zoo.training.config import TrainConfig
+from zoo.runtime.config import TrainConfig
 from zoo.training.data import DataSource, Sample, load_data
 from zoo.training.loaders import collate, make_dataset, make_loader
 from zoo.training.loop import Runtime, on_device
@@ -274,7 +274,7 @@ def test_last_layer_with_augment_trains_on_augmented_images_not_cached_features(
 
 
 def test_old_run_configs_with_a_boolean_augment_still_load():
-    assert TrainConfig.from_dict({"arch": "x", "augment": True}).augment == augment.DEFAULT
+    assert TrainConfig.from_dict({"arch": "x", "augment": True}).augment == augment_spec.DEFAULT
     assert TrainConfig.from_dict({"arch": "x", "augment": False}).augment == ""
     assert TrainConfig.from_dict({"arch": "x"}).resize == "crop"
     old = TrainConfig.from_dict({"arch": "x", "augment": True})
@@ -299,8 +299,8 @@ def test_bare_augment_is_the_default_recipe_and_a_spec_is_canonical(tmp_path, mo
     assert main(["train", "scratch5", "--augment", "--epochs", "2"] + out) == 0  # before another option
     assert main(["train", "scratch5", "--augment", "rotate=0.4,vflip,hflip", "--resize", "plain"] + out) == 0
     assert main(["train", "scratch5"] + out) == 0
-    assert [c.augment for c in seen] == [augment.DEFAULT, augment.DEFAULT, "hflip,vflip,rotate=0.4", ""]
-    assert augment.DEFAULT == "crop=0.35,hflip,brightness=0.2,contrast=0.2"  # the recipe bare --augment had
+    assert [c.augment for c in seen] == [augment_spec.DEFAULT, augment_spec.DEFAULT, "hflip,vflip,rotate=0.4", ""]
+    assert augment_spec.DEFAULT == "crop=0.35,hflip,brightness=0.2,contrast=0.2"  # the recipe bare --augment had
     assert seen[1].epochs == 2 and seen[2].resize == "plain" and seen[0].resize == "crop"
 
 
@@ -326,10 +326,10 @@ def test_a_bad_resize_and_a_non_text_spec_are_one_line(tmp_path, capsys):
 
 
 def test_the_help_names_the_default_recipe():
-    from zoo.training.config import AUGMENT_HELP
+    from zoo.runtime.config import AUGMENT_HELP
 
-    assert AUGMENT_HELP.endswith("alone: " + augment.DEFAULT)
-    assert all(name in AUGMENT_HELP for name in augment.KINDS)
+    assert AUGMENT_HELP.endswith("alone: " + augment_spec.DEFAULT)
+    assert all(name in AUGMENT_HELP for name in augment_spec.KINDS)
 
 
 # ---------------------------------------------------------------- --resize

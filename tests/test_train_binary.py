@@ -23,7 +23,7 @@ from cnncost.trainstep import analyze_step, parse_step
 from zoo.saved_tensors import saved_storages
 from zoo.runtime import model
 from zoo.training import freeze
-from zoo.training.config import TrainConfig
+from zoo.runtime.config import TrainConfig
 from zoo.training.evaluate import load_run
 from zoo.training.run import train
 

@@ -14,7 +14,7 @@ from PIL import Image
 from cnncost.cli import main
 from cnncost.errors import CnncostError
 from zoo.training import imagecache, synthetic
-from zoo.training.config import TrainConfig
+from zoo.runtime.config import TrainConfig
 from zoo.training.data import load_data
 from zoo.training.loaders import make_dataset, make_loader
 from zoo.training.memory import GIB, available_bytes

@@ -16,8 +16,9 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from cnncost import engine
 from cnncost.cli import main
 from zoo.runtime import model
-from zoo.training import ema, memory
-from zoo.training.config import TrainConfig
+from zoo.runtime import ema
+from zoo.training import memory
+from zoo.runtime.config import TrainConfig
 from zoo.training.evaluate import load_run
 from zoo.training.run import train
 

@@ -16,7 +16,7 @@ import torch
 
 from cnncost.cli import main
 from zoo.training import events, sinks
-from zoo.training.config import TrainConfig
+from zoo.runtime.config import TrainConfig
 from zoo.training.run import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -11,7 +11,7 @@ from cnncost import finetune
 from cnncost import layers as L
 from zoo import build
 from zoo.runtime import model
-from zoo.training.config import TrainConfig
+from zoo.runtime.config import TrainConfig
 from zoo.training.run import train
 
 SMALL = {"m": 8, "n": 32}

@@ -19,7 +19,7 @@ from cnncost.errors import CnncostError
 from zoo.runtime import images
 from zoo.runtime import model
 from zoo.training import memory, runfolder
-from zoo.training.config import TrainConfig
+from zoo.runtime.config import TrainConfig
 from zoo.training.run import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread", "no_plots")

@@ -18,7 +18,7 @@ from zoo import build
 from zoo.saved_tensors import measure_step
 from zoo.runtime import model
 from zoo.training import flops, freeze, memory
-from zoo.training.config import TrainConfig
+from zoo.runtime.config import TrainConfig
 from zoo.training.run import train
 
 SMALL = {"m": 8, "n": 32}  # smallcnn_res: conv, BN, a residual block, dropout, dense

@@ -10,8 +10,8 @@ import typer
 
 from cnncost.arch import ParameterError
 from cnncost.cli import main
-from zoo.training.config import TrainConfig
-from zoo.training.fields import Choice, Integer, Real, Switch, command_words, declared, field_default
+from zoo.runtime.config import TrainConfig
+from zoo.runtime.fields import Choice, Integer, Real, Switch, command_words, declared, field_default
 
 NOT_OPTIONS = {"arch", "hyperparameters"}  # the positional ARCH, and the network options' own table
 DECLARED = declared(TrainConfig)
@@ -110,7 +110,7 @@ SAMPLES = {bool: [True, False], int: [3], float: [0.25], str: ["cosine"]}
 
 @pytest.mark.parametrize("name", sorted(DECLARED))
 def test_the_words_tune_writes_parse_back_to_the_value(name):
-    from zoo.training.fields import value_type
+    from zoo.runtime.fields import value_type
 
     command = train_command()
     kind = value_type(TrainConfig, name)

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from zoo.training import loop, run
-from zoo.training.config import TrainConfig
-from zoo.training.checkpoint import load
+from zoo.runtime.config import TrainConfig
+from zoo.runtime.checkpoint import load
 
 
 def tiny(tmp_path, **changes) -> TrainConfig:

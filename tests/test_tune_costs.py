@@ -11,7 +11,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from zoo.runtime import model
-from zoo.training.config import TrainConfig
+from zoo.runtime.config import TrainConfig
 from zoo.tune import costs
 
 SMALL = {"m": 8, "n": 32}  # smallcnn_res: conv, BatchNorm (buffers), residual, dense

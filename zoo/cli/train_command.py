@@ -32,7 +32,7 @@ class OptionalValueCommand(TyperCommand):
 
 
 def _config(**values):
-    from zoo.training.config import TrainConfig
+    from zoo.runtime.config import TrainConfig
 
     return TrainConfig(**values)
 

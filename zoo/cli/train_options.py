@@ -13,8 +13,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from cnncost.cli.options import options_in_place
-from zoo.training.config import TrainConfig
-from zoo.training.fields import FIELD_DEFAULT, Option, declared, field_default, spellings, value_type
+from zoo.runtime.config import TrainConfig
+from zoo.runtime.fields import FIELD_DEFAULT, Option, declared, field_default, spellings, value_type
 
 
 def train_options(command):

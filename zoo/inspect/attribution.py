@@ -77,7 +77,7 @@ class Maps(NamedTuple):
 
 def run_classes(source: str) -> list | None:
     """The class names a saved run was trained on (None for a zoo network: it has indices only)."""
-    from ..training import checkpoint
+    from ..runtime import checkpoint
 
     path = Path(source).expanduser()
     if source.endswith(".toml") or not path.exists():

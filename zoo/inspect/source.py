@@ -1,7 +1,7 @@
 """What ``cnncost show`` looks inside, and the image it shows it.
 
 A subject is either a saved run (its folder, whose ``best.pt`` is used, or a
-``checkpoint.pt``/``best.pt`` file: rebuilt by ``training.evaluate.load_run``)
+``checkpoint.pt``/``best.pt`` file: rebuilt by ``runtime.runs.open_run``)
 or a zoo network (``zoo.NAME``, a registered name, an architecture file),
 built by the engine's description with a seeded random initialisation, or with
 the weights of ``--weights`` loaded strictly. Either way the model is in eval
@@ -76,12 +76,12 @@ def _no_zoo_options(source: str, weights, img_size, hyperparameters) -> None:
 
 
 def _from_run(source: str, device: str, module: str | None) -> Subject:
-    from ..training.evaluate import load_run
+    from ..runtime.runs import open_run
 
-    run = load_run(source, device, module)
+    run = open_run(source, device, module)
     path = Path(source).expanduser()
     return Subject(run.model.float(), run.prepared.arch.name, run.prepared.table, run.size,
-                   run.prepared.network.input_shape[0], run.normalisation, run.runtime.device,
+                   run.prepared.network.input_shape[0], run.normalisation, run.device,
                    f"run {path}", run.config.resize)
 
 

@@ -196,7 +196,7 @@ def show_maximize(subject, layer: str | None, filter_text: str | None, steps: in
 
 def show_predictions(run: str, data: str, out: str, device: str = "auto", module: str | None = None) -> str:
     """The 10×3 grid of test predictions, exactly as ``cnncost train`` draws it (``module``: see
-    ``training.evaluate.load_run``)."""
+    ``runtime.runs.open_run``)."""
     from ..runtime.devices import check_device
     from ..runtime.images import model_mean_std
     # the grid is a test-split evaluation of the run, drawn as train draws it: training's own code, on purpose

@@ -27,7 +27,7 @@ from cnncost.archs.registry import MODULE_PREFIX
 from cnncost.errors import CnncostError
 from cnncost.userfile import require_regular
 
-from ..runtime.files import save_atomic_torch
+from .files import save_atomic_torch
 from ..weights import load_data_only
 from . import ema
 from .config import TrainConfig

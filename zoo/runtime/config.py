@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from cnncost.arch import ParameterError, literal
 from cnncost.errors import CnncostError
 
-from ..runtime.choices import DEVICES, RESIZES  # --device's and --resize's words, shared with evaluate and show
+from .choices import DEVICES, RESIZES  # --device's and --resize's words, shared with evaluate and show
 from .fields import Choice, Integer, Real, Switch, check_field, check_fields, option
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -157,7 +157,7 @@ class TrainConfig:
 
     def __post_init__(self):
         # One spelling per augmentation (order, defaults written out), so a resume compares recipes, not text.
-        from .augment import normalised
+        from .augment_spec import normalised
 
         self.augment = normalised(self.augment)
 
@@ -203,8 +203,8 @@ class TrainConfig:
     def _check_specs(self) -> None:
         """--augment parses (the one-line error names the transform and its range); --log names known sinks,
         and tensorboard's package is there when it is one of them."""
-        from .augment import parse
-        from .sinks import parse_names, require_tensorboard
+        from .augment_spec import parse
+        from .log_spec import parse_names, require_tensorboard
 
         parse(self.augment)
         if "tensorboard" in parse_names(self.log):
@@ -262,7 +262,7 @@ class TrainConfig:
     @property
     def dropout_layers(self) -> tuple:
         """--dropout-at's layer names, parsed."""
-        from ..runtime.dropout_at import parse_layers
+        from .dropout_at import parse_layers
 
         return parse_layers(self.dropout_at)
 

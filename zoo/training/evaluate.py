@@ -8,19 +8,15 @@ classes must be the run's, in the same order.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from torch.utils.data import DataLoader
 
 from cnncost.errors import CnncostError
 
-from ..runtime.devices import check_device
-from ..runtime.images import model_mean_std
-from ..weights import mismatches
-from ..runtime import model
-from . import checkpoint, setup
-from .config import TrainConfig
+from ..runtime.config import TrainConfig
+from ..runtime.runs import open_run
+from . import setup
 from .data import load_data
 from .loaders import collate, make_dataset
 from .loop import evaluate
@@ -40,39 +36,11 @@ class LoadedRun(NamedTuple):
 
 
 def load_run(run_file: str, device: str = "auto", module: str | None = None) -> LoadedRun:
-    """Rebuild a run's network from its checkpoint.pt/best.pt (or its folder: best.pt) with its weights.
-
-    Nothing the file names is imported: a run of a user's module needs ``module``,
-    the same module named again by the user (see ``checkpoint.trusted_arch``).
-    Every problem (no run file, a file of another kind, weights that do not fit the
-    network its config describes) is a one-line ``CnncostError``.
-    """
-    check_device(device)
-    path = Path(run_file).expanduser()
-    if path.is_dir():
-        if not (path / checkpoint.BEST).exists():
-            raise CnncostError(f"{path}: not a run folder (it has no {checkpoint.BEST}; give a run folder "
-                               f"or its {checkpoint.BEST}/{checkpoint.CHECKPOINT})")
-        path = path / checkpoint.BEST
-    saved = checkpoint.load(path)
-    config = checkpoint.saved_config(saved, path)
-    arch = checkpoint.trusted_arch(config.arch, module, path)
-    try:  # a --binary run: its 1-output head, the module outputting the scores [0, z] as in training
-        prepared = model.prepare(arch, config.hyperparameters, config.img_size, len(saved["classes"]),
-                                 "none", config.dropout, binary=config.binary)
-    except CnncostError as error:  # the config names a network this version cannot build
-        raise CnncostError(f"{path}: cannot rebuild the run's network {config.arch} ({error})") from None
-    weights = checkpoint.served_weights(saved)  # --ema: the average's weights, whichever run file is given
-    problems = mismatches(prepared.model, weights)
-    if problems:  # another network, another class count, or an edited file
-        raise CnncostError(f"{path}: its weights do not fit {prepared.arch.name} with {len(saved['classes'])} "
-                           f"classes as its config describes: {problems}")
-    prepared.model.load_state_dict(weights)
-    runtime = setup.make_runtime(TrainConfig(config.arch, device=device), warn=_to_stderr)
-    net = prepared.model.to(runtime.device).eval()
-    channels = prepared.network.input_shape[0]
-    return LoadedRun(net, prepared, config, list(saved["classes"]), runtime, model_mean_std(channels),
-                     prepared.config["h"])
+    """A saved run rebuilt (``runtime.runs.open_run``: its network with the saved weights; ``module`` for a run
+    of a user's module) with the runtime that evaluates it (the device, autocast and memory layout)."""
+    run = open_run(run_file, device, module)
+    runtime = setup.make_runtime(TrainConfig(run.config.arch, device=device), warn=_to_stderr)
+    return LoadedRun(run.model, run.prepared, run.config, run.classes, runtime, run.normalisation, run.size)
 
 
 def _to_stderr(line: str) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from cnncost.arch import ParameterError
 from cnncost.errors import CnncostError
 
-from .config import TrainConfig, endpoint_parts
+from ..runtime.config import TrainConfig, endpoint_parts
 from .distributed import check_gpus
 
 RUN_ID = "cnncost-train"

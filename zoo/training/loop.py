@@ -22,7 +22,7 @@ from .metrics import ClassificationMeter
 from .sample import GridSample
 
 if TYPE_CHECKING:  # for an annotation: the loop runs with whatever average setup made, ema imported there
-    from .ema import WeightAverage
+    from ..runtime.ema import WeightAverage
 
 
 @dataclass

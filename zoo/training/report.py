@@ -22,7 +22,8 @@ from __future__ import annotations
 import torch
 
 from ..runtime.files import write_json_atomic
-from . import checkpoint, plots
+from ..runtime import checkpoint
+from . import plots
 from .events import EpochEnded, RunEnded, RunStarted, Scores
 from .loop import evaluate
 from .memory import human_bytes

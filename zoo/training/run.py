@@ -22,8 +22,10 @@ from cnncost.errors import CnncostError
 
 from zoo.saved_tensors import saved_storages
 
-from . import checkpoint, distributed, imagecache, memory, optim, report, runfolder, setup, sharding
-from .config import TrainConfig
+from ..runtime import checkpoint
+
+from . import distributed, imagecache, memory, optim, report, runfolder, setup, sharding
+from ..runtime.config import TrainConfig
 from .console import TrainConsole
 from .events import EpochEnded, TrainingEnded
 from .features import extract, feature_batches, feature_groups
@@ -31,13 +33,14 @@ from .loaders import collate, make_dataset
 from .loop import Step, evaluate, train_epoch
 from .metrics import ClassificationMeter
 from ..runtime.model import binary_scores
-from .sinks import RunLog, Sink, as_sink, open_log, parse_names
+from ..runtime.log_spec import parse_names
+from .sinks import RunLog, Sink, as_sink, open_log
 from .steps import train_steps
 
 
 def better(ended: EpochEnded, best: dict, monitor: str) -> bool:
     """Whether this epoch's ``monitor`` value beats the best so far (the first epoch always does)."""
-    from .config import MONITORS
+    from ..runtime.config import MONITORS
 
     if monitor not in best:
         return True

@@ -108,7 +108,7 @@ def _remove_start_files(folder: Path) -> None:
 
 def has_checkpoint(folder: Path) -> bool:
     """Whether ``folder`` holds a finished epoch (a run that ``--resume`` can continue)."""
-    from .checkpoint import CHECKPOINT  # checkpoint imports torch; this module does not
+    from ..runtime.checkpoint import CHECKPOINT  # checkpoint imports torch; this module does not
 
     return (Path(folder) / CHECKPOINT).is_file()
 

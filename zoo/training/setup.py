@@ -22,8 +22,9 @@ from cnncost import engine
 from ..runtime.devices import pick_device
 from ..runtime.images import model_mean_std
 from ..runtime import model
-from . import checkpoint, ema, freeze, memory, optim, syncbn
-from .config import TrainConfig
+from ..runtime import checkpoint, ema
+from . import freeze, memory, optim, syncbn
+from ..runtime.config import TrainConfig
 from .data import load_data
 from .distributed import World
 from .flops import training_flops

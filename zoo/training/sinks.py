@@ -31,16 +31,15 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 from cnncost.errors import CnncostError
 
 from ..runtime.files import jsonable, write_atomic
+from ..runtime.log_spec import TENSORBOARD_INSTALL, require_tensorboard
 from .console import TrainConsole
 from .events import EPOCH_SCALARS, EpochEnded, Event, Message, RunEnded, RunStarted, TrainingEnded, epoch_scalars
 from .report import memory_line
 from .runfolder import has_checkpoint
 
-SINK_NAMES = ("console", "jsonl", "csv", "tensorboard")
 EVENTS_FILE = "events.jsonl"
 EPOCHS_FILE = "epochs.csv"
 TENSORBOARD_FOLDER = "tensorboard"
-TENSORBOARD_INSTALL = "pip install tensorboard"
 # TensorBoard tags of an epoch's scalar figures: the figure first, then the split, so that TensorBoard groups
 # train and validation of one figure side by side.
 TENSORBOARD_TAGS = {"train_loss": "loss/train", "val_loss": "loss/val", "train_acc": "accuracy/train",
@@ -61,27 +60,6 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """The run is over (finished or failed): write what is pending, release files."""
-
-
-def parse_names(text: object) -> tuple[str, ...]:
-    """``--log``'s sink names (comma-separated, in ``SINK_NAMES``' order, each once); else the one-line error."""
-    allowed = "a comma-separated list of " + ", ".join(SINK_NAMES)
-    if not isinstance(text, str) or not text.strip():
-        raise CnncostError(f"--log: {text!r} is out of range (need {allowed})")
-    names = [name.strip() for name in text.split(",")]
-    unknown = [name for name in names if name not in SINK_NAMES]
-    if unknown:
-        raise CnncostError(f"--log: {unknown[0]!r} is not a sink (need {allowed})")
-    return tuple(name for name in SINK_NAMES if name in names)
-
-
-def require_tensorboard() -> None:
-    """``--log tensorboard`` needs the tensorboard package: its absence is one line, before anything runs."""
-    import importlib.util
-
-    if importlib.util.find_spec("tensorboard") is None:
-        raise CnncostError(f"--log: tensorboard needs the tensorboard package, which is not installed; "
-                           f"{TENSORBOARD_INSTALL} (or pip install 'cnncost[log]'), or leave tensorboard out of --log")
 
 
 class RunLog:

@@ -13,7 +13,7 @@ from cnncost.errors import CnncostError
 
 from ..runtime import model
 from ..training import memory
-from ..training.config import TrainConfig
+from ..runtime.config import TrainConfig
 
 
 def count(config: TrainConfig, classes: int, device: str, amp: bool) -> dict:

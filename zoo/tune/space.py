@@ -21,8 +21,8 @@ from typing import Any
 
 from cnncost.errors import CnncostError
 
-from ..training.config import TrainConfig
-from ..training.fields import declared
+from ..runtime.config import TrainConfig
+from ..runtime.fields import declared
 
 DISTRIBUTIONS = ("categorical", "constant", "int_uniform", "uniform", "q_uniform", "log_uniform_values",
                  "log_uniform")

@@ -20,7 +20,7 @@ from pathlib import Path
 from cnncost.arch import ParameterError, spelled_as
 from cnncost.errors import CnncostError
 
-from ..training.config import TrainConfig
+from ..runtime.config import TrainConfig
 from .space import parse_parameter
 
 METHODS = ("grid", "random", "bayes")

@@ -12,8 +12,8 @@ from cnncost import archs
 from cnncost.archs.registry import check_value
 from cnncost.errors import CnncostError
 
-from ..training.config import TrainConfig
-from ..training.fields import command_words
+from ..runtime.config import TrainConfig
+from ..runtime.fields import command_words
 
 # Network parameters ``cnncost train`` takes as options of their own; any other is given with --set.
 TRAIN_NETWORK_FLAGS = ("m", "k", "n", "org", "bn", "activation", "padding", "include_top", "head")
