@@ -92,15 +92,9 @@ def train(arch: str = typer.Argument(..., help="zoo network (zoo.vgg19, scratch5
 
 def _interrupted(out: str) -> str:
     """What Ctrl-C leaves: the last finished epoch when one was saved, else the truth that nothing was."""
-    from pathlib import Path
+    from zoo.training.runfolder import saved_an_epoch
 
-    from zoo.training.runfolder import has_checkpoint
-
-    try:
-        saved = has_checkpoint(Path(out).expanduser())
-    except OSError:
-        saved = False
-    if saved:
+    if saved_an_epoch(out):
         return f"interrupted: the last finished epoch is saved in {out}; continue with --resume"
     return "interrupted before the first epoch finished: nothing was saved; run the command again to start over"
 

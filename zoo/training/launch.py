@@ -19,7 +19,6 @@ import signal
 import socket
 import tempfile
 import time
-from pathlib import Path
 
 from cnncost.arch import ParameterError
 from cnncost.errors import CnncostError
@@ -105,16 +104,12 @@ def _outcome(results: dict) -> dict:
 
 def stopped_line(failure, out: str) -> str:
     """'rank 1 stopped (killed by SIGKILL): the last finished epoch is saved in OUT; continue with --resume'."""
-    from .runfolder import has_checkpoint
+    from .runfolder import saved_an_epoch
 
     rank, process = failure.get_first_failure()
     code = process.exitcode
     how = f"killed by {_signal_name(-code)}" if code < 0 else f"exit {code}"
-    try:
-        saved = has_checkpoint(Path(out).expanduser())
-    except OSError:
-        saved = False
-    if saved:
+    if saved_an_epoch(out):
         return f"rank {rank} stopped ({how}): the last finished epoch is saved in {out}; continue with --resume"
     return f"rank {rank} stopped ({how}) before the first epoch finished: nothing was saved; run the command again"
 

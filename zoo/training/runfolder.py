@@ -113,6 +113,15 @@ def has_checkpoint(folder: Path) -> bool:
     return (Path(folder) / CHECKPOINT).is_file()
 
 
+def saved_an_epoch(out: str) -> bool:
+    """Whether the run folder ``out`` (as the user wrote it) holds a finished epoch, for the line a stopped run
+    ends with; an unreadable folder counts as holding none."""
+    try:
+        return has_checkpoint(Path(out).expanduser())
+    except OSError:
+        return False
+
+
 def _require_empty(folder: Path) -> None:
     entries = sorted(name for name in os.listdir(folder) if name != LOCK)
     if set(entries) <= set(START_FILES):  # left by a run killed before its first epoch: it saved nothing
