@@ -11,6 +11,7 @@ holds the registered ones, and ``cnncost.resolve`` turns a user's name into an `
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, NamedTuple
 
@@ -35,15 +36,20 @@ def flag(name: str) -> str:
 # "name": a Callable[[str], str], "option": a str; one dict so spelled_as saves and restores both at once
 _SPELLING: dict[str, Any] = {"name": keyword, "option": "a parameter"}
 
+# A complaint's reference to another parameter: {param:resume}
+_PARAM_PLACEHOLDER = re.compile(r"\{param:([a-z_][a-z0-9_]*)\}")
+
 
 class ParameterError(CnncostError):
     """A bad value for one declared parameter.
 
     The message names parameters however the caller spells them: ``m: 0 is out of range``
     from the Python API, ``--m: 0 is out of range`` on the command line (see :func:`spelled_as`).
-    ``complaint`` may refer to other parameters as ``{listed}`` and to the word for a
-    parameter as ``{option}``. ``parameter`` may be several names, for a complaint about them
-    together (``then_epochs/then_lr: ...``).
+    ``complaint`` may refer to other parameters as ``{listed}`` (all of ``listed``, joined) or
+    ``{param:NAME}`` (one, spelled like the rest: ``continue it with {param:resume}``), and to the
+    word for a parameter as ``{option}``. Nothing else in it is a placeholder: a complaint quotes
+    user text (a path such as ``runs/{a}``) as it is. ``parameter`` may be several names, for a
+    complaint about them together (``then_epochs/then_lr: ...``).
     """
 
     def __init__(self, parameter: str | tuple, complaint: str, listed: tuple = ()):
@@ -54,7 +60,9 @@ class ParameterError(CnncostError):
         spell = _SPELLING["name"]
         listed = ", ".join(spell(n) for n in self.listed)
         names = (self.parameter,) if isinstance(self.parameter, str) else self.parameter
-        complaint = self.complaint.format(listed=listed, option=_SPELLING["option"])
+        # Only these placeholders: str.format would read a user's braces as fields (and raise)
+        complaint = _PARAM_PLACEHOLDER.sub(lambda found: spell(found.group(1)), self.complaint)
+        complaint = complaint.replace("{listed}", listed).replace("{option}", _SPELLING["option"])
         return "/".join(spell(n) for n in names) + ": " + complaint
 
 
