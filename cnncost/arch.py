@@ -158,7 +158,7 @@ def resolve(arch: Arch, given: dict, keep_symbolic: bool = False) -> dict:
     """
     unknown = sorted(set(given) - {p.name for p in arch.params})
     if unknown:
-        raise ParameterError(unknown[0], "not {option} of " + literal(arch.name) + " (it takes {listed})",
+        raise ParameterError(unknown[0], "not {option} of " + arch.name + " (it takes {listed})",
                              tuple(p.name for p in arch.params))
     values = {}
     for p in arch.params:
@@ -173,7 +173,7 @@ def check_value(arch: Arch, p: Param, value: Any) -> Any:
     """One value checked against its declaration; bad values are one-line errors."""
     if p.choices:
         if value not in p.choices:
-            raise ParameterError(p.name, literal(f"{value!r} is not allowed for {arch.name}; choose one of "
+            raise ParameterError(p.name, (f"{value!r} is not allowed for {arch.name}; choose one of "
                                                   + ", ".join(map(str, p.choices))))
         return value
     if isinstance(p.default, bool):
@@ -193,7 +193,7 @@ def _check_int(p: Param, value: Any) -> int:
                 raise ParameterError(p.name, f"a {digits}-digit number is out of range (at most {MAX_DIGITS} digits)")
             value = int(value)
         else:
-            raise ParameterError(p.name, literal(f"{value!r} is not a whole number (need an integer ≥ {p.minimum})"))
+            raise ParameterError(p.name, f"{value!r} is not a whole number (need an integer ≥ {p.minimum})")
     if value < p.minimum:
         raise ParameterError(p.name, f"{value} is out of range (need an integer ≥ {p.minimum})")
     if value % p.multiple:
@@ -215,16 +215,11 @@ def _check_float(p: Param, value: Any) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ParameterError(p.name, literal(f"{value!r} is not a number")) from None
+        raise ParameterError(p.name, f"{value!r} is not a number") from None
     low, high = p.span
     if not low <= value < high:  # also false for nan
         raise ParameterError(p.name, f"{value} is out of range (need {low:g} ≤ value < {high:g})")
     return value
-
-
-def literal(text: str) -> str:
-    """``text`` (which may quote a user's value) safe inside a ParameterError's complaint template."""
-    return text.replace("{", "{{").replace("}", "}}")
 
 
 # Input-size parameters shared by every image architecture.

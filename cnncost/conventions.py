@@ -105,10 +105,10 @@ def check_quantity(name: str, all_alone: bool = False) -> str:
     ``all`` too where the caller takes it (``all_alone``: as the whole list)."""
     if name in CONVENTIONS or name in STEP_QUANTITIES:
         return name
-    from .arch import ParameterError, literal
+    from .arch import ParameterError
 
     also = f", or {ALL} alone" if all_alone else ""
-    raise ParameterError("quantity", literal(f"unknown quantity {name!r}; choose from {', '.join(CONVENTIONS)}, "
+    raise ParameterError("quantity", (f"unknown quantity {name!r}; choose from {', '.join(CONVENTIONS)}, "
                                               f"{', '.join(STEP_QUANTITIES)}{also}"))
 
 
@@ -124,10 +124,10 @@ def meaning(name: str) -> str:
 
 def convention(name: str) -> Convention:
     """Look up a convention by name; unknown names are a one-line error."""
-    from .arch import ParameterError, literal
+    from .arch import ParameterError
 
     if name not in CONVENTIONS:
-        raise ParameterError("convention", literal(f"unknown convention {name!r}; choose one of "
+        raise ParameterError("convention", (f"unknown convention {name!r}; choose one of "
                                                    + ", ".join(CONVENTIONS)))
     return CONVENTIONS[name]
 

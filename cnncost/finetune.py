@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from . import layers as L
 from .kinds import kind_for
 from .arith import total
-from .arch import ParameterError, literal
+from .arch import ParameterError
 from .errors import CnncostError
 
 STRATEGIES = ("scratch", "last-layer", "head", "partial:K", "full")
@@ -63,7 +63,7 @@ def parse_strategy(text: str) -> Strategy:
     kind, _, count = text.partition(":")
     if kind == "partial" and count.strip().isdigit() and int(count) >= 1:
         return Strategy("partial", int(count))
-    raise ParameterError("strategy", literal(f"{text!r} is not a strategy; choose one of {', '.join(STRATEGIES)} "
+    raise ParameterError("strategy", (f"{text!r} is not a strategy; choose one of {', '.join(STRATEGIES)} "
                                              "(K an integer ≥ 1)"))
 
 
@@ -127,7 +127,7 @@ def top_layers(network: L.Network) -> tuple:
     ``head`` strategy's, whether the top is the network's own or a new one (``--head``)."""
     names = [node.name for node in network.layers]
     if network.top is None or network.top not in names:
-        raise ParameterError("strategy", literal(f"head: {network.name} declares no classifier top; use last-layer"))
+        raise ParameterError("strategy", f"head: {network.name} declares no classifier top; use last-layer")
     return tuple(name for node in network.layers[names.index(network.top):] for name in _parametrised(node))
 
 
@@ -142,10 +142,10 @@ def trainable_layers(network: L.Network, strategy: Strategy) -> frozenset:
         return frozenset(top_layers(network))
     units = blocks(network)
     if not units:
-        raise ParameterError("strategy", literal(f"{network.name} has no conv blocks to unfreeze; use last-layer or "
+        raise ParameterError("strategy", (f"{network.name} has no conv blocks to unfreeze; use last-layer or "
                                                  "full"))
     if strategy.blocks > len(units):
-        raise ParameterError("strategy", literal(f"partial:{strategy.blocks} is out of range for {network.name} "
+        raise ParameterError("strategy", (f"partial:{strategy.blocks} is out of range for {network.name} "
                                                  f"(need 1 ≤ K ≤ {len(units)}: it has {len(units)} blocks)"))
     chosen = [name for block in units[-strategy.blocks:] for name in block.leaves]
     return frozenset(chosen) | frozenset(head(network))

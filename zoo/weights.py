@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from cnncost.arch import ParameterError, literal
+from cnncost.arch import ParameterError
 from cnncost.errors import CnncostError
 from cnncost.userfile import require_regular
 
@@ -34,7 +34,7 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     state = current_keys(model, read_state_dict(path))
     problems = mismatches(model, state)
     if problems:
-        raise ParameterError("weights", literal(f"{path.name} does not fit {type(model).__name__}: {problems}"))
+        raise ParameterError("weights", f"{path.name} does not fit {type(model).__name__}: {problems}")
     model.load_state_dict(state, strict=True)
     return model
 
@@ -64,15 +64,15 @@ def read_state_dict(path: str | Path) -> dict:
     """
     path = Path(path).expanduser()
     if not path.exists():
-        raise ParameterError("weights", literal(f"no such file: {path}"))
+        raise ParameterError("weights", f"no such file: {path}")
     try:  # a FIFO or device is refused before torch opens it (a FIFO would block forever)
         require_regular(path, "weights file")
     except CnncostError as error:
-        raise ParameterError("weights", literal(str(error))) from None
+        raise ParameterError("weights", str(error)) from None
     try:
         state = load_data_only(path)
     except Exception as error:  # pickle, zip and torch errors alike: one line
-        raise ParameterError("weights", literal(f"{path} is not a readable PyTorch checkpoint "
+        raise ParameterError("weights", (f"{path} is not a readable PyTorch checkpoint "
                                                 f"({error.__class__.__name__})")) from None
     return _unwrap(state, path)
 
@@ -94,7 +94,7 @@ def _unwrap(state, path: Path) -> dict:
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ParameterError("weights", literal(f"{path} does not hold a state_dict of tensors"))
+        raise ParameterError("weights", f"{path} does not hold a state_dict of tensors")
     return state
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import tomllib
 
-from ..arch import ParameterError, literal
+from ..arch import ParameterError
 from ..userfile import read_text
 
 KEYS = {"name", "source", "arch", "quantity", "claim", "layer", "options", "note", "tolerance"}
@@ -95,7 +95,7 @@ def refuse_modules(path, claims: list, allowed: set) -> None:
 def _refused(text: str) -> ParameterError:
     """The error for a bad claims file: ``text`` (which names the file and quotes what it holds) said of the
     parameter ``claims``."""
-    return ParameterError("claims", literal(text))
+    return ParameterError("claims", text)
 
 
 def _kind(value) -> str:

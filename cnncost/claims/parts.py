@@ -38,7 +38,7 @@ def row_total(values: dict, quantity: str):
 
 def true_expression(derivation, quantity: str, layer: str | None):
     """The engine's closed form of ``quantity`` for the network or one layer."""
-    from ..arch import ParameterError, literal
+    from ..arch import ParameterError
 
     if layer is None:
         return derivation.formulas[quantity]
@@ -46,7 +46,7 @@ def true_expression(derivation, quantity: str, layer: str | None):
         if row.name == layer:
             return row_total(values, quantity)
     names = ", ".join(r.name for r in derivation.table.layers)
-    raise ParameterError("layer", literal(f"no layer {layer!r} (layers: {names})"))
+    raise ParameterError("layer", f"no layer {layer!r} (layers: {names})")
 
 
 def named_parts(derivation, quantity: str, layer: str | None, divisor: int | None = None) -> tuple:

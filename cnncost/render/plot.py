@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import sympy
 
-from ..arch import Arch, ParameterError, literal, as_arch
+from ..arch import Arch, ParameterError, as_arch
 from ..conventions import STEP_QUANTITIES, check_quantity, meaning, unit
 from ..errors import CnncostError
 from ..exact import compile_exact
@@ -62,7 +62,7 @@ def check_vary(spec, vary: str, step: bool = False):
     if vary == "batch" and not step:
         raise ParameterError("vary", f"batch changes only the training-step quantities ({', '.join(STEP_QUANTITIES)})")
     if vary not in variables(spec, step):
-        raise ParameterError("vary", literal(f"{spec.name} has no design variable {vary!r} "
+        raise ParameterError("vary", (f"{spec.name} has no design variable {vary!r} "
                                               f"(choose from {', '.join(variables(spec))})"))
     return spec
 
@@ -83,7 +83,7 @@ def series(arch: Arch | str, vary: str, xs, quantity: str = "macs", given: dict 
     given = dict(given or {})
     clash = [name for name in varied if name in given]
     if clash:
-        raise ParameterError("given", literal(f"{', '.join(clash)} varies ({vary}, over xs); leave out its value"))
+        raise ParameterError("given", f"{', '.join(clash)} varies ({vary}, over xs); leave out its value")
     bound = {p.name: p.default for p in spec.params if p.symbolic and p.name not in varied}
     derivation = derive(spec, {**bound, **given})
     if stepwise:
@@ -177,7 +177,7 @@ def _save(fig, out: str) -> None:
             fig.savefig(handle, format=ext[1:])
         os.replace(tmp, out)
     except OSError as error:
-        raise ParameterError("out", literal(f"cannot write {out!r}: {error.strerror or error}")) from None
+        raise ParameterError("out", f"cannot write {out!r}: {error.strerror or error}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from ..arch import ParameterError, literal, check_value
+from ..arch import ParameterError, check_value
 from ..errors import CnncostError
 
 MAX_CONFIGS = 100_000_000  # evaluated in bounded chunks, but ~1 minute per 10⁸ even at full speed
@@ -32,7 +32,7 @@ def parse_values(arch, name: str, text: str, label: str | None = None, param=Non
     count = 0
     for item in (part.strip() for part in str(text).split(",")):
         if not item:
-            raise ParameterError(label, literal(f"empty item in {text!r}"))
+            raise ParameterError(label, f"empty item in {text!r}")
         if ":" in item and not param.choices:
             start, stop, step = _range(label, item)
             count += (stop - start) // step + 1
@@ -65,7 +65,7 @@ def _checked(arch, param, label: str, value):
 def _integer(param, label: str, text: str) -> int:
     """A whole number written with ASCII digits (``int`` would take '²', '١' or '1_0')."""
     if not _WHOLE.fullmatch(text):
-        raise ParameterError(label, literal(f"{text!r} is not a whole number (need an integer ≥ {param.minimum}, "
+        raise ParameterError(label, (f"{text!r} is not a whole number (need an integer ≥ {param.minimum}, "
                                              f"at most {MAX_DIGITS} digits 0-9)"))
     return int(text)
 
@@ -73,11 +73,11 @@ def _integer(param, label: str, text: str) -> int:
 def _range(label: str, item: str) -> tuple:
     parts = [p.strip() for p in item.split(":")]
     if len(parts) not in (2, 3) or not all(_WHOLE.fullmatch(p) for p in parts):
-        raise ParameterError(label, literal(f"{item!r} is not a range start:stop[:step] of whole numbers "
+        raise ParameterError(label, (f"{item!r} is not a range start:stop[:step] of whole numbers "
                                              f"(at most {MAX_DIGITS} digits 0-9 each)"))
     start, stop, step = (int(p) for p in parts + ["1"] * (3 - len(parts)))
     if step < 1 or stop < start:
-        raise ParameterError(label, literal(f"range {item!r} needs start ≤ stop and step ≥ 1"))
+        raise ParameterError(label, f"range {item!r} needs start ≤ stop and step ≥ 1")
     return start, stop, step
 
 
@@ -85,7 +85,7 @@ def _typed(param, value):
     if isinstance(param.default, bool):
         lowered = str(value).lower()
         if lowered not in ("true", "false", "1", "0", "yes", "no"):
-            raise ParameterError(param.name, literal(f"{value!r} is not true/false"))
+            raise ParameterError(param.name, f"{value!r} is not true/false")
         return lowered in ("true", "1", "yes")
     return value
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..arch import ParameterError, literal
+from ..arch import ParameterError
 from ..conventions import meaning
 from ..render import plain_table
 from . import encode
@@ -31,7 +31,7 @@ SIZE_COLUMNS = ("m", "k", "n", "h", "w", "hw")
 def check_sort(plan, sort: str) -> None:
     """The sort column must be one of the grid's columns."""
     if sort not in plan.columns:
-        raise ParameterError("sort", literal(f"{sort!r} is not a column; choose from {', '.join(plan.columns)}"))
+        raise ParameterError("sort", f"{sort!r} is not a column; choose from {', '.join(plan.columns)}")
 
 
 def order(columns: dict, sort: str, descending: bool) -> np.ndarray:
@@ -154,13 +154,13 @@ class CsvFile:
     def __init__(self, path: str, columns: list):
         target = Path(path)
         if target.suffix.lower() != ".csv":
-            raise ParameterError("csv", literal(f"{path} should end in .csv"))
+            raise ParameterError("csv", f"{path} should end in .csv")
         self.path, self.columns, self.target = path, columns, target
         self.temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
             self.handle = self.temporary.open("xb")
         except OSError as error:
-            raise ParameterError("csv", literal(f"cannot write {path}: {error.strerror}")) from None
+            raise ParameterError("csv", f"cannot write {path}: {error.strerror}") from None
         self.rows = 0
         self.separators = [b""] + [b","] * (len(columns) - 1) + [b",True,\r\n"]  # valid: True, no reason
         self._guard(self.handle.write, _csv_text([columns + ["valid", "reason"]]))
@@ -194,7 +194,7 @@ class CsvFile:
             return function(*args)
         except OSError as error:
             self.abandon()
-            raise ParameterError("csv", literal(f"cannot write {self.path}: {error.strerror}")) from None
+            raise ParameterError("csv", f"cannot write {self.path}: {error.strerror}") from None
 
 
 def _csv_text(rows: list) -> bytes:

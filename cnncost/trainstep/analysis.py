@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from .. import layers as L
 from ..arith import total
-from ..arch import ParameterError, literal
+from ..arch import ParameterError
 from ..errors import CnncostError
 from ..finetune import trainable_layers
 from ..kinds import kind_for
@@ -123,7 +123,7 @@ def analyze_step(table: Any, step: Step, input_grad: bool = False, loss: bool = 
     if not loss:
         return StepCost(step, walk.rows, 0, 0, model_state(walk.states, step), walk.working, tuple(walk.requires))
     if not out.grad:
-        raise ParameterError("strategy", literal(f"nothing trains in {network.name} under {step.strategy}"))
+        raise ParameterError("strategy", f"nothing trains in {network.name} under {step.strategy}")
     if len(out.shape) != 1:
         raise CnncostError(f"{network.name}: a training step needs class scores, and its output is "
                            f"{'×'.join(str(d) for d in out.shape)} (no classifier top)")

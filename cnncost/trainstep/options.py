@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..arch import ParameterError, literal
+from ..arch import ParameterError
 from ..finetune import Strategy, parse_strategy
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -39,5 +39,5 @@ def parse_step(strategy: str = "scratch", batch: Any = 1, optimizer: str = "sgd"
     for name, value, choices in (("optimizer", optimizer, OPTIMIZERS), ("dtype", dtype, DTYPES),
                                  ("device", device, DEVICES), ("loss", loss, LOSSES)):
         if value not in choices:
-            raise ParameterError(name, literal(f"{value!r} is not one of {', '.join(choices)}"))
+            raise ParameterError(name, f"{value!r} is not one of {', '.join(choices)}")
     return Step(parse_strategy(strategy), batch, optimizer, dtype, device, loss)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import torch
 
 from cnncost import archs, engine, finetune
-from cnncost.arch import ParameterError, literal
+from cnncost.arch import ParameterError
 from cnncost.archs.registry import MODULE_PREFIX, flag
 from cnncost.errors import CnncostError
 
@@ -131,7 +131,7 @@ def _load_strictly(net: SpecModule, arch, config: dict, state: dict, path: Path)
     state = {k: v for k, v in state.items() if not (aux and k.startswith(aux))}
     problems = mismatches(net, state)
     if problems:
-        raise ParameterError("weights", literal(f"{path.name} does not fit {arch.name}: {problems}"))
+        raise ParameterError("weights", f"{path.name} does not fit {arch.name}: {problems}")
     net.load_state_dict(state, strict=True)
 
 

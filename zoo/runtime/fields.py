@@ -17,7 +17,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from cnncost.arch import ParameterError, flag, literal
+from cnncost.arch import ParameterError, flag
 
 KEY = "cnncost"  # the key of a field's metadata that holds its Option
 FIELD_DEFAULT = "<the field's default>"  # an Option's cli_default when the option's default is the field's
@@ -181,7 +181,7 @@ def check_field(config, name: str, check: Check) -> None:
     """``config.name`` within ``check``'s range; else the ParameterError that names the field and states it."""
     value = getattr(config, name)
     if not check.holds(value, config):
-        raise ParameterError(name, literal(f"{shown(value)} is out of range (need {check.need(config)})"))
+        raise ParameterError(name, f"{shown(value)} is out of range (need {check.need(config)})")
 
 
 def _optional(config, name: str) -> bool:

@@ -24,7 +24,7 @@ from torch import nn
 
 from cnncost import archs, engine, finetune
 from cnncost import layers as L
-from cnncost.arch import Arch, ParameterError, as_arch, literal
+from cnncost.arch import Arch, ParameterError, as_arch
 from cnncost.walk import children
 from cnncost.errors import CnncostError
 
@@ -215,11 +215,11 @@ def weights_file(arch, weights: str) -> Path | None:
         return Path(weights).expanduser()
     file = TORCHVISION_FILES.get(arch.name)
     if file is None:
-        raise ParameterError("weights", literal(f"imagenet: {arch.name} has no torchvision weights; ")
+        raise ParameterError("weights", f"imagenet: {arch.name} has no torchvision weights; "
                              + "pass {listed} PATH or train with --strategy scratch", ("weights",))
     folder = Path(torch.hub.get_dir()) / "checkpoints"
     if not (folder / file).is_file():
-        raise ParameterError("weights", literal(f"imagenet: {folder / file} not found; nothing is downloaded — put "
+        raise ParameterError("weights", (f"imagenet: {folder / file} not found; nothing is downloaded — put "
                                                 f"torchvision's {file} ({DOWNLOAD_BASE}{file}) there, or pass ")
                              + "{listed} PATH", ("weights",))
     return folder / file
@@ -244,7 +244,7 @@ def load_backbone(model: SpecModule, arch, config: dict, head: str, path: Path) 
     body = {k: v for k, v in expected.items() if k not in replaced}
     problems = mismatches(_Keys(body), state)
     if problems:
-        raise ParameterError("weights", literal(f"{path.name} does not fit {arch.name}: {problems}"))
+        raise ParameterError("weights", f"{path.name} does not fit {arch.name}: {problems}")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if set(missing) != replaced or unexpected:  # mismatches() above rules this out: a bug if seen
         raise RuntimeError(f"{arch.name}: loading left {missing} missing and {unexpected} unexpected")

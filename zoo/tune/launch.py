@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from cnncost.arch import ParameterError, literal
+from cnncost.arch import ParameterError
 from cnncost.errors import CnncostError
 
 from . import study as studies
@@ -40,7 +40,7 @@ def tune(config: str, out: str, storage: str | None = None, study_name: str | No
     if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
         from .space import _shown
 
-        raise ParameterError("workers", literal(f"{_shown(workers)} is out of range (need an integer from 1 to 64)"))
+        raise ParameterError("workers", f"{_shown(workers)} is out of range (need an integer from 1 to 64)")
     trial_setting = setting(spec)  # the data and the device, checked before anything is written
     folder = _study_folder(out)
     url = studies.storage_url(folder, storage)
@@ -78,11 +78,11 @@ def _study_folder(out: str) -> Path:
     """DIR, created; a file in its place is a one-line error."""
     folder = Path(out).expanduser()
     if folder.exists() and not folder.is_dir():
-        raise ParameterError("out", literal(f"{out} is a file, not a study folder"))
+        raise ParameterError("out", f"{out} is a file, not a study folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ParameterError("out", literal(f"cannot create {out} ({error.strerror})")) from None
+        raise ParameterError("out", f"cannot create {out} ({error.strerror})") from None
     return folder
 
 

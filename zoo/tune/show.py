@@ -7,7 +7,7 @@ from pathlib import Path
 
 import optuna
 
-from cnncost.arch import ParameterError, literal
+from cnncost.arch import ParameterError
 from cnncost.errors import CnncostError
 
 from . import report, study as studies
@@ -23,7 +23,7 @@ def open_study(out: str | None, storage: str | None, study_name: str | None) -> 
     if storage is None:
         assert out is not None  # DIR or --storage: checked at the top
         if info.get("storage"):
-            raise ParameterError("storage", literal(f"the study in {out} lives in {info['storage']}; give that URL "
+            raise ParameterError("storage", (f"the study in {out} lives in {info['storage']}; give that URL "
                                                     "with its password as ") + "{listed}", ("storage",))
         database = Path(out).expanduser() / studies.STUDY_FILE
         if not database.is_file():
@@ -63,7 +63,7 @@ def show_report(out: str | None, storage: str | None = None, study_name: str | N
                 csv_path: str | None = None, json_out: bool = False, plots: str | None = None) -> list:
     """The report's lines (or its JSON as one line); writes the CSV and the PNGs on the way."""
     if top is not None and (not isinstance(top, int) or top < 1):
-        raise ParameterError("top", literal(f"{top!r} is out of range (need an integer ≥ 1)"))
+        raise ParameterError("top", f"{top!r} is out of range (need an integer ≥ 1)")
     study = open_study(out, storage, study_name)
     spec = study.user_attrs[studies.SPEC_ATTR]
     rows = report.leaderboard(study)
