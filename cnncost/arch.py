@@ -57,13 +57,17 @@ class ParameterError(CnncostError):
         self.parameter, self.complaint, self.listed = parameter, complaint, tuple(listed)
 
     def __str__(self) -> str:
-        spell = _SPELLING["name"]
-        listed = ", ".join(spell(n) for n in self.listed)
         names = (self.parameter,) if isinstance(self.parameter, str) else self.parameter
+        return "/".join(_SPELLING["name"](n) for n in names) + ": " + self.why()
+
+    def why(self) -> str:
+        """The complaint as it is printed, without the parameter's name (for a caller that names the
+        setting its own way: ``parameters.lr: ...`` in a tune config)."""
+        spell = _SPELLING["name"]
         # Only these placeholders: str.format would read a user's braces as fields (and raise)
         complaint = _PARAM_PLACEHOLDER.sub(lambda found: spell(found.group(1)), self.complaint)
-        complaint = complaint.replace("{listed}", listed).replace("{option}", _SPELLING["option"])
-        return "/".join(spell(n) for n in names) + ": " + complaint
+        return complaint.replace("{listed}", ", ".join(spell(n) for n in self.listed)).replace(
+            "{option}", _SPELLING["option"])
 
 
 @contextmanager
@@ -173,8 +177,8 @@ def check_value(arch: Arch, p: Param, value: Any) -> Any:
     """One value checked against its declaration; bad values are one-line errors."""
     if p.choices:
         if value not in p.choices:
-            raise ParameterError(p.name, (f"{value!r} is not allowed for {arch.name}; choose one of "
-                                                  + ", ".join(map(str, p.choices))))
+            raise ParameterError(p.name, f"{value!r} is not allowed for {arch.name}; choose one of "
+                                         + ", ".join(map(str, p.choices)))
         return value
     if isinstance(p.default, bool):
         return bool(value)

@@ -108,8 +108,8 @@ def check_quantity(name: str, all_alone: bool = False) -> str:
     from .arch import ParameterError
 
     also = f", or {ALL} alone" if all_alone else ""
-    raise ParameterError("quantity", (f"unknown quantity {name!r}; choose from {', '.join(CONVENTIONS)}, "
-                                              f"{', '.join(STEP_QUANTITIES)}{also}"))
+    raise ParameterError("quantity", f"unknown quantity {name!r}; choose from {', '.join(CONVENTIONS)}, "
+                                     f"{', '.join(STEP_QUANTITIES)}{also}")
 
 
 def unit(name: str) -> str:
@@ -127,8 +127,8 @@ def convention(name: str) -> Convention:
     from .arch import ParameterError
 
     if name not in CONVENTIONS:
-        raise ParameterError("convention", (f"unknown convention {name!r}; choose one of "
-                                                   + ", ".join(CONVENTIONS)))
+        raise ParameterError("convention", f"unknown convention {name!r}; choose one of "
+                                           + ", ".join(CONVENTIONS))
     return CONVENTIONS[name]
 
 

@@ -63,8 +63,8 @@ def parse_strategy(text: str) -> Strategy:
     kind, _, count = text.partition(":")
     if kind == "partial" and count.strip().isdigit() and int(count) >= 1:
         return Strategy("partial", int(count))
-    raise ParameterError("strategy", (f"{text!r} is not a strategy; choose one of {', '.join(STRATEGIES)} "
-                                             "(K an integer ≥ 1)"))
+    raise ParameterError("strategy", f"{text!r} is not a strategy; choose one of {', '.join(STRATEGIES)} "
+                                     "(K an integer ≥ 1)")
 
 
 def blocks(network: L.Network) -> list:
@@ -142,11 +142,11 @@ def trainable_layers(network: L.Network, strategy: Strategy) -> frozenset:
         return frozenset(top_layers(network))
     units = blocks(network)
     if not units:
-        raise ParameterError("strategy", (f"{network.name} has no conv blocks to unfreeze; use last-layer or "
-                                                 "full"))
+        raise ParameterError("strategy", f"{network.name} has no conv blocks to unfreeze; use last-layer or "
+                                         "full")
     if strategy.blocks > len(units):
-        raise ParameterError("strategy", (f"partial:{strategy.blocks} is out of range for {network.name} "
-                                                 f"(need 1 ≤ K ≤ {len(units)}: it has {len(units)} blocks)"))
+        raise ParameterError("strategy", f"partial:{strategy.blocks} is out of range for {network.name} "
+                                         f"(need 1 ≤ K ≤ {len(units)}: it has {len(units)} blocks)")
     chosen = [name for block in units[-strategy.blocks:] for name in block.leaves]
     return frozenset(chosen) | frozenset(head(network))
 

@@ -269,9 +269,9 @@ def test_targets_by_index_or_class_name():
     classes = ["bar", "circle", "cross"]
     assert attribution.parse_targets(None, classes, 3) == [attribution.PREDICTED]
     assert attribution.parse_targets("cross, 0,cross", classes, 3) == [2, 0]
-    with pytest.raises(CnncostError, match=r"--target: 'star' is not a class; give an index 0–2 or a class name"):
+    with pytest.raises(CnncostError, match=r"target: 'star' is not a class; give an index 0–2 or a class name"):
         attribution.parse_targets("star", classes, 3)
-    with pytest.raises(CnncostError, match=r"--target: '5' is not a class; give an index 0–3 \(this network"):
+    with pytest.raises(CnncostError, match=r"target: '5' is not a class; give an index 0–3 \(this network"):
         attribution.parse_targets("5", None, 4)
 
 

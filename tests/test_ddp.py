@@ -43,7 +43,13 @@ def weights(folder) -> dict:
     return torch.load(Path(folder) / "checkpoint.pt", weights_only=True)["model"]
 
 
-def assert_close(left: dict, right: dict, atol=1e-5):
+# Two ranks sum each gradient in another order than one process does, so the weights drift apart by fp32
+# rounding: 1.3e-5 after the 6 epochs (NumPy 2.4.6, Pillow 13.0.0), under 1e-5 with earlier packages. A real
+# fault (a rank training on the other's shard, a skipped step) moves them by about one Adam step, lr = 3e-3.
+TOLERANCE = 5e-5
+
+
+def assert_close(left: dict, right: dict, atol=TOLERANCE):
     assert left.keys() == right.keys()
     for key in left:
         assert torch.allclose(left[key].double(), right[key].double(), atol=atol, rtol=0), (

@@ -321,7 +321,7 @@ def test_a_hostile_spec_is_one_line_and_exit_2(tmp_path, capsys, spec):
 def test_a_bad_resize_and_a_non_text_spec_are_one_line(tmp_path, capsys):
     assert main(["train", "scratch5", "--resize", "stretch", "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err == "error: --resize: 'stretch' is out of range (need one of crop, plain)\n"
-    with pytest.raises(CnncostError, match=r"^--augment: 3 is not a comma-separated list"):
+    with pytest.raises(CnncostError, match=r"^augment: 3 is not a comma-separated list"):
         TrainConfig("x", augment=3).check()
 
 

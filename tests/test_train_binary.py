@@ -112,7 +112,7 @@ def test_non_binary_data_is_refused_in_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and err.startswith("error: --binary: ") and "needs exactly 2" in err, err
         assert err.count("\n") == 1 and not (tmp_path / "out").exists()
-    with pytest.raises(CnncostError, match="--binary: .* outputs 2 values; a binary head has 1"):
+    with pytest.raises(CnncostError, match="binary: .* outputs 2 values; a binary head has 1"):
         analyze_step(engine.analyze(model.describe("smallcnn_res", SMALL, SIZE, 2)[2]),
                      parse_step("scratch", 4, "adam", "fp32", "cpu", "binary"))
 

@@ -144,18 +144,18 @@ def test_a_folder_of_class_folders_is_the_training_set(folder):
 def test_bad_folders_give_one_data_line(tmp_path, build, phrases):
     root = tmp_path / "data"
     build(root)
-    one_line_error(lambda: load_data(str(root)), "--data: ", *phrases)
+    one_line_error(lambda: load_data(str(root)), "data: ", *phrases)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5, float("nan")])
 def test_val_fraction_outside_0_1(folder, fraction):
-    one_line_error(lambda: load_data(str(folder[0]), val_fraction=fraction), "--val-fraction: ",
+    one_line_error(lambda: load_data(str(folder[0]), val_fraction=fraction), "val_fraction: ",
                    "(need 0 < value < 1)")
-    one_line_error(lambda: load_data("synthetic", val_fraction=fraction), "--val-fraction: ")
+    one_line_error(lambda: load_data("synthetic", val_fraction=fraction), "val_fraction: ")
 
 
 def test_synthetic_needs_two_images_per_class():
-    one_line_error(lambda: load_data("synthetic", synthetic_size=19), "--data: ", "at least 20")
+    one_line_error(lambda: load_data("synthetic", synthetic_size=19), "data: ", "at least 20")
 
 
 # ---------------------------------------------------------------- the stratified split

@@ -76,7 +76,7 @@ def test_training_a_network_without_its_top_is_refused_in_one_line(tmp_path, cap
     code = main(["train", "smallcnn_res", "--img-size", "32", "--m", "8", "--n", "32", "--synthetic-size", "40",
                  "--epochs", "1", "--no-include-top", "--out", str(tmp_path / "run"), "--quiet"])
     assert code == 2
-    assert capsys.readouterr().err == ("error: --no-include-top: without its top the network has no classifier "
+    assert capsys.readouterr().err == ("error: --include-top: off leaves the network no classifier "
                                        "to train; add --head gap or --head flatten\n")
     assert not (tmp_path / "run").exists()
 

@@ -304,5 +304,5 @@ def test_ctrl_c_after_an_epoch_says_it_is_saved(tmp_path, capsys, monkeypatch):
 
 
 def test_check_out_alone():
-    with pytest.raises(CnncostError, match="--out: empty"):
+    with pytest.raises(CnncostError, match="^out: empty"):
         runfolder.check_out("   ")

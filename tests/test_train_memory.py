@@ -164,7 +164,7 @@ def test_check_fits_refuses_a_huge_batch_in_one_line():
     with pytest.raises(CnncostError) as refused:
         memory.check_fits(table, 10**9, "cpu", 32, "smallcnn_res", step)
     text = str(refused.value)
-    assert "\n" not in text and "--batch-size 1000000000" in text and "held at once by the step, adam fp32" in text, text
+    assert "\n" not in text and "batch_size 1000000000" in text and "held at once by the step, adam fp32" in text, text
 
 
 def test_check_fits_uses_the_exact_step(monkeypatch):
@@ -176,7 +176,7 @@ def test_check_fits_uses_the_exact_step(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda device: need)
     memory.check_fits(table, 64, "cpu", 32, "smallcnn_res", step)
     monkeypatch.setattr(memory, "available_bytes", lambda device: need - 1)
-    with pytest.raises(CnncostError, match="--batch-size 64"):
+    with pytest.raises(CnncostError, match="^img_size: .* with batch_size 64"):
         memory.check_fits(table, 64, "cpu", 32, "smallcnn_res", step)
 
 

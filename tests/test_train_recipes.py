@@ -89,7 +89,7 @@ def test_dropout_at_puts_dropout_before_named_layers_and_the_engine_counts_it(tm
     assert names[:2] == ["conv1_dropout", "conv1"] and names[-2:] == ["fc_dropout", "fc"]
     from cnncost.errors import CnncostError
 
-    with pytest.raises(CnncostError, match="--dropout-at: 'conv9' is not a layer of this network"):
+    with pytest.raises(CnncostError, match="dropout_at: 'conv9' is not a layer of this network"):
         insert_dropout(described, ("conv9",), 0.3)
     with pytest.raises(CnncostError, match="^dropout_at: give the rate with dropout P"):
         TrainConfig(arch="resnet18", dropout_at="fc").check()

@@ -102,7 +102,9 @@ def test_random_and_bayes_make_exactly_run_cap_trials_and_prune_invalid_ones(tmp
         assert 2 <= trial.params["m"] <= 4 and 1e-4 <= trial.params["lr"] <= 1e-1
         if trial.params["padding"] == "valid":  # 32×32 is too small for five valid 3×3 convs and pools
             assert trial.state == TrialState.PRUNED
-            assert "32 is too small for scratch5 (the smallest valid input is" in trial.user_attrs["reason"]
+            # named by the config's key, whichever process pruned it
+            assert trial.user_attrs["reason"].startswith("train.img_size: 32 is too small for scratch5 (the smallest "
+                                                         "valid input is")
     capped = write_config(tmp_path, "random", method="random", run_cap=5, max_params=100,
                           parameters={"padding": {"value": "same"}, "m": {"min": 2, "max": 64}})
     assert tune(capped, str(tmp_path / "random"), quiet=True) == {"PRUNED": 5}  # every one over 100 parameters

@@ -72,8 +72,8 @@ def read_state_dict(path: str | Path) -> dict:
     try:
         state = load_data_only(path)
     except Exception as error:  # pickle, zip and torch errors alike: one line
-        raise ParameterError("weights", (f"{path} is not a readable PyTorch checkpoint "
-                                                f"({error.__class__.__name__})")) from None
+        raise ParameterError("weights", f"{path} is not a readable PyTorch checkpoint "
+                                        f"({error.__class__.__name__})") from None
     return _unwrap(state, path)
 
 

@@ -62,8 +62,8 @@ def check_vary(spec, vary: str, step: bool = False):
     if vary == "batch" and not step:
         raise ParameterError("vary", f"batch changes only the training-step quantities ({', '.join(STEP_QUANTITIES)})")
     if vary not in variables(spec, step):
-        raise ParameterError("vary", (f"{spec.name} has no design variable {vary!r} "
-                                              f"(choose from {', '.join(variables(spec))})"))
+        raise ParameterError("vary", f"{spec.name} has no design variable {vary!r} "
+                                     f"(choose from {', '.join(variables(spec))})")
     return spec
 
 

@@ -65,16 +65,16 @@ def _checked(arch, param, label: str, value):
 def _integer(param, label: str, text: str) -> int:
     """A whole number written with ASCII digits (``int`` would take '²', '١' or '1_0')."""
     if not _WHOLE.fullmatch(text):
-        raise ParameterError(label, (f"{text!r} is not a whole number (need an integer ≥ {param.minimum}, "
-                                             f"at most {MAX_DIGITS} digits 0-9)"))
+        raise ParameterError(label, f"{text!r} is not a whole number (need an integer ≥ {param.minimum}, "
+                                    f"at most {MAX_DIGITS} digits 0-9)")
     return int(text)
 
 
 def _range(label: str, item: str) -> tuple:
     parts = [p.strip() for p in item.split(":")]
     if len(parts) not in (2, 3) or not all(_WHOLE.fullmatch(p) for p in parts):
-        raise ParameterError(label, (f"{item!r} is not a range start:stop[:step] of whole numbers "
-                                             f"(at most {MAX_DIGITS} digits 0-9 each)"))
+        raise ParameterError(label, f"{item!r} is not a range start:stop[:step] of whole numbers "
+                                    f"(at most {MAX_DIGITS} digits 0-9 each)")
     start, stop, step = (int(p) for p in parts + ["1"] * (3 - len(parts)))
     if step < 1 or stop < start:
         raise ParameterError(label, f"range {item!r} needs start ≤ stop and step ≥ 1")

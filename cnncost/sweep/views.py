@@ -127,8 +127,9 @@ def sorts_whole_grid(plan, sort_given: bool) -> bool:
     if plan.total <= MEMORY_LIMIT:
         return True
     if sort_given:
-        raise ParameterError("sort", f"sorting {plan.total:,} configurations for --csv/--json needs them all in "
-                                     f"memory; the limit is {MEMORY_LIMIT:,} (without --sort rows come in grid order)")
+        raise ParameterError("sort", f"sorting {plan.total:,} configurations for {{param:csv}}/{{param:json}} needs "
+                                     f"them all in memory; the limit is {MEMORY_LIMIT:,} (without {{param:sort}} rows "
+                                     "come in grid order)")
     return False
 
 

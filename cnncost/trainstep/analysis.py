@@ -140,8 +140,8 @@ def _loss_saved(name: str, scores: tuple, loss: str) -> tuple:
         # the targets (one int64 each) and the 0-d total weight.
         return scores[0] * ITEMSIZE["fp32"] + ITEMSIZE["int64"], ITEMSIZE["fp32"]
     if scores != (1,):
-        raise CnncostError(f"--binary: {name} outputs {'×'.join(str(d) for d in scores)} values; a binary head "
-                           "has 1 (the logit z of the positive class)")
+        raise ParameterError("binary", f"{name} outputs {'×'.join(str(d) for d in scores)} values; a binary head "
+                                       "has 1 (the logit z of the positive class)")
     # cnncost train --binary: the output z becomes the scores [0, z], a new [B, 2] storage (made float32 for the
     # loss, a new storage again under autocast); binary_cross_entropy_with_logits saves its input, z, a view of
     # that float32 storage (both columns), and the float32 targets. Nothing whatever the batch.

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import torch
 
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 
 from . import guided
 from .source import to_input
@@ -93,8 +93,8 @@ def parse_targets(text: str | None, classes: list | None, count: int) -> list:
         return [PREDICTED]
     parts = [part.strip() for part in text.split(",") if part.strip()]
     if not parts:
-        raise CnncostError(f"--target: {text!r} names no class (give class indices 0–{count - 1}"
-                           + (f" or names: {', '.join(classes)})" if classes else ")"))
+        raise ParameterError("target", f"{text!r} names no class (give class indices 0–{count - 1}"
+                                       + (f" or names: {', '.join(classes)})" if classes else ")"))
     return list(dict.fromkeys(_one_target(part, classes, count) for part in parts))
 
 
@@ -104,7 +104,7 @@ def _one_target(part: str, classes: list | None, count: int) -> int:
     if part.isdigit() and int(part) < count:
         return int(part)
     names = f" or a class name: {', '.join(classes)}" if classes else " (this network has no class names)"
-    raise CnncostError(f"--target: {part!r} is not a class; give an index 0–{count - 1}{names}")
+    raise ParameterError("target", f"{part!r} is not a class; give an index 0–{count - 1}{names}")
 
 
 def class_label(index: int, classes: list | None) -> str:
@@ -189,11 +189,11 @@ def check_window(window: int | None, stride: int | None, size: int) -> tuple:
     """(window, stride) for occlusion: by default S/8 and half of that, each at least 1."""
     window = max(1, size // 8) if window is None else window
     if not 1 <= window <= size:
-        raise CnncostError(f"--window: {window} is out of range (1–{size}: the input side)")
+        raise ParameterError("window", f"{window} is out of range (1–{size}: the input side)")
     stride = max(1, window // 2) if stride is None else stride
     if not 1 <= stride <= window:
-        raise CnncostError(f"--stride: {stride} is out of range (1–{window}: the window, so that every "
-                           "pixel is covered)")
+        raise ParameterError("stride", f"{stride} is out of range (1–{window}: the window, so that every "
+                                       "pixel is covered)")
     return window, stride
 
 

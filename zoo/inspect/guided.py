@@ -36,7 +36,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 
 from ..from_spec import ACTIVATIONS as ACTIVATION_MODULES
 from .activations import forward_to
@@ -126,7 +126,7 @@ def neuron_guided(subject, x: torch.Tensor, layer: str, neurons: int) -> Guided:
         output = forward_to(model, x, [layer])[layer][0]
     peaks = output.flatten(1).amax(1).float()
     if not 1 <= neurons <= len(peaks):
-        raise CnncostError(f"--neurons: {neurons} is out of range for {layer} (1–{len(peaks)}: its channel count)")
+        raise ParameterError("neurons", f"{neurons} is out of range for {layer} (1–{len(peaks)}: its channel count)")
     top = peaks.topk(neurons).indices
     chosen = top.to(x.device)
 

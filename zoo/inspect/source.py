@@ -56,8 +56,8 @@ def open_subject(source: str, *, device: str = "auto", weights: str | None = Non
         raise CnncostError(f"RUN: {source!r} is neither a run folder or file nor a zoo network; "
                            f"zoo networks: {', '.join(archs.names())}")
     if module is not None:
-        raise CnncostError(f"--module: {source} is not a saved run; --module names the module of a saved "
-                           "run (to look at a module untrained, give module:SPEC as RUN)")
+        raise ParameterError("module", f"{source} is not a saved run; {{param:module}} names the module of a saved "
+                                       "run (to look at a module untrained, give module:SPEC as RUN)")
     return _from_zoo(source, device, weights, img_size, hyperparameters or {}, seed)
 
 
@@ -140,13 +140,13 @@ def load_image(path: str, subject: Subject) -> torch.Tensor:
     side, centre crop), normalised; a [1, C, S, S] tensor on the subject's device."""
     file = Path(path).expanduser()
     if not file.is_file():
-        raise CnncostError(f"--image: no such file: {path}")
+        raise ParameterError("image", f"no such file: {path}")
     if subject.channels not in (1, 3):
-        raise CnncostError(f"--image: {subject.name} takes {subject.channels} input channels, not an image")
+        raise ParameterError("image", f"{subject.name} takes {subject.channels} input channels, not an image")
     try:
         picture = images.decode(str(file), channels=subject.channels, min_side=images.eval_resize(subject.size))
     except Exception as error:  # noqa: BLE001 - PIL raises many kinds for a file that is not an image
-        raise CnncostError(f"--image: {path} is not a readable image ({type(error).__name__})") from None
+        raise ParameterError("image", f"{path} is not a readable image ({type(error).__name__})") from None
     tensor = images.to_tensor(images.eval_transform(picture, subject.size, subject.resize))
     return images.normalise(tensor, *subject.normalisation).unsqueeze(0).to(subject.device)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from cnncost.arch import ParameterError
 from cnncost.errors import CnncostError
 
 from . import activations, attribution, figures, filters, guided, layers, maximize
@@ -22,9 +23,9 @@ def check_out(out: str) -> Path:
     """The output file, whose folder must exist (nothing is created on the way)."""
     path = Path(out).expanduser()
     if not path.parent.is_dir():
-        raise CnncostError(f"--out: the folder {path.parent} does not exist")
+        raise ParameterError("out", f"the folder {path.parent} does not exist")
     if path.is_dir():
-        raise CnncostError(f"--out: {path} is a folder; give a file name such as {path / 'show.png'}")
+        raise ParameterError("out", f"{path} is a folder; give a file name such as {path / 'show.png'}")
     return path
 
 
@@ -49,13 +50,13 @@ def show_activations(subject, image: str, names: str | None, out: str) -> str:
     if names is not None:
         chosen = [layers.resolve(subject, name, valid, "layer", "--layers") for name in layers.parse_names(names)]
         if not chosen:
-            raise CnncostError(f"--layers: {names!r} names no layer; layers: {layers.listing(valid)}")
+            raise ParameterError("layers", f"{names!r} names no layer; layers: {layers.listing(valid)}")
         note = ""
     else:
         chosen, total = activations.default_layers(subject)
         if not chosen:
-            raise CnncostError(f"--layers: {subject.name} has no conv layers; name layers from: "
-                               f"{layers.listing(valid)}")
+            raise ParameterError("layers", f"{subject.name} has no conv layers; name layers from: "
+                                           f"{layers.listing(valid)}")
         note = f"{len(chosen)} of {total} conv layers, spread evenly (--layers chooses)" if total > len(chosen) else ""
     outputs = activations.activations(subject.model, x, chosen)
     panels = [(name, tuple(outputs[name].shape), *activations.channel_maps(outputs[name], ACTIVATION_CHANNELS))
@@ -73,15 +74,15 @@ def show_guided(subject, images: list, layer: str | None, neurons: int | None, t
     (and the line says so); an explicit count the layer does not have is an error.
     """
     if target is not None:
-        for option, value in (("--layer", layer), ("--neurons", neurons)):
+        for name, value in (("layer", layer), ("neurons", neurons)):
             if value is not None:
-                raise CnncostError(f"{option}: with --target, guided backpropagation explains a class score "
-                                   "(from the output); drop --target to explain a layer's channels")
+                raise ParameterError(name, "with {param:target}, guided backpropagation explains a class score "
+                                           "(from the output); drop {param:target} to explain a layer's channels")
         return show_attribution(subject, "guided-backprop", images, target, None, out, classes)
     path = check_out(out)
     if len(images) != 1:
-        raise CnncostError(f"--image: guided backpropagation of a layer's channels takes one image, not "
-                           f"{len(images)}; with --target CLASS it takes several")
+        raise ParameterError("image", f"guided backpropagation of a layer's channels takes one image, not "
+                                      f"{len(images)}; with {{param:target}} CLASS it takes several")
     layer = _layer_or_last_conv(subject, layer, layers.spatial_names(subject), "layer with a spatial output")
     channels = layers.output_shape(subject, layer)[0]
     note = ""
@@ -107,13 +108,13 @@ def show_attribution(subject, method: str, images: list, target: str | None, lay
     if kind.uses_layer:
         layer = _layer_or_last_conv(subject, layer, layers.spatial_names(subject), "layer with a spatial output")
     elif layer is not None:
-        raise CnncostError(f"--layer: {kind.title} explains the class score from the input; only gradcam and "
-                           "guided-gradcam take a layer")
+        raise ParameterError("layer", f"{kind.title} explains the class score from the input; only gradcam and "
+                                      "guided-gradcam take a layer")
     if method == "integrated-gradients" and steps < 1:
-        raise CnncostError(f"--steps: {steps} is out of range (need an integer ≥ 1)")
+        raise ParameterError("steps", f"{steps} is out of range (need an integer ≥ 1)")
     window, stride = attribution.check_window(window, stride, subject.size)
     if not images:
-        raise CnncostError("--image: give at least one image")
+        raise ParameterError("image", "give at least one image")
     x = torch.cat([load_image(image, subject) for image in images])
     count = attribution.predict(subject.model, x[:1]).shape[1] if classes is None else len(classes)
     rows = attribution.parse_targets(target, classes, count)
@@ -185,7 +186,7 @@ def show_maximize(subject, layer: str | None, filter_text: str | None, steps: in
     count = layers.output_shape(subject, layer)[0]
     chosen = layers.parse_indices(filter_text or f"0-{min(count, 16) - 1}", count, layer)
     if steps < 1:
-        raise CnncostError(f"--steps: {steps} is out of range (need an integer ≥ 1)")
+        raise ParameterError("steps", f"{steps} is out of range (need an integer ≥ 1)")
     with progress_bar(f"maximising {len(chosen)} filters of {layer}", steps) as bar:
         ascent = maximize.maximize(subject, layer, chosen, steps=steps, seed=seed, progress=bar.advance)
     figures.draw_maximized(ascent, layer, subject.name, maximize.METHOD, path)
@@ -211,7 +212,7 @@ def show_predictions(run: str, data: str, out: str, device: str = "auto", module
     images = result["kept"][0]
     channels = images.shape[1] if images is not None and images.dim() == 4 else 3
     if not save_prediction_grid(result["kept"], model_mean_std(channels), result["classes"], path):
-        raise CnncostError(f"--data: no readable test images in {data}")
+        raise ParameterError("data", f"no readable test images in {data}")
     shown = min(PREDICTION_GRID, result["count"])
     return (f"wrote {path}: {shown} test predictions of {result['arch']} "
             f"(test accuracy {result['top1']:.4f} on {result['count']:,} images)")
@@ -232,7 +233,7 @@ def _layer_or_last_conv(subject, layer: str | None, valid: list, kind: str) -> s
     if layer is None:
         convs = layers.conv_names(subject)
         if not convs and valid:
-            raise CnncostError(f"--layer: {subject.name} has no conv layers; name one of its {layers.plural(kind)}: "
-                               f"{layers.listing(valid)}")
+            raise ParameterError("layer", f"{subject.name} has no conv layers; name one of its {layers.plural(kind)}: "
+                                          f"{layers.listing(valid)}")
         layer = convs[-1] if convs else ""
     return layers.resolve(subject, layer, valid, kind)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from cnncost.arch import ParameterError
 from cnncost.errors import CnncostError
 
 # What bare --augment means: the recipe the single --augment switch applied before it took a spec
@@ -65,7 +66,7 @@ def parse(spec) -> tuple:
     """
     text = _legacy(spec)
     if not isinstance(text, str):
-        raise CnncostError(f"--augment: {_shown(spec)} is not a comma-separated list of transforms ({USAGE})")
+        raise ParameterError("augment", f"{_shown(spec)} is not a comma-separated list of transforms ({USAGE})")
     if text.strip().lower() in ("", "none"):
         return ()
     if text.strip().lower() == "default":
@@ -74,14 +75,14 @@ def parse(spec) -> tuple:
     for item in text.split(","):
         name, value = _item(item, text)
         if name in given:
-            raise CnncostError(f"--augment: {name} is given twice in {_shown(text)}")
+            raise ParameterError("augment", f"{name} is given twice in {_shown(text)}")
         given[name] = value
     if "crop" in given and "pad-crop" in given:
-        raise CnncostError("--augment: crop and pad-crop both choose the crop; give one of them")
+        raise ParameterError("augment", "crop and pad-crop both choose the crop; give one of them")
     parts = [name for name in COLOURS if name in given]
     if "jitter" in given and parts:
-        raise CnncostError(f"--augment: jitter is brightness, contrast and saturation at once; give jitter or "
-                           f"{', '.join(parts)}, not both")
+        raise ParameterError("augment", f"jitter is brightness, contrast and saturation at once; give jitter or "
+                                        f"{', '.join(parts)}, not both")
     return tuple((name, given[name]) for name in KINDS if name in given)
 
 
@@ -112,14 +113,14 @@ def _item(item: str, text: str) -> tuple:
     name, equals, value_text = item.partition("=")
     name, value_text = name.strip(), value_text.strip()
     if not name:
-        raise CnncostError(f"--augment: an empty transform in {_shown(text)} (need a comma-separated list "
-                           f"such as hflip,rotate=0.1)")
+        raise ParameterError("augment", f"an empty transform in {_shown(text)} (need a comma-separated list "
+                                        f"such as hflip,rotate=0.1)")
     kind = KINDS.get(name)
     if kind is None:
-        raise CnncostError(f"--augment: unknown transform {_shown(name)} (the transforms: {USAGE})")
+        raise ParameterError("augment", f"unknown transform {_shown(name)} (the transforms: {USAGE})")
     if kind.default is None:
         if equals:
-            raise CnncostError(f"--augment: {name} takes no value (got {name}={_plain(value_text)})")
+            raise ParameterError("augment", f"{name} takes no value (got {name}={_plain(value_text)})")
         return name, None
     if not equals:
         return name, kind.default
@@ -129,7 +130,7 @@ def _item(item: str, text: str) -> tuple:
         value = int(value_text) if kind.integer else float(value_text)
     assert kind.ok is not None  # every kind that takes a value declares its range (KINDS)
     if value is None or not math.isfinite(value) or not kind.ok(value):
-        raise CnncostError(f"--augment: {name}={_plain(value_text)} is out of range (need {kind.allowed})")
+        raise ParameterError("augment", f"{name}={_plain(value_text)} is out of range (need {kind.allowed})")
     return name, value
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from cnncost.archs.registry import MODULE_PREFIX
+from cnncost.arch import ParameterError
 from cnncost.errors import CnncostError
 from cnncost.userfile import require_regular
 
@@ -181,15 +182,15 @@ def trusted_arch(arch: str, module: str | None, path: Path) -> str:
     given = None if module is None else module.removeprefix(MODULE_PREFIX)
     if not arch.startswith(MODULE_PREFIX):
         if given is not None:
-            raise CnncostError(f"--module: {path} is a run of {arch}, not of a module; leave --module out")
+            raise ParameterError("module", f"{path} is a run of {arch}, not of a module; leave {{param:module}} out")
         return arch
     spec = arch.removeprefix(MODULE_PREFIX)
     if given is None:
         raise CnncostError(f"{path}: this run trained {arch}; pass --module {spec} to load it "
                            "(it runs that file's code)")
     if not same_module(spec, given):
-        raise CnncostError(f"--module: {path} is a run of {arch}, not of {MODULE_PREFIX}{given}; pass "
-                           f"--module {spec} to load it (it runs that file's code)")
+        raise ParameterError("module", f"{path} is a run of {arch}, not of {MODULE_PREFIX}{given}; pass "
+                                       f"{{param:module}} {spec} to load it (it runs that file's code)")
     return MODULE_PREFIX + given
 
 
@@ -217,15 +218,17 @@ def resume_state(folder: Path, config: TrainConfig, world_size: int = 1) -> dict
     """
     state = load(folder / CHECKPOINT) if (folder / CHECKPOINT).exists() else None
     if state is None:
-        raise CnncostError(f"--resume: no checkpoint in {folder} to resume from")
+        raise ParameterError("resume", f"no checkpoint in {folder} to resume from")
     saved_world = state.get("world_size", 1)
     if saved_world != world_size:
-        raise CnncostError(f"--nproc-per-node: the run in {folder} trained on {saved_world:,} process"
-                           f"{'es' if saved_world != 1 else ''}; resume it on {saved_world:,} (processes per "
-                           f"machine × machines), not {world_size:,}, to continue it exactly")
+        raise ParameterError("nproc_per_node",
+                             f"the run in {folder} trained on {saved_world:,} "
+                             f"process{'es' if saved_world != 1 else ''}; "
+                             f"resume it on {saved_world:,} (processes per machine × machines), not {world_size:,}, "
+                             "to continue it exactly")
     changed = config.changed_fields(TrainConfig.from_dict(state["config"]))
     if changed:
-        raise CnncostError(f"--resume: the run in {folder} was started with a different --"
-                           + changed[0].replace("_", "-") + "; resume with the same options "
-                           "(only --epochs, --patience and --workers may change)")
+        raise ParameterError("resume", f"the run in {folder} was started with a different {{param:{changed[0]}}}; "
+                                       "resume with the same options (only {param:epochs}, {param:patience} and "
+                                       "{param:workers} may change)")
     return state

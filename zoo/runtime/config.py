@@ -12,7 +12,6 @@ import os
 from dataclasses import dataclass, field
 
 from cnncost.arch import ParameterError
-from cnncost.errors import CnncostError
 
 from .choices import DEVICES, RESIZES  # --device's and --resize's words, shared with evaluate and show
 from .fields import Choice, Integer, Real, Switch, check_field, check_fields, option
@@ -194,8 +193,7 @@ class TrainConfig:
         if self.dropout_at is None:
             return
         if not isinstance(self.dropout_at, str):
-            raise ParameterError("dropout_at", (f"{self.dropout_at!r} is not a comma-separated list of "
-                                                       "layer names"))
+            raise ParameterError("dropout_at", f"{self.dropout_at!r} is not a comma-separated list of layer names")
         _ = self.dropout_layers  # parses, or the one-line error
         if self.dropout is None:
             raise ParameterError("dropout_at", "give the rate with {listed} P", ("dropout",))
@@ -221,8 +219,8 @@ class TrainConfig:
 
         try:
             second = parse_strategy(self.then)
-        except CnncostError as error:  # it names --strategy; here the strategy is the second stage's
-            raise ParameterError("then", str(error).partition(": ")[2]) from None
+        except ParameterError as error:  # it names strategy; here the strategy is the second stage's
+            raise ParameterError("then", error.complaint, error.listed) from None
         if second.kind == "scratch":
             raise ParameterError("then", "scratch would discard the first stage; choose last-layer, head, "
                                          "partial:K or full")
@@ -293,8 +291,8 @@ def endpoint_parts(endpoint) -> tuple:
     text = endpoint if isinstance(endpoint, str) else ""
     host, _, port = text.strip().rpartition(":")
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ParameterError("rdzv_endpoint", (f"{endpoint!r} is out of range (need HOST:PORT, the port "
-                                                      "from 1 to 65,535)"))
+        raise ParameterError("rdzv_endpoint", f"{endpoint!r} is out of range (need HOST:PORT, the port "
+                                              "from 1 to 65,535)")
     return host.strip("[]"), int(port)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 
 from .choices import DEVICES
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # torch comes with the work: the CLI reads DEVICES for --help
 def check_device(device: str) -> None:
     """Refuse a ``--device`` that is not one of ``DEVICES`` (auto, cpu, cuda)."""
     if device not in DEVICES:
-        raise CnncostError(f"--device: {device!r} is not one of {', '.join(DEVICES)}")
+        raise ParameterError("device", f"{device!r} is not one of {', '.join(DEVICES)}")
 
 
 def pick_device(device: str) -> "torch.device":
@@ -24,6 +24,6 @@ def pick_device(device: str) -> "torch.device":
 
     # cuda asked for explicitly must not fall back to the CPU silently: the run would be far slower than meant
     if device == "cuda" and not torch.cuda.is_available():
-        raise CnncostError("--device: cuda was asked for but torch sees no CUDA device")
+        raise ParameterError("device", "cuda was asked for but torch sees no CUDA device")
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     return torch.device("cuda" if use_cuda else "cpu")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from cnncost import layers as L
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 from cnncost.kinds.elementwise import Dropout
 
 SUFFIX = "_dropout"
@@ -24,7 +24,7 @@ def parse_layers(text: str | None) -> tuple:
         return ()
     names = tuple(name.strip() for name in text.split(","))
     if any(not name for name in names) or len(set(names)) != len(names):
-        raise CnncostError(f"--dropout-at: {text!r} is not a comma-separated list of distinct layer names")
+        raise ParameterError("dropout_at", f"{text!r} is not a comma-separated list of distinct layer names")
     return names
 
 
@@ -36,7 +36,7 @@ def insert_dropout(network: L.Network, names: tuple, rate: float) -> L.Network:
     if missing:
         leaves = [leaf.name for leaf in L.leaves(network.layers)]
         shown = ", ".join(leaves[:12]) + (f", ... ({len(leaves)} layers)" if len(leaves) > 12 else "")
-        raise CnncostError(f"--dropout-at: {sorted(missing)[0]!r} is not a layer of this network ({shown})")
+        raise ParameterError("dropout_at", f"{sorted(missing)[0]!r} is not a layer of this network ({shown})")
     return network._replace(layers=layers)
 
 

@@ -6,7 +6,7 @@ sinks they name.
 
 from __future__ import annotations
 
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 
 SINK_NAMES = ("console", "jsonl", "csv", "tensorboard")
 TENSORBOARD_INSTALL = "pip install tensorboard"
@@ -16,11 +16,11 @@ def parse_names(text: object) -> tuple[str, ...]:
     """``--log``'s sink names (comma-separated, in ``SINK_NAMES``' order, each once); else the one-line error."""
     allowed = "a comma-separated list of " + ", ".join(SINK_NAMES)
     if not isinstance(text, str) or not text.strip():
-        raise CnncostError(f"--log: {text!r} is out of range (need {allowed})")
+        raise ParameterError("log", f"{text!r} is out of range (need {allowed})")
     names = [name.strip() for name in text.split(",")]
     unknown = [name for name in names if name not in SINK_NAMES]
     if unknown:
-        raise CnncostError(f"--log: {unknown[0]!r} is not a sink (need {allowed})")
+        raise ParameterError("log", f"{unknown[0]!r} is not a sink (need {allowed})")
     return tuple(name for name in SINK_NAMES if name in names)
 
 
@@ -29,5 +29,6 @@ def require_tensorboard() -> None:
     import importlib.util
 
     if importlib.util.find_spec("tensorboard") is None:
-        raise CnncostError(f"--log: tensorboard needs the tensorboard package, which is not installed; "
-                           f"{TENSORBOARD_INSTALL} (or pip install 'cnncost[log]'), or leave tensorboard out of --log")
+        raise ParameterError("log", f"tensorboard needs the tensorboard package, which is not installed; "
+                                    f"{TENSORBOARD_INSTALL} (or pip install 'cnncost[log]'), or leave tensorboard out "
+                                    "of {param:log}")

@@ -67,7 +67,7 @@ def describe(arch_name: str | Arch, hyperparameters: dict, img_size: int | None,
     needs: a classifier at the end.
 
     Auxiliary heads are left out (training uses the main logits only); an input
-    too small for the network is a one-line ``--img-size`` error with the
+    too small for the network is a ParameterError naming ``img_size``, with the
     smallest valid size, which the engine derives.
     """
     arch = as_arch(arch_name)  # a caller that has resolved the name passes the Arch: resolved once
@@ -84,8 +84,8 @@ def describe(arch_name: str | Arch, hyperparameters: dict, img_size: int | None,
         given["dropout"] = dropout
     config = archs.resolve(arch, given)
     if training and config.get("include_top") is False and config.get("head") == "keep":
-        raise CnncostError("--no-include-top: without its top the network has no classifier to train; "
-                           "add --head gap or --head flatten")
+        raise ParameterError("include_top", "off leaves the network no classifier to train; "
+                                            "add {param:head} gap or {param:head} flatten")
     network = arch.build(**config)
     if dropout_at:  # --dropout-at: new Dropout nodes, so the engine counts what the module runs
         from .dropout_at import insert_dropout
@@ -97,8 +97,8 @@ def describe(arch_name: str | Arch, hyperparameters: dict, img_size: int | None,
     if len(network.input_shape) == 3:
         need = max(engine.min_input_size(network))
         if size < need:
-            raise CnncostError(f"--img-size: {size} is too small for {arch.name} "
-                               f"(the smallest valid input is {need}×{need})")
+            raise ParameterError("img_size", f"{size} is too small for {arch.name} "
+                                             f"(the smallest valid input is {need}×{need})")
     if training:  # a view (cnncost show) looks at any network; training needs a classifier
         _require_classifier(arch.name, network, classes)
     return arch, config, network
@@ -170,11 +170,11 @@ def _check_outputs(name: str, network, classes: int) -> None:
     with ``--binary``: ``classes`` is then 1)."""
     outputs = engine.analyze(network).output_shape
     if tuple(outputs) != (classes,) and classes == 1:
-        raise CnncostError(f"--binary: {name} outputs {'×'.join(map(str, outputs))} values; a binary head has 1 "
-                           "(make the module's last layer output 1: the logit of class 1)")
+        raise ParameterError("binary", f"{name} outputs {'×'.join(map(str, outputs))} values; a binary head has 1 "
+                                       "(make the module's last layer output 1: the logit of class 1)")
     if tuple(outputs) != (classes,):
-        raise CnncostError(f"--data: {name} outputs {'×'.join(map(str, outputs))} values but the data has "
-                           f"{classes} classes; make the module's last layer output {classes}")
+        raise ParameterError("data", f"{name} outputs {'×'.join(map(str, outputs))} values but the data has "
+                                     f"{classes} classes; make the module's last layer output {classes}")
 
 
 def prepare(arch_name: str | Arch, hyperparameters: dict, img_size: int | None, classes: int,
@@ -183,7 +183,7 @@ def prepare(arch_name: str | Arch, hyperparameters: dict, img_size: int | None, 
     """Build the module (seed torch first for a reproducible initialisation) and load weights. ``binary``: a
     1-output head whose module outputs the scores [0, z] (``classes`` must be 2)."""
     if binary and classes != 2:
-        raise CnncostError(f"--binary: the data has {classes:,} classes; a binary head needs exactly 2")
+        raise ParameterError("binary", f"the data has {classes:,} classes; a binary head needs exactly 2")
     arch, config, network = describe(arch_name, hyperparameters, img_size, head_outputs(classes, binary), dropout,
                                      dropout_at=dropout_at)
     model = SpecModule(network)
@@ -202,7 +202,7 @@ def _set_dropout(model: torch.nn.Module, rate: float, name: str) -> None:
     # Every variant (Dropout2d, AlphaDropout, ...): a user's module may use any of them.
     layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
     if not layers:
-        raise CnncostError(f"--dropout: {name} has no dropout layer to set")
+        raise ParameterError("dropout", f"{name} has no dropout layer to set")
     for layer in layers:
         layer.p = rate
 
@@ -216,12 +216,12 @@ def weights_file(arch, weights: str) -> Path | None:
     file = TORCHVISION_FILES.get(arch.name)
     if file is None:
         raise ParameterError("weights", f"imagenet: {arch.name} has no torchvision weights; "
-                             + "pass {listed} PATH or train with --strategy scratch", ("weights",))
+                                        + "pass {listed} PATH or train with {param:strategy} scratch", ("weights",))
     folder = Path(torch.hub.get_dir()) / "checkpoints"
     if not (folder / file).is_file():
-        raise ParameterError("weights", (f"imagenet: {folder / file} not found; nothing is downloaded — put "
-                                                f"torchvision's {file} ({DOWNLOAD_BASE}{file}) there, or pass ")
-                             + "{listed} PATH", ("weights",))
+        raise ParameterError("weights", f"imagenet: {folder / file} not found; nothing is downloaded — put "
+                                        f"torchvision's {file} ({DOWNLOAD_BASE}{file}) there, or pass "
+                                        "{param:weights} PATH")
     return folder / file
 
 

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
@@ -92,9 +92,9 @@ def _unpickle(data: bytes, where: str) -> dict:
         value = _ArraysOnly(io.BytesIO(data), encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError,
             IndexError, KeyError, OverflowError, MemoryError) as error:
-        raise CnncostError(f"--data: {where} is not a CIFAR batch ({str(error)[:120]})") from None
+        raise ParameterError("data", f"{where} is not a CIFAR batch ({str(error)[:120]})") from None
     if not isinstance(value, dict):
-        raise CnncostError(f"--data: {where} is not a CIFAR batch (it holds a {type(value).__name__}, not a dict)")
+        raise ParameterError("data", f"{where} is not a CIFAR batch (it holds a {type(value).__name__}, not a dict)")
     return {(k.decode("latin-1") if isinstance(k, bytes) else k): v for k, v in value.items()}
 
 
@@ -116,7 +116,7 @@ def read_cifar(path: str) -> ArrayData:
     labels = [label for b in train for label in b[1]]
     for split_labels, where in ((labels, "train"), (test[1], "test")):
         if split_labels and not 0 <= min(split_labels) <= max(split_labels) < len(classes):
-            raise CnncostError(f"--data: {path}: a {where} label is outside 0..{len(classes) - 1}")
+            raise ParameterError("data", f"{path}: a {where} label is outside 0..{len(classes) - 1}")
     return ArrayData("cifar100" if hundred else "cifar10", classes, images, labels, test[0], test[1])
 
 
@@ -135,16 +135,16 @@ def _cifar_files(path: str) -> dict:
                     lambda m=member: archive.extractfile(m).read())  # type: ignore[union-attr]
         return members
     except (tarfile.TarError, OSError, EOFError) as error:
-        raise CnncostError(f"--data: {path} is not a readable .tar.gz ({error})") from None
+        raise ParameterError("data", f"{path} is not a readable .tar.gz ({error})") from None
 
 
 def _member(files: dict, name: str, path: str, url: str) -> bytes:
     if name not in files:
-        raise CnncostError(f"--data: {_where(path, name)} not found; the archive is published at {url}")
+        raise ParameterError("data", f"{_where(path, name)} not found; the archive is published at {url}")
     try:
         return files[name]()
     except OSError as error:
-        raise CnncostError(f"--data: cannot read {_where(path, name)} ({error.strerror or error})") from None
+        raise ParameterError("data", f"cannot read {_where(path, name)} ({error.strerror or error})") from None
 
 
 def _batch(files: dict, name: str, path: str, url: str, label_key: str) -> tuple:
@@ -153,16 +153,16 @@ def _batch(files: dict, name: str, path: str, url: str, label_key: str) -> tuple
     batch = _unpickle(_member(files, name, path, url), where)
     data, labels = batch.get("data"), batch.get(label_key)
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-        raise CnncostError(f"--data: {where}: 'data' is not a uint8 array of 3,072 values per image")
+        raise ParameterError("data", f"{where}: 'data' is not a uint8 array of 3,072 values per image")
     labels = list(labels) if isinstance(labels, (list, np.ndarray)) else None
     if labels is None or len(labels) != len(data) or not all(isinstance(v, (int, np.integer)) for v in labels):
-        raise CnncostError(f"--data: {where}: '{label_key}' is not one integer label per image")
+        raise ParameterError("data", f"{where}: '{label_key}' is not one integer label per image")
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), [int(v) for v in labels]
 
 
 def _names(names, where: str) -> list:
     if not isinstance(names, list) or not names or not all(isinstance(n, (bytes, str)) for n in names):
-        raise CnncostError(f"--data: {where} holds no list of class names")
+        raise ParameterError("data", f"{where} holds no list of class names")
     return [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
 
 
@@ -178,8 +178,8 @@ def read_mnist(path: str) -> ArrayData:
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise CnncostError(f"--data: {path}: the {split} images ({images.shape}) and labels ({labels.shape}) "
-                               "do not pair up (need N×H×W images and N labels)")
+            raise ParameterError("data", f"{path}: the {split} images ({images.shape}) and labels ({labels.shape}) "
+                                         "do not pair up (need N×H×W images and N labels)")
     classes = [str(c) for c in range(int(max(arrays["train_labels"].max(initial=0),
                                              arrays["test_labels"].max(initial=0))) + 1)]
     return ArrayData("mnist", classes, arrays["train_images"][..., None], arrays["train_labels"].tolist(),
@@ -192,22 +192,22 @@ def _idx(folder: Path, name: str) -> np.ndarray:
         if candidate.is_file():
             break
     else:
-        raise CnncostError(f"--data: {folder / name}(.gz) not found; MNIST's idx files are published at {MNIST_URL}")
+        raise ParameterError("data", f"{folder / name}(.gz) not found; MNIST's idx files are published at {MNIST_URL}")
     try:
         raw = gzip.decompress(candidate.read_bytes()) if candidate.suffix == ".gz" else candidate.read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile) as error:
-        raise CnncostError(f"--data: cannot read {candidate} ({error})") from None
+        raise ParameterError("data", f"cannot read {candidate} ({error})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != IDX_UBYTE or not 1 <= raw[3] <= 4:
-        raise CnncostError(f"--data: {candidate} is not an idx file of unsigned bytes (bad magic number)")
+        raise ParameterError("data", f"{candidate} is not an idx file of unsigned bytes (bad magic number)")
     dims = raw[3]
     header = 4 + 4 * dims
     if len(raw) < header:
-        raise CnncostError(f"--data: {candidate} is cut short (its header needs {header} bytes)")
+        raise ParameterError("data", f"{candidate} is cut short (its header needs {header} bytes)")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
     count = int(np.prod(shape, dtype=np.int64))
     if len(raw) - header != count:
-        raise CnncostError(f"--data: {candidate} holds {len(raw) - header:,} data bytes, its header says "
-                           f"{count:,} ({'×'.join(map(str, shape))})")
+        raise ParameterError("data", f"{candidate} holds {len(raw) - header:,} data bytes, its header says "
+                                     f"{count:,} ({'×'.join(map(str, shape))})")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -219,7 +219,7 @@ def read_csv(path: str) -> tuple:
     try:
         rows = list(csv.reader(file.read_text(encoding="utf-8-sig").splitlines()))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise CnncostError(f"--data: cannot read {path} ({error})") from None
+        raise ParameterError("data", f"cannot read {path} ({error})") from None
     if rows and [cell.strip().lower() for cell in rows[0]] == ["path", "label"]:
         rows = rows[1:]
     pairs = []
@@ -227,10 +227,10 @@ def read_csv(path: str) -> tuple:
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) != 2 or not row[0].strip() or not row[1].strip():
-            raise CnncostError(f"--data: {path} row {number}: {','.join(row)[:80]!r} is not 'path,label'")
+            raise ParameterError("data", f"{path} row {number}: {','.join(row)[:80]!r} is not 'path,label'")
         pairs.append((str((file.parent / row[0].strip()).resolve()), row[1].strip()))
     if not pairs:
-        raise CnncostError(f"--data: {path} lists no images (need rows of path,label)")
+        raise ParameterError("data", f"{path} lists no images (need rows of path,label)")
     classes = sorted({label for _, label in pairs})
     index = {name: i for i, name in enumerate(classes)}
     return classes, [(image, index[label]) for image, label in pairs]

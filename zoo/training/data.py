@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple, Union
 
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 
 from . import folders, synthetic
 
@@ -65,8 +65,8 @@ def load_data(source: str, *, val_fraction: float = 0.2, seed: int = 0,
     test images (at least one per class). A folder that is literally named
     ``synthetic`` is reached as ``./synthetic``. Folder layouts (``train/`` with
     ``val/`` or ``test/`` as the test split, or a folder of class folders): see
-    ``zoo.training.folders``. Raises CnncostError (``--data: ...`` /
-    ``--val-fraction: ...``) for anything that cannot be trained on.
+    ``zoo.training.folders``. Raises a ParameterError naming ``data`` or
+    ``val_fraction`` for anything that cannot be trained on.
     """
     check_fraction(val_fraction)
     if source == SYNTHETIC:
@@ -95,11 +95,11 @@ def _form(source: str) -> tuple:
     name, equals, path = source.partition("=")
     if equals and name.lower() in FORMS:
         if not path.strip():
-            raise CnncostError(f"--data: {name}= needs the path of the files after it")
+            raise ParameterError("data", f"{name}= needs the path of the files after it")
         return (None if name.lower() == "folder" else name.lower()), path
     if equals and "/" not in name and not os.path.exists(source):
-        raise CnncostError(f"--data: {name!r} is not a data format; write one of " + ", ".join(FORMS)
-                           + " before '=', or give a path")
+        raise ParameterError("data", f"{name!r} is not a data format; write one of " + ", ".join(FORMS)
+                                     + " before '=', or give a path")
     return archives.detect(source), source
 
 
@@ -109,7 +109,7 @@ def _archive_source(form: str, path: str, fraction: float, seed: int) -> DataSou
     from . import archives
 
     if not os.path.exists(os.path.expanduser(path)):
-        raise CnncostError(f"--data: {path} not found")
+        raise ParameterError("data", f"{path} not found")
     if form == "csv":
         classes, samples = archives.read_csv(path)
         counts = [0] * len(classes)
@@ -117,13 +117,13 @@ def _archive_source(form: str, path: str, fraction: float, seed: int) -> DataSou
             counts[label] += 1
         thin = [(name, count) for name, count in zip(classes, counts) if count < 2]
         if thin:
-            raise CnncostError(f"--data: class '{thin[0][0]}' has only {thin[0][1]} image in {path}; splitting off "
-                               "validation needs at least 2 per class")
+            raise ParameterError("data", f"class '{thin[0][0]}' has only {thin[0][1]} image in {path}; splitting off "
+                                         "validation needs at least 2 per class")
         train, val = _split(samples, fraction, seed)
         return DataSource("folder", os.path.abspath(os.path.expanduser(path)), classes, train, val, [], [], "", seed)
     data = archives.read_mnist(path) if form in ("mnist", "fashion-mnist") else archives.read_cifar(path)
     if form in ("cifar10", "cifar100") and data.name != form:
-        raise CnncostError(f"--data: {path} holds {data.name}, not {form}")
+        raise ParameterError("data", f"{path} holds {data.name}, not {form}")
     classes = FASHION_CLASSES if form == "fashion-mnist" else data.classes
     import numpy as np
 
@@ -150,8 +150,8 @@ def stratified_split(labels: list[int], fraction: float, seed: int) -> tuple[lis
     val: list[int] = []
     for label, indices in members.items():
         if len(indices) < 2:
-            raise CnncostError(f"--data: class {label} has {len(indices)} image; splitting off "
-                               "validation needs at least 2 per class")
+            raise ParameterError("data", f"class {label} has {len(indices)} image; splitting off "
+                                         "validation needs at least 2 per class")
         count = min(max(math.floor(fraction * len(indices) + 0.5), 1), len(indices) - 1)
         ranked = sorted(range(len(indices)), key=lambda rank: _draw(seed, label, rank))
         val.extend(indices[rank] for rank in ranked[:count])
@@ -164,7 +164,7 @@ def check_fraction(fraction: float) -> None:
     if not 0.0 < fraction < 1.0:
         problem = ("is not a number" if math.isnan(fraction) else
                    f"leaves no {'training' if fraction >= 1 else 'validation'} images")
-        raise CnncostError(f"--val-fraction: {fraction:g} {problem} (need 0 < value < 1)")
+        raise ParameterError("val_fraction", f"{fraction:g} {problem} (need 0 < value < 1)")
 
 
 def _split(samples: list[tuple], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:

@@ -21,6 +21,7 @@ from typing import Iterator
 import torch
 import torch.distributed as dist
 
+from cnncost.arch import ParameterError
 from cnncost.errors import CnncostError
 
 # How long a collective may wait for a slow process before the run fails instead of hanging: the
@@ -43,8 +44,9 @@ def check_gpus(device: str, processes: int) -> None:
     """One GPU per process on this machine: more processes than GPUs is a one-line error."""
     if uses_cuda(device) and processes > torch.cuda.device_count():
         many = f"{processes:,} processes on this machine need" if processes > 1 else "1 process needs"
-        raise CnncostError(f"--nproc-per-node: {many} one GPU each with --device {device}; torch sees "
-                           f"{torch.cuda.device_count():,} (use at most that many, or --device cpu)")
+        raise ParameterError("nproc_per_node", f"{many} one GPU each with {{param:device}} {device}; torch sees "
+                                               f"{torch.cuda.device_count():,} (use at most that many, or "
+                                               "{param:device} cpu)")
     # (one process and no GPU: setup.make_runtime's own line says cuda is missing)
 
 
@@ -106,12 +108,12 @@ class World:
         if self.leader:
             try:
                 box[0] = ("ok", make())
-            except CnncostError as error:
-                box[0] = ("error", str(error))
+            except CnncostError as error:  # the error itself: a ParameterError keeps its parts (--data on the CLI)
+                box[0] = ("error", error)
         dist.broadcast_object_list(box, src=0, group=self.host_group)
         outcome, value = box[0]
         if outcome == "error":
-            raise CnncostError(value)
+            raise value
         return value
 
     def share_tensor(self, tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor:

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from torch.utils.data import DataLoader
 
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 
 from ..runtime.config import TrainConfig
 from ..runtime.runs import open_run
@@ -56,13 +56,13 @@ def evaluate_run(run_file: str, data: str, batch_size: int = 64, device: str = "
     ``module`` is for runs of a user's module (see :func:`load_run`).
     """
     if batch_size < 1:
-        raise CnncostError(f"--batch-size: {batch_size} is out of range (need an integer ≥ 1)")
+        raise ParameterError("batch_size", f"{batch_size} is out of range (need an integer ≥ 1)")
     run = load_run(run_file, device, module)
     source = load_data(data, val_fraction=run.config.val_fraction, seed=run.config.seed)
     if list(source.classes) != run.classes:
-        raise CnncostError(f"--data: its classes {source.classes} are not the run's {run.classes}")
+        raise ParameterError("data", f"its classes {source.classes} are not the run's {run.classes}")
     if not source.test:
-        raise CnncostError(f"--data: {data} has no test split (a test/ or val/ folder beside train/)")
+        raise ParameterError("data", f"{data} has no test split (a test/ or val/ folder beside train/)")
     mean, std = run.normalisation
     dataset = make_dataset(source, "test", size=run.size, mean=mean, std=std,
                            channels=run.prepared.network.input_shape[0], resize=run.config.resize)
@@ -73,8 +73,8 @@ def evaluate_run(run_file: str, data: str, batch_size: int = 64, device: str = "
     result = evaluate(run.model, loader, run.runtime, meter, keep=keep, seed=run.config.seed)
     if result["count"] == 0:  # every test image unreadable: no accuracy to report (0/0)
         first = sorted(run.runtime.bad_files)[0] if run.runtime.bad_files else "none found"
-        raise CnncostError(f"--data: none of the {len(run.runtime.bad_files):,} test images in {data} is a "
-                           f"readable image (first: {first})")
+        raise ParameterError("data", f"none of the {len(run.runtime.bad_files):,} test images in {data} is a "
+                                     f"readable image (first: {first})")
     for line in skipped:
         _to_stderr(line)
     return {"arch": run.prepared.arch.name, "split": "test", "count": result["count"], "top1": result["top1"],

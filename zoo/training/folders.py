@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 
 # Suffixes PIL decodes that image datasets use; matched case-insensitively.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".webp",
@@ -45,9 +45,9 @@ class FolderScan:
     skipped: list[str] = field(default_factory=list)  # hidden entries and non-image files
 
 
-def data_error(message: str) -> CnncostError:
-    """The one-line ``--data: ...`` error the CLI prints."""
-    return CnncostError(f"--data: {message}")
+def data_error(message: str) -> ParameterError:
+    """The error for a bad ``data`` source (``--data: ...`` on the command line)."""
+    return ParameterError("data", message)
 
 
 def scan(root: str) -> FolderScan:

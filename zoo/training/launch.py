@@ -60,7 +60,7 @@ def launch(config: TrainConfig) -> dict:
         except Exception as error:  # noqa: BLE001 - the rendezvous fails as RendezvousError, DistError, ...
             if _is_interrupt(error):
                 raise KeyboardInterrupt from None
-            raise CnncostError(_unreachable(config, endpoint, error)) from None
+            raise _unreachable(config, endpoint, error) from None
     return _outcome(results)
 
 
@@ -126,16 +126,18 @@ def _is_interrupt(error: Exception) -> bool:
     return type(error).__name__ == "SignalException"
 
 
-def _unreachable(config: TrainConfig, endpoint: str, error: Exception) -> str:
-    """The one line for a rendezvous that failed: who was waited for, where, and for how long."""
+def _unreachable(config: TrainConfig, endpoint: str, error: Exception) -> ParameterError:
+    """The error for a rendezvous that failed: who was waited for, where, and for how long."""
     first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
     if config.nnodes == 1:
-        return f"--nproc-per-node: the {config.nproc_per_node} local processes could not meet at {endpoint} ({first})"
+        return ParameterError("nproc_per_node", f"the {config.nproc_per_node} local processes could not meet at "
+                                                f"{endpoint} ({first})")
     host, port = endpoint_parts(endpoint)
     role = "listen on" if config.node_rank == 0 else "reach"
-    return (f"--rdzv-endpoint: machine {config.node_rank} could not {role} {host}:{port} with all {config.nnodes} "
-            f"machines within {config.rdzv_timeout} s ({first}); start every machine with the same --rdzv-endpoint "
-            "(machine 0's address) and --nnodes, or raise --rdzv-timeout")
+    return ParameterError("rdzv_endpoint", f"machine {config.node_rank} could not {role} {host}:{port} with all "
+                                           f"{config.nnodes} machines within {config.rdzv_timeout} s ({first}); start "
+                                           "every machine with the same {param:rdzv_endpoint} (machine 0's address) "
+                                           "and {param:nnodes}, or raise {param:rdzv_timeout}")
 
 
 def _check_rendezvous(config: TrainConfig) -> None:
@@ -149,8 +151,9 @@ def _check_rendezvous(config: TrainConfig) -> None:
             with socket.create_server(("", port)):
                 return
         except OSError as error:
-            raise CnncostError(f"--rdzv-endpoint: machine 0 cannot listen on port {port} ({error.strerror or error}); "
-                               "choose a free port, the same on every machine") from None
+            raise ParameterError("rdzv_endpoint", f"machine 0 cannot listen on port {port} "
+                                                  f"({error.strerror or error}); choose a free port, the same on every "
+                                                  "machine") from None
     deadline, last = time.monotonic() + config.rdzv_timeout, None
     while time.monotonic() < deadline:
         try:
@@ -159,9 +162,10 @@ def _check_rendezvous(config: TrainConfig) -> None:
         except OSError as error:  # not listening yet (machine 0 not started), or no route
             last = error.strerror or type(error).__name__
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-    raise CnncostError(f"--rdzv-endpoint: machine {config.node_rank} could not reach {host}:{port} within "
-                       f"{config.rdzv_timeout} s ({last}); start machine 0 with the same --rdzv-endpoint and "
-                       "--nnodes, check the address and firewall, or raise --rdzv-timeout")
+    raise ParameterError("rdzv_endpoint", f"machine {config.node_rank} could not reach {host}:{port} within "
+                                          f"{config.rdzv_timeout} s ({last}); start machine 0 with the same "
+                                          "{param:rdzv_endpoint} and {param:nnodes}, check the address and firewall, "
+                                          "or raise {param:rdzv_timeout}")
 
 
 def _free_port() -> int:

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 
 from ..runtime import images
 from ..runtime.images import IMAGENET_MEAN, IMAGENET_STD, per_channel
@@ -122,9 +122,9 @@ def make_dataset(source: DataSource, split: str, size: int, *, augment="", seed:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     if channels not in (1, 3):
-        raise CnncostError(f"--data: images have 1 or 3 channels; this network wants {channels}")
+        raise ParameterError("data", f"images have 1 or 3 channels; this network wants {channels}")
     if resize not in images.RESIZES:
-        raise CnncostError(f"--resize: {resize!r} is out of range (need one of {', '.join(images.RESIZES)})")
+        raise ParameterError("resize", f"{resize!r} is out of range (need one of {', '.join(images.RESIZES)})")
     read = _reader(source, size, channels)
     mean, std = per_channel(mean, channels), per_channel(std, channels)
     augmentation = recipe(augment, size, mean, std) if split == "train" else None

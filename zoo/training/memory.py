@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 
+from cnncost.arch import ParameterError
 from cnncost.errors import CnncostError
 from cnncost.trainstep import Step, StepCost, analyze_step, parse_step
 
@@ -138,9 +139,10 @@ def check_fits(table, batch_size: int, device: str, size: int, arch: str, step: 
     need, basis = needed_bytes(table, batch_size, step, ema)
     if need > have:
         where = "GPU memory" if device == "cuda" else "memory"
-        raise CnncostError(f"--img-size: {arch} at {size}×{size} with --batch-size {batch_size} needs at least "
-                           f"{need / GIB:,.1f} GiB ({basis}), more than this machine's {have / GIB:,.1f} GiB of "
-                           f"{where}; use a smaller --img-size or --batch-size")
+        raise ParameterError("img_size", f"{arch} at {size}×{size} with {{param:batch_size}} {batch_size} needs "
+                                         f"at least {need / GIB:,.1f} GiB ({basis}), more than this machine's "
+                                         f"{have / GIB:,.1f} GiB of {where}; use a smaller {{param:img_size}} or "
+                                         "{param:batch_size}")
 
 
 def human_bytes(count: int) -> str:

@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 import torch
 from torch.utils.data import DataLoader
 
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 
 from zoo.saved_tensors import saved_storages
 
@@ -223,10 +223,10 @@ def _require_images(session, row: dict) -> None:
         if count == 0:
             bad = len(session.runtime.bad_files)
             other = len(session.data.skipped)
-            raise CnncostError(f"--data: no readable {split} images in {session.data.root}: "
-                               f"{bad:,} unreadable image files skipped"
-                               + (f", {other:,} non-image entries ignored" if other else "")
-                               + "; nothing was trained")
+            raise ParameterError("data", f"no readable {split} images in {session.data.root}: "
+                                         f"{bad:,} unreadable image files skipped"
+                                         + (f", {other:,} non-image entries ignored" if other else "")
+                                         + "; nothing was trained")
 
 
 class _Loaders:

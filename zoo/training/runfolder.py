@@ -29,7 +29,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 
 LOCK = ".lock"
 # Written when a run starts, before any epoch: no trace of a run on its own (see claim).
@@ -44,19 +44,19 @@ def check_out(out: str) -> Path:
     """``out`` as a folder path a run can be written to; else the one-line ``--out`` error."""
     text = os.fspath(out)
     if not text.strip():
-        raise CnncostError("--out: empty; need the name of a run folder (new, empty, or a run to --resume)")
+        raise ParameterError("out", "empty; need the name of a run folder (new, empty, or a run to {param:resume})")
     folder = Path(text).expanduser()
     real = os.path.realpath(folder)
     for root in VIRTUAL_ROOTS:
         if real == root or real.startswith(root + "/"):
-            raise CnncostError(f"--out: {text} is inside {root}, a virtual file system; choose a folder on disk")
+            raise ParameterError("out", f"{text} is inside {root}, a virtual file system; choose a folder on disk")
     if folder.exists() and not folder.is_dir():
-        raise CnncostError(f"--out: {text} is a file; need a folder (new, empty, or a run to --resume)")
+        raise ParameterError("out", f"{text} is a file; need a folder (new, empty, or a run to {{param:resume}})")
     parent = _first_existing(folder)
     if not parent.is_dir():
-        raise CnncostError(f"--out: {parent} is a file, so {text} cannot be a folder under it")
+        raise ParameterError("out", f"{parent} is a file, so {text} cannot be a folder under it")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise CnncostError(f"--out: cannot write in {parent} (permission denied); choose another --out")
+        raise ParameterError("out", f"cannot write in {parent} (permission denied); choose another {{param:out}}")
     return folder
 
 
@@ -72,7 +72,7 @@ def claim(folder: Path, resume: bool) -> Iterator[Path]:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise CnncostError(f"--out: cannot create {folder} ({error.strerror or error})") from None
+        raise ParameterError("out", f"cannot create {folder} ({error.strerror or error})") from None
     try:
         with _locked(folder):
             remove_stale_temporaries(folder)
@@ -128,11 +128,11 @@ def _require_empty(folder: Path) -> None:
         _remove_start_files(folder)
         return
     if has_checkpoint(folder):
-        raise CnncostError(f"--out: {folder} already holds a run; continue it with --resume "
-                           "or choose another --out")
+        raise ParameterError("out", f"{folder} already holds a run; continue it with {{param:resume}} "
+                                    "or choose another {param:out}")
     shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3:,} more" if len(entries) > 3 else "")
-    raise CnncostError(f"--out: {folder} is not empty (it holds {shown}); a new run needs a new or empty "
-                       "folder: choose another --out")
+    raise ParameterError("out", f"{folder} is not empty (it holds {shown}); a new run needs a new or empty "
+                                "folder: choose another {param:out}")
 
 
 @contextlib.contextmanager
@@ -149,10 +149,10 @@ def _locked(folder: Path) -> Iterator[None]:
             holder = _holder(fd)
             os.close(fd)
             if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise CnncostError(f"--out: cannot lock {path} ({error.strerror})") from None
+                raise ParameterError("out", f"cannot lock {path} ({error.strerror})") from None
             who = f"process {holder}" if holder else "another process"
-            raise CnncostError(f"--out: {folder} is in use by another cnncost train ({who}); wait for it "
-                               "to finish or choose another --out") from None
+            raise ParameterError("out", f"{folder} is in use by another cnncost train ({who}); wait for it "
+                                        "to finish or choose another {param:out}") from None
         # The holder before us may have unlinked the file between our open and our lock:
         # a lock on a removed file guards nothing, so lock the file that is there now.
         if _same_file(fd, path):

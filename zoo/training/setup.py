@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from cnncost import archs, finetune
-from cnncost.arch import Arch
-from cnncost.errors import CnncostError
+from cnncost.arch import Arch, ParameterError
 
 from cnncost import engine
 
@@ -94,8 +93,8 @@ def _check_binary(config: TrainConfig, classes: list) -> None:
     """--binary needs a dataset of exactly two classes (class 1, the second name in sorted order, is positive)."""
     if len(classes) != 2:
         shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
-        raise CnncostError(f"--binary: {config.data} has {len(classes):,} classes ({shown}); a binary head needs "
-                           "exactly 2")
+        raise ParameterError("binary", f"{config.data} has {len(classes):,} classes ({shown}); a binary head needs "
+                                       "exactly 2")
 
 
 def _to_world(config: TrainConfig, prepared: model.Prepared, plan: freeze.Plan, runtime: Runtime,
@@ -127,11 +126,11 @@ def _check_memory(config: TrainConfig, arch: Arch, classes: int, runtime: Runtim
 
 def _check_weights(strategy: finetune.Strategy, weights: str) -> None:
     if strategy.kind == "scratch" and weights != "none":
-        raise CnncostError("--weights: scratch trains from random initialisation; drop --weights, "
-                           "or use --strategy full to train everything from these weights")
+        raise ParameterError("weights", "scratch trains from random initialisation; drop {param:weights}, "
+                                        "or use {param:strategy} full to train everything from these weights")
     if strategy.pretrained and weights == "none":
-        raise CnncostError(f"--weights: {strategy} fine-tunes pretrained weights; pass --weights PATH or "
-                           "--weights imagenet (or use --strategy scratch)")
+        raise ParameterError("weights", f"{strategy} fine-tunes pretrained weights; pass {{param:weights}} PATH or "
+                                        "{param:weights} imagenet (or use {param:strategy} scratch)")
 
 
 def make_runtime(config: TrainConfig, warn=print, world: World | None = None) -> Runtime:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
-from cnncost.errors import CnncostError
+from cnncost.arch import ParameterError
 
 from ..runtime.files import jsonable, write_atomic
 from ..runtime.log_spec import TENSORBOARD_INSTALL, require_tensorboard
@@ -191,8 +191,8 @@ def _saved_epochs(restored: Iterable[Mapping[str, Any]], resumed_from: int) -> l
     return [rows[epoch] for epoch in sorted(rows)]
 
 
-def _file_error(path: Path, error: OSError) -> CnncostError:
-    return CnncostError(f"--log: cannot write {path} ({error.strerror or error})")
+def _file_error(path: Path, error: OSError) -> ParameterError:
+    return ParameterError("log", f"cannot write {path} ({error.strerror or error})")
 
 
 class JsonlSink:
@@ -269,7 +269,7 @@ class JsonlSink:
         except FileNotFoundError:
             return [], set(), False
         except (OSError, UnicodeDecodeError) as error:
-            raise CnncostError(f"--log: cannot read {self.path} to continue it ({error})") from None
+            raise ParameterError("log", f"cannot read {self.path} to continue it ({error})") from None
         kept, seen, changed = [], set(), False
         for line in text.splitlines(keepends=True):
             record = _record(line)
@@ -386,7 +386,7 @@ class TensorBoardSink:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError as error:
-                raise CnncostError(f"--log: tensorboard cannot be loaded ({error}); {TENSORBOARD_INSTALL}") from None
+                raise ParameterError("log", f"tensorboard cannot be loaded ({error}); {TENSORBOARD_INSTALL}") from None
             self._writer = SummaryWriter(str(self.path), purge_step=purge_step)
         return self._writer
 

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 from cnncost.arch import ParameterError
-from cnncost.errors import CnncostError
 
 from . import study as studies
 from .lines import summary_line, trial_line
@@ -66,12 +65,12 @@ def tune(config: str, out: str, storage: str | None = None, study_name: str | No
 
 
 def _study_name(name: str) -> str:
-    from .spec import _name
+    from .spec import name_problem
 
-    try:
-        return _name(name)
-    except CnncostError as error:
-        raise CnncostError("--study" + str(error).removeprefix("name")) from None
+    problem = name_problem(name)
+    if problem:
+        raise ParameterError("study", problem)
+    return name.strip()
 
 
 def _study_folder(out: str) -> Path:

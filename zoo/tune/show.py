@@ -23,8 +23,8 @@ def open_study(out: str | None, storage: str | None, study_name: str | None) -> 
     if storage is None:
         assert out is not None  # DIR or --storage: checked at the top
         if info.get("storage"):
-            raise ParameterError("storage", (f"the study in {out} lives in {info['storage']}; give that URL "
-                                                    "with its password as ") + "{listed}", ("storage",))
+            raise ParameterError("storage", f"the study in {out} lives in {info['storage']}; give that URL "
+                                            "with its password as {param:storage}")
         database = Path(out).expanduser() / studies.STUDY_FILE
         if not database.is_file():
             raise CnncostError(f"DIR: {out} holds no {studies.STUDY_FILE}; is it the --out of a cnncost tune run?")
@@ -34,9 +34,9 @@ def open_study(out: str | None, storage: str | None, study_name: str | None) -> 
     try:
         study = optuna.load_study(study_name=name, storage=rdb)
     except KeyError:
-        raise CnncostError(f"--study: no study {name!r} in {studies.shown_url(storage)}") from None
+        raise ParameterError("study", f"no study {name!r} in {studies.shown_url(storage)}") from None
     if studies.SPEC_ATTR not in study.user_attrs:
-        raise CnncostError(f"--study: {name!r} was not made by cnncost tune (it has no cnncost spec)")
+        raise ParameterError("study", f"{name!r} was not made by cnncost tune (it has no cnncost spec)")
     return study
 
 
@@ -54,8 +54,9 @@ def _info(folder: Path) -> dict:
 def _only_study(storage: str) -> str:
     names = optuna.get_all_study_names(studies.open_storage(storage, heartbeat=60))
     if len(names) != 1:
-        raise CnncostError(f"--study: {studies.shown_url(storage)} holds {len(names)} studies; name one with --study"
-                           + (f" ({', '.join(sorted(names)[:10])})" if names else ""))
+        listing = f" ({', '.join(sorted(names)[:10])})" if names else ""
+        raise ParameterError("study", f"{studies.shown_url(storage)} holds {len(names)} studies; name one with "
+                                      f"{{param:study}}{listing}")
     return names[0]
 
 

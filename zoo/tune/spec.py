@@ -174,22 +174,12 @@ def check_fixed(spec: TuneSpec) -> None:
     except ParameterError as error:  # TrainConfig names its field; the config file has keys
         with spelled_as(config_key, "a key"):
             raise CnncostError(str(error)) from None
-    except CnncostError as error:  # the errors that still name a CLI flag
-        raise CnncostError(_as_config_key(str(error))) from None
     check_parameters(spec)
 
 
 def config_key(field: str) -> str:
     """The study config's key of a TrainConfig field: the top-level strategy, data and epochs, else train.FIELD."""
     return field if field in ("strategy", "data", "epochs") else "train." + field
-
-
-def _as_config_key(line: str) -> str:
-    """'--batch-size: 0 is out of range ...' as 'train.batch_size: 0 is out of range ...'."""
-    flag, colon, rest = line.partition(": ")
-    if not colon or not flag.startswith("--") or " " in flag:
-        return line
-    return f"{config_key(flag.removeprefix('--').replace('-', '_'))}: {rest}"
 
 
 def _choice(value, key: str, choices: tuple) -> str:
@@ -204,10 +194,18 @@ def _text(value, key: str, allowed: str) -> str:
     return value.strip()
 
 
-def _name(value) -> str:
-    """A study name: printable text without surrounding spaces, at most 200 characters."""
+def name_problem(value) -> str | None:
+    """Why ``value`` is not a study name (printable text without surrounding spaces, at most 200
+    characters), or None when it is one."""
     if not isinstance(value, str) or not value.strip() or len(value) > 200 or not value.isprintable():
-        raise CnncostError(f"name: {_shown(value)} is not a study name (need printable text, 1 to 200 characters)")
+        return f"{_shown(value)} is not a study name (need printable text, 1 to 200 characters)"
+    return None
+
+
+def _name(value) -> str:
+    problem = name_problem(value)
+    if problem:
+        raise CnncostError(f"name: {problem}")
     return value.strip()
 
 

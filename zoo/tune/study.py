@@ -29,6 +29,7 @@ import optuna
 from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
 from optuna.trial import TrialState
 
+from cnncost.arch import ParameterError
 from cnncost.errors import CnncostError
 
 STUDY_FILE = "study.db"
@@ -67,8 +68,8 @@ def open_storage(url: str, heartbeat: int) -> optuna.storages.RDBStorage:
                                               grace_period=MISSED_BEATS * heartbeat,
                                               heartbeat_stale_trial_callback=retry)
     except Exception as error:  # sqlalchemy's and the drivers' errors have no common base worth naming
-        raise CnncostError(f"--storage: cannot open {shown_url(url)} as an Optuna study storage "
-                           f"({_first_line(error)})") from None
+        raise ParameterError("storage", f"cannot open {shown_url(url)} as an Optuna study storage "
+                                        f"({_first_line(error)})") from None
 
 
 def _first_line(error: Exception) -> str:
@@ -90,7 +91,7 @@ def join(spec, storage, queue) -> tuple:
         _extend(study, spec)
         return study, False
     except Exception as error:
-        raise CnncostError(f"--storage: cannot create study {spec.name!r} ({_first_line(error)})") from None
+        raise ParameterError("storage", f"cannot create study {spec.name!r} ({_first_line(error)})") from None
     study.set_user_attr(SPEC_ATTR, spec.to_dict())
     queue(study)
     study.set_user_attr(READY_ATTR, True)

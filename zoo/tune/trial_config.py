@@ -9,11 +9,12 @@ import dataclasses
 import shlex
 
 from cnncost import archs
-from cnncost.archs.registry import check_value
+from cnncost.arch import ParameterError, check_value, spelled_as
 from cnncost.errors import CnncostError
 
 from ..runtime.config import TrainConfig
 from ..runtime.fields import command_words
+from .spec import config_key
 
 # Network parameters ``cnncost train`` takes as options of their own; any other is given with --set.
 TRAIN_NETWORK_FLAGS = ("m", "k", "n", "org", "bn", "activation", "padding", "include_top", "head")
@@ -73,11 +74,14 @@ def _check_one(arch, base: TrainConfig, spec, name: str, value) -> None:
         declared = arch.param(field)
         if declared is None:
             accepted = ", ".join(p.name for p in arch.params if p.name not in ("h", "w", "classes"))
-            raise CnncostError(f"--{field}: neither a train option nor a parameter of {arch.name} "
-                               f"(its parameters: {accepted})")
+            raise ParameterError(field, f"neither a train option nor a parameter of {arch.name} "
+                                        f"(its parameters: {accepted})")
         check_value(arch, declared, value)
-    except CnncostError as error:
-        raise CnncostError(f"parameters.{name}: " + str(error).partition(": ")[2]) from None
+    except ParameterError as error:  # the config's own words: parameters.NAME, and other settings by their keys
+        with spelled_as(config_key, "a key"):
+            raise CnncostError(f"parameters.{name}: {error.why()}") from None
+    except CnncostError as error:  # a refusal that names no setting
+        raise CnncostError(f"parameters.{name}: {error}") from None
 
 
 def command_line(config: TrainConfig, out: str = "runs/best") -> str:

@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Callable
 import optuna
 from optuna.trial import TrialState
 
+from cnncost.arch import spelled_as
 from cnncost.errors import CnncostError
 
 from . import costs, study as studies
+from .spec import config_key
 from .trial_config import base_config, command_line, trial_config
 
 if TYPE_CHECKING:  # the annotation only: spec imports TrainConfig, which a worker needs no sooner than a trial
@@ -101,13 +103,13 @@ def run_trial(context: Context, trial: optuna.Trial) -> None:
         config.check()
         counted = costs.count(config, context.classes, context.device, context.amp)
     except CnncostError as error:
-        return _prune(study, trial, str(error))
+        return _prune(study, trial, _reason(error))
     for name, value in counted.items():
         trial.set_user_attr(name, value)
     try:
         reason = costs.over_budget(counted, spec.budgets) or _missing_objective(spec, counted)
     except CnncostError as error:
-        reason = str(error)
+        reason = _reason(error)
     if reason:
         return _prune(study, trial, reason)
     _train(context, trial, config, counted)
@@ -125,6 +127,13 @@ def _missing_objective(spec, counted: dict) -> str | None:
         if objective.name not in counted:
             return f"the engine cannot count this trial's {objective.name} (its training step is not modelled)"
     return None
+
+
+def _reason(error: CnncostError) -> str:
+    """A refusal as the study keeps it: naming a setting by its key in the study's config
+    (train.batch_size), as the spec's own errors do, whichever process or command raised it."""
+    with spelled_as(config_key, "a key"):
+        return str(error)
 
 
 def _prune(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
@@ -150,7 +159,7 @@ def _train(context: Context, trial: optuna.Trial, config, counted: dict) -> None
         study.tell(trial, state=TrialState.PRUNED)
         return
     except CnncostError as error:  # refused by cnncost train (e.g. a batch its BatchNorm cannot train on)
-        return _prune(study, trial, str(error))
+        return _prune(study, trial, _reason(error))
     except Exception as error:  # a bug, not the configuration: recorded, and the study goes on
         trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:500])
         study.tell(trial, state=TrialState.FAIL)
