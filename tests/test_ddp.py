@@ -44,7 +44,7 @@ def weights(folder) -> dict:
 
 
 # Two ranks sum each gradient in another order than one process does, so the weights drift apart by fp32
-# rounding: 1.3e-5 after the 6 epochs (NumPy 2.4.6, Pillow 13.0.0), under 1e-5 with earlier packages. A real
+# rounding: 1.3e-5 after the 6 epochs with the packages installed on 2026-12-02, under 1e-5 before. A real
 # fault (a rank training on the other's shard, a skipped step) moves them by about one Adam step, lr = 3e-3.
 TOLERANCE = 5e-5
 
