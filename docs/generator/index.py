@@ -35,7 +35,7 @@ GUIDES = (
     ("benchmarks.md", "Benchmarks", "how fast counting, deriving, sweeping and training are"),
     ("reliability.md", "Reliability", "what unusual and hostile input gets: the one-line error or the right answer"),
     ("architecture.md", "Architecture", "the layers of cnncost and zoo, where each kind of change goes, and "
-     "where the layering leaks today"),
+     "where the layers meet"),
     ("contributing.md", "Contributing", "adding a layer kind: its fields, tool rules from the tools' sources, "
      "call forms, tests; how the importer reads a graph"),
 )
